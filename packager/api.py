@@ -1,0 +1,247 @@
+"""The JSON API, /api/v1/: one NinjaAPI with a router per app and JSON errors throughout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import NinjaAPI, Router, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from packager import services
+from packager.api_auth import AUTH
+from packager.models import Package, PackageEntry
+from shares.api import router as shares_router
+from shares.services import ShareError
+from sources.api import get_source
+from sources.api import router as sources_router
+from sources.backends import StorageError
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(title="packager", version="1", auth=AUTH, urls_namespace="api-1", docs_url="/docs")
+router = Router(tags=["packages"])
+
+
+class PackageIn(Schema):
+    name: str
+    description: str = ""
+
+
+class PackagePatch(Schema):
+    name: str | None = None
+    description: str | None = None
+
+
+class PackageOut(Schema):
+    id: uuid.UUID
+    name: str
+    slug: str
+    description: str
+    entry_count: int
+    total_size: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class EntryOut(Schema):
+    path: str
+    kind: str
+    size: int
+    sha256: str | None
+    md5: str | None
+    source: uuid.UUID | None
+    key: str | None
+    etag: str | None
+    version_id: str | None
+
+
+class EntriesIn(Schema):
+    source: uuid.UUID | None = None
+    keys: list[str] | None = None
+    prefix: str | None = None
+    target: str = ""
+    path: str | None = None
+    text: str | None = None
+
+
+class EntryPatch(Schema):
+    path: str
+
+
+class Added(Schema):
+    added: list[EntryOut]
+
+
+def package_out(package: Package) -> dict[str, Any]:
+    totals = package.entries.aggregate(count=Count("id"), size=Sum("size"))
+    return {
+        "id": package.public_id,
+        "name": package.name,
+        "slug": package.slug,
+        "description": package.description,
+        "entry_count": totals["count"] or 0,
+        "total_size": totals["size"] or 0,
+        "created_at": package.created_at,
+        "updated_at": package.updated_at,
+    }
+
+
+def entry_out(entry: PackageEntry) -> dict[str, Any]:
+    return {
+        "path": entry.path,
+        "kind": entry.kind,
+        "size": entry.size,
+        "sha256": entry.sha256 or None,
+        "md5": entry.md5 or None,
+        "source": entry.source.public_id if entry.source else None,
+        "key": entry.key or None,
+        "etag": entry.etag or None,
+        "version_id": entry.version_id or None,
+    }
+
+
+def get_package(request: HttpRequest, package_id: uuid.UUID) -> Package:
+    return get_object_or_404(Package, public_id=package_id, owner=request.auth)
+
+
+@router.get("/packages", response=list[PackageOut])
+def list_packages(request: HttpRequest) -> list[dict[str, Any]]:
+    return [package_out(package) for package in Package.objects.filter(owner=request.auth)]
+
+
+@router.post("/packages", response={201: PackageOut})
+def create_package(request: HttpRequest, body: PackageIn) -> tuple[int, dict[str, Any]]:
+    package = services.package_create(owner=request.auth, name=body.name, description=body.description)
+    return 201, package_out(package)
+
+
+@router.get("/packages/{uuid:package_id}", response=PackageOut)
+def read_package(request: HttpRequest, package_id: uuid.UUID) -> dict[str, Any]:
+    return package_out(get_package(request, package_id))
+
+
+@router.patch("/packages/{uuid:package_id}", response=PackageOut)
+def update_package(request: HttpRequest, package_id: uuid.UUID, body: PackagePatch) -> dict[str, Any]:
+    package = services.package_update(
+        package=get_package(request, package_id), name=body.name, description=body.description
+    )
+    return package_out(package)
+
+
+@router.delete("/packages/{uuid:package_id}", response={204: None})
+def delete_package(request: HttpRequest, package_id: uuid.UUID) -> tuple[int, None]:
+    services.package_delete(package=get_package(request, package_id))
+    return 204, None
+
+
+@router.get("/packages/{uuid:package_id}/entries", response=list[EntryOut])
+def list_entries(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
+    package = get_package(request, package_id)
+    return [entry_out(entry) for entry in package.entries.select_related("source").order_by("path")]
+
+
+@router.post("/packages/{uuid:package_id}/entries", response={201: Added})
+def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> tuple[int, dict[str, Any]]:
+    """Objects by key, a whole prefix (recursively), or a text file."""
+    package = get_package(request, package_id)
+    if body.path is not None:
+        if body.text is None:
+            raise HttpError(400, "A text entry needs both “path” and “text”.")
+        entry = services.package_write_text(package=package, path=body.path, content=body.text)
+        return 201, {"added": [entry_out(entry)]}
+    if body.source is None or (body.keys is None) == (body.prefix is None):
+        raise HttpError(400, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
+    source = get_source(request, body.source)
+    root = source.normalized_prefix
+    keys = body.keys if body.keys is not None else [body.prefix.rstrip("/") + "/" if body.prefix else root]
+    outside = [key for key in keys if not key.startswith(root)]
+    if outside:
+        raise HttpError(400, f"These keys are outside the source's prefix “{root}”: {', '.join(outside[:5])}.")
+    paths = [key[len(root):] for key in keys]
+    entries = services.package_add_objects(package=package, source=source, paths=paths, target=body.target)
+    for entry in entries:
+        entry.source = source
+    return 201, {"added": [entry_out(entry) for entry in entries]}
+
+
+@router.patch("/packages/{uuid:package_id}/entries/{path:path}", response=list[EntryOut])
+def move_entry(request: HttpRequest, package_id: uuid.UUID, path: str, body: EntryPatch) -> list[dict[str, Any]]:
+    package = get_package(request, package_id)
+    if not services.entries_at(package, path):
+        raise Http404
+    moved = services.package_move(package=package, path=path, new_path=body.path)
+    return [entry_out(entry) for entry in moved]
+
+
+@router.delete("/packages/{uuid:package_id}/entries/{path:path}", response={204: None})
+def delete_entry(request: HttpRequest, package_id: uuid.UUID, path: str) -> tuple[int, None]:
+    package = get_package(request, package_id)
+    if not services.entries_at(package, path):
+        raise Http404
+    services.package_remove(package=package, path=path)
+    return 204, None
+
+
+api.add_router("", sources_router)
+api.add_router("", router)
+api.add_router("", shares_router)
+
+
+# Errors: JSON with a message and the right status, never a 500 page ---------------------
+
+
+def _error(request: HttpRequest, message: Any, status: int) -> HttpResponse:
+    return api.create_response(request, {"detail": message}, status=status)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_invalid_request(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
+    return api.create_response(request, {"detail": "The request is not valid.", "errors": error.errors}, status=400)
+
+
+@api.exception_handler(DjangoValidationError)
+def on_invalid_data(request: HttpRequest, error: DjangoValidationError) -> HttpResponse:
+    fields = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+    first = next(iter(fields.values()))[0]
+    return api.create_response(request, {"detail": first, "fields": fields}, status=400)
+
+
+@api.exception_handler(services.PackageError)
+def on_package_error(request: HttpRequest, error: services.PackageError) -> HttpResponse:
+    return _error(request, error.message, error.status)
+
+
+@api.exception_handler(ShareError)
+def on_share_error(request: HttpRequest, error: ShareError) -> HttpResponse:
+    return _error(request, error.message, 400)
+
+
+@api.exception_handler(StorageError)
+def on_storage_error(request: HttpRequest, error: StorageError) -> HttpResponse:
+    return _error(request, error.message, 400 if error.reason in {"auth", "not_found", "config"} else 502)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return _error(request, "Not found.", 404)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return _error(request, "Authentication required: log in, or send Authorization: Bearer <token>.", 401)
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
+    if isinstance(error, HttpError):
+        return _error(request, str(error), error.status_code)
+    logger.exception("API error on %s %s", request.method, request.path)
+    return _error(request, "Something went wrong on the server; it has been logged.", 500)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+
+class PackageForm(forms.Form):
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True}))
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AddObjectsForm(forms.Form):
+    source = forms.UUIDField(widget=forms.HiddenInput)
+    package = forms.UUIDField(required=False)
+    new_package_name = forms.CharField(max_length=200, required=False, label="or a new package named")
+    target = forms.CharField(max_length=1024, required=False, label="into folder")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.paths: list[str] = [p for p in (self.data.getlist("paths") if hasattr(self.data, "getlist") else []) if p]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.paths:
+            raise forms.ValidationError("Select at least one file or folder first.")
+        if not data.get("package") and not (data.get("new_package_name") or "").strip():
+            raise forms.ValidationError("Choose a package, or name a new one.")
+        return data
+
+
+class TextEntryForm(forms.Form):
+    path = forms.CharField(max_length=1024, initial="README.md", help_text="For example README.md or docs/notes.md")
+    content = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 20, "class": "mono"}), strip=False)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class UploadForm(forms.Form):
+    folder = forms.CharField(max_length=1024, required=False, label="into folder")
+    files = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True}))
+
+    def clean_files(self) -> list[Any]:
+        return self.files.getlist("files")
+
+
+class MoveForm(forms.Form):
+    new_path = forms.CharField(max_length=1024, label="New path", widget=forms.TextInput(attrs={"autofocus": True}))
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, initial="my laptop")

@@ -1,0 +1,69 @@
+"""Logical paths inside a package.
+
+A logical path becomes a file name on a collaborator's disk (in the ZIP, from wget -x),
+so it is normalized strictly: "/"-separated, no empty, "." or ".." segments, no control
+characters, no backslashes, Unicode NFC.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_PATH = 1024
+MAX_SEGMENT = 255
+# Names the export writes at the top of the ZIP, and the suffix of pointer files.
+RESERVED_TOP_LEVEL = frozenset({"urls.txt", "manifest.jsonl"})
+POINTER_SUFFIX = ".pointer.json"
+
+
+class InvalidPath(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def normalize_path(raw: str) -> str:
+    """A clean file path ("a/b.csv"), or InvalidPath saying what is wrong."""
+    path = unicodedata.normalize("NFC", raw.strip())
+    if "\\" in path:
+        raise InvalidPath(f"“{raw}”: use / to separate folders (backslashes are not allowed).")
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments:
+        raise InvalidPath("The path is empty.")
+    for segment in segments:
+        if segment in {".", ".."}:
+            raise InvalidPath(f"“{raw}”: “.” and “..” are not allowed in paths.")
+        if any(ord(char) < 32 or ord(char) == 127 for char in segment):
+            raise InvalidPath(f"“{raw}”: control characters are not allowed in paths.")
+        if len(segment) > MAX_SEGMENT:
+            raise InvalidPath(f"“{raw}”: a file or folder name may be at most {MAX_SEGMENT} characters.")
+    clean = "/".join(segments)
+    if len(clean) > MAX_PATH:
+        raise InvalidPath(f"“{raw[:80]}…”: paths may be at most {MAX_PATH} characters.")
+    if clean in RESERVED_TOP_LEVEL:
+        raise InvalidPath(f"“{clean}” is reserved at the top of a package for the download listing.")
+    if clean.endswith(POINTER_SUFFIX):
+        raise InvalidPath(f"Names ending in “{POINTER_SUFFIX}” are reserved for pointer files.")
+    return clean
+
+
+def normalize_folder(raw: str) -> str:
+    """"" for the top, else "a/b/"."""
+    if not raw.strip().strip("/"):
+        return ""
+    path = unicodedata.normalize("NFC", raw.strip())
+    segments = [segment for segment in path.split("/") if segment]
+    for segment in segments:
+        if segment in {".", ".."} or "\\" in segment or any(ord(c) < 32 or ord(c) == 127 for c in segment):
+            raise InvalidPath(f"“{raw}” is not a valid folder path.")
+    return "/".join(segments) + "/"
+
+
+def ancestors(path: str) -> list[str]:
+    """["a/", "a/b/"] for "a/b/c"."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: index + 1]) + "/" for index in range(len(parts))]
+
+
+def join(folder: str, name: str) -> str:
+    return normalize_path(f"{folder}{name}")

@@ -1,0 +1,114 @@
+"""README and notebook rendering. Everything that reaches a page passes through nh3."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import markdown
+import nh3
+
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
+    "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p",
+    "pre", "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "th",
+    "thead", "tr", "ul",
+}  # fmt: skip
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"align"},
+    "th": {"align"},
+    "code": {"class"},
+    "div": {"class"},
+    "span": {"class"},
+}
+# Images may come inline from notebook outputs (data: URIs), never as a script vector.
+_SAFE_DATA_IMAGES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/gif;base64,")
+
+
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and value.startswith("data:"):
+        return value if value.startswith(_SAFE_DATA_IMAGES) else None
+    return value
+
+
+def sanitize(raw_html: str) -> str:
+    return nh3.clean(
+        raw_html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "data"},
+        attribute_filter=_attribute_filter,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def markdown_to_html(text: str) -> str:
+    return sanitize(markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"]))
+
+
+def _joined(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def _render_output(output: dict[str, Any]) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        css = "nb-stderr" if output.get("name") == "stderr" else "nb-stdout"
+        return f'<pre class="{css}">{html.escape(_joined(output.get("text")))}</pre>'
+    if kind == "error":
+        return f'<pre class="nb-stderr">{html.escape(output.get("ename", ""))}: {html.escape(output.get("evalue", ""))}</pre>'
+    data = output.get("data") or {}
+    for mime in ("image/png", "image/jpeg"):
+        if mime in data:
+            payload = _joined(data[mime]).replace("\n", "")
+            return f'<img alt="output" src="data:{mime};base64,{payload}">'
+    if "text/markdown" in data:
+        return markdown.markdown(_joined(data["text/markdown"]))
+    if "text/html" in data:
+        return _joined(data["text/html"])
+    if "text/plain" in data:
+        return f"<pre>{html.escape(_joined(data['text/plain']))}</pre>"
+    return ""
+
+
+def notebook_to_html(text: str) -> str:
+    """A read-only rendering of a Jupyter notebook: markdown cells, code, and outputs."""
+    try:
+        notebook = json.loads(text)
+        cells = notebook["cells"]
+    except (ValueError, KeyError, TypeError):
+        return '<p class="error">This notebook could not be read: it is not valid notebook JSON.</p>'
+    language = (notebook.get("metadata", {}).get("kernelspec") or {}).get("language", "python")
+    parts: list[str] = []
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        source = _joined(cell.get("source"))
+        if cell.get("cell_type") == "markdown":
+            parts.append(f'<div class="nb-markdown">{markdown.markdown(source, extensions=["fenced_code", "tables"])}</div>')
+        elif cell.get("cell_type") == "code":
+            count = cell.get("execution_count")
+            label = f"[{count}]" if count else "[ ]"
+            parts.append(
+                f'<div class="nb-code"><span class="nb-count">{label}</span>'
+                f'<pre><code class="language-{html.escape(str(language))}">{html.escape(source)}</code></pre></div>'
+            )
+            outputs = "".join(_render_output(output) for output in cell.get("outputs", []) if isinstance(output, dict))
+            if outputs:
+                parts.append(f'<div class="nb-output">{outputs}</div>')
+        else:
+            parts.append(f"<pre>{html.escape(source)}</pre>")
+    return sanitize("".join(parts))
+
+
+def render_text(path: str, text: str) -> tuple[str, str]:
+    """("markdown" | "notebook" | "plain", safe HTML) for a text entry."""
+    lower = path.lower()
+    if lower.endswith((".md", ".markdown")):
+        return "markdown", markdown_to_html(text)
+    if lower.endswith(".ipynb"):
+        return "notebook", notebook_to_html(text)
+    return "plain", f"<pre>{html.escape(text)}</pre>"

@@ -1,0 +1,327 @@
+"""Writes on packages and their entries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from packager.models import ApiToken, Package, PackageEntry
+from packager.paths import InvalidPath, ancestors, normalize_folder, normalize_path
+from sources import clients
+from sources.backends import ObjectInfo, StorageError
+from sources.models import Source, SourceObject
+
+MAX_TEXT_SIZE = 5 * 1024 * 1024
+
+
+class PackageError(Exception):
+    """A request on a package that cannot be carried out, with a message for the user."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PathConflict(PackageError):
+    status = 409
+
+
+def _unique_slug(owner: Any, name: str, *, exclude_pk: int | None = None) -> str:
+    base = slugify(name)[:180] or "package"
+    slug, counter = base, 2
+    taken = Package.objects.filter(owner=owner)
+    if exclude_pk:
+        taken = taken.exclude(pk=exclude_pk)
+    while taken.filter(slug=slug).exists():
+        slug, counter = f"{base}-{counter}", counter + 1
+    return slug
+
+
+def package_create(*, owner: Any, name: str, description: str = "") -> Package:
+    name = name.strip()
+    if not name:
+        raise PackageError("Give the package a name.")
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                return Package.objects.create(
+                    owner=owner, name=name, slug=_unique_slug(owner, name), description=description.strip()
+                )
+        except IntegrityError:
+            continue  # another request took the slug between the check and the insert
+    raise PackageError("Could not give the package a unique address; try another name.")
+
+
+def package_update(*, package: Package, name: str | None = None, description: str | None = None) -> Package:
+    if name is not None:
+        if not name.strip():
+            raise PackageError("Give the package a name.")
+        package.name = name.strip()
+        package.slug = _unique_slug(package.owner, package.name, exclude_pk=package.pk)
+    if description is not None:
+        package.description = description.strip()
+    package.save()
+    return package
+
+
+@transaction.atomic
+def package_delete(*, package: Package) -> None:
+    text_files = [entry.text_file.name for entry in package.entries.filter(kind=PackageEntry.Kind.TEXT)]
+    package.delete()
+    _delete_files_on_commit(text_files)
+
+
+def _delete_files_on_commit(names: Iterable[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    names = [name for name in names if name]
+    if names:
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+
+
+# Paths ----------------------------------------------------------------------------
+
+
+def _check_paths(package: Package, new_paths: list[str], *, leaving: Collection[str] = ()) -> None:
+    """Refuse paths that collide with each other or with the package's other entries.
+
+    A path may not repeat, and a file may not stand where another entry needs a folder
+    (entry "a" and entry "a/b" cannot both be in a ZIP).
+    """
+    existing = set(package.entries.values_list("path", flat=True)) - set(leaving)
+    existing_folders = {folder for path in existing for folder in ancestors(path)}
+    taken: list[str] = []
+    seen: set[str] = set()
+    new_folders: set[str] = set()
+    for path in new_paths:
+        if path in existing or path in seen:
+            taken.append(path)
+        elif f"{path}/" in existing_folders or f"{path}/" in new_folders:
+            taken.append(f"{path} (a folder of that name exists)")
+        seen.add(path)
+        for folder in ancestors(path):
+            new_folders.add(folder)
+            if folder[:-1] in existing or folder[:-1] in seen:
+                taken.append(f"{path} (“{folder[:-1]}” is a file)")
+    if taken:
+        shown = ", ".join(taken[:10]) + (f" and {len(taken) - 10} more" if len(taken) > 10 else "")
+        raise PathConflict(f"These paths are already taken in the package: {shown}.")
+
+
+# Pointer entries ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Found:
+    relative: str  # path below the selected item, used under the target folder
+    info: ObjectInfo
+
+
+def _objects_below(source: Source, folder: str) -> Iterator[ObjectInfo]:
+    """Every object below a folder of the source, from the index when there is one."""
+    if source.is_indexed:
+        rows = SourceObject.objects.filter(source=source, is_dir=False, path__startswith=folder).order_by("path")
+        for row in rows.iterator(chunk_size=2000):
+            yield ObjectInfo(
+                key=source.key_for(row.path),
+                size=row.size,
+                etag=row.etag,
+                last_modified=row.last_modified,
+                version_id=row.version_id,
+                md5=row.md5,
+            )
+    else:
+        yield from clients.backend_for(source).iter_objects(source.key_for(folder))
+
+
+def _object_info(source: Source, path: str) -> ObjectInfo:
+    row = SourceObject.objects.filter(source=source, path=path, is_dir=False).first()
+    if row is not None:
+        return ObjectInfo(
+            key=source.key_for(path),
+            size=row.size,
+            etag=row.etag,
+            last_modified=row.last_modified,
+            version_id=row.version_id,
+            md5=row.md5,
+        )
+    # Not in the index (new since the last listing): ask the storage itself.
+    return clients.backend_for(source).stat(source.key_for(path))
+
+
+def _select(source: Source, selected: Iterable[str]) -> list[_Found]:
+    """Expand selected paths (relative to the source prefix; folders end in "/")."""
+    found: list[_Found] = []
+    prefix_length = len(source.normalized_prefix)
+    for path in selected:
+        if path == "" or path.endswith("/"):
+            # "" is the whole source. A folder lands under the target with its own name: "raw/2024/" -> "<target>2024/…"
+            parent = path[:-1].rpartition("/")[0]
+            start = len(parent) + 1 if parent else 0
+            below = [_Found(info.key[prefix_length:][start:], info) for info in _objects_below(source, path)]
+            if not below:
+                raise PackageError(f"Folder “{path}” holds no objects.")
+            found.extend(below)
+        else:
+            try:
+                info = _object_info(source, path)
+            except StorageError as error:
+                raise PackageError(error.message) from error
+            found.append(_Found(path.rpartition("/")[2], info))
+    return found
+
+
+@transaction.atomic
+def package_add_objects(
+    *, package: Package, source: Source, paths: list[str], target: str = ""
+) -> list[PackageEntry]:
+    """Add objects and whole folders of a source under a target folder of the package.
+
+    Paths are relative to the source's prefix. Adding the same object at the same path
+    again changes nothing; any other collision refuses the whole request.
+    """
+    if not paths:
+        raise PackageError("Select at least one file or folder.")
+    try:
+        folder = normalize_folder(target)
+        found = _select(source, paths)
+        wanted = [(normalize_path(folder + item.relative), item.info) for item in found]
+    except InvalidPath as error:
+        raise PackageError(error.message) from error
+    current = {
+        (entry.path): (entry.source_id, entry.key)
+        for entry in package.entries.filter(path__in=[path for path, _ in wanted]).only("path", "source_id", "key")
+    }
+    fresh = [(path, info) for path, info in wanted if current.get(path) != (source.pk, info.key)]
+    _check_paths(package, [path for path, _ in fresh])
+    entries = [
+        PackageEntry(
+            package=package,
+            path=path,
+            kind=PackageEntry.Kind.POINTER,
+            source=source,
+            key=info.key,
+            size=info.size,
+            etag=info.etag,
+            version_id=info.version_id,
+            md5=info.md5,
+            last_modified=info.last_modified,
+        )
+        for path, info in fresh
+    ]
+    PackageEntry.objects.bulk_create(entries, batch_size=1000)
+    package.save(update_fields=["updated_at"])
+    return entries
+
+
+# Text entries ---------------------------------------------------------------------
+
+
+def _validate_text(path: str, content: bytes) -> None:
+    if len(content) > MAX_TEXT_SIZE:
+        raise PackageError(f"“{path}” is larger than {MAX_TEXT_SIZE // (1024 * 1024)} MB; text files are kept small.")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PackageError(f"“{path}” is not UTF-8 text; binary files belong in a bucket.") from error
+    if path.lower().endswith(".ipynb"):
+        try:
+            notebook = json.loads(text)
+        except ValueError as error:
+            raise PackageError(f"“{path}” is not a valid notebook: it is not JSON.") from error
+        if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+            raise PackageError(f"“{path}” is not a valid notebook: it has no list of cells.")
+
+
+@transaction.atomic
+def package_write_text(*, package: Package, path: str, content: bytes | str) -> PackageEntry:
+    """Create a text entry, or replace the content of the text entry at that path."""
+    try:
+        path = normalize_path(path)
+    except InvalidPath as error:
+        raise PackageError(error.message) from error
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    _validate_text(path, data)
+    entry = package.entries.select_for_update().filter(path=path).first()
+    if entry is not None and entry.kind != PackageEntry.Kind.TEXT:
+        raise PathConflict(f"“{path}” is a data file in this package; choose another name.")
+    if entry is None:
+        _check_paths(package, [path])
+        entry = PackageEntry(package=package, path=path, kind=PackageEntry.Kind.TEXT)
+    old_file = entry.text_file.name if entry.text_file else ""
+    entry.size = len(data)
+    entry.sha256 = hashlib.sha256(data).hexdigest()
+    entry.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    entry.text_file.save(path.rpartition("/")[2], ContentFile(data), save=False)
+    entry.save()
+    _delete_files_on_commit([old_file])
+    package.save(update_fields=["updated_at"])
+    return entry
+
+
+# Moving and removing --------------------------------------------------------------
+
+
+def entries_at(package: Package, path: str) -> list[PackageEntry]:
+    """The entry at a path, or every entry below it when the path names a folder."""
+    path = path.strip("/")
+    exact = list(package.entries.filter(path=path))
+    if exact:
+        return exact
+    return list(package.entries.filter(path__startswith=f"{path}/")) if path else []
+
+
+@transaction.atomic
+def package_move(*, package: Package, path: str, new_path: str) -> list[PackageEntry]:
+    """Rename or move an entry, or a whole folder of entries."""
+    entries = entries_at(package, path)
+    if not entries:
+        raise PackageError(f"Nothing at “{path}” in this package.")
+    source_path = path.strip("/")
+    try:
+        if len(entries) == 1 and entries[0].path == source_path:
+            moves = {entries[0].path: normalize_path(new_path)}
+        else:
+            folder = normalize_folder(new_path)
+            moves = {entry.path: normalize_path(folder + entry.path[len(source_path) + 1 :]) for entry in entries}
+    except InvalidPath as error:
+        raise PackageError(error.message) from error
+    _check_paths(package, list(moves.values()), leaving=set(moves))
+    for entry in entries:
+        entry.path = moves[entry.path]
+    PackageEntry.objects.bulk_update(entries, ["path"], batch_size=1000)
+    package.save(update_fields=["updated_at"])
+    return entries
+
+
+@transaction.atomic
+def package_remove(*, package: Package, path: str) -> int:
+    entries = entries_at(package, path)
+    if not entries:
+        raise PackageError(f"Nothing at “{path}” in this package.")
+    text_files = [entry.text_file.name for entry in entries if entry.is_text]
+    PackageEntry.objects.filter(pk__in=[entry.pk for entry in entries]).delete()
+    _delete_files_on_commit(text_files)
+    package.save(update_fields=["updated_at"])
+    return len(entries)
+
+
+# API tokens -----------------------------------------------------------------------
+
+
+def api_token_create(*, user: Any, name: str) -> tuple[ApiToken, str]:
+    """A new token; the clear text is returned once and never stored."""
+    token = ApiToken.new_token()
+    record = ApiToken.objects.create(
+        user=user, name=name.strip() or "token", token_hash=ApiToken.hash(token), hint=token[:8]
+    )
+    return record, token

@@ -1,0 +1,204 @@
+"""Settings for packager, read from environment variables.
+
+Every variable has a default that makes `make run` work with nothing set; production
+sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PACKAGER_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+# The default key is for local development only; production sets SECRET_KEY.
+SECRET_KEY = os.environ.get("SECRET_KEY", "packager-development-key-change-me-in-production")
+# Old keys stay here while sessions, signed links and stored credentials move to the new key.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SITE_URL = os.environ.get("SITE_URL", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.humanize",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "sources",
+    "packager",
+    "shares",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "packager.urls"
+WSGI_APPLICATION = "packager.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the Celery worker write to the same file: wait for locks
+    # instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "packages"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
+# Text files of packages (README.md, notebooks) go through Django's storage API.
+# TEXT_STORAGE=s3 or azure moves them to a bucket with django-storages, configured by
+# its own AWS_STORAGE_* / AZURE_* variables.
+TEXT_STORAGE = os.environ.get("TEXT_STORAGE", "local")
+_TEXT_STORAGE_BACKENDS = {
+    "local": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "s3": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("TEXT_STORAGE_BUCKET", ""),
+            "endpoint_url": os.environ.get("TEXT_STORAGE_ENDPOINT_URL") or None,
+            "location": os.environ.get("TEXT_STORAGE_PREFIX", "packager-text"),
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    },
+    "azure": {
+        "BACKEND": "storages.backends.azure_storage.AzureStorage",
+        "OPTIONS": {
+            "azure_container": os.environ.get("TEXT_STORAGE_BUCKET", ""),
+            "connection_string": os.environ.get("TEXT_STORAGE_CONNECTION_STRING", ""),
+            "location": os.environ.get("TEXT_STORAGE_PREFIX", "packager-text"),
+            "overwrite_files": False,
+        },
+    },
+}
+STORAGES = {
+    "default": _TEXT_STORAGE_BACKENDS[TEXT_STORAGE],
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# Celery. The default broker keeps messages in files under var/, so `make run` needs no
+# server; production points CELERY_BROKER_URL at Redis.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# Storage sources.
+# Endpoints that resolve to loopback, private or link-local addresses are refused unless
+# they match this comma-separated list of host names, IP addresses or CIDR networks.
+SOURCE_ENDPOINT_ALLOWLIST = env_list("SOURCE_ENDPOINT_ALLOWLIST")
+# Folders under which admins may add local-folder sources (empty: any absolute path).
+LOCAL_SOURCE_ROOTS = env_list("LOCAL_SOURCE_ROOTS")
+SOURCE_CONNECT_TIMEOUT = float(os.environ.get("SOURCE_CONNECT_TIMEOUT", "5"))
+SOURCE_READ_TIMEOUT = float(os.environ.get("SOURCE_READ_TIMEOUT", "20"))
+DEFAULT_PRESIGN_TTL = int(os.environ.get("DEFAULT_PRESIGN_TTL", "900"))
+# Keys that encrypt source credentials at rest. Empty: derived from SECRET_KEY (and
+# SECRET_KEY_FALLBACKS for rotation). The first key encrypts; all of them decrypt.
+CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
+
+# Shares.
+SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))
+SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # botocore logs request details at DEBUG, including signed headers.
+        "botocore": {"level": "WARNING"},
+        "azure": {"level": "WARNING"},
+    },
+}

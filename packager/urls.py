@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from packager import views
+from packager.api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("packages/", views.package_list, name="packages"),
+    path("packages/add-objects/", views.package_add_objects, name="package_add_objects"),
+    path("packages/<uuid:public_id>/", views.package_detail, name="package_detail"),
+    path("packages/<uuid:public_id>/edit/", views.package_edit, name="package_edit"),
+    path("packages/<uuid:public_id>/delete/", views.package_delete, name="package_delete"),
+    path("packages/<uuid:public_id>/write/", views.entry_write, name="entry_write"),
+    path("packages/<uuid:public_id>/write/<path:path>", views.entry_write, name="entry_edit"),
+    path("packages/<uuid:public_id>/upload/", views.entry_upload, name="entry_upload"),
+    path("packages/<uuid:public_id>/view/<path:path>", views.entry_view, name="entry_view"),
+    path("packages/<uuid:public_id>/move/<path:path>", views.entry_move, name="entry_move"),
+    path("packages/<uuid:public_id>/remove/<path:path>", views.entry_remove, name="entry_remove"),
+    path("account/tokens/", views.api_tokens, name="api_tokens"),
+    path("account/tokens/<int:token_id>/delete/", views.api_token_delete, name="api_token_delete"),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("", include("sources.urls")),
+    path("", include("shares.urls")),
+]
+
+handler404 = "packager.errors.not_found"
+handler500 = "packager.errors.server_error"

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from packager import services
+from packager.forms import AddObjectsForm, ApiTokenForm, MoveForm, PackageForm, TextEntryForm, UploadForm
+from packager.models import ApiToken, Package, PackageEntry
+from packager.paths import InvalidPath, normalize_folder
+from packager.render import markdown_to_html, render_text
+from packager.tree import list_folder
+from sources.models import Source
+
+
+def _get_package(request: HttpRequest, public_id: uuid.UUID) -> Package:
+    """The user's own package; anybody else's is a 404."""
+    return get_object_or_404(Package, public_id=public_id, owner=request.user)
+
+
+def _get_entry(package: Package, path: str) -> PackageEntry:
+    return get_object_or_404(PackageEntry, package=package, path=path)
+
+
+def _package_url(package: Package, folder: str = "") -> str:
+    url = reverse("package_detail", kwargs={"public_id": package.public_id})
+    return f"{url}?path={folder}" if folder else url
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("packages" if request.user.is_authenticated else "login")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def package_list(request: HttpRequest) -> HttpResponse:
+    form = PackageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            package = services.package_create(owner=request.user, **form.cleaned_data)
+        except services.PackageError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"Package “{package.name}” created. Add files from a source, or write a README.")
+            return redirect(_package_url(package))
+    packages = (
+        Package.objects.filter(owner=request.user)
+        .annotate(entry_count=Count("entries"), total_size=Sum("entries__size"))
+        .order_by("name")
+    )
+    return render(request, "packager/list.html", {"packages": packages, "form": form})
+
+
+@login_required
+def package_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    package = _get_package(request, public_id)
+    try:
+        folder = normalize_folder(request.GET.get("path", ""))
+    except InvalidPath:
+        raise Http404("No such folder") from None
+    listing = list_folder(package, folder, page=_page_number(request))
+    if folder and listing.is_empty:
+        raise Http404("No such folder")
+    readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
+    return render(
+        request,
+        "packager/detail.html",
+        {
+            "package": package,
+            "listing": listing,
+            "readme_html": readme_html,
+            "upload_form": UploadForm(initial={"folder": folder}),
+            "edit_form": PackageForm(initial={"name": package.name, "description": package.description}),
+        },
+    )
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return int(request.GET.get("page", "1"))
+    except ValueError:
+        return 1
+
+
+@login_required
+@require_POST
+def package_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    package = _get_package(request, public_id)
+    form = PackageForm(request.POST)
+    if form.is_valid():
+        try:
+            services.package_update(package=package, **form.cleaned_data)
+        except services.PackageError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Package saved.")
+    else:
+        messages.error(request, "Give the package a name.")
+    return redirect(_package_url(package))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def package_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    package = _get_package(request, public_id)
+    if request.method == "POST":
+        services.package_delete(package=package)
+        messages.success(request, f"Package “{package.name}” deleted. Its share links no longer work.")
+        return redirect("packages")
+    return render(request, "packager/delete.html", {"package": package})
+
+
+@login_required
+@require_POST
+def package_add_objects(request: HttpRequest) -> HttpResponse:
+    """The "add to package" action of the source browser."""
+    form = AddObjectsForm(request.POST)
+    back = request.META.get("HTTP_REFERER") or reverse("source_list")
+    if not form.is_valid():
+        for error in form.non_field_errors() or ["Choose a package and select files."]:
+            messages.error(request, error)
+        return redirect(back)
+    source = get_object_or_404(Source, public_id=form.cleaned_data["source"], owner=request.user)
+    package_id = form.cleaned_data.get("package")
+    try:
+        if package_id:
+            package = _get_package(request, package_id)
+        else:
+            package = services.package_create(owner=request.user, name=form.cleaned_data["new_package_name"])
+        added = services.package_add_objects(
+            package=package, source=source, paths=form.paths, target=form.cleaned_data.get("target") or ""
+        )
+    except services.PackageError as error:
+        messages.error(request, error.message)
+        return redirect(back)
+    messages.success(request, f"Added {len(added)} file{'s' if len(added) != 1 else ''} to “{package.name}”.")
+    return redirect(_package_url(package))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def entry_write(request: HttpRequest, public_id: uuid.UUID, path: str = "") -> HttpResponse:
+    """Write a new text file, or edit the text file at `path`."""
+    package = _get_package(request, public_id)
+    entry = _get_entry(package, path) if path else None
+    if entry is not None and not entry.is_text:
+        raise Http404("Only text files can be edited")
+    initial = {"path": entry.path, "content": entry.read_text()} if entry else {"path": request.GET.get("path", "README.md")}
+    form = TextEntryForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        new_path = form.cleaned_data["path"]
+        try:
+            if entry is not None and new_path.strip("/") != entry.path:
+                services.package_move(package=package, path=entry.path, new_path=new_path)
+            saved = services.package_write_text(package=package, path=new_path, content=form.cleaned_data["content"])
+        except services.PackageError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"Saved “{saved.path}”.")
+            return redirect(_package_url(package, saved.path.rpartition("/")[0] + "/" if "/" in saved.path else ""))
+    return render(request, "packager/write.html", {"package": package, "form": form, "entry": entry})
+
+
+@login_required
+@require_POST
+def entry_upload(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    package = _get_package(request, public_id)
+    form = UploadForm(request.POST, request.FILES)
+    folder = request.POST.get("folder", "")
+    if not form.is_valid():
+        messages.error(request, "Choose one or more text files to upload.")
+        return redirect(_package_url(package))
+    saved = []
+    try:
+        folder = normalize_folder(folder)
+        for upload in form.cleaned_data["files"]:
+            if upload.size > services.MAX_TEXT_SIZE:
+                raise services.PackageError(f"“{upload.name}” is too large for a text file; put it in a bucket.")
+            saved.append(services.package_write_text(package=package, path=folder + upload.name, content=upload.read()))
+    except (services.PackageError, InvalidPath) as error:
+        messages.error(request, getattr(error, "message", str(error)))
+    if saved:
+        messages.success(request, f"Uploaded {', '.join(entry.path for entry in saved)}.")
+    return redirect(_package_url(package, folder if saved else ""))
+
+
+@login_required
+def entry_view(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
+    package = _get_package(request, public_id)
+    entry = _get_entry(package, path)
+    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    return render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def entry_move(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
+    package = _get_package(request, public_id)
+    entries = services.entries_at(package, path)
+    if not entries:
+        raise Http404("Nothing at this path")
+    form = MoveForm(request.POST or None, initial={"new_path": path.strip("/")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            moved = services.package_move(package=package, path=path, new_path=form.cleaned_data["new_path"])
+        except services.PackageError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"Moved {len(moved)} entr{'y' if len(moved) == 1 else 'ies'}.")
+            return redirect(_package_url(package))
+    return render(request, "packager/move.html", {"package": package, "path": path, "form": form, "count": len(entries)})
+
+
+@login_required
+@require_POST
+def entry_remove(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
+    package = _get_package(request, public_id)
+    try:
+        removed = services.package_remove(package=package, path=path)
+    except services.PackageError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Removed {removed} entr{'y' if removed == 1 else 'ies'} from the package. The bucket was not touched.")
+    parent = path.strip("/").rpartition("/")[0]
+    return redirect(_package_url(package, f"{parent}/" if parent else ""))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    new_token = ""
+    if request.method == "POST" and form.is_valid():
+        _, new_token = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        messages.success(request, "Token created. Copy it now: it is not shown again.")
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "packager/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})
+
+
+@login_required
+@require_POST
+def api_token_delete(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    token.delete()
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("api_tokens")

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from ninja import Router, Schema
+
+from packager.models import Package
+from shares import services
+from shares.models import Share
+
+router = Router(tags=["shares"])
+
+
+class ShareIn(Schema):
+    password: str | None = None
+    expires_at: dt.datetime | None = None
+    label: str | None = None
+
+
+class ShareOut(Schema):
+    token: str
+    url: str
+    label: str
+    has_password: bool
+    expires_at: dt.datetime | None
+    revoked: bool
+    active: bool
+    created_at: dt.datetime
+    view_count: int
+    zip_count: int
+    resolve_count: int
+
+
+def share_out(request: HttpRequest, share: Share) -> dict[str, Any]:
+    return {
+        "token": share.token,
+        "url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
+        "label": share.label,
+        "has_password": share.has_password,
+        "expires_at": share.expires_at,
+        "revoked": share.is_revoked,
+        "active": share.is_active,
+        "created_at": share.created_at,
+        "view_count": share.view_count,
+        "zip_count": share.zip_count,
+        "resolve_count": share.resolve_count,
+    }
+
+
+@router.get("/packages/{uuid:package_id}/shares", response=list[ShareOut])
+def list_shares(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
+    package = get_object_or_404(Package, public_id=package_id, owner=request.auth)
+    return [share_out(request, share) for share in package.shares.all()]
+
+
+@router.post("/packages/{uuid:package_id}/shares", response={201: ShareOut})
+def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> tuple[int, dict[str, Any]]:
+    package = get_object_or_404(Package, public_id=package_id, owner=request.auth)
+    share = services.share_create(
+        package=package,
+        created_by=request.auth,
+        password=body.password or "",
+        expires_at=body.expires_at,
+        label=body.label or "",
+    )
+    return 201, share_out(request, share)
+
+
+@router.delete("/shares/{token}", response={204: None})
+def revoke_share(request: HttpRequest, token: str) -> tuple[int, None]:
+    share = get_object_or_404(Share, token=token, package__owner=request.auth)
+    services.share_revoke(share=share)
+    return 204, None

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.db import models
+from django.utils import timezone
+
+from packager.models import Package
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Share(models.Model):
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="shares")
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    label = models.CharField(max_length=100, blank=True)
+    # Django's password hash, or empty for a link that needs no password.
+    password_hash = models.CharField(max_length=256, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    view_count = models.PositiveBigIntegerField(default=0)
+    zip_count = models.PositiveBigIntegerField(default=0)
+    resolve_count = models.PositiveBigIntegerField(default=0)
+    last_accessed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.label or f"share of {self.package}"
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_revoked and not self.is_expired
+
+    def check_password(self, raw_password: str) -> bool:
+        return self.has_password and check_password(raw_password, self.password_hash)
+
+    @property
+    def unlock_marker(self) -> str:
+        """Kept in the session once unlocked; a new password makes old sessions ask again."""
+        return hashlib.sha256(f"{self.token}:{self.password_hash}".encode()).hexdigest()[:32]
+
+
+class ShareEvent(models.Model):
+    class Kind(models.TextChoices):
+        VIEW = "view", "Viewed"
+        ZIP = "zip", "Downloaded the ZIP"
+        URLS = "urls", "Downloaded urls.txt"
+        MANIFEST = "manifest", "Downloaded the manifest"
+        RESOLVE = "resolve", "Fetched a file"
+        UNLOCK_FAILED = "unlock_failed", "Wrong password"
+
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    path = models.CharField(max_length=1024, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["share", "-at"], name="share_event_recent")]

@@ -1,0 +1,92 @@
+"""Writes on shares: create, revoke, record access, unlock with rate limiting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+
+from packager.models import Package
+from shares.models import Share, ShareEvent
+
+COUNTERS = {
+    ShareEvent.Kind.VIEW: "view_count",
+    ShareEvent.Kind.ZIP: "zip_count",
+    ShareEvent.Kind.RESOLVE: "resolve_count",
+}
+
+
+class ShareError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TooManyAttempts(ShareError):
+    pass
+
+
+def share_create(
+    *,
+    package: Package,
+    created_by: Any,
+    password: str = "",
+    expires_at: dt.datetime | None = None,
+    label: str = "",
+) -> Share:
+    if expires_at is not None:
+        if timezone.is_naive(expires_at):
+            expires_at = timezone.make_aware(expires_at)
+        if expires_at <= timezone.now():
+            raise ShareError("The expiry must be in the future.")
+    if password and len(password) < 4:
+        raise ShareError("Use a password of at least 4 characters, or none.")
+    return Share.objects.create(
+        package=package,
+        created_by=created_by,
+        password_hash=make_password(password) if password else "",
+        expires_at=expires_at,
+        label=label.strip()[:100],
+    )
+
+
+def share_revoke(*, share: Share) -> None:
+    Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    share.refresh_from_db(fields=["revoked_at"])
+
+
+def share_record(*, share: Share, kind: str, ip_address: str | None, path: str = "") -> None:
+    updates: dict[str, Any] = {"last_accessed_at": timezone.now()}
+    if kind in COUNTERS:
+        updates[COUNTERS[kind]] = F(COUNTERS[kind]) + 1
+    Share.objects.filter(pk=share.pk).update(**updates)
+    ShareEvent.objects.create(share=share, kind=kind, path=path[:1024], ip_address=ip_address)
+
+
+def _attempts_key(share: Share, ip_address: str | None) -> str:
+    return f"share-unlock:{share.pk}:{ip_address or '-'}"
+
+
+def share_unlock(*, share: Share, password: str, ip_address: str | None) -> bool:
+    """Check a share password; TooManyAttempts after SHARE_UNLOCK_ATTEMPTS failures.
+
+    Failures are counted per share and client address for SHARE_UNLOCK_WINDOW seconds,
+    so guessing a password costs the guesser time while other visitors are unaffected.
+    """
+    key = _attempts_key(share, ip_address)
+    if cache.get(key, 0) >= settings.SHARE_UNLOCK_ATTEMPTS:
+        raise TooManyAttempts("Too many wrong passwords. Wait a few minutes and try again.")
+    if share.check_password(password):
+        cache.delete(key)
+        return True
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=settings.SHARE_UNLOCK_WINDOW)
+    share_record(share=share, kind=ShareEvent.Kind.UNLOCK_FAILED, ip_address=ip_address)
+    return False

@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from packager import export
+from packager.models import Package, PackageEntry
+from packager.paths import InvalidPath, normalize_folder
+from packager.render import markdown_to_html, render_text
+from packager.tree import list_folder
+from shares import services
+from shares.forms import ShareForm, UnlockForm
+from shares.models import Share, ShareEvent
+from sources.backends import StorageError
+from sources.services import source_sign_url
+
+SESSION_KEY = "unlocked_shares"
+
+
+# Access -----------------------------------------------------------------------------
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _is_owner(request: HttpRequest, share: Share) -> bool:
+    return request.user.is_authenticated and request.user.pk == share.package.owner_id
+
+
+def _basic_auth_password(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2]
+
+
+def _is_unlocked(request: HttpRequest, share: Share) -> bool:
+    """No password, the owner, a session that gave the password, or HTTP Basic auth."""
+    if not share.has_password or _is_owner(request, share):
+        return True
+    if request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker:
+        return True
+    password = _basic_auth_password(request)
+    return password is not None and services.share_unlock(share=share, password=password, ip_address=_client_ip(request))
+
+
+def _remember_unlock(request: HttpRequest, share: Share) -> None:
+    unlocked = dict(request.session.get(SESSION_KEY, {}))
+    unlocked[share.token] = share.unlock_marker
+    request.session[SESSION_KEY] = unlocked
+
+
+def _get_share(token: str) -> Share:
+    return get_object_or_404(Share.objects.select_related("package"), token=token)
+
+
+def _gone(request: HttpRequest, share: Share) -> HttpResponse:
+    return render(request, "shares/gone.html", {"share": share}, status=410)
+
+
+def _challenge(message: str = "This share needs its password.") -> HttpResponse:
+    response = HttpResponse(
+        f"{message} Use HTTP Basic auth: any user name, the share password as password "
+        "(wget --user=share --ask-password ...).\n",
+        status=401,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["WWW-Authenticate"] = 'Basic realm="packager share", charset="UTF-8"'
+    return response
+
+
+def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
+    """The share for a download endpoint, or the response that refuses it."""
+    share = _get_share(token)
+    if not share.is_active:
+        return _gone(request, share)
+    try:
+        if not _is_unlocked(request, share):
+            return _challenge()
+    except services.TooManyAttempts as error:
+        return HttpResponse(error.message + "\n", status=429, content_type="text/plain; charset=utf-8")
+    return share
+
+
+def _resolve_base(request: HttpRequest, share: Share) -> str:
+    return request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})) + "r/"
+
+
+def _no_store(response: HttpResponseBase) -> HttpResponseBase:
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# Public pages -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
+    share = _get_share(token)
+    if not share.is_active:
+        return _gone(request, share)
+    form = UnlockForm(request.POST or None)
+    unlocked = not share.has_password or _is_owner(request, share) or (
+        request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker
+    )
+    if not unlocked:
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            try:
+                if services.share_unlock(share=share, password=form.cleaned_data["password"], ip_address=_client_ip(request)):
+                    _remember_unlock(request, share)
+                    return redirect("share_page", token=share.token)
+                form.add_error("password", "That password is not right.")
+                status = 403
+            except services.TooManyAttempts as error:
+                form.add_error(None, error.message)
+                status = 429
+        return _no_store(render(request, "shares/unlock.html", {"share": share, "form": form}, status=status))
+    if request.method == "POST":
+        return redirect("share_page", token=share.token)
+    package = share.package
+    try:
+        folder = normalize_folder(request.GET.get("path", ""))
+    except InvalidPath:
+        raise Http404("No such folder") from None
+    try:
+        page = int(request.GET.get("page", "1"))
+    except ValueError:
+        page = 1
+    listing = list_folder(package, folder, page=page)
+    if folder and listing.is_empty:
+        raise Http404("No such folder")
+    if not folder and page == 1:
+        services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=_client_ip(request))
+    context = {
+        "share": share,
+        "package": package,
+        "listing": listing,
+        "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
+        "description_html": markdown_to_html(package.description) if package.description else "",
+        "resolve_base": _resolve_base(request, share),
+        "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
+        "is_owner": _is_owner(request, share),
+    }
+    return _no_store(render(request, "shares/page.html", context))
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
+    """A text file rendered (README, notebook), or the details of a data file."""
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        if access.status_code == 401:
+            return redirect("share_page", token=token)
+        return access
+    share = access
+    entry = get_object_or_404(PackageEntry.objects.select_related("source"), package=share.package, path=path)
+    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    context = {
+        "share": share,
+        "package": share.package,
+        "entry": entry,
+        "kind": kind,
+        "html": html,
+        "resolve_url": export.resolve_url(_resolve_base(request, share), entry.path),
+        "crumbs": [(part, "/".join(entry.path.split("/")[: i + 1]) + "/") for i, part in enumerate(entry.path.split("/")[:-1])],
+    }
+    return _no_store(render(request, "shares/entry.html", context))
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share = access
+    archive = export.zip_stream(share.package, _resolve_base(request, share))
+    size = len(archive)
+    if request.method == "HEAD":
+        response: HttpResponseBase = HttpResponse(content_type="application/zip")
+    else:
+        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=_client_ip(request))
+        response = StreamingHttpResponse(iter(archive), content_type="application/zip")
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = f'attachment; filename="{share.package.slug}.zip"'
+    return _no_store(response)
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    body = export.urls_txt(access.package, _resolve_base(request, access))
+    if request.method == "GET":
+        services.share_record(share=access, kind=ShareEvent.Kind.URLS, ip_address=_client_ip(request))
+    return _no_store(HttpResponse(body, content_type="text/plain; charset=utf-8"))
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    if request.method == "GET":
+        services.share_record(share=access, kind=ShareEvent.Kind.MANIFEST, ip_address=_client_ip(request))
+    lines = export.manifest_jsonl(access.package, _resolve_base(request, access))
+    return _no_store(StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8"))
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
+    """307 to a freshly signed storage URL; the bytes never pass through packager."""
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share = access
+    entry = PackageEntry.objects.select_related("source").filter(package=share.package, path=path).first()
+    if entry is None:
+        return HttpResponse(f"No file “{path}” in this package.\n", status=404, content_type="text/plain; charset=utf-8")
+    if entry.is_text:
+        # Text files are kept by packager itself: small, served as they are.
+        with entry.text_file.open("rb") as handle:
+            return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
+    assert entry.source is not None
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    try:
+        url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
+    except StorageError as error:
+        return HttpResponse(error.message + "\n", status=409 if error.reason == "config" else 502, content_type="text/plain; charset=utf-8")
+    if request.method == "GET":
+        services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=_client_ip(request), path=path)
+    response = HttpResponse(status=307)
+    response["Location"] = request.build_absolute_uri(url)
+    return _no_store(response)
+
+
+# Owner pages ------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def package_shares(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    package = get_object_or_404(Package, public_id=public_id, owner=request.user)
+    form = ShareForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            share = services.share_create(package=package, created_by=request.user, **form.cleaned_data)
+        except services.ShareError as error:
+            form.add_error(None, error.message)
+        else:
+            link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+            messages.success(request, f"Share link created: {link}")
+            return redirect("package_shares", public_id=package.public_id)
+    shares = package.shares.all()
+    return render(
+        request,
+        "shares/package_shares.html",
+        {"package": package, "form": form, "shares": shares, "base_url": request.build_absolute_uri("/")[:-1]},
+    )
+
+
+@login_required
+@require_POST
+def share_revoke(request: HttpRequest, token: str) -> HttpResponse:
+    share = get_object_or_404(Share, token=token, package__owner=request.user)
+    services.share_revoke(share=share)
+    messages.success(request, "Share link revoked: it now answers “gone”.")
+    return redirect("package_shares", public_id=share.package.public_id)

@@ -1,0 +1,16 @@
+"""Storage backends: one module per kind, registered here."""
+
+from __future__ import annotations
+
+from sources.backends.azure import AzureBackend
+from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, SigningUnsupported, StorageError
+from sources.backends.local import LocalBackend
+from sources.backends.s3 import S3Backend
+
+BACKENDS: dict[str, type[Backend]] = {
+    "s3": S3Backend,
+    "azure": AzureBackend,
+    "local": LocalBackend,
+}
+
+__all__ = ["BACKENDS", "Backend", "ObjectInfo", "ObjectNotFound", "SigningUnsupported", "StorageError"]

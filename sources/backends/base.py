@@ -1,0 +1,92 @@
+"""The one interface every storage backend implements.
+
+A backend knows one bucket/container/folder and nothing of Django models: it lists,
+stats, streams and signs. Errors that a user can act on are raised as StorageError with
+a message fit to show as it is (never a credential in it).
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+class StorageError(Exception):
+    """A failure talking to storage, with a message a user can act on."""
+
+    #: a short machine-readable reason: auth, not_found, unreachable, timeout, config, other
+    reason = "other"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason:
+            self.reason = reason
+
+
+class ObjectNotFound(StorageError):
+    reason = "not_found"
+
+
+class SigningUnsupported(StorageError):
+    reason = "config"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str = ""
+    last_modified: dt.datetime | None = None
+    version_id: str = ""
+    content_type: str = ""
+    md5: str = ""  # hex digest of the whole content, where the service keeps one
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+
+class Backend(abc.ABC):
+    """A connection to one bucket, container or folder.
+
+    Built once per source and reused by every request and task (see sources.clients).
+    Implementations must be safe to call from several threads.
+    """
+
+    kind: str = ""
+
+    def __init__(self, config: dict[str, Any], credentials: dict[str, str]) -> None:
+        self.config = config
+        self.credentials = credentials
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Raise StorageError unless the location can be listed with these credentials."""
+
+    @abc.abstractmethod
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with prefix, recursively, in key order."""
+
+    @abc.abstractmethod
+    def stat(self, key: str, version_id: str = "") -> ObjectInfo:
+        """Metadata of one object; ObjectNotFound if it is gone."""
+
+    @abc.abstractmethod
+    def read(self, key: str, *, version_id: str = "", length: int | None = None) -> bytes:
+        """The first `length` bytes of an object (all of it when None)."""
+
+    @abc.abstractmethod
+    def sign_url(
+        self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = ""
+    ) -> str:
+        """A URL that fetches the object directly from storage for `expires_in` seconds."""
+
+    @property
+    def supports_signing(self) -> bool:
+        return True

@@ -1,0 +1,183 @@
+"""Amazon S3 and S3-compatible endpoints (R2, MinIO, Wasabi, ...) through boto3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.client import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError
+
+_AUTH_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "InvalidToken",
+    "ExpiredToken",
+    "AuthorizationHeaderMalformed",
+    "403",
+}
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+
+
+def _translate(error: Exception, *, bucket: str, key: str = "") -> StorageError:
+    """Turn a botocore exception into a message a curator can act on."""
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code == "NoSuchBucket":
+            return StorageError(f"Bucket “{bucket}” does not exist at this endpoint.", reason="not_found")
+        if code in _NOT_FOUND_CODES:
+            what = f"Object “{key}”" if key else "The object"
+            return ObjectNotFound(f"{what} was not found in bucket “{bucket}”.")
+        if code in _AUTH_CODES:
+            return StorageError(
+                "The storage service refused these credentials "
+                f"({code}): check the access key, the secret and their permissions on “{bucket}”.",
+                reason="auth",
+            )
+        if code == "PermanentRedirect" or code == "301":
+            return StorageError(
+                f"Bucket “{bucket}” is in another region: set the source's region.", reason="config"
+            )
+        return StorageError(f"The storage service answered with an error: {code or 'unknown'}.")
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+        return StorageError("The storage endpoint did not answer in time.", reason="timeout")
+    if isinstance(error, EndpointConnectionError):
+        return StorageError("Could not connect to the storage endpoint.", reason="unreachable")
+    if isinstance(error, NoCredentialsError):
+        return StorageError("No credentials are set for this source.", reason="auth")
+    return StorageError(f"Storage request failed: {type(error).__name__}.")
+
+
+class S3Backend(Backend):
+    kind = "s3"
+
+    def __init__(self, config: dict[str, Any], credentials: dict[str, str]) -> None:
+        super().__init__(config, credentials)
+        self.bucket = config["bucket"]
+        self.client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=config.get("endpoint_url") or None,
+            region_name=config.get("region") or "us-east-1",
+            aws_access_key_id=credentials.get("access_key_id") or None,
+            aws_secret_access_key=credentials.get("secret_access_key") or None,
+            aws_session_token=credentials.get("session_token") or None,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": config.get("addressing_style") or "auto"},
+                connect_timeout=config.get("connect_timeout", 5),
+                read_timeout=config.get("read_timeout", 20),
+                retries={"max_attempts": 2, "mode": "standard"},
+                max_pool_connections=20,
+            ),
+        )
+        self._versioned: bool | None = None
+
+    def check(self) -> None:
+        try:
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.config.get("prefix", ""), MaxKeys=1)
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, bucket=self.bucket) from error
+
+    def is_versioned(self) -> bool:
+        if self._versioned is None:
+            try:
+                status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status", "")
+            except (BotoCoreError, ClientError):
+                # Credentials limited to reading objects may not see the bucket's
+                # versioning; objects are then pinned by ETag alone.
+                status = ""
+            self._versioned = status in {"Enabled", "Suspended"}
+        return self._versioned
+
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        try:
+            if self.is_versioned():
+                yield from self._iter_latest_versions(prefix)
+                return
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    if item["Key"].endswith("/") and item["Size"] == 0:
+                        continue  # a "folder marker" made by consoles, not data
+                    yield ObjectInfo(
+                        key=item["Key"],
+                        size=item["Size"],
+                        etag=item.get("ETag", "").strip('"'),
+                        last_modified=item.get("LastModified"),
+                    )
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, bucket=self.bucket) from error
+
+    def _iter_latest_versions(self, prefix: str) -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Versions", []):
+                if not item.get("IsLatest") or (item["Key"].endswith("/") and item["Size"] == 0):
+                    continue
+                version_id = item.get("VersionId") or ""
+                yield ObjectInfo(
+                    key=item["Key"],
+                    size=item["Size"],
+                    etag=item.get("ETag", "").strip('"'),
+                    last_modified=item.get("LastModified"),
+                    version_id="" if version_id == "null" else version_id,
+                )
+
+    def _object_params(self, key: str, version_id: str) -> dict[str, str]:
+        params = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            params["VersionId"] = version_id
+        return params
+
+    def stat(self, key: str, version_id: str = "") -> ObjectInfo:
+        try:
+            head = self.client.head_object(**self._object_params(key, version_id))
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, bucket=self.bucket, key=key) from error
+        found_version = head.get("VersionId") or ""
+        return ObjectInfo(
+            key=key,
+            size=head["ContentLength"],
+            etag=head.get("ETag", "").strip('"'),
+            last_modified=head.get("LastModified"),
+            version_id="" if found_version == "null" else found_version,
+            content_type=head.get("ContentType", ""),
+        )
+
+    def read(self, key: str, *, version_id: str = "", length: int | None = None) -> bytes:
+        params: dict[str, Any] = self._object_params(key, version_id)
+        if length is not None:
+            if length <= 0:
+                return b""
+            params["Range"] = f"bytes=0-{length - 1}"
+        try:
+            body = self.client.get_object(**params)["Body"]
+            try:
+                return body.read()
+            finally:
+                body.close()
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, bucket=self.bucket, key=key) from error
+
+    def sign_url(
+        self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = ""
+    ) -> str:
+        # A presigned URL is bound to its HTTP method: HEAD needs its own signature.
+        operation = "head_object" if method == "HEAD" else "get_object"
+        return self.client.generate_presigned_url(
+            operation,
+            Params=self._object_params(key, version_id),
+            ExpiresIn=expires_in,
+            HttpMethod=method,
+        )

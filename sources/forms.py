@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from sources.models import Source
+from sources.services import CREDENTIAL_FIELDS, EDITABLE_FIELDS
+
+SECRET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+
+
+class SourceForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    kind = forms.ChoiceField(choices=Source.Kind.choices)
+    bucket = forms.CharField(max_length=255, required=False, label="Bucket or container")
+    prefix = forms.CharField(max_length=1024, required=False, help_text="Only objects under this prefix are shown.")
+    endpoint_url = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Endpoint or account URL",
+        help_text="S3: empty for AWS, or e.g. https://ACCOUNT.r2.cloudflarestorage.com. "
+        "Azure: https://ACCOUNT.blob.core.windows.net.",
+    )
+    region = forms.CharField(max_length=64, required=False, help_text="S3 only, e.g. eu-west-1.")
+    addressing_style = forms.ChoiceField(choices=Source.AddressingStyle.choices, initial="auto", required=False)
+    local_path = forms.CharField(max_length=1024, required=False, label="Folder on the server")
+    presign_ttl = forms.IntegerField(
+        min_value=60, max_value=7 * 24 * 3600, initial=900, label="Download link lifetime (seconds)"
+    )
+    access_key_id = forms.CharField(required=False, widget=SECRET, label="Access key id")
+    secret_access_key = forms.CharField(required=False, widget=SECRET, label="Secret access key")
+    session_token = forms.CharField(required=False, widget=SECRET, label="Session token (optional)")
+    account_key = forms.CharField(required=False, widget=SECRET, label="Account key")
+    sas_token = forms.CharField(required=False, widget=SECRET, label="SAS token")
+    connection_string = forms.CharField(required=False, widget=SECRET, label="Connection string")
+
+    def __init__(self, *args: Any, allow_local: bool, source: Source | None = None, **kwargs: Any) -> None:
+        if source is not None:
+            kwargs.setdefault("initial", {name: getattr(source, name) for name in (*EDITABLE_FIELDS, "kind")})
+        super().__init__(*args, **kwargs)
+        self.source = source
+        if not allow_local:
+            self.fields["kind"].choices = [c for c in Source.Kind.choices if c[0] != Source.Kind.LOCAL]
+        if source is not None:
+            self.fields["kind"].disabled = True
+            for name in self.credential_names:
+                self.fields[name].help_text = "Leave empty to keep the stored value."
+
+    @property
+    def credential_names(self) -> list[str]:
+        return [name for names in CREDENTIAL_FIELDS.values() for name in names]
+
+    def source_fields(self) -> dict[str, Any]:
+        return {name: self.cleaned_data.get(name) for name in EDITABLE_FIELDS}
+
+    def credentials(self) -> dict[str, str]:
+        kind = self.cleaned_data["kind"]
+        return {name: self.cleaned_data.get(name) or "" for name in CREDENTIAL_FIELDS[Source.Kind(kind)]}

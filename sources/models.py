@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from sources import crypto
+
+
+class Source(models.Model):
+    class Kind(models.TextChoices):
+        S3 = "s3", "S3 or S3-compatible"
+        AZURE = "azure", "Azure Blob Storage"
+        LOCAL = "local", "Folder on the server"
+
+    class AddressingStyle(models.TextChoices):
+        AUTO = "auto", "Automatic"
+        PATH = "path", "Path (endpoint/bucket/key)"
+        VIRTUAL = "virtual", "Virtual host (bucket.endpoint/key)"
+
+    class Status(models.TextChoices):
+        NEW = "new", "Not indexed yet"
+        QUEUED = "queued", "Waiting to be indexed"
+        INDEXING = "indexing", "Indexing"
+        READY = "ready", "Indexed"
+        ERROR = "error", "Indexing failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # The S3 bucket or the Azure container.
+    bucket = models.CharField(max_length=255, blank=True)
+    prefix = models.CharField(max_length=1024, blank=True)
+    # The S3 endpoint URL (empty for AWS) or the Azure account URL.
+    endpoint_url = models.CharField(max_length=500, blank=True)
+    region = models.CharField(max_length=64, blank=True)
+    addressing_style = models.CharField(
+        max_length=10, choices=AddressingStyle.choices, default=AddressingStyle.AUTO
+    )
+    local_path = models.CharField(max_length=1024, blank=True)
+    # JSON of the secrets, encrypted with sources.crypto; never rendered or logged.
+    encrypted_credentials = models.TextField(blank=True, editable=False)
+    presign_ttl = models.PositiveIntegerField(
+        "download link lifetime (seconds)",
+        default=900,
+        validators=[MinValueValidator(60), MaxValueValidator(7 * 24 * 3600)],
+    )
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    last_error = models.TextField(blank=True)
+    index_generation = models.PositiveIntegerField(default=0)
+    index_started_at = models.DateTimeField(null=True, blank=True)
+    last_indexed_at = models.DateTimeField(null=True, blank=True)
+    object_count = models.BigIntegerField(default=0)
+    total_size = models.BigIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="source_name_unique_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return crypto.decrypt_json(self.encrypted_credentials) if self.encrypted_credentials else {}
+
+    def set_credentials(self, credentials: dict[str, str]) -> None:
+        kept = {name: value for name, value in credentials.items() if value}
+        self.encrypted_credentials = crypto.encrypt_json(kept) if kept else ""
+
+    @property
+    def credential_names(self) -> list[str]:
+        """Which secrets are stored (their names only), for display."""
+        return sorted(self.credentials)
+
+    @property
+    def normalized_prefix(self) -> str:
+        prefix = self.prefix.strip("/")
+        return f"{prefix}/" if prefix else ""
+
+    @property
+    def location(self) -> str:
+        if self.kind == self.Kind.LOCAL:
+            return self.local_path
+        scheme = "s3" if self.kind == self.Kind.S3 else "az"
+        return f"{scheme}://{self.bucket}/{self.normalized_prefix}"
+
+    def backend_config(self) -> dict[str, Any]:
+        return {
+            "source_id": str(self.public_id),
+            "bucket": self.bucket,
+            "prefix": self.normalized_prefix,
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "addressing_style": self.addressing_style,
+            "path": self.local_path,
+            "connect_timeout": settings.SOURCE_CONNECT_TIMEOUT,
+            "read_timeout": settings.SOURCE_READ_TIMEOUT,
+        }
+
+    def key_for(self, path: str) -> str:
+        """The storage key of a path relative to the source's prefix."""
+        return self.normalized_prefix + path
+
+    @property
+    def is_indexed(self) -> bool:
+        return self.last_indexed_at is not None
+
+
+def encode_cursor(is_dir: bool, name: str) -> str:
+    raw = json.dumps([int(is_dir), name], ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[bool, str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        is_dir, name = json.loads(raw)
+        return bool(is_dir), str(name)
+    except (ValueError, TypeError):
+        return None
+
+
+class SourceObjectQuerySet(models.QuerySet["SourceObject"]):
+    def children(
+        self, source: Source, folder: str, *, cursor: str = "", name_contains: str = ""
+    ) -> SourceObjectQuerySet:
+        """Direct children of a folder: folders first, then files, by name.
+
+        Keyset pagination on (is_dir, name) walks the (source, parent, is_dir, name) index,
+        so the thousandth page costs what the first one does.
+        """
+        rows = self.filter(source=source, parent=folder)
+        if name_contains:
+            rows = rows.filter(name__icontains=name_contains)
+        position = decode_cursor(cursor) if cursor else None
+        if position is not None:
+            after_dir, after_name = position
+            if after_dir:
+                rows = rows.filter(Q(is_dir=True, name__gt=after_name) | Q(is_dir=False))
+            else:
+                rows = rows.filter(is_dir=False, name__gt=after_name)
+        return rows.order_by("-is_dir", "name")
+
+
+class SourceObject(models.Model):
+    """One object (or one folder) in the index of a source.
+
+    Paths are relative to the source's prefix; folders end with "/" and carry the number
+    and total size of the objects below them.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="indexed_objects")
+    path = models.CharField(max_length=1024)
+    parent = models.CharField(max_length=1024)
+    name = models.CharField(max_length=1024)
+    is_dir = models.BooleanField(default=False)
+    size = models.BigIntegerField(default=0)
+    file_count = models.BigIntegerField(default=0)
+    etag = models.CharField(max_length=200, blank=True)
+    last_modified = models.DateTimeField(null=True, blank=True)
+    version_id = models.CharField(max_length=1024, blank=True)
+    md5 = models.CharField(max_length=32, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    generation = models.PositiveIntegerField(default=0)
+
+    objects = SourceObjectQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "path"], name="source_object_path_unique")]
+        indexes = [models.Index(fields=["source", "parent", "is_dir", "name"], name="source_object_listing")]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def key(self) -> str:
+        return self.source.key_for(self.path)

@@ -1,0 +1,344 @@
+"""Writes on sources: create, update, delete, check, index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from sources import clients
+from sources.backends import ObjectInfo, StorageError
+from sources.models import Source, SourceObject
+
+logger = logging.getLogger(__name__)
+
+CREDENTIAL_FIELDS = {
+    Source.Kind.S3: ("access_key_id", "secret_access_key", "session_token"),
+    Source.Kind.AZURE: ("account_key", "sas_token", "connection_string"),
+    Source.Kind.LOCAL: (),
+}
+EDITABLE_FIELDS = (
+    "name",
+    "bucket",
+    "prefix",
+    "endpoint_url",
+    "region",
+    "addressing_style",
+    "local_path",
+    "presign_ttl",
+)
+# An index run that has not finished after this long was killed; it may be claimed again.
+STALE_INDEXING = dt.timedelta(hours=2)
+INDEX_BATCH = 1000
+
+
+class SourceInUse(Exception):
+    pass
+
+
+def can_add_local_sources(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
+
+def _validate(source: Source, credentials: dict[str, str], *, user: Any) -> None:
+    """Field checks that depend on the kind; raises ValidationError keyed by field."""
+    errors: dict[str, str] = {}
+    if not source.name.strip():
+        errors["name"] = "Give the source a name."
+    if source.kind == Source.Kind.S3:
+        if not source.bucket:
+            errors["bucket"] = "Name the bucket."
+        if not (credentials.get("access_key_id") and credentials.get("secret_access_key")):
+            errors["secret_access_key"] = "An access key id and a secret access key are both needed."
+        if source.addressing_style not in Source.AddressingStyle.values:
+            errors["addressing_style"] = "Choose auto, path or virtual."
+    elif source.kind == Source.Kind.AZURE:
+        if not source.bucket:
+            errors["bucket"] = "Name the container."
+        given = [name for name in CREDENTIAL_FIELDS[Source.Kind.AZURE] if credentials.get(name)]
+        if len(given) != 1:
+            errors["account_key"] = "Give exactly one of: account key, SAS token, connection string."
+        elif given[0] != "connection_string" and not source.endpoint_url:
+            errors["endpoint_url"] = "Give the account URL, e.g. https://ACCOUNT.blob.core.windows.net."
+    elif source.kind == Source.Kind.LOCAL:
+        if not can_add_local_sources(user):
+            errors["kind"] = "Only an administrator may add a folder on the server as a source."
+        path = Path(source.local_path or "")
+        if not source.local_path or not path.is_absolute():
+            errors["local_path"] = "Give an absolute folder path on the server."
+        elif settings.LOCAL_SOURCE_ROOTS and not any(
+            path.resolve().is_relative_to(Path(root).resolve()) for root in settings.LOCAL_SOURCE_ROOTS
+        ):
+            errors["local_path"] = "This folder is outside the folders allowed by LOCAL_SOURCE_ROOTS."
+    else:
+        errors["kind"] = "Choose s3, azure or local."
+    if source.endpoint_url and not source.endpoint_url.startswith(("http://", "https://")):
+        errors["endpoint_url"] = "The endpoint must be an http:// or https:// URL."
+    if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
+        errors["presign_ttl"] = "Choose between 60 seconds and 7 days."
+    if source.owner_id and Source.objects.filter(owner_id=source.owner_id, name=source.name).exclude(pk=source.pk).exists():
+        errors["name"] = "You already have a source with this name."
+    if errors:
+        raise ValidationError(errors)
+
+
+def source_check(*, source: Source) -> None:
+    """Connect and list once; StorageError with a clear message when that fails."""
+    clients.build_backend(source).check()
+
+
+def _assign(source: Source, fields: dict[str, Any]) -> None:
+    for name in EDITABLE_FIELDS:
+        if name in fields and fields[name] is not None:
+            value = fields[name]
+            setattr(source, name, value.strip() if isinstance(value, str) else value)
+
+
+def source_create(
+    *,
+    owner: Any,
+    kind: str,
+    fields: dict[str, Any],
+    credentials: dict[str, str],
+    check: bool = True,
+    index: bool = True,
+    save: bool = True,
+) -> Source:
+    """Validate, test the connection, then save and queue the first index.
+
+    With save=False it stops after the connection test: the "Test connection" button.
+    """
+    source = Source(owner=owner, kind=kind)
+    _assign(source, fields)
+    source.presign_ttl = fields.get("presign_ttl") or settings.DEFAULT_PRESIGN_TTL
+    credentials = {name: value.strip() for name, value in credentials.items() if value and value.strip()}
+    _validate(source, credentials, user=owner)
+    source.set_credentials(credentials)
+    if check:
+        source_check(source=source)  # before saving: a broken source is never stored silently
+    if not save:
+        return source
+    try:
+        with transaction.atomic():
+            source.save()
+            if index:
+                source_index_request(source=source)
+    except IntegrityError as error:
+        raise ValidationError({"name": "You already have a source with this name."}) from error
+    logger.info("source created: %s (%s) by user %s", source.public_id, source.kind, owner.pk)
+    return source
+
+
+def source_update(
+    *,
+    source: Source,
+    fields: dict[str, Any],
+    credentials: dict[str, str],
+    user: Any,
+    check: bool = True,
+    save: bool = True,
+) -> Source:
+    """Change a source; credential fields left empty keep the stored secret.
+
+    With save=False the changes are only tested (the instance is changed, not stored).
+    """
+    before = source.backend_config()
+    _assign(source, fields)
+    given = {name: value.strip() for name, value in credentials.items() if value and value.strip()}
+    merged = dict(source.credentials)
+    if source.kind == Source.Kind.AZURE and given:
+        # Azure takes one kind of secret: a new one replaces whichever was stored.
+        merged = {}
+    merged.update(given)
+    _validate(source, merged, user=user)
+    source.set_credentials(merged)
+    if check:
+        source_check(source=source)
+    if not save:
+        return source
+    location_changed = source.backend_config() != before
+    with transaction.atomic():
+        source.save()
+        if location_changed:
+            source_index_request(source=source)
+    return source
+
+
+def source_delete(*, source: Source) -> None:
+    try:
+        with transaction.atomic():
+            source.delete()
+    except models.ProtectedError as error:
+        count = len(error.protected_objects)
+        raise SourceInUse(
+            f"“{source.name}” is used by {count} package entr{'y' if count == 1 else 'ies'}: "
+            "remove those entries from their packages first."
+        ) from error
+    clients.forget(source.pk)
+
+
+def source_index_request(*, source: Source) -> None:
+    """Queue a (re)index of the source once the current transaction commits."""
+    from sources.tasks import index_source
+
+    Source.objects.filter(pk=source.pk).exclude(status=Source.Status.INDEXING).update(
+        status=Source.Status.QUEUED
+    )
+    source.refresh_from_db(fields=["status"])
+    source_pk = source.pk
+    transaction.on_commit(lambda: index_source.delay(source_pk))
+
+
+def _claim_index(source_pk: int) -> bool:
+    now = timezone.now()
+    claimable = models.Q(status__in=[Source.Status.NEW, Source.Status.QUEUED, Source.Status.READY, Source.Status.ERROR]) | models.Q(
+        status=Source.Status.INDEXING, index_started_at__lt=now - STALE_INDEXING
+    )
+    return (
+        Source.objects.filter(claimable, pk=source_pk).update(
+            status=Source.Status.INDEXING,
+            index_started_at=now,
+            index_generation=models.F("index_generation") + 1,
+        )
+        == 1
+    )
+
+
+def _parent_of(path: str) -> tuple[str, str]:
+    """("a/b/", "c.txt") for "a/b/c.txt"; folders keep their trailing slash."""
+    stripped = path[:-1] if path.endswith("/") else path
+    parent, _, name = stripped.rpartition("/")
+    return (f"{parent}/" if parent else ""), name + ("/" if path.endswith("/") else "")
+
+
+def _upsert(rows: list[SourceObject]) -> None:
+    SourceObject.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["source", "path"],
+        update_fields=[
+            "parent",
+            "name",
+            "is_dir",
+            "size",
+            "file_count",
+            "etag",
+            "last_modified",
+            "version_id",
+            "md5",
+            "generation",
+        ],
+    )
+
+
+def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) -> tuple[int, int]:
+    prefix = source.normalized_prefix
+    folders: dict[str, list[int]] = {}  # folder path -> [file count, total size]
+    batch: list[SourceObject] = []
+    count = total = 0
+    for info in objects:
+        path = info.key[len(prefix):]
+        if not path or path.endswith("/"):
+            continue
+        parent, name = _parent_of(path)
+        batch.append(
+            SourceObject(
+                source=source,
+                path=path,
+                parent=parent,
+                name=name,
+                is_dir=False,
+                size=info.size,
+                etag=info.etag[:200],
+                last_modified=info.last_modified,
+                version_id=info.version_id,
+                md5=info.md5,
+                generation=generation,
+            )
+        )
+        count += 1
+        total += info.size
+        folder = parent
+        while folder:
+            totals = folders.setdefault(folder, [0, 0])
+            totals[0] += 1
+            totals[1] += info.size
+            folder = _parent_of(folder)[0]
+        if len(batch) >= INDEX_BATCH:
+            _upsert(batch)
+            batch = []
+    if batch:
+        _upsert(batch)
+    folder_rows = []
+    for folder, (files, size) in folders.items():
+        parent, name = _parent_of(folder)
+        folder_rows.append(
+            SourceObject(
+                source=source,
+                path=folder,
+                parent=parent,
+                name=name,
+                is_dir=True,
+                size=size,
+                file_count=files,
+                generation=generation,
+            )
+        )
+    for start in range(0, len(folder_rows), INDEX_BATCH):
+        _upsert(folder_rows[start : start + INDEX_BATCH])
+    return count, total
+
+
+def source_index(*, source_pk: int) -> bool:
+    """List the whole source into its index. Returns False when another run holds it.
+
+    Rows are upserted with the run's generation and the rows of older generations are
+    deleted at the end, so a run killed half-way leaves the previous index readable and
+    the next run finishes the job.
+    """
+    if not _claim_index(source_pk):
+        return False
+    source = Source.objects.get(pk=source_pk)
+    generation = source.index_generation  # this run's own number, taken with the claim
+    try:
+        backend = clients.backend_for(source)
+        count, total = _index_rows(source, generation, backend.iter_objects(source.normalized_prefix))
+    except StorageError as error:
+        Source.objects.filter(pk=source_pk).update(status=Source.Status.ERROR, last_error=error.message)
+        logger.warning("indexing source %s failed: %s", source.public_id, error.message)
+        raise
+    with transaction.atomic():
+        SourceObject.objects.filter(source_id=source_pk, generation__lt=generation).delete()
+        Source.objects.filter(pk=source_pk).update(
+            status=Source.Status.READY,
+            last_error="",
+            last_indexed_at=timezone.now(),
+            object_count=count,
+            total_size=total,
+        )
+    return True
+
+
+def source_sign_url(*, source: Source, key: str, method: str = "GET", version_id: str = "") -> str:
+    return clients.backend_for(source).sign_url(
+        key, method=method, expires_in=source.presign_ttl, version_id=version_id
+    )
+
+
+def source_rotate_credentials() -> int:
+    """Re-encrypt every stored secret with the first configured key."""
+    from sources import crypto
+
+    rotated = 0
+    for source in Source.objects.exclude(encrypted_credentials="").only("pk", "encrypted_credentials"):
+        Source.objects.filter(pk=source.pk).update(encrypted_credentials=crypto.rotate(source.encrypted_credentials))
+        rotated += 1
+    return rotated

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from sources import services
+from sources.backends import StorageError
+
+
+class TransientStorageError(Exception):
+    pass
+
+
+@shared_task(
+    autoretry_for=(TransientStorageError,),
+    retry_backoff=10,
+    retry_kwargs={"max_retries": 3},
+)
+def index_source(source_pk: int) -> None:
+    """List a source into its index. Idempotent: a rerun redoes the listing and finishes."""
+    try:
+        services.source_index(source_pk=source_pk)
+    except StorageError as error:
+        # Wrong credentials or a deleted bucket will not fix themselves: the error is on
+        # the source for its owner to see. A timeout or a refused connection may.
+        if error.reason in {"timeout", "unreachable"}:
+            raise TransientStorageError(error.message) from error

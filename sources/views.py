@@ -1,0 +1,316 @@
+from __future__ import annotations
+
+import mimetypes
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import http_date
+from django.views.decorators.http import require_http_methods, require_POST
+
+from sources import clients, services
+from sources.backends import ObjectNotFound, StorageError
+from sources.backends.local import LocalBackend, load_link
+from sources.forms import SourceForm
+from sources.models import Source, SourceObject, encode_cursor
+
+PAGE_SIZE = 200
+PREVIEW_BYTES = 64 * 1024
+TEXT_SUFFIXES = {".txt", ".md", ".csv", ".tsv", ".json", ".jsonl", ".yaml", ".yml", ".py", ".r", ".ipynb", ".xml", ".log", ".toml", ".ini", ".sh"}
+
+
+def _get_source(request: HttpRequest, public_id: uuid.UUID) -> Source:
+    """The user's own source; anybody else's is a 404, never a 403."""
+    return get_object_or_404(Source, public_id=public_id, owner=request.user)
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+@login_required
+def source_list(request: HttpRequest) -> HttpResponse:
+    sources = Source.objects.filter(owner=request.user)
+    return render(request, "sources/list.html", {"sources": sources})
+
+
+def _apply_form(request: HttpRequest, form: SourceForm, source: Source | None) -> Source | None:
+    """Test or save from a valid form; errors go onto the form. The source when saved."""
+    testing = request.POST.get("action") == "test"
+    try:
+        if source is None:
+            result = services.source_create(
+                owner=request.user,
+                kind=form.cleaned_data["kind"],
+                fields=form.source_fields(),
+                credentials=form.credentials(),
+                save=not testing,
+            )
+        else:
+            result = services.source_update(
+                source=source,
+                fields=form.source_fields(),
+                credentials=form.credentials(),
+                user=request.user,
+                save=not testing,
+            )
+    except ValidationError as error:
+        form.add_error(None, error)
+        return None
+    except StorageError as error:
+        form.add_error(None, f"Connection test failed: {error.message}")
+        return None
+    if testing:
+        messages.success(request, "Connection test passed: packager can list this location.")
+        return None
+    return result
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def source_add(request: HttpRequest) -> HttpResponse:
+    allow_local = services.can_add_local_sources(request.user)
+    form = SourceForm(request.POST or None, allow_local=allow_local)
+    if request.method == "POST" and form.is_valid():
+        source = _apply_form(request, form, None)
+        if source is not None:
+            messages.success(request, f"Source “{source.name}” added. Its listing is being indexed.")
+            return redirect("source_browse", public_id=source.public_id)
+    return render(request, "sources/form.html", {"form": form, "source": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def source_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    source = _get_source(request, public_id)
+    form = SourceForm(request.POST or None, allow_local=True, source=source)
+    if request.method == "POST" and form.is_valid():
+        saved = _apply_form(request, form, source)
+        if saved is not None:
+            messages.success(request, f"Source “{saved.name}” saved.")
+            return redirect("source_browse", public_id=saved.public_id)
+        source.refresh_from_db()
+    return render(request, "sources/form.html", {"form": form, "source": source})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def source_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    source = _get_source(request, public_id)
+    if request.method == "POST":
+        try:
+            services.source_delete(source=source)
+        except services.SourceInUse as error:
+            messages.error(request, str(error))
+            return redirect("source_browse", public_id=source.public_id)
+        messages.success(request, f"Source “{source.name}” deleted. The bucket itself was not touched.")
+        return redirect("source_list")
+    return render(request, "sources/delete.html", {"source": source})
+
+
+@login_required
+@require_POST
+def source_test(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    source = _get_source(request, public_id)
+    try:
+        services.source_check(source=source)
+    except StorageError as error:
+        messages.error(request, f"Connection test failed: {error.message}")
+    else:
+        messages.success(request, "Connection test passed.")
+    return redirect("source_browse", public_id=source.public_id)
+
+
+@login_required
+@require_POST
+def source_reindex(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    source = _get_source(request, public_id)
+    services.source_index_request(source=source)
+    messages.success(request, "Refreshing the listing. New objects appear when it finishes.")
+    return redirect("source_browse", public_id=source.public_id)
+
+
+def _folder_crumbs(folder: str) -> list[tuple[str, str]]:
+    crumbs, path = [], ""
+    for part in [part for part in folder.split("/") if part]:
+        path += part + "/"
+        crumbs.append((part, path))
+    return crumbs
+
+
+@login_required
+def source_browse(request: HttpRequest, public_id: uuid.UUID, folder: str = "") -> HttpResponse:
+    source = _get_source(request, public_id)
+    folder = folder.lstrip("/")
+    if folder and not folder.endswith("/"):
+        folder += "/"
+    name_filter = request.GET.get("q", "").strip()
+    cursor = request.GET.get("cursor", "")
+    rows = list(
+        SourceObject.objects.children(source, folder, cursor=cursor, name_contains=name_filter)[: PAGE_SIZE + 1]
+    )
+    next_cursor = encode_cursor(rows[PAGE_SIZE - 1].is_dir, rows[PAGE_SIZE - 1].name) if len(rows) > PAGE_SIZE else ""
+    rows = rows[:PAGE_SIZE]
+    if folder and not rows and not cursor and not name_filter and source.is_indexed:
+        if not SourceObject.objects.filter(source=source, path=folder).exists():
+            raise Http404("No such folder")
+    context = {
+        "source": source,
+        "folder": folder,
+        "crumbs": _folder_crumbs(folder),
+        "rows": rows,
+        "next_cursor": next_cursor,
+        "cursor": cursor,
+        "q": name_filter,
+        "refresh": source.status in {Source.Status.QUEUED, Source.Status.INDEXING},
+    }
+    if request.htmx:
+        return render(request, "sources/_rows.html", context)
+    return render(request, "sources/browse.html", context)
+
+
+def _looks_like_text(path: str, content_type: str) -> bool:
+    return content_type.startswith("text/") or Path(path).suffix.lower() in TEXT_SUFFIXES
+
+
+@login_required
+def source_object(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
+    source = _get_source(request, public_id)
+    backend = clients.backend_for(source)
+    error = preview = ""
+    info = None
+    status = 200
+    try:
+        info = backend.stat(source.key_for(path))
+        if _looks_like_text(path, info.content_type) and info.size:
+            raw = backend.read(info.key, length=PREVIEW_BYTES)
+            preview = raw.decode("utf-8", errors="replace")
+    except ObjectNotFound:
+        error = "This object no longer exists in the bucket. Refresh the listing to drop it."
+        status = 404
+    except StorageError as storage_error:
+        error = storage_error.message
+        status = 502
+    context = {
+        "source": source,
+        "path": path,
+        "info": info,
+        "error": error,
+        "preview": preview,
+        "truncated": bool(info and info.size > PREVIEW_BYTES),
+        "crumbs": _folder_crumbs(path.rpartition("/")[0]),
+        "name": path.rpartition("/")[2],
+    }
+    return render(request, "sources/object.html", context, status=status)
+
+
+@login_required
+@require_POST
+def source_object_link(request: HttpRequest, public_id: uuid.UUID, path: str) -> JsonResponse:
+    """A presigned link for the owner to copy; made on POST so a page load never mints one."""
+    source = _get_source(request, public_id)
+    try:
+        url = services.source_sign_url(source=source, key=source.key_for(path))
+    except StorageError as error:
+        return JsonResponse({"detail": error.message}, status=409)
+    return JsonResponse({"url": request.build_absolute_uri(url), "expires_in": source.presign_ttl})
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None | str:
+    """(start, end) inclusive; None to send everything; "unsatisfiable" for a 416."""
+    match = _RANGE.match(header.strip())
+    if not match:
+        return None  # absent, malformed or several ranges: the whole file is a valid answer
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:
+        length = int(last)
+        if length == 0:
+            return "unsatisfiable"
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, end
+
+
+def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(256 * 1024, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+@require_http_methods(["GET", "HEAD"])
+def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
+    """Serve a file of a local-folder source from a signed, expiring link, with Range."""
+    try:
+        link = load_link(token)
+    except signing.SignatureExpired:
+        return HttpResponse("This download link has expired. Ask for a new one.\n", status=410, content_type="text/plain")
+    except signing.BadSignature:
+        raise Http404("Invalid link") from None
+    source = Source.objects.filter(public_id=link["source"], kind=Source.Kind.LOCAL).first()
+    if source is None:
+        raise Http404("Source not found")
+    backend = clients.backend_for(source)
+    assert isinstance(backend, LocalBackend)
+    try:
+        path = backend.path_of(link["key"])
+    except ObjectNotFound:
+        raise Http404("File not found") from None
+    stat = path.stat()
+    size = stat.st_size
+    etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
+    wanted = _parse_range(request.headers.get("Range", ""), size)
+    if_range = request.headers.get("If-Range")
+    if if_range and if_range != etag and if_range != http_date(stat.st_mtime):
+        wanted = None  # the file changed since the client's partial copy: start over
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Last-Modified": http_date(stat.st_mtime),
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(path.name),
+        "Cache-Control": "private, no-store",
+    }
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if wanted == "unsatisfiable":
+        return HttpResponse(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    start, end = wanted if isinstance(wanted, tuple) else (0, size - 1)
+    length = max(end - start + 1, 0)
+    status = 206 if isinstance(wanted, tuple) else 200
+    if isinstance(wanted, tuple):
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if request.method == "HEAD":
+        response: HttpResponseBase = HttpResponse(status=status, content_type=content_type, headers=headers)
+    else:
+        response = StreamingHttpResponse(
+            _file_chunks(path, start, length), status=status, content_type=content_type, headers=headers
+        )
+    response["Content-Length"] = str(length)
+    return response

@@ -1,0 +1,59 @@
+// packager: small progressive enhancements. Every page works without this file.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  document.addEventListener("click", async function (event) {
+    const target = event.target.closest("[data-copy], [data-sign-url]");
+    if (!target) return;
+    event.preventDefault();
+    let text = target.dataset.copy;
+    if (target.dataset.signUrl) {
+      const response = await fetch(target.dataset.signUrl, {
+        method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin",
+      });
+      const body = await response.json();
+      if (!response.ok) { alert(body.detail || "Could not sign a link."); return; }
+      text = body.url;
+      const output = document.getElementById(target.dataset.output || "");
+      if (output) { output.value = text; output.hidden = false; }
+    }
+    try {
+      await navigator.clipboard.writeText(text);
+      const label = target.textContent;
+      target.textContent = "Copied ✓";
+      setTimeout(() => { target.textContent = label; }, 1500);
+    } catch (error) {
+      window.prompt("Copy this:", text);
+    }
+  });
+
+  // "Select all" checkboxes in listings.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-select-all]")) {
+      const form = event.target.closest("form") || document;
+      const boxes = document.querySelectorAll("input[name=paths]");
+      boxes.forEach((box) => { box.checked = event.target.checked; });
+    }
+    if (event.target.matches("input[name=paths], [data-select-all]")) {
+      const count = document.querySelectorAll("input[name=paths]:checked").length;
+      const counter = document.getElementById("selected-count");
+      if (counter) counter.textContent = count ? count + " selected" : "";
+    }
+  });
+
+  // Source form: show the fields of the chosen kind only.
+  function showKind() {
+    const select = document.getElementById("id_kind");
+    if (!select) return;
+    document.querySelectorAll("[data-kind]").forEach((group) => {
+      group.hidden = !group.dataset.kind.split(" ").includes(select.value);
+    });
+  }
+  document.addEventListener("change", (event) => { if (event.target.id === "id_kind") showKind(); });
+  document.addEventListener("DOMContentLoaded", showKind);
+})();
