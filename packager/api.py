@@ -23,6 +23,7 @@ from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
 from sources.backends import StorageError
+from sources.http import api_user
 
 logger = logging.getLogger(__name__)
 
@@ -109,17 +110,17 @@ def entry_out(entry: PackageEntry) -> dict[str, Any]:
 
 
 def get_package(request: HttpRequest, package_id: uuid.UUID) -> Package:
-    return get_object_or_404(Package, public_id=package_id, owner=request.auth)
+    return get_object_or_404(Package, public_id=package_id, owner=api_user(request))
 
 
 @router.get("/packages", response=list[PackageOut])
 def list_packages(request: HttpRequest) -> list[dict[str, Any]]:
-    return [package_out(package) for package in Package.objects.filter(owner=request.auth)]
+    return [package_out(package) for package in Package.objects.filter(owner=api_user(request))]
 
 
 @router.post("/packages", response={201: PackageOut})
 def create_package(request: HttpRequest, body: PackageIn) -> tuple[int, dict[str, Any]]:
-    package = services.package_create(owner=request.auth, name=body.name, description=body.description)
+    package = services.package_create(owner=api_user(request), name=body.name, description=body.description)
     return 201, package_out(package)
 
 
@@ -165,7 +166,7 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     outside = [key for key in keys if not key.startswith(root)]
     if outside:
         raise HttpError(400, f"These keys are outside the source's prefix “{root}”: {', '.join(outside[:5])}.")
-    paths = [key[len(root):] for key in keys]
+    paths = [key[len(root) :] for key in keys]
     entries = services.package_add_objects(package=package, source=source, paths=paths, target=body.target)
     for entry in entries:
         entry.source = source

@@ -40,10 +40,10 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 class UploadForm(forms.Form):
     folder = forms.CharField(max_length=1024, required=False, label="into folder")
-    files = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True}))
+    uploads = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True}), label="Files")
 
-    def clean_files(self) -> list[Any]:
-        return self.files.getlist("files")
+    def clean_uploads(self) -> list[Any]:
+        return self.files.getlist("uploads")
 
 
 class MoveForm(forms.Form):

@@ -48,7 +48,7 @@ def normalize_path(raw: str) -> str:
 
 
 def normalize_folder(raw: str) -> str:
-    """"" for the top, else "a/b/"."""
+    """ "" for the top, else "a/b/"."""
     if not raw.strip().strip("/"):
         return ""
     path = unicodedata.normalize("NFC", raw.strip())

@@ -59,7 +59,8 @@ def _render_output(output: dict[str, Any]) -> str:
         css = "nb-stderr" if output.get("name") == "stderr" else "nb-stdout"
         return f'<pre class="{css}">{html.escape(_joined(output.get("text")))}</pre>'
     if kind == "error":
-        return f'<pre class="nb-stderr">{html.escape(output.get("ename", ""))}: {html.escape(output.get("evalue", ""))}</pre>'
+        message = f"{output.get('ename', '')}: {output.get('evalue', '')}"
+        return f'<pre class="nb-stderr">{html.escape(message)}</pre>'
     data = output.get("data") or {}
     for mime in ("image/png", "image/jpeg"):
         if mime in data:
@@ -88,7 +89,9 @@ def notebook_to_html(text: str) -> str:
             continue
         source = _joined(cell.get("source"))
         if cell.get("cell_type") == "markdown":
-            parts.append(f'<div class="nb-markdown">{markdown.markdown(source, extensions=["fenced_code", "tables"])}</div>')
+            parts.append(
+                f'<div class="nb-markdown">{markdown.markdown(source, extensions=["fenced_code", "tables"])}</div>'
+            )
         elif cell.get("cell_type") == "code":
             count = cell.get("execution_count")
             label = f"[{count}]" if count else "[ ]"

@@ -75,7 +75,7 @@ def package_update(*, package: Package, name: str | None = None, description: st
 
 @transaction.atomic
 def package_delete(*, package: Package) -> None:
-    text_files = [entry.text_file.name for entry in package.entries.filter(kind=PackageEntry.Kind.TEXT)]
+    text_files = [entry.text_file.name or "" for entry in package.entries.filter(kind=PackageEntry.Kind.TEXT)]
     package.delete()
     _delete_files_on_commit(text_files)
 
@@ -83,9 +83,14 @@ def package_delete(*, package: Package) -> None:
 def _delete_files_on_commit(names: Iterable[str]) -> None:
     from django.core.files.storage import default_storage
 
-    names = [name for name in names if name]
-    if names:
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+    kept = [name for name in names if name]
+
+    def delete_files() -> None:
+        for name in kept:
+            default_storage.delete(name)
+
+    if kept:
+        transaction.on_commit(delete_files)
 
 
 # Paths ----------------------------------------------------------------------------
@@ -181,9 +186,7 @@ def _select(source: Source, selected: Iterable[str]) -> list[_Found]:
 
 
 @transaction.atomic
-def package_add_objects(
-    *, package: Package, source: Source, paths: list[str], target: str = ""
-) -> list[PackageEntry]:
+def package_add_objects(*, package: Package, source: Source, paths: list[str], target: str = "") -> list[PackageEntry]:
     """Add objects and whole folders of a source under a target folder of the package.
 
     Paths are relative to the source's prefix. Adding the same object at the same path
@@ -257,7 +260,7 @@ def package_write_text(*, package: Package, path: str, content: bytes | str) -> 
     if entry is None:
         _check_paths(package, [path])
         entry = PackageEntry(package=package, path=path, kind=PackageEntry.Kind.TEXT)
-    old_file = entry.text_file.name if entry.text_file else ""
+    old_file = (entry.text_file.name or "") if entry.text_file else ""
     entry.size = len(data)
     entry.sha256 = hashlib.sha256(data).hexdigest()
     entry.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -308,7 +311,7 @@ def package_remove(*, package: Package, path: str) -> int:
     entries = entries_at(package, path)
     if not entries:
         raise PackageError(f"Nothing at “{path}” in this package.")
-    text_files = [entry.text_file.name for entry in entries if entry.is_text]
+    text_files = [entry.text_file.name or "" for entry in entries if entry.is_text]
     PackageEntry.objects.filter(pk__in=[entry.pk for entry in entries]).delete()
     _delete_files_on_commit(text_files)
     package.save(update_fields=["updated_at"])

@@ -74,7 +74,11 @@ def list_folder(package: Package, folder: str = "", page: int = 1) -> Listing:
     on_page = [value for kind, value in window if kind == "f"]
     files = list(package.entries.filter(path__in=on_page).select_related("source").order_by("path")) if on_page else []
     readme_path = next(
-        (path for path in sorted(file_paths) if path[depth:].lower() in {"readme.md", "readme.markdown", "readme.txt", "readme"}),
+        (
+            path
+            for path in sorted(file_paths)
+            if path[depth:].lower() in {"readme.md", "readme.markdown", "readme.txt", "readme"}
+        ),
         None,
     )
     readme = package.entries.filter(path=readme_path, kind=PackageEntry.Kind.TEXT).first() if readme_path else None

@@ -16,10 +16,11 @@ from packager.models import ApiToken, Package, PackageEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
+from sources.http import AuthenticatedRequest
 from sources.models import Source
 
 
-def _get_package(request: HttpRequest, public_id: uuid.UUID) -> Package:
+def _get_package(request: AuthenticatedRequest, public_id: uuid.UUID) -> Package:
     """The user's own package; anybody else's is a 404."""
     return get_object_or_404(Package, public_id=public_id, owner=request.user)
 
@@ -39,7 +40,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def package_list(request: HttpRequest) -> HttpResponse:
+def package_list(request: AuthenticatedRequest) -> HttpResponse:
     form = PackageForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -58,7 +59,7 @@ def package_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def package_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = _get_package(request, public_id)
     try:
         folder = normalize_folder(request.GET.get("path", ""))
@@ -81,7 +82,7 @@ def package_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     )
 
 
-def _page_number(request: HttpRequest) -> int:
+def _page_number(request: AuthenticatedRequest) -> int:
     try:
         return int(request.GET.get("page", "1"))
     except ValueError:
@@ -90,7 +91,7 @@ def _page_number(request: HttpRequest) -> int:
 
 @login_required
 @require_POST
-def package_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def package_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = _get_package(request, public_id)
     form = PackageForm(request.POST)
     if form.is_valid():
@@ -107,7 +108,7 @@ def package_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def package_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def package_delete(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = _get_package(request, public_id)
     if request.method == "POST":
         services.package_delete(package=package)
@@ -118,13 +119,13 @@ def package_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def package_add_objects(request: HttpRequest) -> HttpResponse:
+def package_add_objects(request: AuthenticatedRequest) -> HttpResponse:
     """The "add to package" action of the source browser."""
     form = AddObjectsForm(request.POST)
     back = request.META.get("HTTP_REFERER") or reverse("source_list")
     if not form.is_valid():
         for error in form.non_field_errors() or ["Choose a package and select files."]:
-            messages.error(request, error)
+            messages.error(request, str(error))
         return redirect(back)
     source = get_object_or_404(Source, public_id=form.cleaned_data["source"], owner=request.user)
     package_id = form.cleaned_data.get("package")
@@ -145,13 +146,15 @@ def package_add_objects(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def entry_write(request: HttpRequest, public_id: uuid.UUID, path: str = "") -> HttpResponse:
+def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str = "") -> HttpResponse:
     """Write a new text file, or edit the text file at `path`."""
     package = _get_package(request, public_id)
     entry = _get_entry(package, path) if path else None
     if entry is not None and not entry.is_text:
         raise Http404("Only text files can be edited")
-    initial = {"path": entry.path, "content": entry.read_text()} if entry else {"path": request.GET.get("path", "README.md")}
+    initial = (
+        {"path": entry.path, "content": entry.read_text()} if entry else {"path": request.GET.get("path", "README.md")}
+    )
     form = TextEntryForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         new_path = form.cleaned_data["path"]
@@ -169,7 +172,7 @@ def entry_write(request: HttpRequest, public_id: uuid.UUID, path: str = "") -> H
 
 @login_required
 @require_POST
-def entry_upload(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def entry_upload(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = _get_package(request, public_id)
     form = UploadForm(request.POST, request.FILES)
     folder = request.POST.get("folder", "")
@@ -179,7 +182,7 @@ def entry_upload(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     saved = []
     try:
         folder = normalize_folder(folder)
-        for upload in form.cleaned_data["files"]:
+        for upload in form.cleaned_data["uploads"]:
             if upload.size > services.MAX_TEXT_SIZE:
                 raise services.PackageError(f"“{upload.name}” is too large for a text file; put it in a bucket.")
             saved.append(services.package_write_text(package=package, path=folder + upload.name, content=upload.read()))
@@ -191,7 +194,7 @@ def entry_upload(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
-def entry_view(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
+def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     package = _get_package(request, public_id)
     entry = _get_entry(package, path)
     kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
@@ -200,7 +203,7 @@ def entry_view(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpRes
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def entry_move(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
+def entry_move(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     package = _get_package(request, public_id)
     entries = services.entries_at(package, path)
     if not entries:
@@ -214,26 +217,31 @@ def entry_move(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpRes
         else:
             messages.success(request, f"Moved {len(moved)} entr{'y' if len(moved) == 1 else 'ies'}.")
             return redirect(_package_url(package))
-    return render(request, "packager/move.html", {"package": package, "path": path, "form": form, "count": len(entries)})
+    return render(
+        request, "packager/move.html", {"package": package, "path": path, "form": form, "count": len(entries)}
+    )
 
 
 @login_required
 @require_POST
-def entry_remove(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
+def entry_remove(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     package = _get_package(request, public_id)
     try:
         removed = services.package_remove(package=package, path=path)
     except services.PackageError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Removed {removed} entr{'y' if removed == 1 else 'ies'} from the package. The bucket was not touched.")
+        messages.success(
+            request,
+            f"Removed {removed} entr{'y' if removed == 1 else 'ies'} from the package. The bucket was not touched.",
+        )
     parent = path.strip("/").rpartition("/")[0]
     return redirect(_package_url(package, f"{parent}/" if parent else ""))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_token = ""
     if request.method == "POST" and form.is_valid():
@@ -245,7 +253,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def api_token_delete(request: HttpRequest, token_id: int) -> HttpResponse:
+def api_token_delete(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     token.delete()
     messages.success(request, f"Token “{token.name}” revoked.")

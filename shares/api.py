@@ -12,6 +12,7 @@ from ninja import Router, Schema
 from packager.models import Package
 from shares import services
 from shares.models import Share
+from sources.http import api_user
 
 router = Router(tags=["shares"])
 
@@ -54,16 +55,16 @@ def share_out(request: HttpRequest, share: Share) -> dict[str, Any]:
 
 @router.get("/packages/{uuid:package_id}/shares", response=list[ShareOut])
 def list_shares(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
-    package = get_object_or_404(Package, public_id=package_id, owner=request.auth)
+    package = get_object_or_404(Package, public_id=package_id, owner=api_user(request))
     return [share_out(request, share) for share in package.shares.all()]
 
 
 @router.post("/packages/{uuid:package_id}/shares", response={201: ShareOut})
 def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> tuple[int, dict[str, Any]]:
-    package = get_object_or_404(Package, public_id=package_id, owner=request.auth)
+    package = get_object_or_404(Package, public_id=package_id, owner=api_user(request))
     share = services.share_create(
         package=package,
-        created_by=request.auth,
+        created_by=api_user(request),
         password=body.password or "",
         expires_at=body.expires_at,
         label=body.label or "",
@@ -73,6 +74,6 @@ def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> 
 
 @router.delete("/shares/{token}", response={204: None})
 def revoke_share(request: HttpRequest, token: str) -> tuple[int, None]:
-    share = get_object_or_404(Share, token=token, package__owner=request.auth)
+    share = get_object_or_404(Share, token=token, package__owner=api_user(request))
     services.share_revoke(share=share)
     return 204, None

@@ -19,4 +19,6 @@ class ShareForm(forms.Form):
 
 
 class UnlockForm(forms.Form):
-    password = forms.CharField(widget=forms.PasswordInput(attrs={"autofocus": True, "autocomplete": "current-password"}))
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autofocus": True, "autocomplete": "current-password"})
+    )

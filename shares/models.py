@@ -79,3 +79,6 @@ class ShareEvent(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["share", "-at"], name="share_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.path}".strip()

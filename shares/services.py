@@ -14,7 +14,7 @@ from django.utils import timezone
 from packager.models import Package
 from shares.models import Share, ShareEvent
 
-COUNTERS = {
+COUNTERS: dict[str, str] = {
     ShareEvent.Kind.VIEW: "view_count",
     ShareEvent.Kind.ZIP: "zip_count",
     ShareEvent.Kind.RESOLVE: "resolve_count",

@@ -26,16 +26,13 @@ from shares import services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
+from sources.http import AuthenticatedRequest, client_ip
 from sources.services import source_sign_url
 
 SESSION_KEY = "unlocked_shares"
 
 
 # Access -----------------------------------------------------------------------------
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def _is_owner(request: HttpRequest, share: Share) -> bool:
@@ -61,7 +58,7 @@ def _is_unlocked(request: HttpRequest, share: Share) -> bool:
     if request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker:
         return True
     password = _basic_auth_password(request)
-    return password is not None and services.share_unlock(share=share, password=password, ip_address=_client_ip(request))
+    return password is not None and services.share_unlock(share=share, password=password, ip_address=client_ip(request))
 
 
 def _remember_unlock(request: HttpRequest, share: Share) -> None:
@@ -121,14 +118,18 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if not share.is_active:
         return _gone(request, share)
     form = UnlockForm(request.POST or None)
-    unlocked = not share.has_password or _is_owner(request, share) or (
-        request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker
+    unlocked = (
+        not share.has_password
+        or _is_owner(request, share)
+        or (request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker)
     )
     if not unlocked:
         status = 200
         if request.method == "POST" and form.is_valid():
             try:
-                if services.share_unlock(share=share, password=form.cleaned_data["password"], ip_address=_client_ip(request)):
+                if services.share_unlock(
+                    share=share, password=form.cleaned_data["password"], ip_address=client_ip(request)
+                ):
                     _remember_unlock(request, share)
                     return redirect("share_page", token=share.token)
                 form.add_error("password", "That password is not right.")
@@ -152,7 +153,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if folder and listing.is_empty:
         raise Http404("No such folder")
     if not folder and page == 1:
-        services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=_client_ip(request))
+        services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
     context = {
         "share": share,
         "package": package,
@@ -184,7 +185,9 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "kind": kind,
         "html": html,
         "resolve_url": export.resolve_url(_resolve_base(request, share), entry.path),
-        "crumbs": [(part, "/".join(entry.path.split("/")[: i + 1]) + "/") for i, part in enumerate(entry.path.split("/")[:-1])],
+        "crumbs": [
+            (part, "/".join(entry.path.split("/")[: i + 1]) + "/") for i, part in enumerate(entry.path.split("/")[:-1])
+        ],
     }
     return _no_store(render(request, "shares/entry.html", context))
 
@@ -200,7 +203,7 @@ def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
     if request.method == "HEAD":
         response: HttpResponseBase = HttpResponse(content_type="application/zip")
     else:
-        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=_client_ip(request))
+        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=client_ip(request))
         response = StreamingHttpResponse(iter(archive), content_type="application/zip")
     response["Content-Length"] = str(size)
     response["Content-Disposition"] = f'attachment; filename="{share.package.slug}.zip"'
@@ -214,7 +217,7 @@ def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
         return access
     body = export.urls_txt(access.package, _resolve_base(request, access))
     if request.method == "GET":
-        services.share_record(share=access, kind=ShareEvent.Kind.URLS, ip_address=_client_ip(request))
+        services.share_record(share=access, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
     return _no_store(HttpResponse(body, content_type="text/plain; charset=utf-8"))
 
 
@@ -224,7 +227,7 @@ def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
     if isinstance(access, HttpResponse):
         return access
     if request.method == "GET":
-        services.share_record(share=access, kind=ShareEvent.Kind.MANIFEST, ip_address=_client_ip(request))
+        services.share_record(share=access, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
     lines = export.manifest_jsonl(access.package, _resolve_base(request, access))
     return _no_store(StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8"))
 
@@ -238,7 +241,9 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
     share = access
     entry = PackageEntry.objects.select_related("source").filter(package=share.package, path=path).first()
     if entry is None:
-        return HttpResponse(f"No file “{path}” in this package.\n", status=404, content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            f"No file “{path}” in this package.\n", status=404, content_type="text/plain; charset=utf-8"
+        )
     if entry.is_text:
         # Text files are kept by packager itself: small, served as they are.
         with entry.text_file.open("rb") as handle:
@@ -248,9 +253,13 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
     try:
         url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
     except StorageError as error:
-        return HttpResponse(error.message + "\n", status=409 if error.reason == "config" else 502, content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            error.message + "\n",
+            status=409 if error.reason == "config" else 502,
+            content_type="text/plain; charset=utf-8",
+        )
     if request.method == "GET":
-        services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=_client_ip(request), path=path)
+        services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=client_ip(request), path=path)
     response = HttpResponse(status=307)
     response["Location"] = request.build_absolute_uri(url)
     return _no_store(response)
@@ -261,7 +270,7 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def package_shares(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = get_object_or_404(Package, public_id=public_id, owner=request.user)
     form = ShareForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -283,7 +292,7 @@ def package_shares(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def share_revoke(request: HttpRequest, token: str) -> HttpResponse:
+def share_revoke(request: AuthenticatedRequest, token: str) -> HttpResponse:
     share = get_object_or_404(Share, token=token, package__owner=request.user)
     services.share_revoke(share=share)
     messages.success(request, "Share link revoked: it now answers “gone”.")

@@ -11,6 +11,7 @@ from ninja.errors import HttpError
 
 from sources import services
 from sources.backends import StorageError
+from sources.http import api_user
 from sources.models import Source, SourceObject, encode_cursor
 
 router = Router(tags=["sources"])
@@ -125,7 +126,7 @@ def source_out(source: Source) -> dict[str, Any]:
 
 
 def get_source(request: HttpRequest, source_id: uuid.UUID) -> Source:
-    return get_object_or_404(Source, public_id=source_id, owner=request.auth)
+    return get_object_or_404(Source, public_id=source_id, owner=api_user(request))
 
 
 def _fields(body: SourceIn | SourcePatch) -> tuple[dict[str, Any], dict[str, str]]:
@@ -147,7 +148,7 @@ def _fields(body: SourceIn | SourcePatch) -> tuple[dict[str, Any], dict[str, str
 
 @router.get("/sources", response=list[SourceOut])
 def list_sources(request: HttpRequest) -> list[dict[str, Any]]:
-    return [source_out(source) for source in Source.objects.filter(owner=request.auth)]
+    return [source_out(source) for source in Source.objects.filter(owner=api_user(request))]
 
 
 @router.post("/sources", response={201: SourceOut})
@@ -155,7 +156,7 @@ def create_source(request: HttpRequest, body: SourceIn) -> tuple[int, dict[str, 
     fields, credentials = _fields(body)
     if body.kind not in Source.Kind.values:
         raise HttpError(400, "kind must be one of: s3, azure, local.")
-    source = services.source_create(owner=request.auth, kind=body.kind, fields=fields, credentials=credentials)
+    source = services.source_create(owner=api_user(request), kind=body.kind, fields=fields, credentials=credentials)
     return 201, source_out(source)
 
 
@@ -168,7 +169,7 @@ def read_source(request: HttpRequest, source_id: uuid.UUID) -> dict[str, Any]:
 def update_source(request: HttpRequest, source_id: uuid.UUID, body: SourcePatch) -> dict[str, Any]:
     source = get_source(request, source_id)
     fields, credentials = _fields(body)
-    source = services.source_update(source=source, fields=fields, credentials=credentials, user=request.auth)
+    source = services.source_update(source=source, fields=fields, credentials=credentials, user=api_user(request))
     return source_out(source)
 
 
@@ -210,7 +211,7 @@ def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Object
     prefix = query.prefix or root
     if not prefix.startswith(root):
         raise HttpError(400, f"The prefix must start with the source's prefix “{root}”.")
-    folder = prefix[len(root):]
+    folder = prefix[len(root) :]
     if folder and not folder.endswith("/"):
         folder += "/"
     limit = min(max(query.limit, 1), 1000)

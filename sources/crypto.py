@@ -22,9 +22,9 @@ class CredentialsUnreadable(Exception):
 
 
 def _derive(secret: str) -> bytes:
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"packager.sources", info=b"credentials"
-    ).derive(secret.encode())
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"packager.sources", info=b"credentials").derive(
+        secret.encode()
+    )
     return base64.urlsafe_b64encode(key)
 
 
@@ -46,9 +46,7 @@ def decrypt_json(token: str) -> dict[str, str]:
     try:
         value: dict[str, str] = json.loads(_current().decrypt(token.encode()))
     except InvalidToken as error:
-        raise CredentialsUnreadable(
-            "The stored credentials cannot be decrypted with the configured keys."
-        ) from error
+        raise CredentialsUnreadable("The stored credentials cannot be decrypted with the configured keys.") from error
     return value
 
 

@@ -14,7 +14,10 @@ class SourceForm(forms.Form):
     name = forms.CharField(max_length=100)
     kind = forms.ChoiceField(choices=Source.Kind.choices)
     bucket = forms.CharField(max_length=255, required=False, label="Bucket or container")
-    prefix = forms.CharField(max_length=1024, required=False, help_text="Only objects under this prefix are shown.")
+    # Named key_prefix: a form's own `prefix` attribute means something else to Django.
+    key_prefix = forms.CharField(
+        max_length=1024, required=False, label="Prefix", help_text="Only objects under this prefix are shown."
+    )
     endpoint_url = forms.CharField(
         max_length=500,
         required=False,
@@ -37,11 +40,15 @@ class SourceForm(forms.Form):
 
     def __init__(self, *args: Any, allow_local: bool, source: Source | None = None, **kwargs: Any) -> None:
         if source is not None:
-            kwargs.setdefault("initial", {name: getattr(source, name) for name in (*EDITABLE_FIELDS, "kind")})
+            initial = {name: getattr(source, name) for name in (*EDITABLE_FIELDS, "kind")}
+            initial["key_prefix"] = initial.pop("prefix")
+            kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.source = source
         if not allow_local:
-            self.fields["kind"].choices = [c for c in Source.Kind.choices if c[0] != Source.Kind.LOCAL]
+            kind = self.fields["kind"]
+            assert isinstance(kind, forms.ChoiceField)
+            kind.choices = [c for c in Source.Kind.choices if c[0] != Source.Kind.LOCAL]
         if source is not None:
             self.fields["kind"].disabled = True
             for name in self.credential_names:
@@ -52,7 +59,9 @@ class SourceForm(forms.Form):
         return [name for names in CREDENTIAL_FIELDS.values() for name in names]
 
     def source_fields(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name) for name in EDITABLE_FIELDS}
+        fields = {name: self.cleaned_data.get(name) for name in EDITABLE_FIELDS if name != "prefix"}
+        fields["prefix"] = self.cleaned_data.get("key_prefix")
+        return fields
 
     def credentials(self) -> dict[str, str]:
         kind = self.cleaned_data["kind"]

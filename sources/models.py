@@ -41,9 +41,7 @@ class Source(models.Model):
     # The S3 endpoint URL (empty for AWS) or the Azure account URL.
     endpoint_url = models.CharField(max_length=500, blank=True)
     region = models.CharField(max_length=64, blank=True)
-    addressing_style = models.CharField(
-        max_length=10, choices=AddressingStyle.choices, default=AddressingStyle.AUTO
-    )
+    addressing_style = models.CharField(max_length=10, choices=AddressingStyle.choices, default=AddressingStyle.AUTO)
     local_path = models.CharField(max_length=1024, blank=True)
     # JSON of the secrets, encrypted with sources.crypto; never rendered or logged.
     encrypted_credentials = models.TextField(blank=True, editable=False)

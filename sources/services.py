@@ -57,7 +57,7 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any) -> None
         if not source.bucket:
             errors["bucket"] = "Name the bucket."
         if not (credentials.get("access_key_id") and credentials.get("secret_access_key")):
-            errors["secret_access_key"] = "An access key id and a secret access key are both needed."
+            errors["secret_access_key"] = "An access key id and a secret access key are both needed."  # noqa: S105
         if source.addressing_style not in Source.AddressingStyle.values:
             errors["addressing_style"] = "Choose auto, path or virtual."
     elif source.kind == Source.Kind.AZURE:
@@ -84,7 +84,10 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any) -> None
         errors["endpoint_url"] = "The endpoint must be an http:// or https:// URL."
     if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
         errors["presign_ttl"] = "Choose between 60 seconds and 7 days."
-    if source.owner_id and Source.objects.filter(owner_id=source.owner_id, name=source.name).exclude(pk=source.pk).exists():
+    if (
+        source.owner_id
+        and Source.objects.filter(owner_id=source.owner_id, name=source.name).exclude(pk=source.pk).exists()
+    ):
         errors["name"] = "You already have a source with this name."
     if errors:
         raise ValidationError(errors)
@@ -189,9 +192,7 @@ def source_index_request(*, source: Source) -> None:
     """Queue a (re)index of the source once the current transaction commits."""
     from sources.tasks import index_source
 
-    Source.objects.filter(pk=source.pk).exclude(status=Source.Status.INDEXING).update(
-        status=Source.Status.QUEUED
-    )
+    Source.objects.filter(pk=source.pk).exclude(status=Source.Status.INDEXING).update(status=Source.Status.QUEUED)
     source.refresh_from_db(fields=["status"])
     source_pk = source.pk
     transaction.on_commit(lambda: index_source.delay(source_pk))
@@ -199,9 +200,9 @@ def source_index_request(*, source: Source) -> None:
 
 def _claim_index(source_pk: int) -> bool:
     now = timezone.now()
-    claimable = models.Q(status__in=[Source.Status.NEW, Source.Status.QUEUED, Source.Status.READY, Source.Status.ERROR]) | models.Q(
-        status=Source.Status.INDEXING, index_started_at__lt=now - STALE_INDEXING
-    )
+    claimable = models.Q(
+        status__in=[Source.Status.NEW, Source.Status.QUEUED, Source.Status.READY, Source.Status.ERROR]
+    ) | models.Q(status=Source.Status.INDEXING, index_started_at__lt=now - STALE_INDEXING)
     return (
         Source.objects.filter(claimable, pk=source_pk).update(
             status=Source.Status.INDEXING,
@@ -245,7 +246,7 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
     batch: list[SourceObject] = []
     count = total = 0
     for info in objects:
-        path = info.key[len(prefix):]
+        path = info.key[len(prefix) :]
         if not path or path.endswith("/"):
             continue
         parent, name = _parent_of(path)

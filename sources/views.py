@@ -27,29 +27,43 @@ from sources import clients, services
 from sources.backends import ObjectNotFound, StorageError
 from sources.backends.local import LocalBackend, load_link
 from sources.forms import SourceForm
+from sources.http import AuthenticatedRequest
 from sources.models import Source, SourceObject, encode_cursor
 
 PAGE_SIZE = 200
 PREVIEW_BYTES = 64 * 1024
-TEXT_SUFFIXES = {".txt", ".md", ".csv", ".tsv", ".json", ".jsonl", ".yaml", ".yml", ".py", ".r", ".ipynb", ".xml", ".log", ".toml", ".ini", ".sh"}
+TEXT_SUFFIXES = {
+    ".txt",
+    ".md",
+    ".csv",
+    ".tsv",
+    ".json",
+    ".jsonl",
+    ".yaml",
+    ".yml",
+    ".py",
+    ".r",
+    ".ipynb",
+    ".xml",
+    ".log",
+    ".toml",
+    ".ini",
+    ".sh",
+}
 
 
-def _get_source(request: HttpRequest, public_id: uuid.UUID) -> Source:
+def _get_source(request: AuthenticatedRequest, public_id: uuid.UUID) -> Source:
     """The user's own source; anybody else's is a 404, never a 403."""
     return get_object_or_404(Source, public_id=public_id, owner=request.user)
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 @login_required
-def source_list(request: HttpRequest) -> HttpResponse:
+def source_list(request: AuthenticatedRequest) -> HttpResponse:
     sources = Source.objects.filter(owner=request.user)
     return render(request, "sources/list.html", {"sources": sources})
 
 
-def _apply_form(request: HttpRequest, form: SourceForm, source: Source | None) -> Source | None:
+def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source | None) -> Source | None:
     """Test or save from a valid form; errors go onto the form. The source when saved."""
     testing = request.POST.get("action") == "test"
     try:
@@ -83,7 +97,7 @@ def _apply_form(request: HttpRequest, form: SourceForm, source: Source | None) -
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def source_add(request: HttpRequest) -> HttpResponse:
+def source_add(request: AuthenticatedRequest) -> HttpResponse:
     allow_local = services.can_add_local_sources(request.user)
     form = SourceForm(request.POST or None, allow_local=allow_local)
     if request.method == "POST" and form.is_valid():
@@ -96,7 +110,7 @@ def source_add(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def source_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def source_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     source = _get_source(request, public_id)
     form = SourceForm(request.POST or None, allow_local=True, source=source)
     if request.method == "POST" and form.is_valid():
@@ -110,7 +124,7 @@ def source_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def source_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def source_delete(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     source = _get_source(request, public_id)
     if request.method == "POST":
         try:
@@ -125,7 +139,7 @@ def source_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def source_test(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def source_test(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     source = _get_source(request, public_id)
     try:
         services.source_check(source=source)
@@ -138,7 +152,7 @@ def source_test(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def source_reindex(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def source_reindex(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     source = _get_source(request, public_id)
     services.source_index_request(source=source)
     messages.success(request, "Refreshing the listing. New objects appear when it finishes.")
@@ -154,7 +168,7 @@ def _folder_crumbs(folder: str) -> list[tuple[str, str]]:
 
 
 @login_required
-def source_browse(request: HttpRequest, public_id: uuid.UUID, folder: str = "") -> HttpResponse:
+def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: str = "") -> HttpResponse:
     source = _get_source(request, public_id)
     folder = folder.lstrip("/")
     if folder and not folder.endswith("/"):
@@ -166,9 +180,9 @@ def source_browse(request: HttpRequest, public_id: uuid.UUID, folder: str = "") 
     )
     next_cursor = encode_cursor(rows[PAGE_SIZE - 1].is_dir, rows[PAGE_SIZE - 1].name) if len(rows) > PAGE_SIZE else ""
     rows = rows[:PAGE_SIZE]
-    if folder and not rows and not cursor and not name_filter and source.is_indexed:
-        if not SourceObject.objects.filter(source=source, path=folder).exists():
-            raise Http404("No such folder")
+    folder_missing = folder and not rows and not cursor and not name_filter and source.is_indexed
+    if folder_missing and not SourceObject.objects.filter(source=source, path=folder).exists():
+        raise Http404("No such folder")
     context = {
         "source": source,
         "folder": folder,
@@ -179,7 +193,7 @@ def source_browse(request: HttpRequest, public_id: uuid.UUID, folder: str = "") 
         "q": name_filter,
         "refresh": source.status in {Source.Status.QUEUED, Source.Status.INDEXING},
     }
-    if request.htmx:
+    if getattr(request, "htmx", False):
         return render(request, "sources/_rows.html", context)
     return render(request, "sources/browse.html", context)
 
@@ -189,7 +203,7 @@ def _looks_like_text(path: str, content_type: str) -> bool:
 
 
 @login_required
-def source_object(request: HttpRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
+def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     source = _get_source(request, public_id)
     backend = clients.backend_for(source)
     error = preview = ""
@@ -221,7 +235,7 @@ def source_object(request: HttpRequest, public_id: uuid.UUID, path: str) -> Http
 
 @login_required
 @require_POST
-def source_object_link(request: HttpRequest, public_id: uuid.UUID, path: str) -> JsonResponse:
+def source_object_link(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> JsonResponse:
     """A presigned link for the owner to copy; made on POST so a page load never mints one."""
     source = _get_source(request, public_id)
     try:
@@ -234,7 +248,7 @@ def source_object_link(request: HttpRequest, public_id: uuid.UUID, path: str) ->
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _parse_range(header: str, size: int) -> tuple[int, int] | None | str:
+def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
     """(start, end) inclusive; None to send everything; "unsatisfiable" for a 416."""
     match = _RANGE.match(header.strip())
     if not match:
@@ -272,7 +286,9 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
         link = load_link(token)
     except signing.SignatureExpired:
-        return HttpResponse("This download link has expired. Ask for a new one.\n", status=410, content_type="text/plain")
+        return HttpResponse(
+            "This download link has expired. Ask for a new one.\n", status=410, content_type="text/plain"
+        )
     except signing.BadSignature:
         raise Http404("Invalid link") from None
     source = Source.objects.filter(public_id=link["source"], kind=Source.Kind.LOCAL).first()

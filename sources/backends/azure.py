@@ -32,10 +32,15 @@ def _translate(error: Exception, *, container: str, key: str = "") -> StorageErr
         if code == "ContainerNotFound" or not key:
             return StorageError(f"Container “{container}” does not exist in this account.", reason="not_found")
         return ObjectNotFound(f"Blob “{key}” was not found in container “{container}”.")
-    if isinstance(error, ClientAuthenticationError) or code.startswith("Authorization") or code in {
-        "AuthenticationFailed",
-        "InvalidAuthenticationInfo",
-    }:
+    if (
+        isinstance(error, ClientAuthenticationError)
+        or code.startswith("Authorization")
+        or code
+        in {
+            "AuthenticationFailed",
+            "InvalidAuthenticationInfo",
+        }
+    ):
         return StorageError(
             "Azure refused these credentials: check the account key, SAS token or connection "
             f"string and their permissions on “{container}”.",
@@ -126,19 +131,17 @@ class AzureBackend(Backend):
         except AzureError as error:
             raise _translate(error, container=self.container_name, key=key) from error
 
-    def sign_url(
-        self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = ""
-    ) -> str:
+    def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         if not self._account_key:
             raise SigningUnsupported(
                 "This Azure source authenticates with a SAS token, so packager cannot sign "
                 "download links for it: connect it with an account key or a connection string."
             )
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         # A read SAS serves GET and HEAD alike. Start a little in the past so a client
         # whose clock is slightly ahead of the service is not refused.
         token = generate_blob_sas(
-            account_name=self.service.account_name,
+            account_name=self.service.account_name or "",
             container_name=self.container_name,
             blob_name=key,
             account_key=self._account_key,

@@ -82,9 +82,7 @@ class Backend(abc.ABC):
         """The first `length` bytes of an object (all of it when None)."""
 
     @abc.abstractmethod
-    def sign_url(
-        self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = ""
-    ) -> str:
+    def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         """A URL that fetches the object directly from storage for `expires_in` seconds."""
 
     @property

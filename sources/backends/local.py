@@ -51,7 +51,7 @@ class LocalBackend(Backend):
             key=key,
             size=stat.st_size,
             etag=f"{stat.st_mtime_ns:x}-{stat.st_size:x}",
-            last_modified=dt.datetime.fromtimestamp(stat.st_mtime, tz=dt.timezone.utc),
+            last_modified=dt.datetime.fromtimestamp(stat.st_mtime, tz=dt.UTC),
             content_type=mimetypes.guess_type(key)[0] or "",
         )
 
@@ -80,9 +80,7 @@ class LocalBackend(Backend):
         with self.path_of(key).open("rb") as handle:
             return handle.read() if length is None else handle.read(max(length, 0))
 
-    def sign_url(
-        self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = ""
-    ) -> str:
+    def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         token = signing.dumps(
             {"source": self.config["source_id"], "key": key, "expires": int(time.time()) + expires_in},
             salt=LINK_SALT,

@@ -46,9 +46,7 @@ def _translate(error: Exception, *, bucket: str, key: str = "") -> StorageError:
                 reason="auth",
             )
         if code == "PermanentRedirect" or code == "301":
-            return StorageError(
-                f"Bucket “{bucket}” is in another region: set the source's region.", reason="config"
-            )
+            return StorageError(f"Bucket “{bucket}” is in another region: set the source's region.", reason="config")
         return StorageError(f"The storage service answered with an error: {code or 'unknown'}.")
     if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
         return StorageError("The storage endpoint did not answer in time.", reason="timeout")
@@ -91,6 +89,7 @@ class S3Backend(Backend):
 
     def is_versioned(self) -> bool:
         if self._versioned is None:
+            status: str
             try:
                 status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status", "")
             except (BotoCoreError, ClientError):
@@ -134,8 +133,8 @@ class S3Backend(Backend):
                     version_id="" if version_id == "null" else version_id,
                 )
 
-    def _object_params(self, key: str, version_id: str) -> dict[str, str]:
-        params = {"Bucket": self.bucket, "Key": key}
+    def _object_params(self, key: str, version_id: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             params["VersionId"] = version_id
         return params
@@ -170,9 +169,7 @@ class S3Backend(Backend):
         except (BotoCoreError, ClientError) as error:
             raise _translate(error, bucket=self.bucket, key=key) from error
 
-    def sign_url(
-        self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = ""
-    ) -> str:
+    def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         # A presigned URL is bound to its HTTP method: HEAD needs its own signature.
         operation = "head_object" if method == "HEAD" else "get_object"
         return self.client.generate_presigned_url(

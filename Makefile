@@ -1,0 +1,62 @@
+# packager: `make run` serves the demo, `make test` runs every check.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+
+.PHONY: run test install install-test system-test-deps lint typecheck pytest clean
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e ".[test]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test node_modules/.installed system-test-deps
+
+# Debian packages the tests drive for real: wget and chromium.
+system-test-deps:
+	@missing=""; \
+	command -v wget >/dev/null || missing="$$missing wget"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: install
+	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py collectstatic --noinput --verbosity 0
+	$(PYTHON) manage.py seed_demo
+	@trap 'kill 0' EXIT; \
+	$(VENV)/bin/celery --app packager worker --pool solo --loglevel INFO & \
+	$(PYTHON) manage.py runserver --noreload 127.0.0.1:$(PORT)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed-test
+	$(VENV)/bin/mypy
+
+pytest: install-test
+	$(VENV)/bin/pytest
+
+# pytest exits non-zero (5) when no test ran, so an empty run fails here too.
+test: install-test lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) node_modules var staticfiles test-output

@@ -1,0 +1,23 @@
+"""Request types shared by every app's views (sources is the layer all others build on)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+
+
+class AuthenticatedRequest(HttpRequest):
+    """A request behind login_required: its user is a real user."""
+
+    user: User
+
+
+def api_user(request: HttpRequest) -> User:
+    """The user that the API's authentication found (ninja sets request.auth)."""
+    return cast(User, request.auth)  # type: ignore[attr-defined]
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
