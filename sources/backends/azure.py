@@ -27,20 +27,14 @@ from sources.backends.base import (
 
 
 def _translate(error: Exception, *, container: str, key: str = "") -> StorageError:
-    code = str(getattr(error, "error_code", "") or "")
+    raw_code = getattr(error, "error_code", "") or ""
+    code = str(getattr(raw_code, "value", raw_code))  # the SDK gives an enum member or a string
     if isinstance(error, ResourceNotFoundError) or code in {"ContainerNotFound", "BlobNotFound"}:
         if code == "ContainerNotFound" or not key:
             return StorageError(f"Container “{container}” does not exist in this account.", reason="not_found")
         return ObjectNotFound(f"Blob “{key}” was not found in container “{container}”.")
-    if (
-        isinstance(error, ClientAuthenticationError)
-        or code.startswith("Authorization")
-        or code
-        in {
-            "AuthenticationFailed",
-            "InvalidAuthenticationInfo",
-        }
-    ):
+    refused = code.startswith("Authorization") or code in {"AuthenticationFailed", "InvalidAuthenticationInfo"}
+    if isinstance(error, ClientAuthenticationError) or refused or getattr(error, "status_code", None) == 403:
         return StorageError(
             "Azure refused these credentials: check the account key, SAS token or connection "
             f"string and their permissions on “{container}”.",

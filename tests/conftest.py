@@ -1,0 +1,241 @@
+"""Fixtures: users, and real storage servers started once per test session on 127.0.0.1.
+
+- S3: moto in server mode (it does not check signatures; tests/test_sources_signing.py pins
+  our presigned URLs to botocore's byte for byte instead).
+- Azure Blob: Azurite from npm, which does check SAS signatures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from azure.storage.blob import BlobServiceClient
+from botocore.client import Config
+
+from packager.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+# Azurite's well-known development account (public, documented emulator credentials).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+# Unit tests run Celery tasks in the calling thread; tests/test_tasks_redis.py runs a real worker.
+celery_app.conf.task_always_eager = True
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on port {port} within {timeout}s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+    access_key_id: str = "testing-key-id"
+    secret_access_key: str = "testing-secret-key"
+    region: str = "us-east-1"
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            config=Config(s3={"addressing_style": "path"}),
+        )
+
+    def source_fields(self, bucket: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "name": f"s3 {bucket}",
+            "kind": "s3",
+            "bucket": bucket,
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "addressing_style": "path",
+            "access_key_id": self.access_key_id,
+            "secret_access_key": self.secret_access_key,
+            **extra,
+        }
+
+
+@dataclass(frozen=True)
+class AzureServer:
+    account_url: str
+    account_key: str = AZURITE_KEY
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={self.account_key};"
+            f"BlobEndpoint={self.account_url};"
+        )
+
+    def service(self) -> BlobServiceClient:
+        return BlobServiceClient(self.account_url, credential=self.account_key)
+
+    def source_fields(self, container: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "name": f"azure {container}",
+            "kind": "azure",
+            "account_url": self.account_url,
+            "container": container,
+            "account_key": self.account_key,
+            **extra,
+        }
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[S3Server]:
+    port = free_port()
+    executable = Path(sys.executable).with_name("moto_server")
+    env = {**os.environ, "MOTO_PORT": str(port)}
+    process = subprocess.Popen(
+        [str(executable), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        wait_for_port(port, process, "moto_server")
+        yield S3Server(endpoint_url=f"http://127.0.0.1:{port}")
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureServer]:
+    executable = ROOT / "node_modules" / ".bin" / "azurite-blob"
+    if not executable.exists():
+        raise RuntimeError("Azurite is not installed: run `make install-test` (npm ci).")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("azurite")
+    process = subprocess.Popen(
+        [
+            str(executable),
+            "--blobHost", "127.0.0.1",
+            "--blobPort", str(port),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--inMemoryPersistence",
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=workdir,  # its debug and extent files, if any, stay out of the repository
+    )
+    try:
+        wait_for_port(port, process, "azurite")
+        yield AzureServer(account_url=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def s3_bucket(moto_server: S3Server) -> str:
+    """A new, empty bucket for one test."""
+    name = f"bucket-{uuid.uuid4().hex[:12]}"
+    moto_server.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def azure_container(azurite: AzureServer) -> str:
+    name = f"container-{uuid.uuid4().hex[:12]}"
+    azurite.service().create_container(name)
+    return name
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings: Any, tmp_path: Path) -> None:
+    settings.SOURCE_ENDPOINT_ALLOWLIST = ["127.0.0.1", "localhost"]
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def owner(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("olivia", password="owner-password-1")
+
+
+@pytest.fixture
+def outsider(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("oscar", password="outsider-password-1")
+
+
+@pytest.fixture
+def admin_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("ada", password="admin-password-1", is_staff=True)
+
+
+@pytest.fixture
+def owner_client(client: Any, owner: Any) -> Any:
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def outsider_client(client: Any, outsider: Any) -> Any:
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture
+def wget() -> str:
+    path = shutil.which("wget")
+    if path is None:
+        raise RuntimeError("wget is not installed: run `make install-test`.")
+    return path

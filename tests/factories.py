@@ -1,0 +1,39 @@
+"""Small builders for tests: sources on the real test servers, indexed synchronously."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sources import services
+from sources.models import Source
+
+CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "session_token", "account_key", "sas_token", "connection_string")
+
+
+def make_source(owner: Any, fields: dict[str, Any], *, index: bool = True) -> Source:
+    data = dict(fields)
+    kind = data.pop("kind")
+    credentials = {key: data.pop(key) for key in CREDENTIAL_KEYS if key in data}
+    if "container" in data:
+        data["bucket"] = data.pop("container")
+    if "account_url" in data:
+        data["endpoint_url"] = data.pop("account_url")
+    if "path" in data:
+        data["local_path"] = data.pop("path")
+    source = services.source_create(owner=owner, kind=kind, fields=data, credentials=credentials, index=False)
+    if index:
+        services.source_index(source_pk=source.pk)
+        source.refresh_from_db()
+    return source
+
+
+def make_local_source(owner: Any, folder: Path, name: str = "local") -> Source:
+    return make_source(owner, {"name": name, "kind": "local", "path": str(folder)})
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    for key, content in files.items():
+        path = folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
