@@ -66,6 +66,7 @@ def seed_demo(*, data_path: Path = DEMO_DATA) -> Demo:
             fields={"name": "Demo data", "local_path": str(data_path)},
             credentials={},
             index=False,
+            trusted=True,
         )
     if not source.is_indexed:
         transaction.on_commit(lambda: sources.source_index(source_pk=source.pk))

@@ -48,7 +48,7 @@ def can_add_local_sources(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
 
 
-def _validate(source: Source, credentials: dict[str, str], *, user: Any) -> None:
+def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted: bool = False) -> None:
     """Field checks that depend on the kind; raises ValidationError keyed by field."""
     errors: dict[str, str] = {}
     if not source.name.strip():
@@ -69,7 +69,7 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any) -> None
         elif given[0] != "connection_string" and not source.endpoint_url:
             errors["endpoint_url"] = "Give the account URL, e.g. https://ACCOUNT.blob.core.windows.net."
     elif source.kind == Source.Kind.LOCAL:
-        if not can_add_local_sources(user):
+        if not trusted and not can_add_local_sources(user):
             errors["kind"] = "Only an administrator may add a folder on the server as a source."
         path = Path(source.local_path or "")
         if not source.local_path or not path.is_absolute():
@@ -114,16 +114,19 @@ def source_create(
     check: bool = True,
     index: bool = True,
     save: bool = True,
+    trusted: bool = False,
 ) -> Source:
     """Validate, test the connection, then save and queue the first index.
 
     With save=False it stops after the connection test: the "Test connection" button.
+    trusted=True is for administrators' own tools (management commands), which may give
+    any user a local-folder source.
     """
     source = Source(owner=owner, kind=kind)
     _assign(source, fields)
     source.presign_ttl = fields.get("presign_ttl") or settings.DEFAULT_PRESIGN_TTL
     credentials = {name: value.strip() for name, value in credentials.items() if value and value.strip()}
-    _validate(source, credentials, user=owner)
+    _validate(source, credentials, user=owner, trusted=trusted)
     source.set_credentials(credentials)
     if check:
         source_check(source=source)  # before saving: a broken source is never stored silently

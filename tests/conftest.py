@@ -148,8 +148,10 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureServer]:
     process = subprocess.Popen(
         [
             str(executable),
-            "--blobHost", "127.0.0.1",
-            "--blobPort", str(port),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
             "--silent",
             "--skipApiVersionCheck",
             "--inMemoryPersistence",

@@ -8,7 +8,14 @@ from typing import Any
 from sources import services
 from sources.models import Source
 
-CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "session_token", "account_key", "sas_token", "connection_string")
+CREDENTIAL_KEYS = (
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "account_key",
+    "sas_token",
+    "connection_string",
+)
 
 
 def make_source(owner: Any, fields: dict[str, Any], *, index: bool = True) -> Source:
@@ -21,7 +28,9 @@ def make_source(owner: Any, fields: dict[str, Any], *, index: bool = True) -> So
         data["endpoint_url"] = data.pop("account_url")
     if "path" in data:
         data["local_path"] = data.pop("path")
-    source = services.source_create(owner=owner, kind=kind, fields=data, credentials=credentials, index=False)
+    source = services.source_create(
+        owner=owner, kind=kind, fields=data, credentials=credentials, index=False, trusted=True
+    )
     if index:
         services.source_index(source_pk=source.pk)
         source.refresh_from_db()

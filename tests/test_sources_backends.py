@@ -16,12 +16,25 @@ from sources.backends.local import LocalBackend
 from sources.backends.s3 import S3Backend
 from tests.conftest import AzureServer, S3Server
 
-ODD_KEYS = ["with space/a b.txt", "unicode/dätä-ü.csv", "plus/a+b.txt", "percent/100%.txt", "hash/#1.txt", "question/why?.txt"]
+ODD_KEYS = [
+    "with space/a b.txt",
+    "unicode/dätä-ü.csv",
+    "plus/a+b.txt",
+    "percent/100%.txt",
+    "hash/#1.txt",
+    "question/why?.txt",
+]
 
 
 def s3_backend(server: S3Server, bucket: str, **config: Any) -> S3Backend:
     return S3Backend(
-        {"bucket": bucket, "endpoint_url": server.endpoint_url, "region": server.region, "addressing_style": "path", **config},
+        {
+            "bucket": bucket,
+            "endpoint_url": server.endpoint_url,
+            "region": server.region,
+            "addressing_style": "path",
+            **config,
+        },
         {"access_key_id": server.access_key_id, "secret_access_key": server.secret_access_key},
     )
 
@@ -87,11 +100,15 @@ def test_it_reports_s3_errors_clearly(moto_server: S3Server, s3_bucket: str) -> 
     assert "Could not connect" in refused.value.message
 
 
-def test_it_lists_and_signs_azure_blobs_and_azurite_refuses_a_tampered_sas(azurite: AzureServer, azure_container: str) -> None:
+def test_it_lists_and_signs_azure_blobs_and_azurite_refuses_a_tampered_sas(
+    azurite: AzureServer, azure_container: str
+) -> None:
     container = azurite.service().get_container_client(azure_container)
     for index, key in enumerate(ODD_KEYS):
         container.upload_blob(key, f"blob {index}".encode())
-    backend = AzureBackend({"bucket": azure_container, "endpoint_url": azurite.account_url}, {"account_key": azurite.account_key})
+    backend = AzureBackend(
+        {"bucket": azure_container, "endpoint_url": azurite.account_url}, {"account_key": azurite.account_key}
+    )
 
     assert sorted(info.key for info in backend.iter_objects()) == sorted(ODD_KEYS)
     for index, key in enumerate(ODD_KEYS):
@@ -114,7 +131,9 @@ def test_it_connects_to_azure_with_a_connection_string_and_refuses_to_sign_with_
     azurite: AzureServer, azure_container: str
 ) -> None:
     azurite.service().get_container_client(azure_container).upload_blob("a.txt", b"hello")
-    by_string = AzureBackend({"bucket": azure_container, "endpoint_url": ""}, {"connection_string": azurite.connection_string})
+    by_string = AzureBackend(
+        {"bucket": azure_container, "endpoint_url": ""}, {"connection_string": azurite.connection_string}
+    )
     by_string.check()
     assert fetch(by_string.sign_url("a.txt")) == (200, b"hello")
 
@@ -142,13 +161,17 @@ def test_it_reports_azure_errors_clearly(azurite: AzureServer, azure_container: 
         wrong_key.check()
     assert auth.value.reason == "auth"
 
-    missing = AzureBackend({"bucket": "no-such-container", "endpoint_url": azurite.account_url}, {"account_key": azurite.account_key})
+    missing = AzureBackend(
+        {"bucket": "no-such-container", "endpoint_url": azurite.account_url}, {"account_key": azurite.account_key}
+    )
     with pytest.raises(StorageError) as not_found:
         missing.check()
     assert not_found.value.reason == "not_found"
 
     with pytest.raises(ObjectNotFound):
-        AzureBackend({"bucket": azure_container, "endpoint_url": azurite.account_url}, {"account_key": azurite.account_key}).stat("nope")
+        AzureBackend(
+            {"bucket": azure_container, "endpoint_url": azurite.account_url}, {"account_key": azurite.account_key}
+        ).stat("nope")
 
 
 def test_it_keeps_local_sources_inside_their_folder(tmp_path: Path) -> None:

@@ -61,7 +61,12 @@ class Command(BaseCommand):
         }
         try:
             source = services.source_create(
-                owner=user, kind=options["kind"], fields=fields, credentials=credentials, check=not options["no_check"]
+                owner=user,
+                kind=options["kind"],
+                fields=fields,
+                credentials=credentials,
+                check=not options["no_check"],
+                trusted=True,
             )
         except ValidationError as error:
             messages = [f"{field}: {'; '.join(errors)}" for field, errors in error.message_dict.items()]

@@ -1,0 +1,270 @@
+"""Source pages: connect, test, browse, object detail; errors; who may see what."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from sources.models import Source, SourceObject
+from tests.conftest import S3Server
+from tests.factories import make_local_source, make_source, write_files
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(server: S3Server, bucket: str, **extra: Any) -> dict[str, Any]:
+    data = server.source_fields(bucket, **extra)
+    data["presign_ttl"] = 900
+    data["key_prefix"] = data.pop("prefix", "")
+    return data
+
+
+def test_it_connects_an_s3_source_and_never_shows_the_secret_again(
+    owner_client: Any, moto_server: S3Server, s3_bucket: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    moto_server.client().put_object(Bucket=s3_bucket, Key="raw/a.csv", Body=b"1,2,3\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("source_add"), form_data(moto_server, s3_bucket))
+    source = Source.objects.get()
+    assert response["Location"] == reverse("source_browse", args=[source.public_id])
+    assert source.status == Source.Status.READY
+    assert b"raw" in owner_client.get(response["Location"]).content
+    secret = moto_server.secret_access_key
+    assert secret not in source.encrypted_credentials
+    assert source.credentials["secret_access_key"] == secret
+    edit = owner_client.get(reverse("source_edit", args=[source.public_id]))
+    assert secret.encode() not in edit.content
+    assert moto_server.access_key_id.encode() not in edit.content
+    assert b"secret_access_key" in edit.content  # the stored secret is named, not shown
+
+
+def test_it_tests_a_connection_without_saving(owner_client: Any, moto_server: S3Server, s3_bucket: str) -> None:
+    data = {**form_data(moto_server, s3_bucket), "action": "test"}
+    response = owner_client.post(reverse("source_add"), data, follow=True)
+    assert b"Connection test passed" in response.content
+    assert not Source.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"bucket": "no-such-bucket"}, b"does not exist"),
+        ({"endpoint_url": "http://127.0.0.1:9"}, b"Could not connect"),
+        ({"endpoint_url": "http://169.254.169.254"}, b"internal address"),
+        ({"endpoint_url": "http://10.1.2.3:9000"}, b"internal address"),
+        ({"endpoint_url": "ftp://example.com"}, b"http://"),
+        ({"secret_access_key": ""}, b"both needed"),
+    ],
+)
+def test_it_refuses_a_broken_source_with_a_clear_error(
+    owner_client: Any, moto_server: S3Server, s3_bucket: str, change: dict[str, str], message: bytes
+) -> None:
+    response = owner_client.post(reverse("source_add"), {**form_data(moto_server, s3_bucket), **change})
+    assert response.status_code == 200
+    assert message in response.content
+    assert not Source.objects.exists()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections and never answers: an endpoint that times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stopping.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stopping.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_it_reports_a_timeout(owner_client: Any, moto_server: S3Server, settings: Any, silent_server: int) -> None:
+    settings.SOURCE_READ_TIMEOUT = 0.5
+    data = form_data(moto_server, "bucket", endpoint_url=f"http://127.0.0.1:{silent_server}")
+    response = owner_client.post(reverse("source_add"), data)
+    assert b"did not answer in time" in response.content
+    assert not Source.objects.exists()
+
+
+def test_it_reports_wrong_azure_credentials(owner_client: Any, azurite: Any, azure_container: str) -> None:
+    data = {
+        "name": "az",
+        "kind": "azure",
+        "bucket": azure_container,
+        "endpoint_url": azurite.account_url,
+        "account_key": "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==",
+        "presign_ttl": 900,
+    }
+    response = owner_client.post(reverse("source_add"), data)
+    assert b"Azure refused these credentials" in response.content
+    assert not Source.objects.exists()
+
+
+def test_only_an_admin_may_add_a_local_folder(owner_client: Any, client: Any, admin_user: Any, tmp_path: Path) -> None:
+    data = {"name": "nfs", "kind": "local", "local_path": str(tmp_path), "presign_ttl": 900}
+    response = owner_client.post(reverse("source_add"), data)
+    assert response.status_code == 200
+    assert not Source.objects.exists()
+    client.force_login(admin_user)
+    response = client.post(reverse("source_add"), data)
+    assert response.status_code == 302
+    assert Source.objects.get().kind == "local"
+
+
+def test_it_browses_folders_first_with_cursor_pages_and_a_filter(owner: Any, owner_client: Any, tmp_path: Path) -> None:
+    files = {f"big/file-{index:05d}.csv": b"x" * index for index in range(450)}
+    files.update({"big/zz-folder/inner.txt": b"inner", "big/aa-folder/inner.txt": b"inner", "top.txt": b"top"})
+    write_files(tmp_path, files)
+    source = make_local_source(owner, tmp_path)
+    url = reverse("source_browse", args=[source.public_id, "big/"])
+
+    with CaptureQueriesContext(connection) as queries:
+        first = owner_client.get(url)
+    assert len(queries) <= 8
+    body = first.content.decode()
+    assert body.index("aa-folder") < body.index("zz-folder") < body.index("file-00000.csv")
+    assert "file-00197.csv" in body and "file-00198.csv" not in body
+    cursor = first.context["next_cursor"]
+    second = owner_client.get(url, {"cursor": cursor})
+    assert "file-00198.csv" in second.content.decode()
+    third = owner_client.get(url, {"cursor": second.context["next_cursor"]})
+    assert "file-00449.csv" in third.content.decode()
+    assert third.context["next_cursor"] == ""
+    # htmx asks for the rows only.
+    partial = owner_client.get(url, {"cursor": cursor}, HTTP_HX_REQUEST="true")
+    assert b"<html" not in partial.content and b"file-00198.csv" in partial.content
+
+    filtered = owner_client.get(url, {"q": "00042"})
+    assert [row.name for row in filtered.context["rows"]] == ["file-00042.csv"]
+    assert owner_client.get(reverse("source_browse", args=[source.public_id, "nope/"])).status_code == 404
+
+
+def test_it_shows_object_details_a_preview_and_a_presigned_link(
+    owner: Any, owner_client: Any, moto_server: S3Server, s3_bucket: str
+) -> None:
+    moto_server.client().put_object(Bucket=s3_bucket, Key="docs/notes #1.txt", Body=b"hello notes")
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    response = owner_client.get(reverse("source_object", args=[source.public_id, "docs/notes #1.txt"]))
+    assert response.status_code == 200
+    assert b"hello notes" in response.content
+    link = owner_client.post(reverse("source_object_link", args=[source.public_id, "docs/notes #1.txt"]))
+    assert link.status_code == 200
+    assert "X-Amz-Signature=" in link.json()["url"]
+    assert "notes%20%231.txt" in link.json()["url"]
+    assert (
+        owner_client.get(reverse("source_object_link", args=[source.public_id, "docs/notes #1.txt"])).status_code == 405
+    )
+
+
+def test_a_deleted_object_gets_a_clear_404(
+    owner: Any, owner_client: Any, moto_server: S3Server, s3_bucket: str
+) -> None:
+    moto_server.client().put_object(Bucket=s3_bucket, Key="gone.txt", Body=b"soon gone")
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    moto_server.client().delete_object(Bucket=s3_bucket, Key="gone.txt")
+    response = owner_client.get(reverse("source_object", args=[source.public_id, "gone.txt"]))
+    assert response.status_code == 404
+    assert b"no longer exists" in response.content
+
+
+def test_reindexing_drops_deleted_objects_and_adds_new_ones(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
+    client = moto_server.client()
+    client.put_object(Bucket=s3_bucket, Key="a/old.txt", Body=b"old")
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    client.delete_object(Bucket=s3_bucket, Key="a/old.txt")
+    client.put_object(Bucket=s3_bucket, Key="b/new.txt", Body=b"new!")
+    from sources.services import source_index
+
+    assert source_index(source_pk=source.pk)
+    paths = set(SourceObject.objects.filter(source=source).values_list("path", flat=True))
+    assert paths == {"b/", "b/new.txt"}
+    source.refresh_from_db()
+    assert (source.object_count, source.total_size) == (1, 4)
+
+
+def test_an_index_run_that_cannot_list_records_the_error(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    moto_server.client().delete_bucket(Bucket=s3_bucket)
+    from sources.backends import StorageError
+    from sources.services import source_index
+
+    with pytest.raises(StorageError):
+        source_index(source_pk=source.pk)
+    source.refresh_from_db()
+    assert source.status == Source.Status.ERROR
+    assert "does not exist" in source.last_error
+    assert source.is_indexed  # the previous listing stays browsable
+
+
+def test_an_outsider_gets_404_everywhere(owner: Any, outsider_client: Any, tmp_path: Path) -> None:
+    write_files(tmp_path, {"a.txt": b"a"})
+    source = make_local_source(owner, tmp_path)
+    pid = source.public_id
+    for name, args in [
+        ("source_browse", [pid]),
+        ("source_edit", [pid]),
+        ("source_delete", [pid]),
+        ("source_object", [pid, "a.txt"]),
+    ]:
+        assert outsider_client.get(reverse(name, args=args)).status_code == 404, name
+    for name, args in [
+        ("source_test", [pid]),
+        ("source_reindex", [pid]),
+        ("source_delete", [pid]),
+        ("source_object_link", [pid, "a.txt"]),
+    ]:
+        assert outsider_client.post(reverse(name, args=args)).status_code == 404, name
+    assert Source.objects.filter(pk=source.pk).exists()
+    assert b"a.txt" not in outsider_client.get(reverse("source_list")).content
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client: Any, owner: Any, tmp_path: Path) -> None:
+    source = make_local_source(owner, tmp_path)
+    for url in [reverse("source_list"), reverse("source_add"), reverse("source_browse", args=[source.public_id])]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_wrong_methods_are_refused(owner: Any, owner_client: Any, tmp_path: Path) -> None:
+    source = make_local_source(owner, tmp_path)
+    assert owner_client.get(reverse("source_test", args=[source.public_id])).status_code == 405
+    assert owner_client.get(reverse("source_reindex", args=[source.public_id])).status_code == 405
+    assert owner_client.put(reverse("source_add")).status_code == 405
+
+
+def test_deleting_a_source_in_use_is_refused_and_loses_nothing(owner: Any, owner_client: Any, tmp_path: Path) -> None:
+    write_files(tmp_path, {"a.txt": b"a"})
+    source = make_local_source(owner, tmp_path)
+    from packager.services import package_add_objects, package_create
+
+    package = package_create(owner=owner, name="p")
+    package_add_objects(package=package, source=source, paths=["a.txt"])
+    response = owner_client.post(reverse("source_delete", args=[source.public_id]), follow=True)
+    assert b"remove those entries" in response.content
+    assert Source.objects.filter(pk=source.pk).exists()
+    package.entries.all().delete()
+    owner_client.post(reverse("source_delete", args=[source.public_id]))
+    assert not Source.objects.filter(pk=source.pk).exists()
