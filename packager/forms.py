@@ -38,12 +38,19 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, (list, tuple)) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
 class UploadForm(forms.Form):
     folder = forms.CharField(max_length=1024, required=False, label="into folder")
-    uploads = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True}), label="Files")
-
-    def clean_uploads(self) -> list[Any]:
-        return self.files.getlist("uploads")
+    uploads = MultipleFileField(label="Files")
 
 
 class MoveForm(forms.Form):

@@ -58,7 +58,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeou
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=3)
     except subprocess.TimeoutExpired:
         process.kill()
 
