@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.responses import Status
 
 from packager import services
 from packager.api_auth import AUTH
@@ -119,9 +120,9 @@ def list_packages(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/packages", response={201: PackageOut})
-def create_package(request: HttpRequest, body: PackageIn) -> tuple[int, dict[str, Any]]:
+def create_package(request: HttpRequest, body: PackageIn) -> Status[dict[str, Any]]:
     package = services.package_create(owner=api_user(request), name=body.name, description=body.description)
-    return 201, package_out(package)
+    return Status(201, package_out(package))
 
 
 @router.get("/packages/{uuid:package_id}", response=PackageOut)
@@ -138,9 +139,9 @@ def update_package(request: HttpRequest, package_id: uuid.UUID, body: PackagePat
 
 
 @router.delete("/packages/{uuid:package_id}", response={204: None})
-def delete_package(request: HttpRequest, package_id: uuid.UUID) -> tuple[int, None]:
+def delete_package(request: HttpRequest, package_id: uuid.UUID) -> Status[None]:
     services.package_delete(package=get_package(request, package_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/packages/{uuid:package_id}/entries", response=list[EntryOut])
@@ -150,14 +151,14 @@ def list_entries(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, 
 
 
 @router.post("/packages/{uuid:package_id}/entries", response={201: Added})
-def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> tuple[int, dict[str, Any]]:
+def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> Status[dict[str, Any]]:
     """Objects by key, a whole prefix (recursively), or a text file."""
     package = get_package(request, package_id)
     if body.path is not None:
         if body.text is None:
             raise HttpError(400, "A text entry needs both “path” and “text”.")
         entry = services.package_write_text(package=package, path=body.path, content=body.text)
-        return 201, {"added": [entry_out(entry)]}
+        return Status(201, {"added": [entry_out(entry)]})
     if body.source is None or (body.keys is None) == (body.prefix is None):
         raise HttpError(400, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
     source = get_source(request, body.source)
@@ -170,7 +171,7 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     entries = services.package_add_objects(package=package, source=source, paths=paths, target=body.target)
     for entry in entries:
         entry.source = source
-    return 201, {"added": [entry_out(entry) for entry in entries]}
+    return Status(201, {"added": [entry_out(entry) for entry in entries]})
 
 
 @router.patch("/packages/{uuid:package_id}/entries/{path:path}", response=list[EntryOut])
@@ -183,12 +184,12 @@ def move_entry(request: HttpRequest, package_id: uuid.UUID, path: str, body: Ent
 
 
 @router.delete("/packages/{uuid:package_id}/entries/{path:path}", response={204: None})
-def delete_entry(request: HttpRequest, package_id: uuid.UUID, path: str) -> tuple[int, None]:
+def delete_entry(request: HttpRequest, package_id: uuid.UUID, path: str) -> Status[None]:
     package = get_package(request, package_id)
     if not services.entries_at(package, path):
         raise Http404
     services.package_remove(package=package, path=path)
-    return 204, None
+    return Status(204, None)
 
 
 api.add_router("", sources_router)

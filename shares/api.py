@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Router, Schema
+from ninja.responses import Status
 
 from packager.models import Package
 from shares import services
@@ -60,7 +61,7 @@ def list_shares(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, A
 
 
 @router.post("/packages/{uuid:package_id}/shares", response={201: ShareOut})
-def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> tuple[int, dict[str, Any]]:
+def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> Status[dict[str, Any]]:
     package = get_object_or_404(Package, public_id=package_id, owner=api_user(request))
     share = services.share_create(
         package=package,
@@ -69,11 +70,11 @@ def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> 
         expires_at=body.expires_at,
         label=body.label or "",
     )
-    return 201, share_out(request, share)
+    return Status(201, share_out(request, share))
 
 
 @router.delete("/shares/{token}", response={204: None})
-def revoke_share(request: HttpRequest, token: str) -> tuple[int, None]:
+def revoke_share(request: HttpRequest, token: str) -> Status[None]:
     share = get_object_or_404(Share, token=token, package__owner=api_user(request))
     services.share_revoke(share=share)
-    return 204, None
+    return Status(204, None)

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from sources import services
 from sources.backends import StorageError
@@ -152,12 +153,12 @@ def list_sources(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/sources", response={201: SourceOut})
-def create_source(request: HttpRequest, body: SourceIn) -> tuple[int, dict[str, Any]]:
+def create_source(request: HttpRequest, body: SourceIn) -> Status[dict[str, Any]]:
     fields, credentials = _fields(body)
     if body.kind not in Source.Kind.values:
         raise HttpError(400, "kind must be one of: s3, azure, local.")
     source = services.source_create(owner=api_user(request), kind=body.kind, fields=fields, credentials=credentials)
-    return 201, source_out(source)
+    return Status(201, source_out(source))
 
 
 @router.get("/sources/{uuid:source_id}", response=SourceOut)
@@ -174,13 +175,13 @@ def update_source(request: HttpRequest, source_id: uuid.UUID, body: SourcePatch)
 
 
 @router.delete("/sources/{uuid:source_id}", response={204: None})
-def delete_source(request: HttpRequest, source_id: uuid.UUID) -> tuple[int, None]:
+def delete_source(request: HttpRequest, source_id: uuid.UUID) -> Status[None]:
     source = get_source(request, source_id)
     try:
         services.source_delete(source=source)
     except services.SourceInUse as error:
         raise HttpError(409, str(error)) from error
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/sources/{uuid:source_id}/test", response=TestResult)
@@ -194,10 +195,10 @@ def test_source(request: HttpRequest, source_id: uuid.UUID) -> dict[str, Any]:
 
 
 @router.post("/sources/{uuid:source_id}/index", response={202: SourceOut})
-def index_source(request: HttpRequest, source_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
+def index_source(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str, Any]]:
     source = get_source(request, source_id)
     services.source_index_request(source=source)
-    return 202, source_out(source)
+    return Status(202, source_out(source))
 
 
 @router.get("/sources/{uuid:source_id}/objects", response=ObjectPage)

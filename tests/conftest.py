@@ -155,7 +155,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureServer]:
             "--silent",
             "--skipApiVersionCheck",
             "--inMemoryPersistence",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=workdir,  # its debug and extent files, if any, stay out of the repository

@@ -32,7 +32,10 @@ NOTEBOOK = json.dumps(
                 "source": "print(1 + 1)",
                 "outputs": [
                     {"output_type": "stream", "name": "stdout", "text": "2\n"},
-                    {"output_type": "display_data", "data": {"text/html": "<b onclick='x()'>bold</b><script>bad()</script>"}},
+                    {
+                        "output_type": "display_data",
+                        "data": {"text/html": "<b onclick='x()'>bold</b><script>bad()</script>"},
+                    },
                 ],
             },
         ],
@@ -70,7 +73,18 @@ def paths(package: Package) -> list[str]:
 def test_it_normalizes_logical_paths() -> None:
     assert normalize_path("/a//b/c.csv/") == "a/b/c.csv"
     assert normalize_path("Cafe\u0301.txt") == "Café.txt"
-    for bad in ["", "/", "a/../b", "./a", "a\\b", "a/\x00b", "urls.txt", "manifest.jsonl", "x.pointer.json", "a/" + "b" * 300]:
+    for bad in [
+        "",
+        "/",
+        "a/../b",
+        "./a",
+        "a\\b",
+        "a/\x00b",
+        "urls.txt",
+        "manifest.jsonl",
+        "x.pointer.json",
+        "a/" + "b" * 300,
+    ]:
         with pytest.raises(InvalidPath):
             normalize_path(bad)
 
@@ -90,7 +104,9 @@ def test_it_refuses_colliding_paths_and_adds_nothing(package: Package, source: S
     services.package_add_objects(package=package, source=source, paths=["top.csv"], target="")
     services.package_write_text(package=package, path="notes.txt", content="my own notes")
     with pytest.raises(services.PathConflict) as conflict:
-        services.package_add_objects(package=package, source=source, paths=["raw/2024/jan.csv", "raw/notes.txt"], target="")
+        services.package_add_objects(
+            package=package, source=source, paths=["raw/2024/jan.csv", "raw/notes.txt"], target=""
+        )
     assert "notes.txt" in conflict.value.message
     assert "already taken" in conflict.value.message
     services.package_remove(package=package, path="notes.txt")
@@ -164,7 +180,9 @@ def test_it_refuses_malformed_text_files(package: Package, path: str, content: b
 
 
 def test_it_sanitizes_markdown_and_notebooks() -> None:
-    html = markdown_to_html("# Title\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) <img src=x onerror=alert(1)>")
+    html = markdown_to_html(
+        "# Title\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    )
     assert "<h1>Title</h1>" in html
     assert "<script" not in html and "javascript:" not in html and "onerror" not in html
     notebook = notebook_to_html(NOTEBOOK)
@@ -188,7 +206,9 @@ def test_the_package_page_shows_the_tree_totals_and_rendered_readme(
     assert owner_client.get(reverse("package_detail", args=[package.public_id]), {"path": "nope/"}).status_code == 404
 
 
-def test_a_folder_of_ten_thousand_entries_pages_with_few_queries(owner: Any, owner_client: Any, package: Package) -> None:
+def test_a_folder_of_ten_thousand_entries_pages_with_few_queries(
+    owner: Any, owner_client: Any, package: Package
+) -> None:
     PackageEntry.objects.bulk_create(
         PackageEntry(package=package, path=f"big/f{index:05d}.txt", kind="text", size=index) for index in range(10_000)
     )
@@ -205,13 +225,20 @@ def test_a_folder_of_ten_thousand_entries_pages_with_few_queries(owner: Any, own
 def test_the_owner_adds_files_from_the_browser_to_a_new_package(owner: Any, owner_client: Any, source: Source) -> None:
     response = owner_client.post(
         reverse("package_add_objects"),
-        {"source": source.public_id, "paths": ["top.csv", "raw/2024/"], "new_package_name": "From browse", "target": "in"},
+        {
+            "source": source.public_id,
+            "paths": ["top.csv", "raw/2024/"],
+            "new_package_name": "From browse",
+            "target": "in",
+        },
     )
     package = Package.objects.get(name="From browse")
     assert response["Location"] == reverse("package_detail", args=[package.public_id])
     assert paths(package) == ["in/2024/deep/x.bin", "in/2024/feb.csv", "in/2024/jan.csv", "in/top.csv"]
     # Nothing selected: a clear message, nothing created.
-    response = owner_client.post(reverse("package_add_objects"), {"source": source.public_id, "new_package_name": "X"}, follow=True)
+    response = owner_client.post(
+        reverse("package_add_objects"), {"source": source.public_id, "new_package_name": "X"}, follow=True
+    )
     assert b"Select at least one" in response.content
     assert not Package.objects.filter(name="X").exists()
 

@@ -157,7 +157,10 @@ def test_a_head_request_gets_a_url_signed_for_head(
     # Both are signatures over their own method; botocore makes them differ only in that.
     from urllib.parse import parse_qs, urlsplit
 
-    assert parse_qs(urlsplit(get_location).query)["X-Amz-Signature"] != parse_qs(urlsplit(head_location).query)["X-Amz-Signature"]
+    assert (
+        parse_qs(urlsplit(get_location).query)["X-Amz-Signature"]
+        != parse_qs(urlsplit(head_location).query)["X-Amz-Signature"]
+    )
 
 
 def test_a_password_share_asks_once_per_session(client: Any, locked_share: Share) -> None:
@@ -232,7 +235,9 @@ def test_text_and_notebooks_render_on_the_share(client: Any, owner: Any, open_sh
 
 def test_the_owner_creates_and_revokes_shares(owner_client: Any, package: Package) -> None:
     url = reverse("package_shares", args=[package.public_id])
-    response = owner_client.post(url, {"password": "pw12", "label": "for Ana", "expires_at": "2099-01-01T10:00"}, follow=True)
+    response = owner_client.post(
+        url, {"password": "pw12", "label": "for Ana", "expires_at": "2099-01-01T10:00"}, follow=True
+    )
     share = package.shares.get()
     assert share.has_password and share.password_hash != "pw12" and share.label == "for Ana"
     assert f"/s/{share.token}/".encode() in response.content

@@ -144,7 +144,7 @@ def test_it_connects_to_azure_with_a_connection_string_and_refuses_to_sign_with_
         azure_container,
         account_key=azurite.account_key,
         permission=ContainerSasPermissions(read=True, list=True),
-        expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+        expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
     )
     by_sas = AzureBackend({"bucket": azure_container, "endpoint_url": azurite.account_url}, {"sas_token": sas})
     assert [info.key for info in by_sas.iter_objects()] == ["a.txt"]
