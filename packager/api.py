@@ -168,7 +168,10 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     if outside:
         raise HttpError(400, f"These keys are outside the source's prefix “{root}”: {', '.join(outside[:5])}.")
     paths = [key[len(root) :] for key in keys]
-    entries = services.package_add_objects(package=package, source=source, paths=paths, target=body.target)
+    # A prefix adds what is below it under the target; keys keep their file names.
+    entries = services.package_add_objects(
+        package=package, source=source, paths=paths, target=body.target, keep_folder_names=body.prefix is None
+    )
     for entry in entries:
         entry.source = source
     return Status(201, {"added": [entry_out(entry) for entry in entries]})

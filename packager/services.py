@@ -163,18 +163,22 @@ def _object_info(source: Source, path: str) -> ObjectInfo:
     return clients.backend_for(source).stat(source.key_for(path))
 
 
-def _select(source: Source, selected: Iterable[str]) -> list[_Found]:
-    """Expand selected paths (relative to the source prefix; folders end in "/")."""
+def _select(source: Source, selected: Iterable[str], *, keep_folder_names: bool) -> list[_Found]:
+    """Expand selected paths (relative to the source prefix; folders end in "/").
+
+    A selected folder keeps its own name under the target, as a folder copied into a
+    folder does; with keep_folder_names=False only what is below it lands there (a prefix).
+    """
     found: list[_Found] = []
     prefix_length = len(source.normalized_prefix)
     for path in selected:
         if path == "" or path.endswith("/"):
             # "" is the whole source. A folder lands under the target with its own name: "raw/2024/" -> "<target>2024/…"
             parent = path[:-1].rpartition("/")[0]
-            start = len(parent) + 1 if parent else 0
+            start = (len(parent) + 1 if parent else 0) if keep_folder_names else len(path)
             below = [_Found(info.key[prefix_length:][start:], info) for info in _objects_below(source, path)]
             if not below:
-                raise PackageError(f"Folder “{path}” holds no objects.")
+                raise PackageError(f"Folder “{path}” holds no objects." if path else "The source holds no objects.")
             found.extend(below)
         else:
             try:
@@ -186,7 +190,9 @@ def _select(source: Source, selected: Iterable[str]) -> list[_Found]:
 
 
 @transaction.atomic
-def package_add_objects(*, package: Package, source: Source, paths: list[str], target: str = "") -> list[PackageEntry]:
+def package_add_objects(
+    *, package: Package, source: Source, paths: list[str], target: str = "", keep_folder_names: bool = True
+) -> list[PackageEntry]:
     """Add objects and whole folders of a source under a target folder of the package.
 
     Paths are relative to the source's prefix. Adding the same object at the same path
@@ -196,7 +202,7 @@ def package_add_objects(*, package: Package, source: Source, paths: list[str], t
         raise PackageError("Select at least one file or folder.")
     try:
         folder = normalize_folder(target)
-        found = _select(source, paths)
+        found = _select(source, paths, keep_folder_names=keep_folder_names)
         wanted = [(normalize_path(folder + item.relative), item.info) for item in found]
     except InvalidPath as error:
         raise PackageError(error.message) from error

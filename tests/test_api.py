@@ -168,12 +168,12 @@ def test_it_curates_a_package_through_the_api(api: Api, local_source: Source) ->
     assert [entry["path"] for entry in by_keys.json()["added"]] == ["docs/top.txt"]
     by_prefix = api.call("post", f"/packages/{pid}/entries", {"source": sid, "prefix": "d/", "target": "data"})
     assert len(by_prefix.json()["added"]) == 25
-    assert by_prefix.json()["added"][0]["path"] == "data/d/f000.csv"
+    assert by_prefix.json()["added"][0]["path"] == "data/f000.csv"
     text = api.call("post", f"/packages/{pid}/entries", {"path": "README.md", "text": "# API"})
     assert text.json()["added"][0]["kind"] == "text"
     conflict = api.call("post", f"/packages/{pid}/entries", {"path": "docs/top.txt", "text": "clash"})
     assert conflict.status_code == 409
-    moved = api.call("patch", f"/packages/{pid}/entries/data/d", {"path": "measurements"})
+    moved = api.call("patch", f"/packages/{pid}/entries/data", {"path": "measurements"})
     assert moved.status_code == 200 and len(moved.json()) == 25
     assert api.call("delete", f"/packages/{pid}/entries/measurements/f001.csv").status_code == 204
     assert api.call("delete", f"/packages/{pid}/entries/nothing/here").status_code == 404
