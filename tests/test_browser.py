@@ -1,0 +1,120 @@
+"""The main flow as a person walks it, in Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from shares.demo import seed_demo
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+# plain synchronous code all the same.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("Debian's chromium is not installed: run `make install-test`.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def log_in(page: Page, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/login/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Packages")).to_be_visible()
+
+
+def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
+    browser: Browser, live_server: Any, settings: Any, tmp_path: Path, output_dir: Path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    demo = seed_demo()
+    base = live_server.url
+    curator = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = curator.new_page()
+    log_in(page, base, demo.username, demo.password)
+
+    # Browse the demo source and pick two files.
+    page.get_by_role("link", name="Sources").click()
+    page.get_by_role("link", name="Demo data").click()
+    page.get_by_role("link", name="measurements").click()
+    page.get_by_label("Select 2024-summer.csv").check()
+    page.get_by_label("Select 2024-winter.csv").check()
+    expect(page.locator("#selected-count")).to_have_text("2 selected")
+    page.get_by_label("or a new package named").fill("Winter and summer")
+    page.get_by_label("into folder").fill("measurements")
+    page.get_by_role("button", name="Add to package").click()
+    expect(page.get_by_text("Added 2 files")).to_be_visible()
+    expect(page.get_by_role("heading", name="Winter and summer")).to_be_visible()
+
+    # Write a README in the browser.
+    page.get_by_role("link", name="Write a text file").click()
+    page.get_by_label("Path").fill("README.md")
+    page.get_by_label("Content").fill("# Two seasons\n\nSurface temperatures, **winter and summer**.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Two seasons")).to_be_visible()
+
+    # A password share.
+    page.get_by_role("link", name="Share…").click()
+    page.get_by_label("Password").fill("lake-2024")
+    page.get_by_role("button", name="Create link").click()
+    expect(page.get_by_text("Share link created")).to_be_visible()
+    share_path = page.locator("td a.mono").first.get_attribute("href")
+    assert share_path and share_path.startswith("/s/")
+
+    # A collaborator, in a browser of their own.
+    collaborator = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    visitor = collaborator.new_page()
+    visitor.goto(base + share_path)
+    expect(visitor.get_by_text("protected by a password")).to_be_visible()
+    visitor.get_by_label("Password").fill("wrong guess")
+    visitor.get_by_role("button", name="Unlock").click()
+    expect(visitor.get_by_text("That password is not right")).to_be_visible()
+    visitor.get_by_label("Password").fill("lake-2024")
+    visitor.get_by_role("button", name="Unlock").click()
+    expect(visitor.get_by_role("heading", name="Two seasons")).to_be_visible()
+    expect(visitor.locator(".readme strong")).to_have_text("winter and summer")
+    expect(visitor.get_by_role("link", name="measurements")).to_be_visible()
+    visitor.screenshot(path=str(output_dir / "share-page.png"), full_page=True)
+
+    with visitor.expect_download() as download_info:
+        visitor.get_by_role("link", name="Download ZIP").click()
+    download = download_info.value
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert download.suggested_filename == "winter-and-summer.zip"
+    names = sorted(zipfile.ZipFile(saved).namelist())
+    assert names == [
+        "winter-and-summer/README.md",
+        "winter-and-summer/manifest.jsonl",
+        "winter-and-summer/measurements/2024-summer.csv.pointer.json",
+        "winter-and-summer/measurements/2024-winter.csv.pointer.json",
+        "winter-and-summer/urls.txt",
+    ]
+    curator.close()
+    collaborator.close()
