@@ -27,11 +27,13 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test node_modules/.installed system-test-deps
 
-# Debian packages the tests drive for real: wget and chromium.
+# Debian packages the tests drive for real: wget, chromium, Redis and PostgreSQL.
 system-test-deps:
 	@missing=""; \
 	command -v wget >/dev/null || missing="$$missing wget"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -52,8 +54,10 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy
 
+# The suite runs twice: on SQLite, then on a PostgreSQL server it starts and stops itself.
 pytest: install-test
-	$(VENV)/bin/pytest
+	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -p tests.postgres_plugin
 
 # pytest exits non-zero (5) when no test ran, so an empty run fails here too.
 test: install-test lint typecheck pytest

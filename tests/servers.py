@@ -1,0 +1,124 @@
+"""Start and stop PostgreSQL and Redis on 127.0.0.1 for the tests (Debian's packages)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes] | None, name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on port {port} within {timeout}s")
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; Debian's package brings a "postgres" user.
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@dataclass
+class PostgresServer:
+    directory: Path
+    port: int
+    bin_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgres://packager@127.0.0.1:{self.port}/postgres"
+
+    @classmethod
+    def start(cls) -> PostgresServer:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise RuntimeError("PostgreSQL is not installed: run `make install-test`.")
+        bin_dir = Path(found[-1]).parent
+        directory = Path(tempfile.mkdtemp(prefix="packager-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        subprocess.run(
+            _as_server_user([str(bin_dir / "initdb"), "-D", str(directory / "data"), "-U", "packager", "-A", "trust"]),
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        subprocess.run(
+            _as_server_user(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(directory / "data"),
+                    "-o",
+                    options,
+                    "-l",
+                    str(directory / "log"),
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        wait_for_port(port, None, "postgres")
+        return cls(directory=directory, port=port, bin_dir=bin_dir)
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_server_user(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"]
+            ),
+            capture_output=True,
+        )
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class RedisServer:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls) -> RedisServer:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not installed: run `make install-test`.")
+        port = free_port()
+        process = subprocess.Popen(
+            [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port, process, "redis-server")
+        return cls(process=process, port=port)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
