@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -63,4 +63,14 @@ pytest: install-test
 test: install-test lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) node_modules var staticfiles test-output
+	rm -rf $(VENV) .venv-bench node_modules var staticfiles test-output
+
+# Benchmarks print figures. s3fs pins botocore through aiobotocore, so it gets its own venv.
+.venv-bench/.installed: pyproject.toml
+	python3 -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet --upgrade pip
+	.venv-bench/bin/pip install --quiet -e ".[bench]" "moto[server]>=5.0"
+	touch $@
+
+bench: .venv-bench/.installed
+	.venv-bench/bin/python bench/listing.py

@@ -173,6 +173,7 @@ def azure_container(azurite: AzureServer) -> str:
 def _test_settings(settings: Any, tmp_path: Path) -> None:
     settings.SOURCE_ENDPOINT_ALLOWLIST = ["127.0.0.1", "localhost"]
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STATIC_ROOT = str(tmp_path)  # static files come from the finders in tests
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,0 +1,15 @@
+# packager: one image for the web app and the Celery worker.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PACKAGER_VAR_DIR=/data
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY packager packager
+COPY sources sources
+COPY shares shares
+RUN pip install --no-cache-dir .
+COPY . .
+RUN SECRET_KEY=build python manage.py collectstatic --noinput --verbosity 0
+RUN useradd --system --home /app packager && mkdir -p /data && chown packager /data
+USER packager
+EXPOSE 8000
+CMD ["gunicorn", "packager.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
