@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -114,6 +115,45 @@ def moto_server() -> Iterator[S3Server]:
     try:
         wait_for_port(port, process, "moto_server")
         yield S3Server(endpoint_url=f"http://127.0.0.1:{port}")
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def moto_server_with_auth() -> Iterator[tuple[S3Server, str]]:
+    """A second moto server that checks access keys and signatures, with one IAM user.
+
+    Yields the user's server settings and a bucket the user may read. Its first four
+    requests are let through unauthenticated to create the user, key, policy and bucket.
+    """
+    port = free_port()
+    executable = Path(sys.executable).with_name("moto_server")
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "4"}
+    process = subprocess.Popen(
+        [str(executable), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        wait_for_port(port, process, "moto_server (auth)")
+        endpoint = f"http://127.0.0.1:{port}"
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )
+        iam.create_user(UserName="reader")
+        key = iam.create_access_key(UserName="reader")["AccessKey"]
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps(policy))
+        server = S3Server(
+            endpoint_url=endpoint, access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
+        )
+        server.client().create_bucket(Bucket="guarded")
+        yield server, "guarded"
     finally:
         stop(process)
 

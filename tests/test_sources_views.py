@@ -73,6 +73,20 @@ def test_it_refuses_a_broken_source_with_a_clear_error(
     assert not Source.objects.exists()
 
 
+def test_it_reports_wrong_s3_credentials(owner_client: Any, moto_server_with_auth: tuple[S3Server, str]) -> None:
+    server, bucket = moto_server_with_auth
+    assert owner_client.post(reverse("source_add"), form_data(server, bucket)).status_code == 302
+    for change, code in [
+        ({"name": "wrong secret", "secret_access_key": "not-the-secret"}, b"SignatureDoesNotMatch"),
+        ({"name": "unknown key", "access_key_id": "AKIAUNKNOWN0000000000"}, b"InvalidAccessKeyId"),
+    ]:
+        response = owner_client.post(reverse("source_add"), {**form_data(server, bucket), **change})
+        assert b"refused these credentials" in response.content
+        assert code in response.content
+        assert server.secret_access_key.encode() not in response.content
+    assert Source.objects.count() == 1
+
+
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """Accepts connections and never answers: an endpoint that times out."""
