@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -18,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import boto3  # noqa: E402
-import s3fs  # noqa: E402
-from botocore.client import Config  # noqa: E402
+import boto3
+import s3fs
+from botocore.client import Config
 
-from sources.backends.s3 import S3Backend  # noqa: E402
-from tests.servers import free_port, wait_for_port  # noqa: E402
+from sources.backends.s3 import S3Backend
+from tests.servers import MotoServer
 
 KEY_ID, SECRET, BUCKET = "bench-key", "bench-secret", "bench"
 
@@ -61,15 +60,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
 
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = MotoServer.start()
     try:
-        wait_for_port(port, server, "moto_server")
-        endpoint = f"http://127.0.0.1:{port}"
+        endpoint = server.endpoint_url
         client = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -109,16 +102,18 @@ def main() -> None:
         sign_seconds = median_seconds(lambda: [backend.sign_url(key) for key in keys[:signs]], args.repeat) / signs
 
         print(f"objects listed: {args.objects} in {args.folders} folders, median of {args.repeat} runs")
-        print(f"full listing, boto3 (packager):  {boto3_seconds * 1000:8.1f} ms wall, {boto3_cpu * 1000:7.1f} ms client CPU")
-        print(f"full listing, s3fs find():       {s3fs_seconds * 1000:8.1f} ms wall, {s3fs_cpu * 1000:7.1f} ms client CPU")
+        for label, wall, cpu in (
+            ("boto3 (packager)", boto3_seconds, boto3_cpu),
+            ("s3fs find()", s3fs_seconds, s3fs_cpu),
+        ):
+            print(f"full listing, {label + ':':18} {wall * 1000:8.1f} ms wall, {cpu * 1000:7.1f} ms client CPU")
         print(f"ratio s3fs / boto3, wall:        {s3fs_seconds / boto3_seconds:8.2f}x")
         print(f"ratio s3fs / boto3, client CPU:  {s3fs_cpu / boto3_cpu:8.2f}x")
         print(f"building one S3 client:          {build_seconds * 1000:8.2f} ms")
         print(f"signing one URL (cached client): {sign_seconds * 1e6:8.1f} µs")
         print(f"ratio client build / signature:  {build_seconds / sign_seconds:8.0f}x")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -8,10 +8,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from azure.storage.blob import BlobServiceClient
 from botocore.client import Config
 
 from packager.celery import app as celery_app
-from tests.servers import RedisServer, free_port, wait_for_port
+from tests.servers import MotoServer, RedisServer, free_port, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -34,14 +32,6 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 
 # Unit tests run Celery tasks in the calling thread; tests/test_tasks_redis.py runs a real worker.
 celery_app.conf.task_always_eager = True
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=3)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @dataclass(frozen=True)
@@ -103,20 +93,9 @@ class AzureServer:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[S3Server]:
-    port = free_port()
-    executable = Path(sys.executable).with_name("moto_server")
-    env = {**os.environ, "MOTO_PORT": str(port)}
-    process = subprocess.Popen(
-        [str(executable), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        wait_for_port(port, process, "moto_server")
-        yield S3Server(endpoint_url=f"http://127.0.0.1:{port}")
-    finally:
-        stop(process)
+    moto = MotoServer.start()
+    yield S3Server(endpoint_url=moto.endpoint_url)
+    moto.stop()
 
 
 @pytest.fixture(scope="session")
@@ -126,21 +105,11 @@ def moto_server_with_auth() -> Iterator[tuple[S3Server, str]]:
     Yields the user's server settings and a bucket the user may read. Its first four
     requests are let through unauthenticated to create the user, key, policy and bucket.
     """
-    port = free_port()
-    executable = Path(sys.executable).with_name("moto_server")
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "4"}
-    process = subprocess.Popen(
-        [str(executable), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    moto = MotoServer.start({"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
     try:
-        wait_for_port(port, process, "moto_server (auth)")
-        endpoint = f"http://127.0.0.1:{port}"
         iam = boto3.client(
             "iam",
-            endpoint_url=endpoint,
+            endpoint_url=moto.endpoint_url,
             region_name="us-east-1",
             aws_access_key_id="setup",
             aws_secret_access_key="setup",
@@ -150,12 +119,12 @@ def moto_server_with_auth() -> Iterator[tuple[S3Server, str]]:
         policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
         iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps(policy))
         server = S3Server(
-            endpoint_url=endpoint, access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
+            endpoint_url=moto.endpoint_url, access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
         )
         server.client().create_bucket(Bucket="guarded")
         yield server, "guarded"
     finally:
-        stop(process)
+        moto.stop()
 
 
 @pytest.fixture(scope="session")
@@ -184,7 +153,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureServer]:
         wait_for_port(port, process, "azurite")
         yield AzureServer(account_url=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
     finally:
-        stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="session")
