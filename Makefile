@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -74,3 +74,6 @@ clean:
 
 bench: .venv-bench/.installed
 	.venv-bench/bin/python bench/listing.py
+
+bench-browse: install
+	$(PYTHON) bench/browse.py
