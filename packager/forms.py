@@ -6,7 +6,7 @@ from django import forms
 
 
 class PackageForm(forms.Form):
-    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True}))
+    name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 

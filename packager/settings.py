@@ -34,7 +34,13 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "packager-development-key-change-me-in
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = os.environ.get("SITE_URL", "")
+# Behind a reverse proxy (nginx, a load balancer) that sets X-Forwarded-Host, -Proto and
+# -For: links in urls.txt and the ZIP use the public host and scheme, and password
+# attempts are counted per client rather than for the proxy.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
+    USE_X_FORWARDED_HOST = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
@@ -20,4 +21,8 @@ def api_user(request: HttpRequest) -> User:
 
 
 def client_ip(request: HttpRequest) -> str | None:
+    """The client's address; behind a proxy, the one the proxy appended last."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if settings.BEHIND_PROXY and forwarded:
+        return forwarded.split(",")[-1].strip() or None
     return request.META.get("REMOTE_ADDR")

@@ -261,3 +261,22 @@ def test_wrong_methods_are_refused(client: Any, owner_client: Any, open_share: S
     assert client.post(reverse("share_download_zip", args=[open_share.token])).status_code == 405
     assert client.delete(reverse("share_resolve", args=[open_share.token, "data/a.csv"])).status_code == 405
     assert owner_client.get(reverse("share_revoke", args=[open_share.token])).status_code == 405
+
+
+def test_behind_a_proxy_links_use_the_public_host_and_guesses_count_per_client(
+    client: Any, locked_share: Share, settings: Any
+) -> None:
+    settings.BEHIND_PROXY = True
+    settings.USE_X_FORWARDED_HOST = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ALLOWED_HOSTS = ["data.example.org", "testserver"]
+    settings.SHARE_UNLOCK_ATTEMPTS = 2
+    proxy = {"HTTP_X_FORWARDED_HOST": "data.example.org", "HTTP_X_FORWARDED_PROTO": "https"}
+    urls = client.get(reverse("share_urls", args=[locked_share.token]), **proxy, **basic("correct horse"))
+    assert urls.content.decode().startswith(f"https://data.example.org/s/{locked_share.token}/r/")
+    page = reverse("share_page", args=[locked_share.token])
+    for _ in range(2):
+        client.post(page, {"password": "guess"}, HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy)
+    assert client.post(page, {"password": "guess"}, HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy).status_code == 429
+    other = client.post(page, {"password": "correct horse"}, HTTP_X_FORWARDED_FOR="198.51.100.9", **proxy)
+    assert other.status_code == 302

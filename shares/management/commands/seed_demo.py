@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         demo = seed_demo()
-        base = os.environ.get("SITE_URL") or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("packager demo is ready"))
         self.stdout.write(f"  log in:      {base}/login/")
