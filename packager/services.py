@@ -176,7 +176,10 @@ def _select(source: Source, selected: Iterable[str], *, keep_folder_names: bool)
             # "" is the whole source. A folder lands under the target with its own name: "raw/2024/" -> "<target>2024/…"
             parent = path[:-1].rpartition("/")[0]
             start = (len(parent) + 1 if parent else 0) if keep_folder_names else len(path)
-            below = [_Found(info.key[prefix_length:][start:], info) for info in _objects_below(source, path)]
+            try:
+                below = [_Found(info.key[prefix_length:][start:], info) for info in _objects_below(source, path)]
+            except StorageError as error:
+                raise PackageError(error.message) from error
             if not below:
                 raise PackageError(f"Folder “{path}” holds no objects." if path else "The source holds no objects.")
             found.extend(below)

@@ -15,6 +15,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from packager import export
@@ -112,6 +113,7 @@ def _no_store(response: HttpResponseBase) -> HttpResponseBase:
 # Public pages -----------------------------------------------------------------------
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     share = _get_share(token)
@@ -268,6 +270,7 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
 # Owner pages ------------------------------------------------------------------------
 
 
+@sensitive_post_parameters("password")
 @login_required
 @require_http_methods(["GET", "POST"])
 def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:

@@ -16,9 +16,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
+from sources.backends.base import StorageError
 
-class CredentialsUnreadable(Exception):
-    pass
+
+class CredentialsUnreadable(StorageError):
+    """The keys changed without `rotate_credentials`: the source must be given its secrets again."""
+
+    reason = "config"
 
 
 def _derive(secret: str) -> bytes:

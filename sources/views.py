@@ -21,6 +21,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import http_date
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sources import clients, services
@@ -95,6 +96,10 @@ def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source 
     return result
 
 
+SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token", "account_key", "sas_token", "connection_string")
+
+
+@sensitive_post_parameters(*SECRET_FIELDS)
 @login_required
 @require_http_methods(["GET", "POST"])
 def source_add(request: AuthenticatedRequest) -> HttpResponse:
@@ -108,6 +113,7 @@ def source_add(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "sources/form.html", {"form": form, "source": None})
 
 
+@sensitive_post_parameters(*SECRET_FIELDS)
 @login_required
 @require_http_methods(["GET", "POST"])
 def source_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
@@ -205,11 +211,11 @@ def _looks_like_text(path: str, content_type: str) -> bool:
 @login_required
 def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     source = _get_source(request, public_id)
-    backend = clients.backend_for(source)
     error = preview = ""
     info = None
     status = 200
     try:
+        backend = clients.backend_for(source)
         info = backend.stat(source.key_for(path))
         if _looks_like_text(path, info.content_type) and info.size:
             raw = backend.read(info.key, length=PREVIEW_BYTES)

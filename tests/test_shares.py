@@ -280,3 +280,22 @@ def test_behind_a_proxy_links_use_the_public_host_and_guesses_count_per_client(
     assert client.post(page, {"password": "guess"}, HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy).status_code == 429
     other = client.post(page, {"password": "correct horse"}, HTTP_X_FORWARDED_FOR="198.51.100.9", **proxy)
     assert other.status_code == 302
+
+
+def test_a_source_whose_secrets_cannot_be_decrypted_gives_a_clear_error(
+    client: Any, owner: Any, owner_client: Any, moto_server: S3Server, s3_bucket: str, settings: Any
+) -> None:
+    moto_server.client().put_object(Bucket=s3_bucket, Key="x.bin", Body=b"x")
+    s3_source = make_source(owner, moto_server.source_fields(s3_bucket))
+    package = packages.package_create(owner=owner, name="k")
+    packages.package_add_objects(package=package, source=s3_source, paths=["x.bin"])
+    share = services.share_create(package=package, created_by=owner)
+    settings.SECRET_KEY = "a-new-key-without-the-old-one-as-fallback"
+    from sources import clients
+
+    clients.forget(s3_source.pk)
+    response = client.get(reverse("share_resolve", args=[share.token, "x.bin"]))
+    assert response.status_code == 409
+    assert b"cannot be decrypted" in response.content
+    page = owner_client.get(reverse("source_object", args=[s3_source.public_id, "x.bin"]))
+    assert page.status_code == 502 and b"cannot be decrypted" in page.content
