@@ -290,7 +290,7 @@ def test_a_source_whose_secrets_cannot_be_decrypted_gives_a_clear_error(
     package = packages.package_create(owner=owner, name="k")
     packages.package_add_objects(package=package, source=s3_source, paths=["x.bin"])
     share = services.share_create(package=package, created_by=owner)
-    settings.SECRET_KEY = "a-new-key-without-the-old-one-as-fallback"
+    settings.CREDENTIALS_KEYS = ["a-new-key-without-the-old-one"]
     from sources import clients
 
     clients.forget(s3_source.pk)
