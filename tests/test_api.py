@@ -77,6 +77,9 @@ def test_openapi_is_published(client: Client) -> None:
     schema = client.get(f"{API}/openapi.json").json()
     assert "/api/v1/sources/{source_id}/objects" in schema["paths"]
     assert "/api/v1/packages/{package_id}/entries" in schema["paths"]
+    docs = client.get(f"{API}/docs").content.decode()
+    assert '<script src="/static/ninja/swagger-ui-bundle.js">' in docs
+    assert "cdn" not in docs.lower()
 
 
 def test_it_creates_reads_updates_and_deletes_an_s3_source_without_leaking_secrets(
