@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from packager.models import Package, PackageEntry
+from sources.http import breadcrumbs
 
 PAGE_SIZE = 200
 
@@ -32,14 +33,6 @@ class Listing:
     @property
     def is_empty(self) -> bool:
         return not self.folders and not self.files
-
-
-def breadcrumbs(folder: str) -> list[tuple[str, str]]:
-    crumbs, path = [], ""
-    for part in folder.strip("/").split("/") if folder else []:
-        path += part + "/"
-        crumbs.append((part, path))
-    return crumbs
 
 
 def list_folder(package: Package, folder: str = "", page: int = 1) -> Listing:

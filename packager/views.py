@@ -16,7 +16,7 @@ from packager.models import ApiToken, Package, PackageEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
-from sources.http import AuthenticatedRequest
+from sources.http import AuthenticatedRequest, page_number
 from sources.models import Source
 
 
@@ -65,7 +65,7 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         folder = normalize_folder(request.GET.get("path", ""))
     except InvalidPath:
         raise Http404("No such folder") from None
-    listing = list_folder(package, folder, page=_page_number(request))
+    listing = list_folder(package, folder, page=page_number(request))
     if folder and listing.is_empty:
         raise Http404("No such folder")
     readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
@@ -80,13 +80,6 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             "edit_form": PackageForm(initial={"name": package.name, "description": package.description}),
         },
     )
-
-
-def _page_number(request: AuthenticatedRequest) -> int:
-    try:
-        return int(request.GET.get("page", "1"))
-    except ValueError:
-        return 1
 
 
 @login_required

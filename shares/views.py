@@ -27,7 +27,7 @@ from shares import services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.http import AuthenticatedRequest, client_ip
+from sources.http import AuthenticatedRequest, breadcrumbs, client_ip, page_number
 from sources.services import source_sign_url
 
 SESSION_KEY = "unlocked_shares"
@@ -147,10 +147,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         folder = normalize_folder(request.GET.get("path", ""))
     except InvalidPath:
         raise Http404("No such folder") from None
-    try:
-        page = int(request.GET.get("page", "1"))
-    except ValueError:
-        page = 1
+    page = page_number(request)
     listing = list_folder(package, folder, page=page)
     if folder and listing.is_empty:
         raise Http404("No such folder")
@@ -187,9 +184,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "kind": kind,
         "html": html,
         "resolve_url": export.resolve_url(_resolve_base(request, share), entry.path),
-        "crumbs": [
-            (part, "/".join(entry.path.split("/")[: i + 1]) + "/") for i, part in enumerate(entry.path.split("/")[:-1])
-        ],
+        "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
     return _no_store(render(request, "shares/entry.html", context))
 

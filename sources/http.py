@@ -20,6 +20,23 @@ def api_user(request: HttpRequest) -> User:
     return cast(User, request.auth)  # type: ignore[attr-defined]
 
 
+def page_number(request: HttpRequest) -> int:
+    """The ?page= of a paginated listing; anything that is not a number is page 1."""
+    try:
+        return max(int(request.GET.get("page", "1")), 1)
+    except ValueError:
+        return 1
+
+
+def breadcrumbs(folder: str) -> list[tuple[str, str]]:
+    """[("a", "a/"), ("b", "a/b/")] for the folder "a/b/" (or "a/b")."""
+    crumbs, path = [], ""
+    for part in [part for part in folder.split("/") if part]:
+        path += part + "/"
+        crumbs.append((part, path))
+    return crumbs
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address; behind a proxy, the one the proxy appended last."""
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")

@@ -28,7 +28,7 @@ from sources import clients, services
 from sources.backends import ObjectNotFound, StorageError
 from sources.backends.local import LocalBackend, load_link
 from sources.forms import SourceForm
-from sources.http import AuthenticatedRequest
+from sources.http import AuthenticatedRequest, breadcrumbs
 from sources.models import Source, SourceObject, encode_cursor
 
 PAGE_SIZE = 200
@@ -165,14 +165,6 @@ def source_reindex(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
     return redirect("source_browse", public_id=source.public_id)
 
 
-def _folder_crumbs(folder: str) -> list[tuple[str, str]]:
-    crumbs, path = [], ""
-    for part in [part for part in folder.split("/") if part]:
-        path += part + "/"
-        crumbs.append((part, path))
-    return crumbs
-
-
 @login_required
 def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: str = "") -> HttpResponse:
     source = _get_source(request, public_id)
@@ -192,7 +184,7 @@ def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: s
     context = {
         "source": source,
         "folder": folder,
-        "crumbs": _folder_crumbs(folder),
+        "crumbs": breadcrumbs(folder),
         "rows": rows,
         "next_cursor": next_cursor,
         "cursor": cursor,
@@ -233,7 +225,7 @@ def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str
         "error": error,
         "preview": preview,
         "truncated": bool(info and info.size > PREVIEW_BYTES),
-        "crumbs": _folder_crumbs(path.rpartition("/")[0]),
+        "crumbs": breadcrumbs(path.rpartition("/")[0]),
         "name": path.rpartition("/")[2],
     }
     return render(request, "sources/object.html", context, status=status)
