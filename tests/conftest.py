@@ -178,11 +178,18 @@ def azure_container(azurite: AzureServer) -> str:
     return name
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_root() -> None:
+    """Whitenoise warns when STATIC_ROOT is missing; tests serve static files from the finders."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(exist_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings: Any, tmp_path: Path) -> None:
     settings.SOURCE_ENDPOINT_ALLOWLIST = ["127.0.0.1", "localhost"]
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.STATIC_ROOT = str(tmp_path)  # static files come from the finders in tests
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
