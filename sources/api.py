@@ -142,8 +142,7 @@ def _fields(body: SourceIn | SourcePatch) -> tuple[dict[str, Any], dict[str, str
         "local_path": data.get("path"),
         "presign_ttl": data.get("presign_ttl"),
     }
-    names = ("access_key_id", "secret_access_key", "session_token", "account_key", "sas_token", "connection_string")
-    credentials = {name: data[name] for name in names if data.get(name)}
+    credentials = {name: data[name] for name in services.CREDENTIAL_NAMES if data.get(name)}
     return {k: v for k, v in fields.items() if v is not None}, credentials
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from sources.models import Source
-from sources.services import CREDENTIAL_FIELDS, EDITABLE_FIELDS
+from sources.services import CREDENTIAL_FIELDS, CREDENTIAL_NAMES, EDITABLE_FIELDS
 
 SECRET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
 
@@ -51,12 +51,8 @@ class SourceForm(forms.Form):
             kind.choices = [c for c in Source.Kind.choices if c[0] != Source.Kind.LOCAL]
         if source is not None:
             self.fields["kind"].disabled = True
-            for name in self.credential_names:
+            for name in CREDENTIAL_NAMES:
                 self.fields[name].help_text = "Leave empty to keep the stored value."
-
-    @property
-    def credential_names(self) -> list[str]:
-        return [name for names in CREDENTIAL_FIELDS.values() for name in names]
 
     def source_fields(self) -> dict[str, Any]:
         fields = {name: self.cleaned_data.get(name) for name in EDITABLE_FIELDS if name != "prefix"}

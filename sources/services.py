@@ -25,6 +25,8 @@ CREDENTIAL_FIELDS = {
     Source.Kind.AZURE: ("account_key", "sas_token", "connection_string"),
     Source.Kind.LOCAL: (),
 }
+# Every secret a source can have, of any kind: never rendered, returned or logged.
+CREDENTIAL_NAMES = tuple(name for names in CREDENTIAL_FIELDS.values() for name in names)
 EDITABLE_FIELDS = (
     "name",
     "bucket",

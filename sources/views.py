@@ -96,10 +96,7 @@ def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source 
     return result
 
 
-SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token", "account_key", "sas_token", "connection_string")
-
-
-@sensitive_post_parameters(*SECRET_FIELDS)
+@sensitive_post_parameters(*services.CREDENTIAL_NAMES)
 @login_required
 @require_http_methods(["GET", "POST"])
 def source_add(request: AuthenticatedRequest) -> HttpResponse:
@@ -113,7 +110,7 @@ def source_add(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "sources/form.html", {"form": form, "source": None})
 
 
-@sensitive_post_parameters(*SECRET_FIELDS)
+@sensitive_post_parameters(*services.CREDENTIAL_NAMES)
 @login_required
 @require_http_methods(["GET", "POST"])
 def source_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:

@@ -8,20 +8,11 @@ from typing import Any
 from sources import services
 from sources.models import Source
 
-CREDENTIAL_KEYS = (
-    "access_key_id",
-    "secret_access_key",
-    "session_token",
-    "account_key",
-    "sas_token",
-    "connection_string",
-)
-
 
 def make_source(owner: Any, fields: dict[str, Any], *, index: bool = True) -> Source:
     data = dict(fields)
     kind = data.pop("kind")
-    credentials = {key: data.pop(key) for key in CREDENTIAL_KEYS if key in data}
+    credentials = {key: data.pop(key) for key in services.CREDENTIAL_NAMES if key in data}
     if "container" in data:
         data["bucket"] = data.pop("container")
     if "account_url" in data:
