@@ -13,7 +13,7 @@ from ninja.responses import Status
 from sources import services
 from sources.backends import StorageError
 from sources.http import api_user
-from sources.models import Source, SourceObject, encode_cursor
+from sources.models import Source, SourceObject
 
 router = Router(tags=["sources"])
 
@@ -215,9 +215,9 @@ def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Object
     if folder and not folder.endswith("/"):
         folder += "/"
     limit = min(max(query.limit, 1), 1000)
-    rows = list(SourceObject.objects.children(source, folder, cursor=query.cursor, name_contains=query.q)[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = SourceObject.objects.page(
+        source, folder, cursor=query.cursor, name_contains=query.q, limit=limit
+    )
     return {
         "prefix": root + folder,
         "entries": [
@@ -231,5 +231,5 @@ def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Object
             }
             for row in rows
         ],
-        "next_cursor": encode_cursor(rows[-1].is_dir, rows[-1].name) if more else None,
+        "next_cursor": next_cursor or None,
     }

@@ -153,6 +153,16 @@ class SourceObjectQuerySet(models.QuerySet["SourceObject"]):
                 rows = rows.filter(is_dir__in=[False], name__gt=after_name)
         return rows.order_by("-is_dir", "name")
 
+    def page(
+        self, source: Source, folder: str, *, cursor: str = "", name_contains: str = "", limit: int = 200
+    ) -> tuple[list[SourceObject], str]:
+        """One page of children and the cursor of the next page ("" after the last)."""
+        rows = list(self.children(source, folder, cursor=cursor, name_contains=name_contains)[: limit + 1])
+        if len(rows) <= limit:
+            return rows, ""
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1].is_dir, rows[-1].name)
+
 
 class SourceObject(models.Model):
     """One object (or one folder) in the index of a source.

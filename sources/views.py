@@ -29,7 +29,7 @@ from sources.backends import ObjectNotFound, StorageError
 from sources.backends.local import LocalBackend, load_link
 from sources.forms import SourceForm
 from sources.http import AuthenticatedRequest, breadcrumbs
-from sources.models import Source, SourceObject, encode_cursor
+from sources.models import Source, SourceObject
 
 PAGE_SIZE = 200
 PREVIEW_BYTES = 64 * 1024
@@ -170,11 +170,9 @@ def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: s
         folder += "/"
     name_filter = request.GET.get("q", "").strip()
     cursor = request.GET.get("cursor", "")
-    rows = list(
-        SourceObject.objects.children(source, folder, cursor=cursor, name_contains=name_filter)[: PAGE_SIZE + 1]
+    rows, next_cursor = SourceObject.objects.page(
+        source, folder, cursor=cursor, name_contains=name_filter, limit=PAGE_SIZE
     )
-    next_cursor = encode_cursor(rows[PAGE_SIZE - 1].is_dir, rows[PAGE_SIZE - 1].name) if len(rows) > PAGE_SIZE else ""
-    rows = rows[:PAGE_SIZE]
     folder_missing = folder and not rows and not cursor and not name_filter and source.is_indexed
     if folder_missing and not SourceObject.objects.filter(source=source, path=folder).exists():
         raise Http404("No such folder")
