@@ -10,6 +10,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from packager.models import Package
 from shares.models import Share, ShareEvent
@@ -78,11 +79,19 @@ def share_unlock(*, share: Share, password: str, ip_address: str | None) -> bool
     Failures are counted per share and client address for SHARE_UNLOCK_WINDOW seconds,
     so guessing a password costs the guesser time while other visitors are unaffected.
     """
+    # wget sends the password with every file it fetches, and a password hash check costs
+    # hundreds of milliseconds by design: a password verified once is remembered for a
+    # while, as a keyed digest that changes when the share's password does.
+    proof = salted_hmac("packager.shares.verified", f"{share.unlock_marker}:{password}").hexdigest()
+    verified_key = f"share-verified:{share.pk}:{proof}"
+    if cache.get(verified_key):
+        return True
     key = _attempts_key(share, ip_address)
     if cache.get(key, 0) >= settings.SHARE_UNLOCK_ATTEMPTS:
         raise TooManyAttempts("Too many wrong passwords. Wait a few minutes and try again.")
     if share.check_password(password):
         cache.delete(key)
+        cache.set(verified_key, True, timeout=settings.SHARE_UNLOCK_WINDOW)
         return True
     try:
         cache.incr(key)

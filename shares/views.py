@@ -52,11 +52,18 @@ def _basic_auth_password(request: HttpRequest) -> str | None:
     return decoded.partition(":")[2]
 
 
+def _needs_no_password(request: HttpRequest, share: Share) -> bool:
+    """No password set, the owner, or a session that already gave the password."""
+    return (
+        not share.has_password
+        or _is_owner(request, share)
+        or request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker
+    )
+
+
 def _is_unlocked(request: HttpRequest, share: Share) -> bool:
-    """No password, the owner, a session that gave the password, or HTTP Basic auth."""
-    if not share.has_password or _is_owner(request, share):
-        return True
-    if request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker:
+    """As _needs_no_password, or the password given with HTTP Basic auth."""
+    if _needs_no_password(request, share):
         return True
     password = _basic_auth_password(request)
     return password is not None and services.share_unlock(share=share, password=password, ip_address=client_ip(request))
@@ -120,12 +127,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if not share.is_active:
         return _gone(request, share)
     form = UnlockForm(request.POST or None)
-    unlocked = (
-        not share.has_password
-        or _is_owner(request, share)
-        or (request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker)
-    )
-    if not unlocked:
+    if not _needs_no_password(request, share):
         status = 200
         if request.method == "POST" and form.is_valid():
             try:

@@ -299,3 +299,29 @@ def test_a_source_whose_secrets_cannot_be_decrypted_gives_a_clear_error(
     assert b"cannot be decrypted" in response.content
     page = owner_client.get(reverse("source_object", args=[s3_source.public_id, "x.bin"]))
     assert page.status_code == 502 and b"cannot be decrypted" in page.content
+
+
+def test_a_basic_auth_password_is_hashed_once_for_many_files(
+    client: Any, locked_share: Share, owner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shares.models
+
+    calls: list[str] = []
+    real_check = shares.models.check_password
+
+    def counting_check(raw: str, encoded: str) -> bool:
+        calls.append(raw)
+        return real_check(raw, encoded)
+
+    monkeypatch.setattr(shares.models, "check_password", counting_check)
+    url = reverse("share_resolve", args=[locked_share.token, "data/a.csv"])
+    for _ in range(5):
+        assert client.get(url, **basic("correct horse")).status_code == 307
+    assert calls == ["correct horse"]
+    assert client.get(url, **basic("wrong")).status_code == 401
+    # A new password makes the remembered one worthless.
+    from django.contrib.auth.hashers import make_password
+
+    Share.objects.filter(pk=locked_share.pk).update(password_hash=make_password("new one"))
+    assert client.get(url, **basic("correct horse")).status_code == 401
+    assert client.get(url, **basic("new one")).status_code == 307
