@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from azure.storage.blob import BlobServiceClient
 from botocore.client import Config
 
 from packager.celery import app as celery_app
-from tests.servers import MotoServer, RedisServer, free_port, stop_process, wait_for_port
+from tests.servers import MotoServer, RedisServer, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -132,10 +131,10 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureServer]:
     executable = ROOT / "node_modules" / ".bin" / "azurite-blob"
     if not executable.exists():
         raise RuntimeError("Azurite is not installed: run `make install-test` (npm ci).")
-    port = free_port()
     workdir = tmp_path_factory.mktemp("azurite")
-    process = subprocess.Popen(
-        [
+    server = ServerProcess.spawn(
+        "azurite",
+        lambda port: [
             str(executable),
             "--blobHost",
             "127.0.0.1",
@@ -145,15 +144,10 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureServer]:
             "--skipApiVersionCheck",
             "--inMemoryPersistence",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
         cwd=workdir,  # its debug and extent files, if any, stay out of the repository
     )
-    try:
-        wait_for_port(port, process, "azurite")
-        yield AzureServer(account_url=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
-    finally:
-        stop_process(process)
+    yield AzureServer(account_url=f"http://127.0.0.1:{server.port}/{AZURITE_ACCOUNT}")
+    server.stop()
 
 
 @pytest.fixture(scope="session")

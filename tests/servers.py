@@ -10,8 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 
 def free_port() -> int:
@@ -94,33 +96,6 @@ class PostgresServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-@dataclass
-class RedisServer:
-    process: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @classmethod
-    def start(cls) -> RedisServer:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            raise RuntimeError("redis-server is not installed: run `make install-test`.")
-        port = free_port()
-        process = subprocess.Popen(
-            [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(port, process, "redis-server")
-        return cls(process=process, port=port)
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 3) -> None:
     process.terminate()
     try:
@@ -130,11 +105,58 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 3) -> None:
 
 
 @dataclass
-class MotoServer:
-    """moto in server mode: an S3 (and IAM) endpoint on 127.0.0.1."""
+class ServerProcess:
+    """A server started on a free port of 127.0.0.1, ready once the port answers."""
 
     process: subprocess.Popen[bytes]
     port: int
+
+    @classmethod
+    def spawn(
+        cls,
+        name: str,
+        command: Callable[[int], list[str]],
+        *,
+        environment: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Self:
+        port = free_port()
+        process = subprocess.Popen(
+            command(port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **(environment or {})},
+            cwd=cwd,
+        )
+        try:
+            wait_for_port(port, process, name)
+        except RuntimeError:
+            stop_process(process)
+            raise
+        return cls(process=process, port=port)
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+class RedisServer(ServerProcess):
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls) -> RedisServer:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not installed: run `make install-test`.")
+        return cls.spawn(
+            "redis-server",
+            lambda port: [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        )
+
+
+class MotoServer(ServerProcess):
+    """moto in server mode: an S3 (and IAM) endpoint on 127.0.0.1."""
 
     @property
     def endpoint_url(self) -> str:
@@ -142,15 +164,7 @@ class MotoServer:
 
     @classmethod
     def start(cls, environment: dict[str, str] | None = None) -> MotoServer:
-        port = free_port()
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **(environment or {})},
+        executable = str(Path(sys.executable).with_name("moto_server"))
+        return cls.spawn(
+            "moto_server", lambda port: [executable, "-H", "127.0.0.1", "-p", str(port)], environment=environment
         )
-        wait_for_port(port, process, "moto_server")
-        return cls(process=process, port=port)
-
-    def stop(self) -> None:
-        stop_process(self.process)
