@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,20 +26,12 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from bench.timing import median_seconds  # noqa: E402
 from packager.models import Package, PackageEntry  # noqa: E402
 from packager.tree import list_folder  # noqa: E402
 from sources.models import Source, SourceObject, encode_cursor  # noqa: E402
 
 PAGE = 200
-
-
-def median_ms(run: Callable[[], object], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings) * 1000
 
 
 def main() -> None:
@@ -70,9 +60,9 @@ def main() -> None:
         return list(SourceObject.objects.children(source, "big/", cursor=cursor, name_contains=name)[:PAGE])
 
     deep_cursor = encode_cursor(False, f"f{args.objects - 2 * PAGE:07d}.bin")
-    first_ms = median_ms(page, args.repeat)
-    deep_ms = median_ms(lambda: page(deep_cursor), args.repeat)
-    filter_ms = median_ms(lambda: page(name="99999"), args.repeat)
+    first_ms = median_seconds(page, args.repeat) * 1000
+    deep_ms = median_seconds(lambda: page(deep_cursor), args.repeat) * 1000
+    filter_ms = median_seconds(lambda: page(name="99999"), args.repeat) * 1000
 
     package = Package.objects.create(owner=user, name="bench", slug="bench")
     PackageEntry.objects.bulk_create(
@@ -82,7 +72,7 @@ def main() -> None:
         ),
         batch_size=5000,
     )
-    tree_ms = median_ms(lambda: list_folder(package, "d42/", page=3), args.repeat)
+    tree_ms = median_seconds(lambda: list_folder(package, "d42/", page=3), args.repeat) * 1000
 
     print(f"index: {args.objects:,} objects in one folder, written at {args.objects / load_seconds:,.0f} rows/s")
     print(f"first page of {PAGE}:            {first_ms:8.2f} ms")

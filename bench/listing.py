@@ -21,19 +21,11 @@ import boto3
 import s3fs
 from botocore.client import Config
 
+from bench.timing import median_seconds
 from sources.backends.s3 import S3Backend
 from tests.servers import MotoServer
 
 KEY_ID, SECRET, BUCKET = "bench-key", "bench-secret", "bench"
-
-
-def median_seconds(run: Callable[[], object], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 def interleaved(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, tuple[float, float]]:

@@ -49,6 +49,15 @@ def locked_share(owner: Any, package: Package) -> Share:
     return services.share_create(package=package, created_by=owner, password="correct horse")
 
 
+def s3_share(owner: Any, moto_server: S3Server, bucket: str) -> Share:
+    """An open share of a package holding one S3 object, "x.bin"."""
+    moto_server.client().put_object(Bucket=bucket, Key="x.bin", Body=b"12345")
+    source = make_source(owner, moto_server.source_fields(bucket))
+    package = packages.package_create(owner=owner, name="s3")
+    packages.package_add_objects(package=package, source=source, paths=["x.bin"])
+    return services.share_create(package=package, created_by=owner)
+
+
 def basic(password: str) -> dict[str, str]:
     token = base64.b64encode(f"anyone:{password}".encode()).decode()
     return {"HTTP_AUTHORIZATION": f"Basic {token}"}
@@ -144,11 +153,7 @@ def test_local_links_expire(client: Any, open_share: Share, source: Source, monk
 def test_a_head_request_gets_a_url_signed_for_head(
     client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
 ) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="x.bin", Body=b"12345")
-    s3_source = make_source(owner, moto_server.source_fields(s3_bucket))
-    package = packages.package_create(owner=owner, name="s3")
-    packages.package_add_objects(package=package, source=s3_source, paths=["x.bin"])
-    share = services.share_create(package=package, created_by=owner)
+    share = s3_share(owner, moto_server, s3_bucket)
     url = reverse("share_resolve", args=[share.token, "x.bin"])
     get_location = client.get(url)["Location"]
     head_location = client.head(url)["Location"]
@@ -285,11 +290,9 @@ def test_behind_a_proxy_links_use_the_public_host_and_guesses_count_per_client(
 def test_a_source_whose_secrets_cannot_be_decrypted_gives_a_clear_error(
     client: Any, owner: Any, owner_client: Any, moto_server: S3Server, s3_bucket: str, settings: Any
 ) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="x.bin", Body=b"x")
-    s3_source = make_source(owner, moto_server.source_fields(s3_bucket))
-    package = packages.package_create(owner=owner, name="k")
-    packages.package_add_objects(package=package, source=s3_source, paths=["x.bin"])
-    share = services.share_create(package=package, created_by=owner)
+    share = s3_share(owner, moto_server, s3_bucket)
+    s3_source = share.package.entries.get().source
+    assert s3_source is not None
     settings.CREDENTIALS_KEYS = ["a-new-key-without-the-old-one"]
     from sources import clients
 
