@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Router, Schema
+from ninja import Field, NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
@@ -25,6 +25,7 @@ from sources.api import get_source
 from sources.api import router as sources_router
 from sources.backends import StorageError
 from sources.http import api_user
+from sources.search import Search
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +66,20 @@ class EntryOut(Schema):
     version_id: str | None
 
 
+class SearchIn(Schema):
+    q: str = ""
+    glob: str = ""
+    min_size: int | None = Field(None, ge=0)
+    max_size: int | None = Field(None, ge=0)
+    modified_after: dt.datetime | None = None
+    modified_before: dt.datetime | None = None
+
+
 class EntriesIn(Schema):
     source: uuid.UUID | None = None
     keys: list[str] | None = None
     prefix: str | None = None
+    search: SearchIn | None = Field(None, description="every indexed file matching this search of the source")
     target: str = ""
     path: str | None = None
     text: str | None = None
@@ -80,6 +91,10 @@ class EntryPatch(Schema):
 
 class Added(Schema):
     added: list[EntryOut]
+
+
+class AddedCount(Schema):
+    added_count: int
 
 
 def package_out(package: Package) -> dict[str, Any]:
@@ -150,18 +165,31 @@ def list_entries(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, 
     return [entry_out(entry) for entry in package.entries.select_related("source").order_by("path")]
 
 
-@router.post("/packages/{uuid:package_id}/entries", response={201: Added})
+@router.post("/packages/{uuid:package_id}/entries", response={201: Added | AddedCount, 409: dict[str, str]})
 def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> Status[dict[str, Any]]:
-    """Objects by key, a whole prefix (recursively), or a text file."""
+    """Objects by key, a whole prefix (recursively), every match of a search, or a text file.
+
+    A search adds the matching files below their common folder under the target and
+    answers with how many were added (tens of thousands fit in one request).
+    """
     package = get_package(request, package_id)
     if body.path is not None:
         if body.text is None:
             raise HttpError(400, "A text entry needs both “path” and “text”.")
         entry = services.package_write_text(package=package, path=body.path, content=body.text)
         return Status(201, {"added": [entry_out(entry)]})
-    if body.source is None or (body.keys is None) == (body.prefix is None):
-        raise HttpError(400, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
+    given = [body.keys is not None, body.prefix is not None, body.search is not None]
+    if body.source is None or sum(given) != 1:
+        raise HttpError(
+            400, "Give {source, keys, target}, {source, prefix, target}, {source, search, target} or {path, text}."
+        )
     source = get_source(request, body.source)
+    if body.search is not None:
+        if not source.is_indexed:
+            raise HttpError(409, "Search needs the source's index, which is being built; try again when it is ready.")
+        search = Search(**{**body.search.dict(), "q": body.search.q.strip(), "glob": body.search.glob.strip()})
+        added = services.package_add_search(package=package, source=source, search=search, target=body.target)
+        return Status(201, {"added_count": added})
     root = source.normalized_prefix
     keys = body.keys if body.keys is not None else [body.prefix.rstrip("/") + "/" if body.prefix else root]
     outside = [key for key in keys if not key.startswith(root)]

@@ -17,6 +17,7 @@ from packager.paths import InvalidPath, ancestors, normalize_folder, normalize_p
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject
+from sources.search import InvalidSearch, Search, common_folder, matches
 
 MAX_TEXT_SIZE = 5 * 1024 * 1024
 
@@ -233,6 +234,62 @@ def package_add_objects(
     PackageEntry.objects.bulk_create(entries, batch_size=1000)
     package.save(update_fields=["updated_at"])
     return entries
+
+
+@transaction.atomic
+def package_add_search(*, package: Package, source: Source, search: Search, target: str = "") -> int:
+    """Add every indexed file that matches a search; how many entries were added.
+
+    The matches keep their folders below the deepest folder they all share, under the
+    target folder. Rows are streamed from the index and written in batches, so tens of
+    thousands of matches cost a few queries per thousand, not one per match.
+    """
+    if search.is_empty():
+        raise PackageError("Give at least one search criterion.")
+    try:
+        found = matches(source, search)
+        paths = found.values_list("path", flat=True)
+        first, last = paths.first(), paths.last()
+    except InvalidSearch as error:
+        raise PackageError(str(error)) from error
+    if first is None or last is None:
+        raise PackageError("Nothing in the index matches this search.")
+    shared = len(common_folder(first, last))
+    try:
+        folder = normalize_folder(target)
+    except InvalidPath as error:
+        raise PackageError(error.message) from error
+    current = dict(
+        ((path, (source_id, key)) for path, source_id, key in package.entries.values_list("path", "source_id", "key"))
+    )
+    entries: list[PackageEntry] = []
+    columns = ("path", "size", "etag", "version_id", "md5", "last_modified")
+    for path, size, etag, version_id, md5, last_modified in found.values_list(*columns).iterator(chunk_size=2000):
+        key = source.key_for(path)
+        try:
+            entry_path = normalize_path(folder + path[shared:])
+        except InvalidPath as error:
+            raise PackageError(error.message) from error
+        if current.get(entry_path) == (source.pk, key):
+            continue  # already there, the same object at the same path
+        entries.append(
+            PackageEntry(
+                package=package,
+                path=entry_path,
+                kind=PackageEntry.Kind.POINTER,
+                source=source,
+                key=key,
+                size=size,
+                etag=etag,
+                version_id=version_id,
+                md5=md5,
+                last_modified=last_modified,
+            )
+        )
+    _check_paths(package, [entry.path for entry in entries])
+    PackageEntry.objects.bulk_create(entries, batch_size=1000)
+    package.save(update_fields=["updated_at"])
+    return len(entries)
 
 
 # Text entries ---------------------------------------------------------------------

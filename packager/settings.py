@@ -6,6 +6,7 @@ sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -181,6 +182,15 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery beat (`make run` starts it with the worker): sources due for a scheduled re-index
+# (and runs whose worker died) are queued every INDEX_SCHEDULE_SECONDS; expired shares'
+# event logs are purged daily.
+INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE = {
+    "index-due-sources": {"task": "sources.tasks.index_due_sources", "schedule": INDEX_SCHEDULE_SECONDS},
+    "purge-share-events": {"task": "shares.tasks.purge_share_events", "schedule": 24 * 3600.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Storage sources.
 # Endpoints that resolve to loopback, private or link-local addresses are refused unless
@@ -191,6 +201,12 @@ LOCAL_SOURCE_ROOTS = env_list("LOCAL_SOURCE_ROOTS")
 SOURCE_CONNECT_TIMEOUT = float(os.environ.get("SOURCE_CONNECT_TIMEOUT", "5"))
 SOURCE_READ_TIMEOUT = float(os.environ.get("SOURCE_READ_TIMEOUT", "20"))
 DEFAULT_PRESIGN_TTL = int(os.environ.get("DEFAULT_PRESIGN_TTL", "900"))
+# An index run that has written nothing for this long was killed; it may be claimed again.
+INDEX_STALE_SECONDS = float(os.environ.get("INDEX_STALE_SECONDS", "600"))
+# Index rows written per upsert; progress and cancellation are checked after each batch.
+INDEX_BATCH_SIZE = int(os.environ.get("INDEX_BATCH_SIZE", "1000"))
+# Index rows of objects that vanished from the bucket are kept (marked) this long.
+INDEX_VANISHED_RETENTION = dt.timedelta(days=float(os.environ.get("INDEX_VANISHED_RETENTION_DAYS", "30")))
 # Keys that encrypt source credentials at rest. Empty: derived from SECRET_KEY (and
 # SECRET_KEY_FALLBACKS for rotation). The first key encrypts; all of them decrypt.
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
@@ -198,6 +214,8 @@ CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
 # Shares.
 SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))
 SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
+# The access log of a share that expired or was revoked is deleted this long after.
+SHARE_EVENT_RETENTION = dt.timedelta(days=float(os.environ.get("SHARE_EVENT_RETENTION_DAYS", "90")))
 
 LOGGING = {
     "version": 1,

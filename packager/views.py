@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from packager import services
-from packager.forms import AddObjectsForm, ApiTokenForm, MoveForm, PackageForm, TextEntryForm, UploadForm
+from packager.forms import AddObjectsForm, AddSearchForm, ApiTokenForm, MoveForm, PackageForm, TextEntryForm, UploadForm
 from packager.models import ApiToken, Package, PackageEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
@@ -134,6 +135,34 @@ def package_add_objects(request: AuthenticatedRequest) -> HttpResponse:
         messages.error(request, error.message)
         return redirect(back)
     messages.success(request, f"Added {len(added)} file{'s' if len(added) != 1 else ''} to “{package.name}”.")
+    return redirect(_package_url(package))
+
+
+@login_required
+@require_POST
+def package_add_search(request: AuthenticatedRequest) -> HttpResponse:
+    """ "Add all matches to a package" on a source's search page."""
+    form = AddSearchForm(request.POST)
+    back = request.META.get("HTTP_REFERER") or reverse("source_list")
+    if not form.is_valid():
+        for error in form.non_field_errors() or ["Check the search and choose a package."]:
+            messages.error(request, str(error))
+        return redirect(back)
+    source = get_object_or_404(Source, public_id=form.cleaned_data["source"], owner=request.user)
+    package_id = form.cleaned_data.get("package")
+    try:
+        with transaction.atomic():
+            if package_id:
+                package = _get_package(request, package_id)
+            else:
+                package = services.package_create(owner=request.user, name=form.cleaned_data["new_package_name"])
+            added = services.package_add_search(
+                package=package, source=source, search=form.search(), target=form.cleaned_data.get("target") or ""
+            )
+    except services.PackageError as error:
+        messages.error(request, error.message)
+        return redirect(back)
+    messages.success(request, f"Added {added:,} file{'s' if added != 1 else ''} to “{package.name}”.")
     return redirect(_package_url(package))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
+from django.db import models
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -99,3 +100,11 @@ def share_unlock(*, share: Share, password: str, ip_address: str | None) -> bool
         cache.set(key, 1, timeout=settings.SHARE_UNLOCK_WINDOW)
     share_record(share=share, kind=ShareEvent.Kind.UNLOCK_FAILED, ip_address=ip_address)
     return False
+
+
+def share_events_purge() -> int:
+    """Delete the access log of shares that expired or were revoked longer ago than the retention."""
+    cutoff = timezone.now() - settings.SHARE_EVENT_RETENTION
+    ended = Share.objects.filter(models.Q(expires_at__lt=cutoff) | models.Q(revoked_at__lt=cutoff))
+    deleted, _ = ShareEvent.objects.filter(share__in=ended).delete()
+    return deleted

@@ -36,10 +36,9 @@ EDITABLE_FIELDS = (
     "addressing_style",
     "local_path",
     "presign_ttl",
+    "reindex_every_hours",
 )
-# An index run that has not finished after this long was killed; it may be claimed again.
-STALE_INDEXING = dt.timedelta(hours=2)
-INDEX_BATCH = 1000
+INDEX_BATCH = settings.INDEX_BATCH_SIZE
 
 
 class SourceInUse(Exception):
@@ -86,6 +85,8 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
         errors["endpoint_url"] = "The endpoint must be an http:// or https:// URL."
     if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
         errors["presign_ttl"] = "Choose between 60 seconds and 7 days."
+    if source.reindex_every_hours is not None and not 1 <= source.reindex_every_hours <= 24 * 365:
+        errors["reindex_every_hours"] = "Choose between 1 hour and a year, or leave empty for never."
     if (
         source.owner_id
         and Source.objects.filter(owner_id=source.owner_id, name=source.name).exclude(pk=source.pk).exists()
@@ -101,6 +102,8 @@ def source_check(*, source: Source) -> None:
 
 
 def _assign(source: Source, fields: dict[str, Any]) -> None:
+    if "reindex_every_hours" in fields:
+        source.reindex_every_hours = fields["reindex_every_hours"] or None  # empty or 0: never
     for name in EDITABLE_FIELDS:
         if name in fields and fields[name] is not None:
             value = fields[name]
@@ -203,19 +206,53 @@ def source_index_request(*, source: Source) -> None:
     transaction.on_commit(lambda: index_source.delay(source_pk))
 
 
+class NothingToCancel(Exception):
+    pass
+
+
+def source_index_cancel(*, source: Source) -> None:
+    """Stop a queued or running index; the run notices at its next batch and stops.
+
+    What the run already wrote stays (rows are upserted in place), and the previous index,
+    if any, stays browsable.
+    """
+    cancelled = Source.objects.filter(pk=source.pk, status__in=[Source.Status.QUEUED, Source.Status.INDEXING]).update(
+        status=Source.Status.CANCELLED, index_finished_at=timezone.now()
+    )
+    source.refresh_from_db()
+    if not cancelled:
+        raise NothingToCancel("No index of this source is queued or running.")
+    logger.info("index of source %s cancelled", source.public_id)
+
+
+def stale_after() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.INDEX_STALE_SECONDS)
+
+
 def _claim_index(source_pk: int) -> bool:
     now = timezone.now()
     claimable = models.Q(
         status__in=[Source.Status.NEW, Source.Status.QUEUED, Source.Status.READY, Source.Status.ERROR]
-    ) | models.Q(status=Source.Status.INDEXING, index_started_at__lt=now - STALE_INDEXING)
+    ) | models.Q(status=Source.Status.INDEXING, index_heartbeat_at__lt=now - stale_after())
     return (
         Source.objects.filter(claimable, pk=source_pk).update(
             status=Source.Status.INDEXING,
             index_started_at=now,
+            index_heartbeat_at=now,
+            index_finished_at=None,
+            index_listed=0,
             index_generation=models.F("index_generation") + 1,
         )
         == 1
     )
+
+
+class IndexStopped(Exception):
+    """The run was cancelled, or another run took the source over."""
+
+
+def _this_run(source_pk: int, generation: int) -> models.QuerySet[Source]:
+    return Source.objects.filter(pk=source_pk, status=Source.Status.INDEXING, index_generation=generation)
 
 
 def _parent_of(path: str) -> tuple[str, str]:
@@ -225,31 +262,45 @@ def _parent_of(path: str) -> tuple[str, str]:
     return (f"{parent}/" if parent else ""), name + ("/" if path.endswith("/") else "")
 
 
+# Every column a listing sets; vanished_at is cleared for objects that came back.
+_UPSERT_FIELDS = [
+    "parent",
+    "name",
+    "is_dir",
+    "size",
+    "file_count",
+    "etag",
+    "last_modified",
+    "version_id",
+    "md5",
+    "generation",
+    "vanished_at",
+]
+
+
 def _upsert(rows: list[SourceObject]) -> None:
     SourceObject.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["source", "path"],
-        update_fields=[
-            "parent",
-            "name",
-            "is_dir",
-            "size",
-            "file_count",
-            "etag",
-            "last_modified",
-            "version_id",
-            "md5",
-            "generation",
-        ],
+        rows, update_conflicts=True, unique_fields=["source", "path"], update_fields=_UPSERT_FIELDS
     )
 
 
 def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) -> tuple[int, int]:
+    """Upsert every listed object and its folders; progress after every batch.
+
+    Raises IndexStopped as soon as a batch finds the run cancelled or taken over.
+    """
     prefix = source.normalized_prefix
     folders: dict[str, list[int]] = {}  # folder path -> [file count, total size]
     batch: list[SourceObject] = []
     count = total = 0
+
+    def flush() -> None:
+        _upsert(batch)
+        batch.clear()
+        # One UPDATE per batch: progress, heartbeat, and whether the run is still ours.
+        if not _this_run(source.pk, generation).update(index_listed=count, index_heartbeat_at=timezone.now()):
+            raise IndexStopped
+
     for info in objects:
         path = info.key[len(prefix) :]
         if not path or path.endswith("/"):
@@ -279,14 +330,12 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
             totals[1] += info.size
             folder = _parent_of(folder)[0]
         if len(batch) >= INDEX_BATCH:
-            _upsert(batch)
-            batch = []
+            flush()
     if batch:
-        _upsert(batch)
-    folder_rows = []
+        flush()
     for folder, (files, size) in folders.items():
         parent, name = _parent_of(folder)
-        folder_rows.append(
+        batch.append(
             SourceObject(
                 source=source,
                 path=folder,
@@ -298,17 +347,21 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
                 generation=generation,
             )
         )
-    for start in range(0, len(folder_rows), INDEX_BATCH):
-        _upsert(folder_rows[start : start + INDEX_BATCH])
+        if len(batch) >= INDEX_BATCH:
+            _upsert(batch)
+            batch.clear()
+    if batch:
+        _upsert(batch)
     return count, total
 
 
 def source_index(*, source_pk: int) -> bool:
-    """List the whole source into its index. Returns False when another run holds it.
+    """List the whole source into its index. Returns False when it did not complete.
 
-    Rows are upserted with the run's generation and the rows of older generations are
-    deleted at the end, so a run killed half-way leaves the previous index readable and
-    the next run finishes the job.
+    Rows are upserted in place with the run's generation, so the previous index stays
+    browsable while the run goes on, and a run killed half-way leaves nothing that the next
+    run does not overwrite. At the end, folders of older generations are deleted and files
+    of older generations (no longer listed) are marked vanished.
     """
     if not _claim_index(source_pk):
         return False
@@ -317,20 +370,64 @@ def source_index(*, source_pk: int) -> bool:
     try:
         backend = clients.backend_for(source)
         count, total = _index_rows(source, generation, backend.iter_objects(source.normalized_prefix))
+    except IndexStopped:
+        logger.info("index of source %s stopped: cancelled or taken over", source.public_id)
+        return False
     except StorageError as error:
-        Source.objects.filter(pk=source_pk).update(status=Source.Status.ERROR, last_error=error.message)
+        _this_run(source_pk, generation).update(
+            status=Source.Status.ERROR, last_error=error.message, index_finished_at=timezone.now()
+        )
         logger.warning("indexing source %s failed: %s", source.public_id, error.message)
         raise
+    now = timezone.now()
     with transaction.atomic():
-        SourceObject.objects.filter(source_id=source_pk, generation__lt=generation).delete()
-        Source.objects.filter(pk=source_pk).update(
+        finished = _this_run(source_pk, generation).update(
             status=Source.Status.READY,
             last_error="",
-            last_indexed_at=timezone.now(),
+            last_indexed_at=now,
+            index_finished_at=now,
+            index_listed=count,
             object_count=count,
             total_size=total,
         )
+        if not finished:
+            return False
+        older = SourceObject.objects.filter(source_id=source_pk, generation__lt=generation)
+        older.filter(is_dir=True).delete()
+        older.filter(is_dir=False, vanished_at__isnull=True).update(vanished_at=now)
+        SourceObject.objects.filter(
+            source_id=source_pk, vanished_at__lt=now - settings.INDEX_VANISHED_RETENTION
+        ).delete()
     return True
+
+
+def sources_due_for_index() -> list[int]:
+    """Sources whose schedule says re-index now, and runs whose worker died."""
+    now = timezone.now()
+    scheduled = Source.objects.filter(
+        reindex_every_hours__isnull=False,
+        status__in=[Source.Status.READY, Source.Status.ERROR, Source.Status.CANCELLED, Source.Status.NEW],
+    ).only("pk", "reindex_every_hours", "last_indexed_at", "index_finished_at")
+    due = [
+        source.pk
+        for source in scheduled
+        if source.reindex_every_hours is not None
+        and (
+            source.index_finished_at is None
+            or source.index_finished_at <= now - dt.timedelta(hours=source.reindex_every_hours)
+        )
+    ]
+    stale = Source.objects.filter(status=Source.Status.INDEXING, index_heartbeat_at__lt=now - stale_after())
+    return due + list(stale.values_list("pk", flat=True))
+
+
+def sources_index_due() -> int:
+    """Queue every source due for an index (Celery beat calls this); how many were queued."""
+    due = sources_due_for_index()
+    for source in Source.objects.filter(pk__in=due):
+        with transaction.atomic():
+            source_index_request(source=source)
+    return len(due)
 
 
 def source_sign_url(*, source: Source, key: str, method: str = "GET", version_id: str = "") -> str:

@@ -203,21 +203,6 @@ def test_a_deleted_object_gets_a_clear_404(
     assert b"no longer exists" in response.content
 
 
-def test_reindexing_drops_deleted_objects_and_adds_new_ones(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
-    client = moto_server.client()
-    client.put_object(Bucket=s3_bucket, Key="a/old.txt", Body=b"old")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
-    client.delete_object(Bucket=s3_bucket, Key="a/old.txt")
-    client.put_object(Bucket=s3_bucket, Key="b/new.txt", Body=b"new!")
-    from sources.services import source_index
-
-    assert source_index(source_pk=source.pk)
-    paths = set(SourceObject.objects.filter(source=source).values_list("path", flat=True))
-    assert paths == {"b/", "b/new.txt"}
-    source.refresh_from_db()
-    assert (source.object_count, source.total_size) == (1, 4)
-
-
 def test_an_index_run_that_cannot_list_records_the_error(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
     source = make_source(owner, moto_server.source_fields(s3_bucket))
     moto_server.client().delete_bucket(Bucket=s3_bucket)

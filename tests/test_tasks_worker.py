@@ -120,10 +120,15 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     # A run that died half-way: claimed long ago, rows of a newer generation written,
     # one of them for an object that no longer exists.
     Source.objects.filter(pk=source.pk).update(
-        status=Source.Status.INDEXING, index_started_at=timezone.now() - services.STALE_INDEXING * 2, index_generation=1
+        status=Source.Status.INDEXING,
+        index_started_at=timezone.now() - services.stale_after() * 3,
+        index_heartbeat_at=timezone.now() - services.stale_after() * 2,
+        index_generation=1,
     )
     SourceObject.objects.create(source=source, path="gone.csv", parent="", name="gone.csv", size=1, generation=1)
     services.source_index_request(source=source)
     source = wait_for_status(source, Source.Status.READY, worker, tmp_path / "worker.log")
-    assert list(SourceObject.objects.filter(source=source).values_list("path", flat=True)) == ["kept.csv"]
+    live = SourceObject.objects.filter(source=source, vanished_at__isnull=True)
+    assert list(live.values_list("path", flat=True)) == ["kept.csv"]
+    assert SourceObject.objects.get(source=source, path="gone.csv").vanished_at is not None
     assert source.index_generation == 2
