@@ -84,9 +84,7 @@ def test_it_browses_an_s3_source_live_before_its_index_exists(
     assert [entry["name"] for entry in indexed["entries"]] == ["2024", "2025", "a.csv", "b.csv", "c.csv"]
 
 
-def test_it_browses_an_azure_container_live(
-    api: Api, owner: Any, azurite: AzureServer, azure_container: str
-) -> None:
+def test_it_browses_an_azure_container_live(api: Api, owner: Any, azurite: AzureServer, azure_container: str) -> None:
     container = azurite.service().get_container_client(azure_container)
     for key in ["runs/1/out.json", "runs/2/out.json", "runs/log.txt", "runs/notes.md", "readme.md"]:
         container.upload_blob(key, b"{}")

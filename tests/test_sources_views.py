@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sources.models import Source, SourceObject
+from sources.models import Source
 from tests.conftest import S3Server
 from tests.factories import make_local_source, make_source, write_files
 

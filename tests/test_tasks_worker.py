@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,47 +42,53 @@ def _reset_connections() -> None:
     celery_app.amqp._producer_pool = None
 
 
-@pytest.fixture
-def worker(
-    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[subprocess.Popen[bytes]]:
+def spawn_celery(
+    command: str, redis_server: RedisServer, tmp_path: Path, log_name: str, **environment: str
+) -> subprocess.Popen[bytes]:
+    """A real `celery worker` or `celery beat` process on the test Redis and database."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": redis_server.url,
         "SOURCE_ENDPOINT_ALLOWLIST": "127.0.0.1,localhost",
         "PACKAGER_VAR_DIR": str(tmp_path),
+        **environment,
     }
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("celery")),
-            "--app",
-            "packager",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-        ],
+    arguments = ["--pool", "solo"] if command == "worker" else ["--schedule", str(tmp_path / "beat-schedule")]
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("celery")), "--app", "packager", command, *arguments, "--loglevel", "INFO"],
         env=env,
-        stdout=log,
+        stdout=(tmp_path / log_name).open("ab"),
         stderr=subprocess.STDOUT,
     )
-    # This process sends to the same Redis instead of running tasks inline.
-    names = ("task_always_eager", "broker_url", "broker_transport_options")
-    saved = {name: celery_app.conf[name] for name in names}
-    celery_app.conf.update(task_always_eager=False, broker_url=redis_server.url, broker_transport_options={})
-    _reset_connections()
-    yield process
-    _reset_connections()
-    celery_app.conf.update(saved)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+        process.wait()
+
+
+@pytest.fixture
+def send_to_redis(redis_server: RedisServer) -> Iterator[None]:
+    """This process sends tasks to the test Redis instead of running them inline."""
+    names = ("task_always_eager", "broker_url", "broker_transport_options")
+    saved = {name: celery_app.conf[name] for name in names}
+    celery_app.conf.update(task_always_eager=False, broker_url=redis_server.url, broker_transport_options={})
+    _reset_connections()
+    yield
+    _reset_connections()
+    celery_app.conf.update(saved)
+
+
+@pytest.fixture
+def worker(redis_server: RedisServer, tmp_path: Path, send_to_redis: None) -> Iterator[subprocess.Popen[bytes]]:
+    process = spawn_celery("worker", redis_server, tmp_path, "worker.log")
+    yield process
+    stop(process)
 
 
 def wait_for_status(
@@ -132,3 +141,94 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     assert list(live.values_list("path", flat=True)) == ["kept.csv"]
     assert SourceObject.objects.get(source=source, path="gone.csv").vanished_at is not None
     assert source.index_generation == 2
+
+
+def put_objects(server: S3Server, bucket: str, keys: list[str]) -> None:
+    client = server.client()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=bucket, Key=key, Body=key.encode()), keys))
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_losses(
+    redis_server: RedisServer,
+    send_to_redis: None,
+    moto_server: S3Server,
+    s3_bucket: str,
+    owner: Any,
+    tmp_path: Path,
+    settings: Any,
+) -> None:
+    # Two listing pages (S3 answers 1,000 keys a page): the kill lands once the first page
+    # is written, while the second is being fetched.
+    keys = [f"runs/{index % 20:02d}/part-{index:05d}.json" for index in range(1500)]
+    put_objects(moto_server, s3_bucket, keys)
+    worker_settings = {"INDEX_BATCH_SIZE": "100", "INDEX_STALE_SECONDS": "2"}
+    settings.INDEX_STALE_SECONDS = 2
+    first = spawn_celery("worker", redis_server, tmp_path, "worker.log", **worker_settings)
+    try:
+        source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
+        services.source_index_request(source=source)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            source.refresh_from_db()
+            if source.status == Source.Status.INDEXING and source.index_listed >= 1000:
+                break
+            assert source.status != Source.Status.READY, "the index finished before the kill"
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        stop(first)
+    source.refresh_from_db()
+    assert source.status == Source.Status.INDEXING
+    assert 1000 <= source.index_listed < len(keys)  # killed mid-way
+    written = SourceObject.objects.filter(source=source, is_dir=False).count()
+    assert 0 < written < len(keys)
+
+    time.sleep(2.5)  # the dead run's heartbeat grows stale
+    second = spawn_celery("worker", redis_server, tmp_path, "worker.log", **worker_settings)
+    try:
+        assert services.sources_index_due() == 1  # what beat does every minute
+        source = wait_for_status(source, Source.Status.READY, second, tmp_path / "worker.log")
+    finally:
+        stop(second)
+    files = SourceObject.objects.filter(source=source, is_dir=False)
+    assert source.object_count == len(keys) == files.count()
+    assert sorted(files.values_list("path", flat=True)) == sorted(keys)  # no duplicates, no losses
+    assert not files.filter(vanished_at__isnull=False).exists()
+    assert set(files.values_list("generation", flat=True)) == {source.index_generation}
+    folders = SourceObject.objects.filter(source=source, parent="runs/", is_dir=True)
+    assert folders.count() == 20 and sum(folders.values_list("file_count", flat=True)) == len(keys)
+
+
+@pytest.mark.slow
+def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
+    redis_server: RedisServer,
+    worker: subprocess.Popen[bytes],
+    moto_server: S3Server,
+    s3_bucket: str,
+    owner: Any,
+    tmp_path: Path,
+) -> None:
+    moto_server.client().put_object(Bucket=s3_bucket, Key="a.csv", Body=b"a")
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    moto_server.client().put_object(Bucket=s3_bucket, Key="b.csv", Body=b"b")
+    long_ago = timezone.now() - dt.timedelta(hours=2)
+    Source.objects.filter(pk=source.pk).update(
+        reindex_every_hours=1, index_finished_at=long_ago, last_indexed_at=long_ago
+    )
+    beat = spawn_celery("beat", redis_server, tmp_path, "beat.log", INDEX_SCHEDULE_SECONDS="1")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            source.refresh_from_db()
+            if source.status == Source.Status.READY and source.last_indexed_at and source.last_indexed_at > long_ago:
+                break
+            assert beat.poll() is None, (tmp_path / "beat.log").read_text()[-3000:]
+            time.sleep(0.2)
+        else:
+            raise AssertionError((tmp_path / "beat.log").read_text()[-3000:])
+    finally:
+        stop(beat)
+    assert source.object_count == 2
