@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from sources import clients
@@ -262,8 +264,12 @@ def _parent_of(path: str) -> tuple[str, str]:
     return (f"{parent}/" if parent else ""), name + ("/" if path.endswith("/") else "")
 
 
-# Every column a listing sets; vanished_at is cleared for objects that came back.
-_UPSERT_FIELDS = [
+# The columns a listing writes, in the order of an index row tuple; on conflict every one but
+# the key is updated, so vanished_at is cleared for objects that came back. sha256 is
+# written empty for new rows and left alone on existing ones.
+ROW_COLUMNS = (
+    "source_id",
+    "path",
     "parent",
     "name",
     "is_dir",
@@ -275,13 +281,83 @@ _UPSERT_FIELDS = [
     "md5",
     "generation",
     "vanished_at",
-]
+    "sha256",
+)
+_UPDATED_COLUMNS = ROW_COLUMNS[2:-1]
 
 
-def _upsert(rows: list[SourceObject]) -> None:
-    SourceObject.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["source", "path"], update_fields=_UPSERT_FIELDS
+def _upsert_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(SourceObject._meta.db_table)
+    columns = ", ".join(quote(name) for name in ROW_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(ROW_COLUMNS))
+    updates = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in _UPDATED_COLUMNS)
+    # Only names from the model's metadata go into the text; values are parameters.
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({quote('source_id')}, {quote('path')}) DO UPDATE SET {updates}"
     )
+
+
+def index_rows_upsert(rows: list[tuple[Any, ...]]) -> None:
+    """Insert or update index rows (tuples in ROW_COLUMNS order) in one executemany.
+
+    The same statement bulk_create(update_conflicts=True) would send, without building a
+    model instance and preparing every field of every row: at a million objects that is most
+    of the index task's CPU (bench/index.py). tests/test_sources_index.py pins the rows it
+    writes to bulk_create's.
+    """
+    if not rows:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    prepared = [(*row[:8], adapt(row[8]), *row[9:12], adapt(row[12]), row[13]) for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(_upsert_sql(), prepared)
+
+
+def _read_ahead(objects: Iterable[ObjectInfo], *, chunk: int = 1000, depth: int = 4) -> Iterator[ObjectInfo]:
+    """The objects, listed by a thread a few pages ahead.
+
+    The storage service's answer time and the database's write time then overlap instead of
+    adding up: the next page is on its way while this one is written (bench/index.py).
+    """
+    pending: queue.Queue[list[ObjectInfo] | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: list[ObjectInfo] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                pending.put(value, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False  # the reader gave up (cancelled, or failed)
+
+    def produce() -> None:
+        try:
+            buffer: list[ObjectInfo] = []
+            for info in objects:
+                buffer.append(info)
+                if len(buffer) >= chunk:
+                    if not put(buffer):
+                        return
+                    buffer = []
+            if put(buffer):
+                put(None)
+        except BaseException as error:  # handed to the reader, which raises it
+            put(error)
+
+    threading.Thread(target=produce, name="index-read-ahead", daemon=True).start()
+    try:
+        while True:
+            value = pending.get()
+            if value is None:
+                return
+            if isinstance(value, BaseException):
+                raise value
+            yield from value
+    finally:
+        stop.set()
 
 
 def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) -> tuple[int, int]:
@@ -291,15 +367,18 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
     """
     prefix = source.normalized_prefix
     folders: dict[str, list[int]] = {}  # folder path -> [file count, total size]
-    batch: list[SourceObject] = []
+    batch: list[tuple[Any, ...]] = []
     count = total = 0
+    last_parent: str | None = None
+    chain: list[list[int]] = []  # the totals of the last parent and its ancestors
 
     def flush() -> None:
-        _upsert(batch)
-        batch.clear()
-        # One UPDATE per batch: progress, heartbeat, and whether the run is still ours.
-        if not _this_run(source.pk, generation).update(index_listed=count, index_heartbeat_at=timezone.now()):
-            raise IndexStopped
+        with transaction.atomic():  # one commit per batch
+            index_rows_upsert(batch)
+            batch.clear()
+            # One UPDATE per batch: progress, heartbeat, and whether the run is still ours.
+            if not _this_run(source.pk, generation).update(index_listed=count, index_heartbeat_at=timezone.now()):
+                raise IndexStopped
 
     for info in objects:
         path = info.key[len(prefix) :]
@@ -307,51 +386,44 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
             continue
         parent, name = _parent_of(path)
         batch.append(
-            SourceObject(
-                source=source,
-                path=path,
-                parent=parent,
-                name=name,
-                is_dir=False,
-                size=info.size,
-                etag=info.etag[:200],
-                last_modified=info.last_modified,
-                version_id=info.version_id,
-                md5=info.md5,
-                generation=generation,
+            (
+                source.pk,
+                path,
+                parent,
+                name,
+                False,
+                info.size,
+                0,
+                info.etag[:200],
+                info.last_modified,
+                info.version_id,
+                info.md5,
+                generation,
+                None,
+                "",
             )
         )
         count += 1
         total += info.size
-        folder = parent
-        while folder:
-            totals = folders.setdefault(folder, [0, 0])
+        if parent != last_parent:  # keys come in order: a folder's objects are consecutive
+            last_parent, chain, folder = parent, [], parent
+            while folder:
+                chain.append(folders.setdefault(folder, [0, 0]))
+                folder = _parent_of(folder)[0]
+        for totals in chain:
             totals[0] += 1
             totals[1] += info.size
-            folder = _parent_of(folder)[0]
         if len(batch) >= INDEX_BATCH:
             flush()
     if batch:
         flush()
     for folder, (files, size) in folders.items():
         parent, name = _parent_of(folder)
-        batch.append(
-            SourceObject(
-                source=source,
-                path=folder,
-                parent=parent,
-                name=name,
-                is_dir=True,
-                size=size,
-                file_count=files,
-                generation=generation,
-            )
-        )
+        batch.append((source.pk, folder, parent, name, True, size, files, "", None, "", "", generation, None, ""))
         if len(batch) >= INDEX_BATCH:
-            _upsert(batch)
+            index_rows_upsert(batch)
             batch.clear()
-    if batch:
-        _upsert(batch)
+    index_rows_upsert(batch)
     return count, total
 
 
@@ -369,7 +441,8 @@ def source_index(*, source_pk: int) -> bool:
     generation = source.index_generation  # this run's own number, taken with the claim
     try:
         backend = clients.backend_for(source)
-        count, total = _index_rows(source, generation, backend.iter_objects(source.normalized_prefix))
+        listing = _read_ahead(backend.iter_objects(source.normalized_prefix))
+        count, total = _index_rows(source, generation, listing)
     except IndexStopped:
         logger.info("index of source %s stopped: cancelled or taken over", source.public_id)
         return False

@@ -167,6 +167,8 @@ def test_a_running_index_stops_at_its_next_batch_when_cancelled(
     write_files(tmp_path, {f"f{index:02d}.txt": b"x" for index in range(30)})
     source = make_source(owner, {"name": "local", "kind": "local", "path": str(tmp_path)}, index=False)
     monkeypatch.setattr(services, "INDEX_BATCH", 5)
+    # List in this thread (not a page ahead in another), so the cancel below lands at a known object.
+    monkeypatch.setattr(services, "_read_ahead", iter)
     listed = []
     backend_iter = services.clients.backend_for(source).iter_objects
 
@@ -183,7 +185,7 @@ def test_a_running_index_stops_at_its_next_batch_when_cancelled(
     source.refresh_from_db()
     assert source.status == Source.Status.CANCELLED
     assert source.index_listed == 10 and len(listed) == 15  # stopped at the batch after the cancel
-    assert SourceObject.objects.filter(source=source).count() == 15  # what was listed stays
+    assert SourceObject.objects.filter(source=source).count() == 10  # the batches written before the cancel
     assert not source.is_indexed
 
 
@@ -213,6 +215,33 @@ def test_reindexing_updates_rows_in_place_and_marks_vanished_objects(
     assert services.source_index(source_pk=source.pk)
     back = SourceObject.objects.get(source=source, path="a/old.txt")
     assert back.pk == ids["a/old.txt"] and back.vanished_at is None and back.size == 4
+
+
+def test_the_hand_written_upsert_writes_what_bulk_create_would(owner: Any, tmp_path: Path) -> None:
+    by_library = make_local_source(owner, tmp_path, name="library")
+    by_hand = make_local_source(owner, tmp_path, name="hand")
+    when = dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
+    rows = [
+        ("a/b.csv", "a/", "b.csv", False, 10, 0, "etag-1", when, "v1", "0" * 32, 3, None),
+        ("a/", "", "a/", True, 10, 1, "", None, "", "", 3, None),
+        ("c é.txt", "", "c é.txt", False, 0, 0, "", when, "", "", 3, None),
+    ]
+    fields = ["path", "parent", "name", "is_dir", "size", "file_count", "etag", "last_modified", "version_id", "md5"]
+    fields += ["generation", "vanished_at"]
+    for values in (rows, [(*row[:4], row[4] + 1, *row[5:10], 4, when) for row in rows]):  # insert, then update
+        SourceObject.objects.bulk_create(
+            [SourceObject(source=by_library, **dict(zip(fields, row, strict=True))) for row in values],
+            update_conflicts=True,
+            unique_fields=["source", "path"],
+            update_fields=fields[1:],
+        )
+        services.index_rows_upsert([(by_hand.pk, *row, "") for row in values])
+
+        def stored(source: Source) -> list[tuple[Any, ...]]:
+            return list(SourceObject.objects.filter(source=source).order_by("path").values_list(*fields, "sha256"))
+
+        assert stored(by_hand) == stored(by_library)
+    assert stored(by_hand)[0][4] == 11 and stored(by_hand)[0][-2] == when
 
 
 def test_vanished_rows_are_deleted_after_the_retention(owner: Any, tmp_path: Path, settings: Any) -> None:
