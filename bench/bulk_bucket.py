@@ -4,7 +4,7 @@ Writing 200,000 objects through the S3 API takes moto an hour on a busy machine;
 into its in-memory backend takes seconds, and the objects then answer every S3 request the
 same. Run as a separate process, so the benchmark's client CPU is the client's alone:
 
-    python bench/bulk_bucket.py PORT BUCKET COUNT [--folder-of N] [--stock-listing]
+    python bench/bulk_bucket.py PORT BUCKET COUNT [--folder-of N] [--per-folder N] [--stock-listing]
 
 moto answers each ListObjectsV2 page by filtering and sorting the whole bucket and then
 serializing it through a generic botocore-model serializer (seconds per page at 200,000
@@ -23,19 +23,19 @@ import argparse
 import bisect
 import hashlib
 import sys
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
-from pathlib import Path
 
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.core.responses import ActionResult
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.s3.responses import S3Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.layout import object_keys  # noqa: E402
+from bench.layout import object_keys
 
 
 def sorted_listing(backend: S3Backend, bucket_name: str) -> None:
@@ -55,15 +55,21 @@ def sorted_listing(backend: S3Backend, bucket_name: str) -> None:
             return stock(bucket, prefix, delimiter, continuation_token, start_after, max_keys)
         prefix = prefix or ""
         after = backend._pagination_tokens.get(continuation_token) if continuation_token else start_after
-        position = bisect.bisect_right(names, after) if after else bisect.bisect_left(names, prefix)
+        if not after:
+            position = bisect.bisect_left(names, prefix)
+        elif delimiter and after.endswith(delimiter):  # the page ended with a folder: skip all of it
+            position = bisect.bisect_left(names, after + "\U0010ffff")
+        else:
+            position = bisect.bisect_right(names, after)
         results: list[FakeKey | str] = []
         while position < len(names) and names[position].startswith(prefix):
             name = names[position]
             cut = name.find(delimiter, len(prefix)) if delimiter else -1
             if len(results) == max_keys:
                 last = results[-1]
-                token = hashlib.md5((last if isinstance(last, str) else last.name).encode()).hexdigest()
-                backend._pagination_tokens[token] = last if isinstance(last, str) else last.name
+                last_name = last if isinstance(last, str) else last.name
+                token = hashlib.md5(last_name.encode(), usedforsecurity=False).hexdigest()  # moto's token form
+                backend._pagination_tokens[token] = last_name
                 return results, True, token
             if cut >= 0:
                 folder = name[: cut + len(delimiter or "")]
@@ -121,6 +127,7 @@ def main() -> None:
     parser.add_argument("bucket")
     parser.add_argument("count", type=int)
     parser.add_argument("--folder-of", type=int, default=0, help="this many objects directly in big/")
+    parser.add_argument("--per-folder", type=int, default=1000, help="objects per data/part-NNNN/ folder")
     parser.add_argument("--stock-listing", action="store_true", help="moto's own (whole-bucket) listing")
     args = parser.parse_args()
 
@@ -128,7 +135,7 @@ def main() -> None:
     server.start()
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
     backend.create_bucket(args.bucket, "us-east-1")
-    for key in object_keys(args.count, folder_of=args.folder_of):
+    for key in object_keys(args.count, folder_of=args.folder_of, per_folder=args.per_folder):
         backend.put_object(args.bucket, key, b"x")
     if not args.stock_listing:
         sorted_listing(backend, args.bucket)

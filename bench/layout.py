@@ -17,22 +17,25 @@ from tests.servers import free_port, wait_for_port
 FOLDER = 1000
 
 
-def object_keys(count: int, *, folder_of: int = 0) -> Iterator[str]:
+def object_keys(count: int, *, folder_of: int = 0, per_folder: int = FOLDER) -> Iterator[str]:
     for index in range(min(folder_of, count)):
         yield f"big/f{index:07d}.bin"
     for index in range(count - min(folder_of, count)):
         suffix = "parquet" if index % 2 else "csv"
-        yield f"data/part-{index // FOLDER:04d}/file-{index:07d}.{suffix}"
+        yield f"data/part-{index // per_folder:04d}/file-{index:07d}.{suffix}"
 
 
 class BulkBucket:
     """bench/bulk_bucket.py in its own process: a moto endpoint with a full bucket."""
 
-    def __init__(self, bucket: str, count: int, *, folder_of: int = 0, stock_listing: bool = False) -> None:
+    def __init__(
+        self, bucket: str, count: int, *, folder_of: int = 0, per_folder: int = FOLDER, stock_listing: bool = False
+    ) -> None:
         self.port = free_port()
         self.bucket = bucket
         script = Path(__file__).with_name("bulk_bucket.py")
-        command = [sys.executable, str(script), str(self.port), bucket, str(count), "--folder-of", str(folder_of)]
+        command = [sys.executable, str(script), str(self.port), bucket, str(count)]
+        command += ["--folder-of", str(folder_of), "--per-folder", str(per_folder)]
         if stock_listing:
             command.append("--stock-listing")
         self.process = subprocess.Popen(

@@ -37,22 +37,44 @@ class Like(Lookup):
         return f"{lhs} LIKE {rhs} ESCAPE '\\'", (*lhs_params, *rhs_params)
 
 
+@CharField.register_lookup
+class SqliteGlob(Lookup):
+    """`path__sqlite_glob="raw/*.csv"`: SQLite's own GLOB, case-sensitive, `*` crossing "/"."""
+
+    lookup_name = "sqlite_glob"
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} GLOB {rhs}", (*lhs_params, *rhs_params)
+
+
 @dataclass(frozen=True)
 class Glob:
     literal_head: str  # the characters before the first wildcard
     like: str  # a LIKE pattern matching every key the glob matches (and maybe more)
+    sqlite_glob: str  # the same superset as a SQLite GLOB pattern (case-sensitive, unlike its LIKE)
     regex: str  # the exact match, anchored
+    exact: bool  # the superset patterns match exactly what the glob does: no regex needed
 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _sqlite_glob_escape(text: str) -> str:
+    return "".join(f"[{char}]" if char in "*?[" else char for char in text)
+
+
 def parse_glob(pattern: str) -> Glob:
     """`*` and `?` stay inside one folder, `**` crosses folders, `[...]` is a character class."""
     regex: list[str] = []
     like: list[str] = []
+    native: list[str] = []
     head_end: int | None = None
+    # "%" and "*" in the superset patterns cross "/", so they are exact only where the glob
+    # crosses folders too: "**", and a "*" right after "**/" ("**/*.csv" is "%.csv").
+    exact = True
     index = 0
     while index < len(pattern):
         char = pattern[index]
@@ -61,18 +83,27 @@ def parse_glob(pattern: str) -> Glob:
         if pattern.startswith("**/", index):
             regex.append("(?:.*/)?")
             like.append("%")
+            native.append("*")
             index += 3
+            if pattern.startswith("*", index) and not pattern.startswith("**", index):
+                regex.append("[^/]*")
+                index += 1
         elif pattern.startswith("**", index):
             regex.append(".*")
             like.append("%")
+            native.append("*")
             index += 2
         elif char == "*":
             regex.append("[^/]*")
             like.append("%")
+            native.append("*")
+            exact = False
             index += 1
         elif char == "?":
             regex.append("[^/]")
             like.append("_")
+            native.append("?")
+            exact = False
             index += 1
         elif char == "[":
             end = pattern.find("]", index + 2)
@@ -83,16 +114,20 @@ def parse_glob(pattern: str) -> Glob:
             members = re.escape(body[1:] if negated else body).replace("\\-", "-")
             regex.append(f"[^/{members}]" if negated else f"[{members}]")
             like.append("_")
+            native.append("?")
+            exact = False
             index = end + 1
         else:
             regex.append(re.escape(char))
             like.append(_like_escape(char))
+            native.append(_sqlite_glob_escape(char))
             index += 1
-    collapsed = re.sub("%+", "%", "".join(like))
     return Glob(
         literal_head=pattern[: len(pattern) if head_end is None else head_end],
-        like=collapsed,
+        like=re.sub("%+", "%", "".join(like)),
+        sqlite_glob=re.sub(r"\*+", "*", "".join(native)),
         regex="^" + "".join(regex) + "$",
+        exact=exact,
     )
 
 
@@ -129,9 +164,13 @@ def matches(source: Source, search: Search) -> SourceObjectQuerySet:
         glob = parse_glob(search.glob)
         if glob.literal_head:
             rows = rows.filter(_key_range(glob.literal_head))
-        if glob.like != _like_escape(glob.literal_head) + "%":
+        # SQLite's LIKE ignores case, its GLOB does not; PostgreSQL's LIKE does not.
+        if connection.vendor == "sqlite":
+            rows = rows.filter(path__sqlite_glob=glob.sqlite_glob)
+        else:
             rows = rows.filter(path__like=glob.like)
-        rows = rows.filter(path__regex=glob.regex)
+        if not glob.exact:
+            rows = rows.filter(path__regex=glob.regex)
     if search.q:
         rows = rows.filter(name__icontains=search.q)
     if search.min_size is not None:

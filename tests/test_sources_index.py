@@ -327,6 +327,17 @@ def test_a_glob_matches_what_a_shell_would(pattern: str, matching: list[str], no
         assert not re.match(glob.regex, path), path
 
 
+def test_globs_that_sql_matches_exactly_skip_the_regular_expression(owner: Any, tmp_path: Path) -> None:
+    assert parse_glob("**/*.parquet").exact and parse_glob("raw/**").exact
+    assert not parse_glob("raw/*.csv").exact and not parse_glob("a?.txt").exact
+    write_files(tmp_path, {"a/b.parquet": b"1", "c.parquet": b"2", "d/E.PARQUET": b"3", "f/g.parquet.bak": b"4"})
+    source = make_local_source(owner, tmp_path)
+    rows, _ = search_page(source, Search(glob="**/*.parquet"))
+    assert [row.path for row in rows] == ["a/b.parquet", "c.parquet"]  # case-sensitive, as on S3
+    rows, _ = search_page(source, Search(glob="*.parquet"))
+    assert [row.path for row in rows] == ["c.parquet"]
+
+
 def test_the_common_folder_of_matches() -> None:
     assert common_folder("raw/2024/a.csv", "raw/2024/b/c.csv") == "raw/2024/"
     assert common_folder("raw/ab.csv", "raw/ac.csv") == "raw/"
