@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from packager.exports.parts import BASE
-from packager.exports.rows import Row, resolve_path
+from packager.exports.rows import Row
 
 if TYPE_CHECKING:
     from packager.models import PackageVersion
@@ -48,7 +48,7 @@ def head(version: PackageVersion, *, created: str) -> str:
 def resource(row: Row, *, first: bool) -> str:
     described = {"name": frictionless_name(row.path)}
     text = json.dumps(described, ensure_ascii=False)[:-1]
-    text += ', "path": "' + BASE + resolve_path(row.path) + '", "bytes": ' + str(row.size)
+    text += ', "path": "' + BASE + row.link + '", "bytes": ' + str(row.size)
     if row.sha256:
         text += ', "hash": "sha256:' + row.sha256 + '"'
     return ("  " if first else ",\n  ") + text + "}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from packager.exports.parts import BASE
-from packager.exports.rows import Row, resolve_path
+from packager.exports.rows import Row
 
 PART = "manifest"
 NAME = "manifest.jsonl"
@@ -27,4 +27,4 @@ def line(row: Row) -> str:
     }
     # The link goes last, as a JSON string whose first character is the BASE mark; the
     # resolve path is ASCII, so json.dumps leaves it as it is.
-    return json.dumps(record, ensure_ascii=False)[:-1] + ', "url": "' + BASE + resolve_path(row.path) + '"}\n'
+    return json.dumps(record, ensure_ascii=False)[:-1] + ', "url": "' + BASE + row.link + '"}\n'

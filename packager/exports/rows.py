@@ -26,6 +26,8 @@ class Row(NamedTuple):
     text_name: str
     source_kind: str | None
     bucket: str | None
+    # The path as it follows a share's resolve base, percent-encoded once for every format.
+    link: str
 
     @property
     def is_text(self) -> bool:
@@ -34,9 +36,9 @@ class Row(NamedTuple):
 
 def rows(version: PackageVersion) -> Iterator[Row]:
     """Every entry of the version, read in chunks off the (version, position) index."""
-    fields = [*Row._fields[:-2], "source__kind", "source__bucket"]
+    fields = [*Row._fields[:-3], "source__kind", "source__bucket"]
     for values in version.entries.order_by("position").values_list(*fields).iterator(chunk_size=5000):
-        yield Row(*values)
+        yield Row._make((*values, resolve_path(values[1])))
 
 
 def resolve_path(path: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from packager.exports.parts import BASE
-from packager.exports.rows import Row, resolve_path
+from packager.exports.rows import Row
 
 PART = "urls"
 NAME = "urls.txt"
@@ -12,4 +12,4 @@ NAME = "urls.txt"
 def line(row: Row) -> str:
     """The row's line with BASE where the share's resolve base goes ("" for text files,
     which come in the ZIP)."""
-    return "" if row.is_text else BASE + resolve_path(row.path) + "\n"
+    return "" if row.is_text else BASE + row.link + "\n"

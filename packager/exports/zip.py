@@ -20,21 +20,6 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from zipfile import (
-    ZIP64_LIMIT,
-    ZIP64_VERSION,
-    ZIP_FILECOUNT_LIMIT,
-    stringCentralDir,
-    stringEndArchive,
-    stringEndArchive64,
-    stringEndArchive64Locator,
-    stringFileHeader,
-    structCentralDir,
-    structEndArchive,
-    structEndArchive64,
-    structEndArchive64Locator,
-    structFileHeader,
-)
 
 from packager.exports import parts
 
@@ -44,6 +29,15 @@ if TYPE_CHECKING:
 LOCAL_PART = "zip-local"
 CENTRAL_PART = "zip-central"
 
+# The records of the ZIP format (APPNOTE 4.3): signatures and layouts.
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL_RECORD = struct.Struct("<4s4B4HL2L5H2L")
+_END = struct.Struct("<4s4H2LH")
+_END64 = struct.Struct("<4sQ2H2L4Q")
+_END64_LOCATOR = struct.Struct("<4sLQL")
+ZIP64_LIMIT = (1 << 31) - 1  # past this, sizes and offsets move to ZIP64 fields (as zipfile does)
+ZIP_FILECOUNT_LIMIT = (1 << 16) - 1
+ZIP64_VERSION = 45
 _DEFAULT_VERSION = 20
 _FLAG_DATA_DESCRIPTOR = 1 << 3
 _FLAG_UTF8 = 1 << 11
@@ -89,9 +83,8 @@ class _Entry:
         extra = struct.pack("<HHQQ", 1, 16, 0, 0) if self.zip64 else b""
         field = 0xFFFFFFFF if self.zip64 else 0
         version = ZIP64_VERSION if self.zip64 else _DEFAULT_VERSION
-        header = struct.pack(
-            structFileHeader,
-            stringFileHeader,
+        header = _LOCAL_HEADER.pack(
+            b"PK\x03\x04",
             version,
             0,
             self.flags,
@@ -129,9 +122,8 @@ class _Entry:
             offset_field = offset
         extra = struct.pack("<HH" + "Q" * len(extras), 1, 8 * len(extras), *extras) if extras else b""
         version = ZIP64_VERSION if extras or self.zip64 else _DEFAULT_VERSION
-        record = struct.pack(
-            structCentralDir,
-            stringCentralDir,
+        record = _CENTRAL_RECORD.pack(
+            b"PK\x01\x02",
             version,
             _CREATE_SYSTEM,
             version,
@@ -158,9 +150,8 @@ def _end_records(count: int, central_offset: int, central_size: int) -> bytes:
     records = b""
     if count >= ZIP_FILECOUNT_LIMIT or central_offset > ZIP64_LIMIT or central_size > ZIP64_LIMIT:
         zip64_end_offset = central_offset + central_size
-        records += struct.pack(
-            structEndArchive64,
-            stringEndArchive64,
+        records += _END64.pack(
+            b"PK\x06\x06",
             44,
             ZIP64_VERSION,
             ZIP64_VERSION,
@@ -171,15 +162,13 @@ def _end_records(count: int, central_offset: int, central_size: int) -> bytes:
             central_size,
             central_offset,
         )
-        records += struct.pack(structEndArchive64Locator, stringEndArchive64Locator, 0, zip64_end_offset, 1)
+        records += _END64_LOCATOR.pack(b"PK\x06\x07", 0, zip64_end_offset, 1)
         count, central_size, central_offset = (
             min(count, 0xFFFF),
             min(central_size, 0xFFFFFFFF),
             min(central_offset, 0xFFFFFFFF),
         )
-    return records + struct.pack(
-        structEndArchive, stringEndArchive, 0, 0, count, count, central_size, central_offset, 0
-    )
+    return records + _END.pack(b"PK\x05\x06", 0, 0, count, count, central_size, central_offset, 0)
 
 
 class ZipBuilder:
