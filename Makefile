@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -80,3 +80,7 @@ bench-browse: install
 
 bench-publish: install
 	$(PYTHON) bench/publish.py
+
+# Exports of 100k and 1M-entry versions through gunicorn, on SQLite then PostgreSQL.
+bench-export: install-test
+	$(PYTHON) bench/export.py
