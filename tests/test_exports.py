@@ -358,3 +358,16 @@ def test_frictionless_validates_the_data_package(live_server: Any, share: Share,
     )
     report = json.loads(validated.stdout)
     assert validated.returncode == 0 and report["valid"], validated.stdout[-3000:]
+
+
+def test_a_version_published_before_the_exports_existed_gets_them_on_first_download(
+    client: Any, share: Share, package: Package
+) -> None:
+    version = package.latest_version
+    assert version is not None
+    expected = body(client.get(reverse("share_manifest", args=[share.token])))
+    PackageVersion.objects.filter(pk=version.pk).update(exports={})
+    version.export_parts.all().delete()
+    assert body(client.get(reverse("share_manifest", args=[share.token]))) == expected
+    version.refresh_from_db()
+    assert version.exports["format"] == exports.FORMAT and version.export_parts.exists()
