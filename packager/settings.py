@@ -182,14 +182,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Celery beat (`make run` starts it with the worker): sources due for a scheduled re-index
-# (and runs whose worker died) are queued every INDEX_SCHEDULE_SECONDS; expired shares'
-# event logs are purged daily.
-INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))
-CELERY_BEAT_SCHEDULE = {
-    "index-due-sources": {"task": "sources.tasks.index_due_sources", "schedule": INDEX_SCHEDULE_SECONDS},
-    "purge-share-events": {"task": "shares.tasks.purge_share_events", "schedule": 24 * 3600.0},
-}
+# Where `celery beat` (started by `make run` with the worker) keeps its last run times.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Storage sources.
@@ -211,6 +204,14 @@ INDEX_VANISHED_RETENTION = dt.timedelta(days=float(os.environ.get("INDEX_VANISHE
 # SECRET_KEY_FALLBACKS for rotation). The first key encrypts; all of them decrypt.
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
 
+# Publishing versions: objects read at once when checksumming, and how many bytes may be
+# read before the curator is asked to confirm (default 50 GiB).
+CHECKSUM_CONCURRENCY = int(os.environ.get("CHECKSUM_CONCURRENCY", "4"))
+CHECKSUM_CONFIRM_BYTES = int(os.environ.get("CHECKSUM_CONFIRM_BYTES", str(50 * 1024**3)))
+# How often a publishing task records its progress; a task silent for five times this long
+# is taken to have died, and beat hands its version to another worker.
+PUBLISH_HEARTBEAT_SECONDS = float(os.environ.get("PUBLISH_HEARTBEAT_SECONDS", "2"))
+
 # Shares.
 SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))
 SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
@@ -227,4 +228,15 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "azure": {"level": "WARNING"},
     },
+}
+
+# Periodic work, run by `celery beat` next to the worker.
+INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A version whose publishing worker died is picked up again.
+    "resume-stalled-publishes": {"task": "packager.tasks.resume_stalled_publishes", "schedule": 60.0},
+    # Sources due for a scheduled re-index, and index runs whose worker died, are queued.
+    "index-due-sources": {"task": "sources.tasks.index_due_sources", "schedule": INDEX_SCHEDULE_SECONDS},
+    # Expired and revoked shares' access logs are deleted after SHARE_EVENT_RETENTION.
+    "purge-share-events": {"task": "shares.tasks.purge_share_events", "schedule": 24 * 3600.0},
 }

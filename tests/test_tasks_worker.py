@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,28 +44,37 @@ def _reset_connections() -> None:
     celery_app.amqp._producer_pool = None
 
 
-def spawn_celery(
-    command: str, redis_server: RedisServer, tmp_path: Path, log_name: str, **environment: str
+def start_worker(
+    redis_server: RedisServer, folder: Path, name: str = "worker", *, command: str = "worker", **extra_env: str
 ) -> subprocess.Popen[bytes]:
-    """A real `celery worker` or `celery beat` process on the test Redis and database."""
+    """A real Celery worker (or, with command="beat", beat) process on Redis, sharing the test
+    database; its log goes to folder/<name>.log."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": redis_server.url,
         "SOURCE_ENDPOINT_ALLOWLIST": "127.0.0.1,localhost",
-        "PACKAGER_VAR_DIR": str(tmp_path),
-        **environment,
+        "PACKAGER_VAR_DIR": str(folder),
+        **extra_env,
     }
-    arguments = ["--pool", "solo"] if command == "worker" else ["--schedule", str(tmp_path / "beat-schedule")]
+    log = (folder / f"{name}.log").open("wb")
     return subprocess.Popen(
-        [str(Path(sys.executable).with_name("celery")), "--app", "packager", command, *arguments, "--loglevel", "INFO"],
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "--app",
+            "packager",
+            command,
+            *(["--pool", "solo"] if command == "worker" else ["--schedule", str(folder / "beat-schedule")]),
+            "--loglevel",
+            "INFO",
+        ],
         env=env,
-        stdout=(tmp_path / log_name).open("ab"),
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -73,22 +84,22 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def send_to_redis(redis_server: RedisServer) -> Iterator[None]:
-    """This process sends tasks to the test Redis instead of running them inline."""
+def redis_broker(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """This process sends tasks to Redis instead of running them inline."""
     names = ("task_always_eager", "broker_url", "broker_transport_options")
     saved = {name: celery_app.conf[name] for name in names}
     celery_app.conf.update(task_always_eager=False, broker_url=redis_server.url, broker_transport_options={})
     _reset_connections()
-    yield
+    yield redis_server
     _reset_connections()
     celery_app.conf.update(saved)
 
 
 @pytest.fixture
-def worker(redis_server: RedisServer, tmp_path: Path, send_to_redis: None) -> Iterator[subprocess.Popen[bytes]]:
-    process = spawn_celery("worker", redis_server, tmp_path, "worker.log")
+def worker(redis_broker: RedisServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_worker(redis_broker, tmp_path)
     yield process
-    stop(process)
+    stop_worker(process)
 
 
 def wait_for_status(
@@ -143,6 +154,63 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     assert source.index_generation == 2
 
 
+def test_a_publish_killed_mid_way_resumes_without_reading_finished_objects(
+    redis_broker: RedisServer, owner: Any, tmp_path: Path
+) -> None:
+    from packager import services as packages
+    from packager import tasks, versions
+    from packager.models import PackageVersion
+    from tests.factories import make_local_source, write_files
+
+    count, size = 60, 4 * 1024 * 1024
+    files = {f"part-{index:03d}.bin": bytes([index]) * size for index in range(count)}
+    write_files(tmp_path / "data", files)
+    source = make_local_source(owner, tmp_path / "data")
+    package = packages.package_create(owner=owner, name="Big")
+    packages.package_add_objects(package=package, source=source, paths=[""])
+    # One object at a time with a short heartbeat: the kill lands mid-way and is noticed fast.
+    settings = {"CHECKSUM_CONCURRENCY": "1", "PUBLISH_HEARTBEAT_SECONDS": "0.2"}
+    first = start_worker(redis_broker, tmp_path, "first", **settings)
+    version = versions.package_publish(package=package)  # enqueued on commit (transactional test)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            version.refresh_from_db()
+            if version.progress_done >= 5:
+                break
+            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.02)
+        first.kill()  # SIGKILL: no chance to tidy up
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    version.refresh_from_db()
+    done_at_kill = version.progress_done
+    assert 5 <= done_at_kill < count, "the worker finished before it could be killed"
+    assert version.state == PackageVersion.State.CHECKSUMMING
+    second = start_worker(redis_broker, tmp_path, "second", **settings)
+    try:
+        time.sleep(1.2)  # the killed run's heartbeat goes stale
+        tasks.resume_stalled_publishes.delay()  # what beat does every minute
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            version.refresh_from_db()
+            if version.state != PackageVersion.State.CHECKSUMMING:
+                break
+            time.sleep(0.2)
+    finally:
+        stop_worker(second)
+    log = (tmp_path / "second.log").read_text()
+    assert version.state == PackageVersion.State.PUBLISHED, log[-3000:]
+    match = re.search(r"Version \d+: read (\d+) objects", log)
+    assert match is not None, log[-3000:]
+    assert int(match.group(1)) <= count - done_at_kill  # finished objects were not read again
+    hashes = dict(version.entries.values_list("path", "sha256"))
+    assert hashes == {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}
+    assert version.progress_done == count
+
+
 def put_objects(server: S3Server, bucket: str, keys: list[str]) -> None:
     client = server.client()
     with ThreadPoolExecutor(16) as pool:
@@ -151,8 +219,7 @@ def put_objects(server: S3Server, bucket: str, keys: list[str]) -> None:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_losses(
-    redis_server: RedisServer,
-    send_to_redis: None,
+    redis_broker: RedisServer,
     moto_server: S3Server,
     s3_bucket: str,
     owner: Any,
@@ -165,7 +232,7 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
     put_objects(moto_server, s3_bucket, keys)
     worker_settings = {"INDEX_BATCH_SIZE": "100", "INDEX_STALE_SECONDS": "2"}
     settings.INDEX_STALE_SECONDS = 2
-    first = spawn_celery("worker", redis_server, tmp_path, "worker.log", **worker_settings)
+    first = start_worker(redis_broker, tmp_path, "first", **worker_settings)
     try:
         source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
         services.source_index_request(source=source)
@@ -179,7 +246,7 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
-        stop(first)
+        stop_worker(first)
     source.refresh_from_db()
     assert source.status == Source.Status.INDEXING
     assert 1000 <= source.index_listed < len(keys)  # killed mid-way
@@ -187,12 +254,12 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
     assert 0 < written < len(keys)
 
     time.sleep(2.5)  # the dead run's heartbeat grows stale
-    second = spawn_celery("worker", redis_server, tmp_path, "worker.log", **worker_settings)
+    second = start_worker(redis_broker, tmp_path, "second", **worker_settings)
     try:
         assert services.sources_index_due() == 1  # what beat does every minute
-        source = wait_for_status(source, Source.Status.READY, second, tmp_path / "worker.log")
+        source = wait_for_status(source, Source.Status.READY, second, tmp_path / "second.log")
     finally:
-        stop(second)
+        stop_worker(second)
     files = SourceObject.objects.filter(source=source, is_dir=False)
     assert source.object_count == len(keys) == files.count()
     assert sorted(files.values_list("path", flat=True)) == sorted(keys)  # no duplicates, no losses
@@ -204,7 +271,7 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
 
 @pytest.mark.slow
 def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
-    redis_server: RedisServer,
+    redis_broker: RedisServer,
     worker: subprocess.Popen[bytes],
     moto_server: S3Server,
     s3_bucket: str,
@@ -218,7 +285,7 @@ def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
     Source.objects.filter(pk=source.pk).update(
         reindex_every_hours=1, index_finished_at=long_ago, last_indexed_at=long_ago
     )
-    beat = spawn_celery("beat", redis_server, tmp_path, "beat.log", INDEX_SCHEDULE_SECONDS="1")
+    beat = start_worker(redis_broker, tmp_path, "beat", command="beat", INDEX_SCHEDULE_SECONDS="1")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -230,5 +297,5 @@ def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
         else:
             raise AssertionError((tmp_path / "beat.log").read_text()[-3000:])
     finally:
-        stop(beat)
+        stop_worker(beat)
     assert source.object_count == 2
