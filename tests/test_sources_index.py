@@ -12,30 +12,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from packager.models import Package, PackageEntry
-from packager.services import api_token_create
 from shares.models import Share, ShareEvent
 from shares.services import share_events_purge
 from sources import search as search_module
 from sources import services
 from sources.models import Source, SourceObject
 from sources.search import Search, common_folder, parse_glob, search_count, search_page
-from tests.conftest import AzureServer, S3Server
+from tests.conftest import Api, AzureServer, S3Server
 from tests.factories import make_local_source, make_source, write_files
-from tests.test_api import Api
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(owner: Any) -> Api:
-    _, token = api_token_create(user=owner, name="tests")
-    return Api(Client(), token)
-
-
-@pytest.fixture
-def outsider_api(outsider: Any) -> Api:
-    _, token = api_token_create(user=outsider, name="tests")
-    return Api(Client(), token)
 
 
 def walk_live(api: Api, source: Source, prefix: str, limit: int) -> tuple[list[str], int]:
