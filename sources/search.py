@@ -25,28 +25,33 @@ class InvalidSearch(ValueError):
     """A search the index cannot answer, with a message for the user."""
 
 
+class _PatternLookup(Lookup):
+    """`<column> <operator> <pattern>`, for the pattern operators Django has no lookup for."""
+
+    operator = ""
+    suffix = ""
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} {self.operator} {rhs}{self.suffix}", (*lhs_params, *rhs_params)
+
+
 @CharField.register_lookup
-class Like(Lookup):
+class Like(_PatternLookup):
     """`path__like="raw/%.csv"`: SQL LIKE with backslash escapes, case as the database has it."""
 
     lookup_name = "like"
-
-    def as_sql(self, compiler: Any, connection: Any) -> Any:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} LIKE {rhs} ESCAPE '\\'", (*lhs_params, *rhs_params)
+    operator = "LIKE"
+    suffix = " ESCAPE '\\'"
 
 
 @CharField.register_lookup
-class SqliteGlob(Lookup):
+class SqliteGlob(_PatternLookup):
     """`path__sqlite_glob="raw/*.csv"`: SQLite's own GLOB, case-sensitive, `*` crossing "/"."""
 
     lookup_name = "sqlite_glob"
-
-    def as_sql(self, compiler: Any, connection: Any) -> Any:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} GLOB {rhs}", (*lhs_params, *rhs_params)
+    operator = "GLOB"
 
 
 @dataclass(frozen=True)
