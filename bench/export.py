@@ -38,13 +38,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="entries of the small and the large version")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.database != "both":
+    if args.child:
         run(args)
         return
     from tests.servers import PostgresServer
 
-    for database in ("sqlite", "postgresql"):
+    for database in ("sqlite", "postgresql") if args.database == "both" else (args.database,):
         environment = {**os.environ, "PACKAGER_VAR_DIR": tempfile.mkdtemp(prefix="packager-bench-")}
         server = None
         if database == "postgresql":
@@ -53,7 +54,7 @@ def main() -> None:
         else:
             environment.pop("DATABASE_URL", None)
         try:
-            command = [sys.executable, __file__, "--database", database, "--sizes", args.sizes]
+            command = [sys.executable, __file__, "--child", "--database", database, "--sizes", args.sizes]
             subprocess.run(command, env=environment, check=True)
         finally:
             if server is not None:
