@@ -21,6 +21,7 @@ import argparse
 import http.client
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,7 +47,8 @@ def main() -> None:
     from tests.servers import PostgresServer
 
     for database in ("sqlite", "postgresql") if args.database == "both" else (args.database,):
-        environment = {**os.environ, "PACKAGER_VAR_DIR": tempfile.mkdtemp(prefix="packager-bench-")}
+        var_dir = tempfile.mkdtemp(prefix="packager-bench-")
+        environment = {**os.environ, "PACKAGER_VAR_DIR": var_dir}
         server = None
         if database == "postgresql":
             server = PostgresServer.start()
@@ -59,6 +61,7 @@ def main() -> None:
         finally:
             if server is not None:
                 server.stop()
+            shutil.rmtree(var_dir, ignore_errors=True)  # a million-entry SQLite file is large
 
 
 # One database ----------------------------------------------------------------------------
