@@ -84,6 +84,33 @@ class PackageEntry(models.Model):
             return handle.read().decode("utf-8", errors="replace")
 
 
+class PackageFolder(models.Model):
+    """A folder of a package's draft with the number and total size of the entries below it.
+
+    Kept up to date by the package services in the same transaction as the entries, so the
+    package page reads one folder's aggregates instead of every path of the package. The row
+    with path "" holds the whole package's totals.
+    """
+
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="folders")
+    path = models.CharField(max_length=1024)  # ends with "/", or "" for the package itself
+    parent = models.CharField(max_length=1024, default="")
+    size = models.BigIntegerField(default=0)
+    file_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [models.UniqueConstraint(fields=["package", "path"], name="package_folder_unique")]
+        indexes = [models.Index(fields=["package", "parent", "path"], name="package_folder_listing")]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path[:-1].rpartition("/")[2]
+
+
 def parent_of(path: str) -> str:
     """The folder of a path, with its trailing slash: "a/b/" for "a/b/c.csv", "" for "c.csv"."""
     head, slash, _ = path.rpartition("/")

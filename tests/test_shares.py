@@ -20,7 +20,7 @@ from shares import services
 from shares.models import Share, ShareEvent
 from sources.models import Source
 from tests.conftest import S3Server
-from tests.factories import make_local_source, make_source, write_files
+from tests.factories import make_local_source, make_source, publish, write_files
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,7 @@ def package(owner: Any, source: Source) -> Package:
     package = packages.package_create(owner=owner, name="Shared set", description="About *this* set")
     packages.package_add_objects(package=package, source=source, paths=["a.csv", "sub/"], target="data")
     packages.package_write_text(package=package, path="README.md", content="# Welcome\n\n<script>alert(1)</script>")
+    publish(package)
     return package
 
 
@@ -232,6 +233,7 @@ def test_revoked_and_expired_links_answer_410(client: Any, open_share: Share, st
 def test_text_and_notebooks_render_on_the_share(client: Any, owner: Any, open_share: Share) -> None:
     notebook = json.dumps({"cells": [{"cell_type": "markdown", "source": "## Plot"}], "metadata": {}})
     packages.package_write_text(package=open_share.package, path="nb/plot.ipynb", content=notebook)
+    publish(open_share.package)
     response = client.get(reverse("share_view_entry", args=[open_share.token, "nb/plot.ipynb"]))
     assert b"<h2>Plot</h2>" in response.content
     data = client.get(reverse("share_view_entry", args=[open_share.token, "data/a.csv"]))

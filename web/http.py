@@ -1,4 +1,4 @@
-"""Request types shared by every app's views (sources is the layer all others build on)."""
+"""Request helpers shared by every app's views and API routes."""
 
 from __future__ import annotations
 
@@ -18,14 +18,6 @@ class AuthenticatedRequest(HttpRequest):
 def api_user(request: HttpRequest) -> User:
     """The user that the API's authentication found (ninja sets request.auth)."""
     return cast(User, request.auth)  # type: ignore[attr-defined]
-
-
-def page_number(request: HttpRequest) -> int:
-    """The ?page= of a paginated listing; anything that is not a number is page 1."""
-    try:
-        return max(int(request.GET.get("page", "1")), 1)
-    except ValueError:
-        return 1
 
 
 def breadcrumbs(folder: str) -> list[tuple[str, str]]:
