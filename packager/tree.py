@@ -117,7 +117,7 @@ def list_version_folder(
     here: Any = version if folder == "" else VersionFolder.objects.filter(package_version=version, path=folder).first()
     entries = VersionEntry.objects.filter(package_version=version)
     folders, files, next_cursor = _page(
-        VersionFolder.objects.filter(package_version=version), entries.select_related("source"), folder, cursor, limit
+        VersionFolder.objects.filter(package_version=version), entries, folder, cursor, limit
     )
     return Listing(
         folder=folder,

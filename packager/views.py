@@ -19,7 +19,7 @@ from packager.render import markdown_to_html, render_text
 from packager.tree import list_package_folder
 from sources.models import Source
 from web.cursors import InvalidCursor
-from web.http import AuthenticatedRequest
+from web.http import AuthenticatedRequest, path_url_prefix
 
 
 def _get_package(request: AuthenticatedRequest, public_id: uuid.UUID) -> Package:
@@ -85,6 +85,10 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         {
             "package": package,
             "listing": listing,
+            # Each row links to its path: one reverse per route, not one per row.
+            "urls": {
+                name: path_url_prefix(f"entry_{name}", package.public_id) for name in ("view", "edit", "move", "remove")
+            },
             "readme_html": readme_html,
             "upload_form": UploadForm(initial={"folder": folder}),
             "edit_form": PackageForm(initial={"name": package.name, "description": package.description}),

@@ -30,7 +30,7 @@ from shares.models import Share, ShareEvent
 from sources.backends import StorageError
 from sources.services import source_sign_url
 from web.cursors import InvalidCursor
-from web.http import AuthenticatedRequest, breadcrumbs, client_ip
+from web.http import AuthenticatedRequest, breadcrumbs, client_ip, path_url_prefix
 
 SESSION_KEY = "unlocked_shares"
 
@@ -171,6 +171,11 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "package": package,
         "version": version,
         "listing": listing,
+        # Each row links to its path: one reverse per route, not one per row.
+        "urls": {
+            "view": path_url_prefix("share_view_entry", share.token),
+            "resolve": path_url_prefix("share_resolve", share.token),
+        },
         "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
         "description_html": markdown_to_html(package.description) if package.description else "",
         "resolve_base": _resolve_base(request, share),

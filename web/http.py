@@ -7,6 +7,7 @@ from typing import cast
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.urls import reverse
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -35,3 +36,11 @@ def client_ip(request: HttpRequest) -> str | None:
     if settings.BEHIND_PROXY and forwarded:
         return forwarded.split(",")[-1].strip() or None
     return request.META.get("REMOTE_ADDR")
+
+
+def path_url_prefix(name: str, *args: object) -> str:
+    """The URL of the route `name` with an empty trailing <path:...>: a page that links to
+    hundreds of paths appends each one (quoted) instead of reversing the route per row."""
+    marker = "~"
+    url = reverse(name, args=[*args, marker])
+    return url[: -len(marker)]
