@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-pages clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-pages clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -77,6 +77,9 @@ bench: .venv-bench/.installed
 
 bench-browse: install
 	$(PYTHON) bench/browse.py
+
+bench-publish: install
+	$(PYTHON) bench/publish.py
 
 # Folder pages of a 1,000,000-entry package and version, on SQLite then on PostgreSQL.
 bench-pages: install-test

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from packager import tasks
 from packager.models import Package
-from packager.versions import package_publish, version_publish_run
+from packager.versions import version_publish_run
 from shares.demo import seed_demo
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
@@ -87,7 +87,9 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", name="Two seasons")).to_be_visible()
 
-    # A password share.
+    # A password share. Sharing publishes v1; the test runs its checksumming (not a worker)
+    # while the collaborator waits.
+    monkeypatch.setattr(tasks.publish_version, "delay", lambda version_pk: None)
     page.get_by_role("link", name="Share…").click()
     page.get_by_label("Password").fill("lake-2024")
     page.get_by_role("button", name="Create link").click()
@@ -95,9 +97,8 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     share_path = page.locator("td a.mono").first.get_attribute("href")
     assert share_path and share_path.startswith("/s/")
 
-    # Version 1 is on its way: the test runs its checksumming (not a worker) while the collaborator waits.
-    monkeypatch.setattr(tasks.publish_version, "delay", lambda version_pk: None)
-    version = package_publish(package=Package.objects.get(name="Winter and summer"), message="Two seasons")
+    version = Package.objects.get(name="Winter and summer").versions.get(number=1)
+    assert version.state == "checksumming"
 
     # A collaborator, in a browser of their own.
     collaborator = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -124,10 +125,12 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     download = download_info.value
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
-    assert download.suggested_filename == "winter-and-summer.zip"
+    assert download.suggested_filename == "winter-and-summer-v1.zip"
     names = sorted(zipfile.ZipFile(saved).namelist())
     assert names == [
+        "winter-and-summer/HOW-TO-DOWNLOAD.md",
         "winter-and-summer/README.md",
+        "winter-and-summer/datapackage.json",
         "winter-and-summer/manifest.jsonl",
         "winter-and-summer/measurements/2024-summer.csv.pointer.json",
         "winter-and-summer/measurements/2024-winter.csv.pointer.json",

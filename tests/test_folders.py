@@ -104,7 +104,7 @@ def test_it_refuses_a_conflicting_write_without_touching_the_aggregates(package:
 def test_it_fills_the_aggregates_of_existing_packages_in_the_migration(package: Package) -> None:
     expected = stored(package)
     PackageFolder.objects.all().delete()
-    migration = importlib.import_module("packager.migrations.0003_package_folders")
+    migration = importlib.import_module("packager.migrations.0004_package_folders")
     migration.fill_folders(apps, None)
     assert stored(package) == expected
 
@@ -132,8 +132,8 @@ def test_it_pages_the_draft_with_a_cursor_and_the_same_queries_on_every_page(
     cursor = ""
     pages = 0
     while True:
-        # session, user, package, aggregates, subfolders (not once past them), files, README
-        with django_assert_num_queries(7 if not cursor else 6):
+        # session, user, package, aggregates, subfolders (not once past them), files, README, versions
+        with django_assert_num_queries(8 if not cursor else 7):
             response = owner_client.get(url, {"path": "big/", "cursor": cursor})
         assert response.status_code == 200
         listing = response.context["listing"]
@@ -156,7 +156,7 @@ def test_the_draft_page_costs_the_same_queries_whatever_the_package_size(
     large = services.package_create(owner=owner, name="Large")
     bulk_package(large, [f"a/b/f{index:05d}.bin" for index in range(5000)] + ["a/d.bin"])
     for package in (small, large):
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(8):
             response = owner_client.get(reverse("package_detail", args=[package.public_id]), {"path": "a/"})
         assert response.status_code == 200 and b"d.bin" in response.content
 
@@ -214,7 +214,7 @@ def test_a_latest_share_moves_on_only_once_the_new_version_is_published(
 def test_a_share_without_a_published_version_says_so_and_polls_the_progress(
     client: Any, owner: Any, package: Package
 ) -> None:
-    share = shares.share_create(package=package, created_by=owner)
+    share = Share.objects.create(package=package, created_by=owner)  # as shares made before versions existed
     url = reverse("share_page", args=[share.token])
     nothing = client.get(url).content.decode()
     assert "Nothing has been published" in nothing and "hx-get" not in nothing
@@ -239,7 +239,7 @@ def test_a_share_without_a_published_version_says_so_and_polls_the_progress(
 
 
 def test_a_failed_publish_stops_polling(client: Any, owner: Any, package: Package) -> None:
-    share = shares.share_create(package=package, created_by=owner)
+    share = Share.objects.create(package=package, created_by=owner)
     version = package_publish(package=package)
     PackageVersion.objects.filter(pk=version.pk).update(state="failed", error="secret detail of the bucket")
     body = client.get(reverse("share_page", args=[share.token])).content.decode()
@@ -343,3 +343,11 @@ def test_cursors_round_trip_and_refuse_damage() -> None:
     for bad in ("", "!!", encode_cursor("x"), encode_cursor(1, 2)):
         with pytest.raises(InvalidCursor):
             decode_cursor(bad, int)
+
+
+def test_a_new_share_of_an_unpublished_package_shows_the_progress_of_v1(
+    client: Any, owner: Any, package: Package
+) -> None:
+    share = shares.share_create(package=package, created_by=owner)
+    body = client.get(reverse("share_page", args=[share.token])).content.decode()
+    assert "Version 1 is being published" in body and "0 of 5 files checksummed" in body
