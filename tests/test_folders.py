@@ -166,9 +166,16 @@ def test_an_outsider_gets_404_for_the_draft_page(outsider_client: Any, client: A
     assert outsider_client.get(url).status_code == 404
 
 
-def test_the_package_list_shows_totals_from_the_aggregates(owner_client: Any, package: Package) -> None:
-    body = owner_client.get(reverse("packages")).content.decode()
-    assert "Climate" in body and "6" in body
+def test_the_package_list_shows_totals_from_the_aggregates(
+    owner_client: Any, owner: Any, package: Package, django_assert_num_queries: Any
+) -> None:
+    services.package_create(owner=owner, name="Empty one")
+    with django_assert_num_queries(3):  # session, user, packages with their totals
+        response = owner_client.get(reverse("packages"))
+    packages = {item.name: item for item in response.context["packages"]}
+    assert (packages["Climate"].entry_count, packages["Climate"].total_size) == (6, 81)
+    assert (packages["Empty one"].entry_count, packages["Empty one"].total_size) == (0, 0)
+    assert "81\xa0bytes" in response.content.decode()
 
 
 # The share page serves its version --------------------------------------------------------
