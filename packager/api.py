@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Router, Schema
+from ninja import Field, NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
@@ -23,23 +23,35 @@ from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
+from sources.api_errors import ObjectBodyParser, document_errors, errors
 from sources.backends import StorageError
 from sources.http import api_user
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(title="packager", version="1", auth=AUTH, urls_namespace="api-1", docs_url="/docs")
+
+class PackagerAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        return document_errors(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+
+
+api = PackagerAPI(
+    title="packager", version="1", auth=AUTH, urls_namespace="api-1", docs_url="/docs", parser=ObjectBodyParser()
+)
 router = Router(tags=["packages"])
+Key = Annotated[str, Field(max_length=1024)]
+# A name must hold something other than spaces.
+NAME_PATTERN = r"\S"
 
 
 class PackageIn(Schema):
-    name: str
-    description: str = ""
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    description: str = Field("", max_length=100_000)
 
 
 class PackagePatch(Schema):
-    name: str | None = None
-    description: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
+    description: str | None = Field(None, max_length=100_000)
 
 
 class PackageOut(Schema):
@@ -55,7 +67,7 @@ class PackageOut(Schema):
 
 class EntryOut(Schema):
     path: str
-    kind: str
+    kind: Literal["pointer", "text"]
     size: int
     sha256: str | None
     md5: str | None
@@ -66,16 +78,18 @@ class EntryOut(Schema):
 
 
 class EntriesIn(Schema):
+    """One of {source, keys, target}, {source, prefix, target} or {path, text}."""
+
     source: uuid.UUID | None = None
-    keys: list[str] | None = None
-    prefix: str | None = None
-    target: str = ""
-    path: str | None = None
-    text: str | None = None
+    keys: list[Key] | None = Field(None, min_length=1, max_length=10_000)
+    prefix: str | None = Field(None, max_length=1024)
+    target: str = Field("", max_length=1024)
+    path: str | None = Field(None, min_length=1, max_length=1024)
+    text: str | None = Field(None, max_length=services.MAX_TEXT_SIZE)
 
 
 class EntryPatch(Schema):
-    path: str
+    path: str = Field(min_length=1, max_length=1024)
 
 
 class Added(Schema):
@@ -150,23 +164,23 @@ def list_entries(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, 
     return [entry_out(entry) for entry in package.entries.select_related("source").order_by("path")]
 
 
-@router.post("/packages/{uuid:package_id}/entries", response={201: Added})
+@router.post("/packages/{uuid:package_id}/entries", response={201: Added, **errors(409, 502)})
 def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> Status[dict[str, Any]]:
     """Objects by key, a whole prefix (recursively), or a text file."""
     package = get_package(request, package_id)
     if body.path is not None:
         if body.text is None:
-            raise HttpError(400, "A text entry needs both “path” and “text”.")
+            raise HttpError(422, "A text entry needs both “path” and “text”.")
         entry = services.package_write_text(package=package, path=body.path, content=body.text)
         return Status(201, {"added": [entry_out(entry)]})
     if body.source is None or (body.keys is None) == (body.prefix is None):
-        raise HttpError(400, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
+        raise HttpError(422, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
     source = get_source(request, body.source)
     root = source.normalized_prefix
     keys = body.keys if body.keys is not None else [body.prefix.rstrip("/") + "/" if body.prefix else root]
     outside = [key for key in keys if not key.startswith(root)]
     if outside:
-        raise HttpError(400, f"These keys are outside the source's prefix “{root}”: {', '.join(outside[:5])}.")
+        raise HttpError(422, f"These keys are outside the source's prefix “{root}”: {', '.join(outside[:5])}.")
     paths = [key[len(root) :] for key in keys]
     # A prefix adds what is below it under the target; keys keep their file names.
     entries = services.package_add_objects(
@@ -177,7 +191,7 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     return Status(201, {"added": [entry_out(entry) for entry in entries]})
 
 
-@router.patch("/packages/{uuid:package_id}/entries/{path:path}", response=list[EntryOut])
+@router.patch("/packages/{uuid:package_id}/entries/{path:path}", response={200: list[EntryOut], **errors(409)})
 def move_entry(request: HttpRequest, package_id: uuid.UUID, path: str, body: EntryPatch) -> list[dict[str, Any]]:
     package = get_package(request, package_id)
     if not services.entries_at(package, path):
@@ -216,7 +230,7 @@ def on_invalid_request(request: HttpRequest, error: NinjaValidationError) -> Htt
 def on_invalid_data(request: HttpRequest, error: DjangoValidationError) -> HttpResponse:
     fields = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
     first = next(iter(fields.values()))[0]
-    return api.create_response(request, {"detail": first, "fields": fields}, status=400)
+    return api.create_response(request, {"detail": first, "fields": fields}, status=422)
 
 
 @api.exception_handler(services.PackageError)
@@ -226,12 +240,12 @@ def on_package_error(request: HttpRequest, error: services.PackageError) -> Http
 
 @api.exception_handler(ShareError)
 def on_share_error(request: HttpRequest, error: ShareError) -> HttpResponse:
-    return _error(request, error.message, 400)
+    return _error(request, error.message, 422)
 
 
 @api.exception_handler(StorageError)
 def on_storage_error(request: HttpRequest, error: StorageError) -> HttpResponse:
-    return _error(request, error.message, 400 if error.reason in {"auth", "not_found", "config"} else 502)
+    return _error(request, error.message, 422 if error.reason in {"auth", "not_found", "config"} else 502)
 
 
 @api.exception_handler(Http404)

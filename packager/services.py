@@ -24,7 +24,7 @@ MAX_TEXT_SIZE = 5 * 1024 * 1024
 class PackageError(Exception):
     """A request on a package that cannot be carried out, with a message for the user."""
 
-    status = 400
+    status = 422  # the API's status: well-formed, but refused for what it asks
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from packager.models import Package
@@ -19,9 +19,9 @@ router = Router(tags=["shares"])
 
 
 class ShareIn(Schema):
-    password: str | None = None
+    password: str | None = Field(None, max_length=1024)
     expires_at: dt.datetime | None = None
-    label: str | None = None
+    label: str | None = Field(None, max_length=100)
 
 
 class ShareOut(Schema):
