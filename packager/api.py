@@ -164,7 +164,7 @@ def list_entries(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, 
     return [entry_out(entry) for entry in package.entries.select_related("source").order_by("path")]
 
 
-@router.post("/packages/{uuid:package_id}/entries", response={201: Added, **errors(409, 502)})
+@router.post("/packages/{uuid:package_id}/entries", response={201: Added, **errors(409, 502, 507)})
 def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> Status[dict[str, Any]]:
     """Objects by key, a whole prefix (recursively), or a text file."""
     package = get_package(request, package_id)

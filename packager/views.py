@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +15,7 @@ from packager import services
 from packager.forms import AddObjectsForm, ApiTokenForm, MoveForm, PackageForm, TextEntryForm, UploadForm
 from packager.models import ApiToken, Package, PackageEntry
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
+from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_folder
 from sources.http import AuthenticatedRequest, page_number
 from sources.models import Source
@@ -68,7 +69,8 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
     listing = list_folder(package, folder, page=page_number(request))
     if folder and listing.is_empty:
         raise Http404("No such folder")
-    readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
+    readme = listing.readme
+    readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
     return render(
         request,
         "packager/detail.html",
@@ -152,9 +154,12 @@ def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str =
     if request.method == "POST" and form.is_valid():
         new_path = form.cleaned_data["path"]
         try:
-            if entry is not None and new_path.strip("/") != entry.path:
-                services.package_move(package=package, path=entry.path, new_path=new_path)
-            saved = services.package_write_text(package=package, path=new_path, content=form.cleaned_data["content"])
+            with transaction.atomic():  # a rename whose write fails is undone
+                if entry is not None and new_path.strip("/") != entry.path:
+                    services.package_move(package=package, path=entry.path, new_path=new_path)
+                saved = services.package_write_text(
+                    package=package, path=new_path, content=form.cleaned_data["content"]
+                )
         except services.PackageError as error:
             form.add_error(None, error.message)
         else:
@@ -190,7 +195,9 @@ def entry_upload(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
 def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     package = _get_package(request, public_id)
     entry = _get_entry(package, path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
     return render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
 
 

@@ -10,7 +10,7 @@ once, so a new route is documented without repeating them:
 - 422: the request matches the schema but is refused for what it says (an expiry in the
   past, a key outside the source's prefix, a path that is not valid).
 
-Statuses only some routes answer (409 conflicts, 502 storage failures) are declared on the
+Statuses only some routes answer (409 conflicts, 502 storage failures, 507 a full disk) are declared on the
 route with `errors(409)`.
 """
 
@@ -37,6 +37,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state.",
     422: "Well-formed, but refused for what it says.",
     502: "The storage service failed or did not answer.",
+    507: "The server is out of disk space; nothing was saved.",
 }
 # Statuses any route may answer.
 COMMON = (400, 401, 422)
