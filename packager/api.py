@@ -44,10 +44,6 @@ Key = Annotated[str, Field(max_length=1024)]
 NAME_PATTERN = r"\S"
 
 
-class Error(Schema):
-    detail: str
-
-
 class PackageIn(Schema):
     name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     description: str = Field("", max_length=100_000)
@@ -241,7 +237,7 @@ class FailedPath(Schema):
 class VersionOut(Schema):
     number: int
     message: str
-    state: str
+    state: Literal["checksumming", "published", "failed"]
     error: str
     failed_paths: list[FailedPath]
     progress: Progress
@@ -306,7 +302,7 @@ def get_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Pac
     )
 
 
-@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut, 400: Error, 404: Error})
+@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut})
 def publish_version(request: HttpRequest, package_id: uuid.UUID, body: VersionIn) -> Status[dict[str, Any]]:
     """Freeze the draft into the next version; checksumming runs as a task (poll the version)."""
     version = versions.package_publish(
@@ -315,18 +311,18 @@ def publish_version(request: HttpRequest, package_id: uuid.UUID, body: VersionIn
     return Status(202, version_out(version))
 
 
-@router.get("/packages/{uuid:package_id}/versions", response={200: list[VersionOut], 404: Error})
+@router.get("/packages/{uuid:package_id}/versions", response=list[VersionOut])
 def list_versions(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
     package = get_package(request, package_id)
     return [version_out(version) for version in package.versions.order_by("-number")]
 
 
-@router.get("/packages/{uuid:package_id}/versions/{int:number}", response={200: VersionOut, 404: Error})
+@router.get("/packages/{uuid:package_id}/versions/{int:number}", response=VersionOut)
 def read_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
     return version_out(get_version(request, package_id, number))
 
 
-@router.get("/packages/{uuid:package_id}/versions/{int:number}/diff", response={200: DiffOut, 404: Error})
+@router.get("/packages/{uuid:package_id}/versions/{int:number}/diff", response=DiffOut)
 def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
     """What changed since the previous published version (at most 500 paths of each kind)."""
     version = get_version(request, package_id, number)
@@ -335,9 +331,7 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
     return {"number": version.number, "previous": previous.number if previous else None, **diff.__dict__}
 
 
-@router.post(
-    "/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, 404: Error, 409: Error}
-)
+@router.post("/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, **errors(409)})
 def verify_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
     """Re-check every object against the store; the result appears under "drift"."""
     version = get_version(request, package_id, number)
@@ -345,9 +339,7 @@ def verify_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> 
     return Status(202, version_out(version))
 
 
-@router.post(
-    "/packages/{uuid:package_id}/versions/{int:number}/confirm", response={202: VersionOut, 404: Error, 409: Error}
-)
+@router.post("/packages/{uuid:package_id}/versions/{int:number}/confirm", response={202: VersionOut, **errors(409)})
 def confirm_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
     """Agree to read `bytes_to_read` bytes to checksum what the stores do not vouch for."""
     version = versions.version_confirm_read(version=get_version(request, package_id, number))
