@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from packager import exports
 from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
+from packager.render import description_html, markdown_to_html_cached, render_text_cached
 from packager.tree import list_version_folder
 from shares import services
 from shares.forms import ShareForm, UnlockForm
@@ -177,8 +177,12 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
             "view": path_url_prefix("share_view_entry", share.token),
             "resolve": path_url_prefix("share_resolve", share.token),
         },
-        "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
-        "description_html": markdown_to_html(package.description) if package.description else "",
+        "readme_html": (
+            markdown_to_html_cached(sha256=listing.readme.sha256, read=listing.readme.read_text)
+            if listing.readme
+            else ""
+        ),
+        "description_html": description_html(package.description) if package.description else "",
         "resolve_base": _resolve_base(request, share),
         "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
         "is_owner": _is_owner(request, share),
@@ -217,7 +221,9 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     if version is None:
         return redirect("share_page", token=token)
     entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
     context = {
         "share": share,
         "package": share.package,
