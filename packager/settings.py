@@ -7,9 +7,11 @@ sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PACKAGER_VAR_DIR", BASE_DIR / "var"))
@@ -28,8 +30,37 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The default key is for local development only; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "packager-development-key-change-me-in-production")
+
+
+def secret_key() -> str:
+    """SECRET_KEY, or the contents of the file SECRET_KEY_FILE names (`make run` keeps one under var/).
+
+    It signs sessions and local-file links and derives the key that encrypts stored
+    credentials, so a key anybody can read in the repository is never used: without one,
+    only DEBUG mode starts, with a throwaway key of its own.
+    """
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if not key and os.environ.get("SECRET_KEY_FILE"):
+        key = Path(os.environ["SECRET_KEY_FILE"]).read_text().strip()
+    if key:
+        return key
+    if DEBUG:
+        # One random key per checkout, kept so that the web server and the worker share
+        # it and sessions survive a restart.
+        kept = VAR_DIR / "secret-key"
+        if not kept.exists():
+            kept.touch(mode=0o600)
+            kept.write_text(secrets.token_urlsafe(50))
+        return kept.read_text().strip()
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY (a long random string, e.g. from `python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'`) or SECRET_KEY_FILE (a file holding one). packager "
+        "refuses to start without it unless DEBUG=1. Keep the same key across restarts: it signs "
+        "sessions and links and, unless CREDENTIALS_KEYS is set, encrypts stored credentials."
+    )
+
+
+SECRET_KEY = secret_key()
 # Old keys stay here while sessions, signed links and stored credentials move to the new key.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
@@ -186,8 +217,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Endpoints that resolve to loopback, private or link-local addresses are refused unless
 # they match this comma-separated list of host names, IP addresses or CIDR networks.
 SOURCE_ENDPOINT_ALLOWLIST = env_list("SOURCE_ENDPOINT_ALLOWLIST")
-# Folders under which admins may add local-folder sources (empty: any absolute path).
-LOCAL_SOURCE_ROOTS = env_list("LOCAL_SOURCE_ROOTS")
+# Folders under which admins may add local-folder sources; never "anywhere". By default
+# only the demo's data folder (empty: no local-folder sources at all).
+LOCAL_SOURCE_ROOTS = env_list("LOCAL_SOURCE_ROOTS", str(BASE_DIR / "demo" / "data"))
 SOURCE_CONNECT_TIMEOUT = float(os.environ.get("SOURCE_CONNECT_TIMEOUT", "5"))
 SOURCE_READ_TIMEOUT = float(os.environ.get("SOURCE_READ_TIMEOUT", "20"))
 DEFAULT_PRESIGN_TTL = int(os.environ.get("DEFAULT_PRESIGN_TTL", "900"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
+from sources.endpoints import local_path_error
 from sources.models import Source, SourceObject
 
 logger = logging.getLogger(__name__)
@@ -73,13 +73,9 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
     elif source.kind == Source.Kind.LOCAL:
         if not trusted and not can_add_local_sources(user):
             errors["kind"] = "Only an administrator may add a folder on the server as a source."
-        path = Path(source.local_path or "")
-        if not source.local_path or not path.is_absolute():
-            errors["local_path"] = "Give an absolute folder path on the server."
-        elif settings.LOCAL_SOURCE_ROOTS and not any(
-            path.resolve().is_relative_to(Path(root).resolve()) for root in settings.LOCAL_SOURCE_ROOTS
-        ):
-            errors["local_path"] = "This folder is outside the folders allowed by LOCAL_SOURCE_ROOTS."
+        path_error = local_path_error(source.local_path)
+        if path_error:
+            errors["local_path"] = path_error
     else:
         errors["kind"] = "Choose s3, azure or local."
     if source.endpoint_url and not source.endpoint_url.startswith(("http://", "https://")):

@@ -287,12 +287,14 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
     source = Source.objects.filter(public_id=link["source"], kind=Source.Kind.LOCAL).first()
     if source is None:
         raise Http404("Source not found")
-    backend = clients.backend_for(source)
-    assert isinstance(backend, LocalBackend)
     try:
+        backend = clients.backend_for(source)
+        assert isinstance(backend, LocalBackend)
         path = backend.path_of(link["key"])
     except ObjectNotFound:
         raise Http404("File not found") from None
+    except StorageError as error:  # e.g. the folder is no longer under LOCAL_SOURCE_ROOTS
+        return HttpResponse(error.message + "\n", status=403, content_type="text/plain; charset=utf-8")
     stat = path.stat()
     size = stat.st_size
     etag = f'"{stat.st_mtime_ns:x}-{size:x}"'

@@ -1,0 +1,183 @@
+"""Ways in that a review found: server folders, the secret key, headers and cookies."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from packager.services import api_token_create
+from sources.models import Source
+from tests.factories import make_local_source, write_files
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATA = ROOT / "demo" / "data"
+
+
+# Folders on the server ---------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_api(admin_user: Any) -> Client:
+    _, token = api_token_create(user=admin_user, name="tests")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/etc", "/root/.ssh"])
+def test_a_staff_user_may_not_add_a_folder_outside_the_local_source_roots(staff_api: Client, path: str) -> None:
+    response = staff_api.post(
+        "/api/v1/sources", {"kind": "local", "name": "etc", "path": path}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "LOCAL_SOURCE_ROOTS" in response.json()["detail"]
+    assert not Source.objects.exists()
+
+
+def test_the_local_source_roots_default_to_the_demo_data_folder() -> None:
+    environment = {key: value for key, value in os.environ.items() if key != "LOCAL_SOURCE_ROOTS"}
+    printed = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.LOCAL_SOURCE_ROOTS)"],
+        env={**environment, "DJANGO_SETTINGS_MODULE": "packager.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert printed.stdout.strip() == repr([str(DEMO_DATA)])
+
+
+@pytest.mark.django_db
+def test_no_folder_may_be_a_source_when_the_roots_are_empty(staff_api: Client, settings: Any) -> None:
+    settings.LOCAL_SOURCE_ROOTS = []
+    response = staff_api.post(
+        "/api/v1/sources", {"kind": "local", "name": "demo", "path": str(DEMO_DATA)}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "No folder on the server may be a source" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_link_out_of_a_root_is_refused(staff_api: Client, settings: Any, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "escape").symlink_to("/etc")
+    settings.LOCAL_SOURCE_ROOTS = [str(root)]
+    response = staff_api.post(
+        "/api/v1/sources",
+        {"kind": "local", "name": "escape", "path": str(root / "escape")},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_admin_edits_pass_the_same_folder_check(client: Client, django_user_model: Any, tmp_path: Path) -> None:
+    superuser = django_user_model.objects.create_superuser("root", password="root-password-1")
+    source = make_local_source(superuser, tmp_path, name="nfs")
+    client.force_login(superuser)
+    url = reverse("admin:sources_source_change", args=[source.pk])
+    form = {
+        "owner": superuser.pk,
+        "name": "nfs",
+        "kind": "local",
+        "addressing_style": "auto",
+        "local_path": "/etc",
+        "presign_ttl": 900,
+        "index_generation": 0,
+    }
+    response = client.post(url, form)
+    assert response.status_code == 200
+    assert b"LOCAL_SOURCE_ROOTS" in response.content
+    source.refresh_from_db()
+    assert source.local_path == str(tmp_path)
+
+    response = client.post(url, {**form, "local_path": str(tmp_path / "inner")})
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert source.local_path == str(tmp_path / "inner")
+
+
+@pytest.mark.django_db
+def test_a_source_left_outside_narrowed_roots_stops_serving(owner: Any, tmp_path: Path, settings: Any) -> None:
+    write_files(tmp_path, {"secret.txt": b"private"})
+    source = make_local_source(owner, tmp_path)
+    client = Client()
+    from sources.services import source_sign_url
+
+    url = source_sign_url(source=source, key="secret.txt")
+    assert client.get(url).status_code == 200
+    settings.LOCAL_SOURCE_ROOTS = [str(DEMO_DATA)]
+    from sources import clients
+
+    clients.forget(source.pk)
+    response = client.get(url)
+    assert response.status_code == 403
+    assert b"LOCAL_SOURCE_ROOTS" in response.content
+
+
+# The secret key ----------------------------------------------------------------------
+
+
+def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    unset = {"SECRET_KEY", "SECRET_KEY_FILE", "CREDENTIALS_KEYS", "DEBUG"}
+    environment = {key: value for key, value in os.environ.items() if key not in unset}
+    return {**environment, "PACKAGER_VAR_DIR": str(tmp_path), **extra}
+
+
+def _manage_check(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_it_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    result = _manage_check(_environment(tmp_path))
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
+
+
+def test_gunicorn_refuses_to_serve_without_a_secret_key(tmp_path: Path) -> None:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    result = subprocess.run(
+        [gunicorn, "packager.wsgi", "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "--preload"],
+        env=_environment(tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
+
+
+def test_it_starts_with_a_key_from_a_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "secret-key"
+    key_file.write_text("a-key-kept-in-a-file-" + "x" * 40)
+    assert _manage_check(_environment(tmp_path, SECRET_KEY_FILE=str(key_file))).returncode == 0
+
+
+def test_debug_mode_keeps_a_random_key_under_var(tmp_path: Path) -> None:
+    printed = [
+        subprocess.run(
+            [sys.executable, "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
+            env={**_environment(tmp_path, DEBUG="1"), "DJANGO_SETTINGS_MODULE": "packager.settings"},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert printed[0] == printed[1] == (tmp_path / "secret-key").read_text().strip()
+    assert len(printed[0]) >= 50
+    assert (tmp_path / "secret-key").stat().st_mode & 0o077 == 0
