@@ -100,3 +100,17 @@ class ApiToken(models.Model):
     @classmethod
     def new_token(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class AttemptCounter(models.Model):
+    """Password attempts counted in a time window: share unlocks and logins (packager.ratelimit).
+
+    Kept in the database so that every web process counts together, Redis or not.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

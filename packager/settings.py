@@ -138,6 +138,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Every login form (the site's, the admin's) counts wrong passwords: LOGIN_ATTEMPTS.
+AUTHENTICATION_BACKENDS = ["packager.auth.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "packages"
 LOGOUT_REDIRECT_URL = "login"
@@ -228,8 +230,15 @@ DEFAULT_PRESIGN_TTL = int(os.environ.get("DEFAULT_PRESIGN_TTL", "900"))
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
 
 # Shares.
+# Wrong share passwords allowed per client (an IPv4 address or an IPv6 /64) per window,
+# and per share across all clients per (longer) window.
 SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))
 SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
+SHARE_UNLOCK_SHARE_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_SHARE_ATTEMPTS", "50"))
+SHARE_UNLOCK_SHARE_WINDOW = int(os.environ.get("SHARE_UNLOCK_SHARE_WINDOW", "3600"))
+# Wrong passwords allowed per account, and per client, per window, at every login form.
+LOGIN_ATTEMPTS = int(os.environ.get("LOGIN_ATTEMPTS", "10"))
+LOGIN_WINDOW = int(os.environ.get("LOGIN_WINDOW", "900"))
 
 LOGGING = {
     "version": 1,

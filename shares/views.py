@@ -282,11 +282,17 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
-    shares = package.shares.all()
+    shares = list(package.shares.all())
+    locked = services.shares_locked_until(shares=shares)
     return render(
         request,
         "shares/package_shares.html",
-        {"package": package, "form": form, "shares": shares, "base_url": request.build_absolute_uri("/")[:-1]},
+        {
+            "package": package,
+            "form": form,
+            "shares": [(share, locked.get(share.pk)) for share in shares],
+            "base_url": request.build_absolute_uri("/")[:-1],
+        },
     )
 
 

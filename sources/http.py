@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import cast
 
 from django.conf import settings
@@ -37,9 +38,22 @@ def breadcrumbs(folder: str) -> list[tuple[str, str]]:
     return crumbs
 
 
+def _valid_address(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return None
+
+
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address; behind a proxy, the one the proxy appended last."""
+    """The client's address; behind a proxy, the one the proxy appended last.
+
+    Always a valid address or None: the value is stored in address columns (PostgreSQL
+    `inet`) and counted by the password limits, so a forged header must not break either.
+    """
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if settings.BEHIND_PROXY and forwarded:
-        return forwarded.split(",")[-1].strip() or None
-    return request.META.get("REMOTE_ADDR")
+        address = _valid_address(forwarded.split(",")[-1])
+        if address is not None:
+            return address
+    return _valid_address(request.META.get("REMOTE_ADDR"))
