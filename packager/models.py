@@ -31,6 +31,10 @@ class Package(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def entry_sources(self) -> models.QuerySet[Source]:
+        """The sources its entries point into (one query when evaluated)."""
+        return Source.objects.filter(pk__in=PackageEntry.objects.filter(package=self).values("source_id"))
+
 
 def text_upload_to(entry: PackageEntry, filename: str) -> str:
     # Stored under a random name: the logical path lives in the database, so renaming an

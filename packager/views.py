@@ -16,7 +16,7 @@ from packager.models import ApiToken, Package, PackageEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
-from sources.http import AuthenticatedRequest, page_number
+from sources.http import AuthenticatedRequest, allow_storage_images, page_number
 from sources.models import Source
 
 
@@ -69,7 +69,7 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
     if folder and listing.is_empty:
         raise Http404("No such folder")
     readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
-    return render(
+    response = render(
         request,
         "packager/detail.html",
         {
@@ -80,6 +80,7 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             "edit_form": PackageForm(initial={"name": package.name, "description": package.description}),
         },
     )
+    return allow_storage_images(response, readme_html, package.entry_sources())
 
 
 @login_required
@@ -191,7 +192,8 @@ def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -
     package = _get_package(request, public_id)
     entry = _get_entry(package, path)
     kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
-    return render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
+    response = render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
+    return allow_storage_images(response, html, package.entry_sources())
 
 
 @login_required

@@ -27,7 +27,7 @@ from shares import services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.http import AuthenticatedRequest, breadcrumbs, client_ip, page_number
+from sources.http import AuthenticatedRequest, allow_storage_images, breadcrumbs, client_ip, page_number
 from sources.services import source_sign_url
 
 SESSION_KEY = "unlocked_shares"
@@ -155,17 +155,21 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         raise Http404("No such folder")
     if not folder and page == 1:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
+    readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
+    description_html = markdown_to_html(package.description) if package.description else ""
     context = {
         "share": share,
         "package": package,
         "listing": listing,
-        "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
-        "description_html": markdown_to_html(package.description) if package.description else "",
+        "readme_html": readme_html,
+        "description_html": description_html,
         "resolve_base": _resolve_base(request, share),
         "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
         "is_owner": _is_owner(request, share),
     }
-    return _no_store(render(request, "shares/page.html", context))
+    response = render(request, "shares/page.html", context)
+    allow_storage_images(response, readme_html + description_html, package.entry_sources())
+    return _no_store(response)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -188,7 +192,8 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "resolve_url": export.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
-    return _no_store(render(request, "shares/entry.html", context))
+    response = render(request, "shares/entry.html", context)
+    return _no_store(allow_storage_images(response, html, share.package.entry_sources()))
 
 
 @require_http_methods(["GET", "HEAD"])

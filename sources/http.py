@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import cast
+from typing import TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseBase
+
+from sources.models import Source
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -57,3 +60,20 @@ def client_ip(request: HttpRequest) -> str | None:
         if address is not None:
             return address
     return _valid_address(request.META.get("REMOTE_ADDR"))
+
+
+Response = TypeVar("Response", bound=HttpResponseBase)
+
+
+def allow_storage_images(response: Response, html: str, sources: QuerySet[Source]) -> Response:
+    """Let a page's rendered README or notebook show images that its links fetch from storage.
+
+    The Content-Security-Policy allows images from packager and data: URIs only; a README
+    may point at a file of the package (r/<path>), which redirects to the storage service.
+    Only pages whose HTML has an image pay for the query.
+    """
+    if "<img" in html:
+        origins = sorted({origin for source in sources for origin in source.download_origins})
+        if origins:
+            response._csp_update = {"img-src": origins}  # type: ignore[attr-defined]  # django-csp's per-response hook
+    return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,73 @@ def test_debug_mode_keeps_a_random_key_under_var(tmp_path: Path) -> None:
     assert printed[0] == printed[1] == (tmp_path / "secret-key").read_text().strip()
     assert len(printed[0]) >= 50
     assert (tmp_path / "secret-key").stat().st_mode & 0o077 == 0
+
+
+# Headers and cookies -------------------------------------------------------------------
+
+
+def _policy(response: Any) -> dict[str, list[str]]:
+    directives = [part.strip().split() for part in response["Content-Security-Policy"].split(";") if part.strip()]
+    return {name: values for name, *values in directives}
+
+
+@pytest.mark.django_db
+def test_pages_allow_no_inline_script_and_no_framing(client: Client) -> None:
+    response = client.get(reverse("login"))
+    policy = _policy(response)
+    assert policy["script-src"] == ["'self'"]
+    assert policy["style-src"] == ["'self'"]
+    assert policy["img-src"] == ["'self'", "data:"]
+    assert policy["object-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_template_carries_inline_script_style_or_handlers() -> None:
+    inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|\sstyle\s*=|javascript:", re.IGNORECASE)
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in (ROOT / "templates").rglob("*.html")
+        for match in inline.finditer(path.read_text())
+    ]
+    assert found == []
+
+
+@pytest.mark.django_db
+def test_a_readme_may_show_images_from_the_storage_its_links_redirect_to(
+    owner: Any, moto_server: Any, s3_bucket: str, client: Client
+) -> None:
+    from packager import services as packages
+    from shares import services as shares
+    from tests.factories import make_source
+
+    moto_server.client().put_object(Bucket=s3_bucket, Key="plot.png", Body=b"\x89PNG")
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    package = packages.package_create(owner=owner, name="Plots")
+    packages.package_add_objects(package=package, source=source, paths=["plot.png"])
+    packages.package_write_text(package=package, path="README.md", content="![plot](r/plot.png)\n")
+    share = shares.share_create(package=package, created_by=owner)
+
+    response = client.get(reverse("share_page", args=[share.token]))
+    assert response.status_code == 200
+    assert _policy(response)["img-src"] == ["'self'", "data:", moto_server.endpoint_url]
+
+
+def test_https_settings_send_hsts_and_secure_cookies(tmp_path: Path) -> None:
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS >= 31536000)"
+    )
+    environment = {**_environment(tmp_path, SECURE_COOKIES="1", SECRET_KEY="k" * 50)}
+    environment["DJANGO_SETTINGS_MODULE"] = "packager.settings"
+    printed = subprocess.run(
+        [sys.executable, "-c", code], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert printed.stdout.split() == ["True", "True", "True"]
+
+
+@pytest.mark.django_db
+def test_https_responses_carry_hsts(client: Client, settings: Any) -> None:
+    settings.SECURE_HSTS_SECONDS = 31536000
+    assert "max-age=31536000" in client.get(reverse("login"), secure=True)["Strict-Transport-Security"]
