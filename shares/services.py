@@ -60,6 +60,19 @@ def share_create(
     )
 
 
+def share_grant(share: Share) -> str:
+    """What packager's own download links issued through this share carry (see sources.grants)."""
+    return f"share:{share.pk}"
+
+
+def share_grant_stands(share_id: str) -> bool:
+    """Whether links issued through a share still work: it is open and its owner active."""
+    share = (
+        Share.objects.select_related("package__owner").filter(pk=int(share_id)).first() if share_id.isdigit() else None
+    )
+    return share is not None and share.is_active and share.package.owner.is_active
+
+
 def share_revoke(*, share: Share) -> None:
     Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     share.refresh_from_db(fields=["revoked_at"])

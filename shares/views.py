@@ -76,7 +76,12 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    return get_object_or_404(Share.objects.select_related("package"), token=token)
+    return get_object_or_404(Share.objects.select_related("package__owner"), token=token)
+
+
+def _is_open(share: Share) -> bool:
+    """Neither revoked nor expired, and its owner's account is still active."""
+    return share.is_active and share.package.owner.is_active
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -97,7 +102,7 @@ def _challenge(message: str = "This share needs its password.") -> HttpResponse:
 def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
     """The share for a download endpoint, or the response that refuses it."""
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     try:
         if not _is_unlocked(request, share):
@@ -124,7 +129,7 @@ def _no_store(response: HttpResponseBase) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     form = UnlockForm(request.POST or None)
     if not _needs_no_password(request, share):
@@ -255,7 +260,13 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
     assert entry.source is not None
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
-        url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
+        url = source_sign_url(
+            source=entry.source,
+            key=entry.key,
+            method=method,
+            version_id=entry.version_id,
+            grant=services.share_grant(share),  # revoking the share stops packager's own links
+        )
     except StorageError as error:
         return HttpResponse(
             error.message + "\n",

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
+from sources.backends.local import LocalBackend
 from sources.endpoints import local_path_error
 from sources.models import Source, SourceObject
 
@@ -329,10 +330,12 @@ def source_index(*, source_pk: int) -> bool:
     return True
 
 
-def source_sign_url(*, source: Source, key: str, method: str = "GET", version_id: str = "") -> str:
-    return clients.backend_for(source).sign_url(
-        key, method=method, expires_in=source.presign_ttl, version_id=version_id
-    )
+def source_sign_url(*, source: Source, key: str, method: str = "GET", version_id: str = "", grant: str = "") -> str:
+    """A download URL; packager's own (local-folder) links also carry the grant they were issued for."""
+    backend = clients.backend_for(source)
+    if grant and isinstance(backend, LocalBackend):
+        return backend.sign_url(key, method=method, expires_in=source.presign_ttl, version_id=version_id, grant=grant)
+    return backend.sign_url(key, method=method, expires_in=source.presign_ttl, version_id=version_id)
 
 
 def source_rotate_credentials() -> int:

@@ -252,3 +252,93 @@ def test_https_settings_send_hsts_and_secure_cookies(tmp_path: Path) -> None:
 def test_https_responses_carry_hsts(client: Client, settings: Any) -> None:
     settings.SECURE_HSTS_SECONDS = 31536000
     assert "max-age=31536000" in client.get(reverse("login"), secure=True)["Strict-Transport-Security"]
+
+
+# Smaller ways in -------------------------------------------------------------------------
+
+
+def test_the_sanitizer_keeps_data_uris_for_images_only_and_known_classes_only() -> None:
+    from packager.render import markdown_to_html, notebook_to_html
+
+    html = markdown_to_html(
+        '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">open</a> '
+        '<a href=" DATA:text/html,x">again</a> <img src="data:image/png;base64,iVBORw0KGgo=">\n\n'
+        '<div class="badge ready">Verified by packager</div>\n\n```python\nx = 1\n```'
+    )
+    assert "data:text" not in html.lower()
+    assert 'src="data:image/png;base64,iVBORw0KGgo="' in html
+    assert "badge" not in html and "ready" not in html.replace("Verified", "")
+    assert 'class="language-python"' in html
+    notebook = notebook_to_html(
+        '{"cells": [{"cell_type": "code", "source": "1/0", "outputs": [{"output_type": "error", "ename": "E"}]}]}'
+    )
+    assert 'class="nb-code"' in notebook and 'class="nb-stderr"' in notebook
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["invoice\u202efdp.exe", "data\u200b.csv", "a\u2066b.txt", "x\ufeff.md"])
+def test_paths_with_invisible_or_direction_characters_are_refused(owner: Any, name: str) -> None:
+    from packager import services as packages
+    from packager.paths import InvalidPath, normalize_path
+
+    with pytest.raises(InvalidPath, match="invisible or text-direction characters") as refused:
+        normalize_path(f"docs/{name}")
+    assert "<U+" in refused.value.message
+    assert not any(char in refused.value.message for char in "\u202e\u200b\u2066\ufeff")
+    package = packages.package_create(owner=owner, name="Names")
+    with pytest.raises(Exception, match="invisible"):
+        packages.package_write_text(package=package, path=name, content="x")
+    assert not package.entries.exists()
+
+
+@pytest.mark.django_db
+def test_storage_names_with_hidden_characters_are_shown_escaped(
+    owner: Any, owner_client: Client, tmp_path: Path
+) -> None:
+    write_files(tmp_path, {"invoice\u202efdp.exe": b"MZ"})
+    source = make_local_source(owner, tmp_path)
+    page = owner_client.get(reverse("source_browse", args=[source.public_id])).content.decode()
+    assert "invoice&lt;U+202E&gt;fdp.exe" in page
+    assert "\u202e" not in re.sub(r'value="[^"]*"', "", page)  # only the form value keeps the real key
+
+
+def _local_share(owner: Any, tmp_path: Path) -> Any:
+    from packager import services as packages
+    from shares import services as shares
+
+    write_files(tmp_path, {"data.bin": b"0123456789"})
+    source = make_local_source(owner, tmp_path)
+    package = packages.package_create(owner=owner, name="Local")
+    packages.package_add_objects(package=package, source=source, paths=["data.bin"])
+    return shares.share_create(package=package, created_by=owner)
+
+
+@pytest.mark.django_db
+def test_revoking_a_share_stops_the_local_file_links_it_issued(owner: Any, tmp_path: Path) -> None:
+    from shares import services as shares
+
+    share = _local_share(owner, tmp_path)
+    visitor = Client()
+    link = visitor.get(reverse("share_resolve", args=[share.token, "data.bin"]))["Location"]
+    assert visitor.get(link).status_code == 200
+
+    shares.share_revoke(share=share)
+    withdrawn = visitor.get(link)
+    assert withdrawn.status_code == 410
+    assert b"withdrawn" in withdrawn.content
+
+
+@pytest.mark.django_db
+def test_shares_of_a_deactivated_account_stop_working(owner: Any, tmp_path: Path) -> None:
+    share = _local_share(owner, tmp_path)
+    visitor = Client()
+    link = visitor.get(reverse("share_resolve", args=[share.token, "data.bin"]))["Location"]
+
+    owner.is_active = False
+    owner.save()
+    page = visitor.get(reverse("share_page", args=[share.token]))
+    assert page.status_code == 410
+    assert b"no longer active" in page.content
+    assert visitor.get(reverse("share_resolve", args=[share.token, "data.bin"])).status_code == 410
+    assert visitor.get(reverse("share_urls", args=[share.token])).status_code == 410
+    assert visitor.get(link).status_code == 410
