@@ -13,9 +13,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from packager import services as packages
+from packager.paths import InvalidPath, normalize_path
+from packager.render import markdown_to_html, notebook_to_html
 from packager.services import api_token_create
+from shares import services as shares
+from sources import clients
 from sources.models import Source
-from tests.factories import make_local_source, write_files
+from sources.services import source_sign_url
+from tests.factories import make_local_source, make_source, write_files
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,12 +118,9 @@ def test_a_source_left_outside_narrowed_roots_stops_serving(owner: Any, tmp_path
     write_files(tmp_path, {"secret.txt": b"private"})
     source = make_local_source(owner, tmp_path)
     client = Client()
-    from sources.services import source_sign_url
-
     url = source_sign_url(source=source, key="secret.txt")
     assert client.get(url).status_code == 200
     settings.LOCAL_SOURCE_ROOTS = [str(DEMO_DATA)]
-    from sources import clients
 
     clients.forget(source.pk)
     response = client.get(url)
@@ -219,9 +222,6 @@ def test_no_template_carries_inline_script_style_or_handlers() -> None:
 def test_a_readme_may_show_images_from_the_storage_its_links_redirect_to(
     owner: Any, moto_server: Any, s3_bucket: str, client: Client
 ) -> None:
-    from packager import services as packages
-    from shares import services as shares
-    from tests.factories import make_source
 
     moto_server.client().put_object(Bucket=s3_bucket, Key="plot.png", Body=b"\x89PNG")
     source = make_source(owner, moto_server.source_fields(s3_bucket))
@@ -258,7 +258,6 @@ def test_https_responses_carry_hsts(client: Client, settings: Any) -> None:
 
 
 def test_the_sanitizer_keeps_data_uris_for_images_only_and_known_classes_only() -> None:
-    from packager.render import markdown_to_html, notebook_to_html
 
     html = markdown_to_html(
         '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">open</a> '
@@ -278,8 +277,6 @@ def test_the_sanitizer_keeps_data_uris_for_images_only_and_known_classes_only() 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["invoice\u202efdp.exe", "data\u200b.csv", "a\u2066b.txt", "x\ufeff.md"])
 def test_paths_with_invisible_or_direction_characters_are_refused(owner: Any, name: str) -> None:
-    from packager import services as packages
-    from packager.paths import InvalidPath, normalize_path
 
     with pytest.raises(InvalidPath, match="invisible or text-direction characters") as refused:
         normalize_path(f"docs/{name}")
@@ -303,8 +300,6 @@ def test_storage_names_with_hidden_characters_are_shown_escaped(
 
 
 def _local_share(owner: Any, tmp_path: Path) -> Any:
-    from packager import services as packages
-    from shares import services as shares
 
     write_files(tmp_path, {"data.bin": b"0123456789"})
     source = make_local_source(owner, tmp_path)
@@ -315,7 +310,6 @@ def _local_share(owner: Any, tmp_path: Path) -> Any:
 
 @pytest.mark.django_db
 def test_revoking_a_share_stops_the_local_file_links_it_issued(owner: Any, tmp_path: Path) -> None:
-    from shares import services as shares
 
     share = _local_share(owner, tmp_path)
     visitor = Client()

@@ -20,9 +20,9 @@ from sources import services
 from sources.backends import StorageError
 from sources.backends.azure import AzureBackend
 from sources.backends.network import address_allowed
-from sources.backends.s3 import S3Backend
 from sources.endpoints import EndpointRefused, check_endpoint
 from tests.conftest import AZURITE_ACCOUNT, AzureServer, S3Server
+from tests.test_sources_backends import s3_backend
 
 PUBLIC_ADDRESS = "8.8.8.8"  # never contacted: the connect guard below fails the test first
 _real_getaddrinfo = socket.getaddrinfo
@@ -123,9 +123,7 @@ def test_it_refuses_to_read_an_object_once_the_name_rebinds(
     port = urlsplit(moto_server.endpoint_url).port
     dns("storage.rebind.test", [PUBLIC_ADDRESS, "127.0.0.1"])
     check_endpoint(f"http://storage.rebind.test:{port}")
-    config = {"bucket": s3_bucket, "region": "us-east-1", "addressing_style": "path"}
-    credentials = {"access_key_id": moto_server.access_key_id, "secret_access_key": moto_server.secret_access_key}
-    backend = S3Backend({**config, "endpoint_url": f"http://storage.rebind.test:{port}"}, credentials)
+    backend = s3_backend(moto_server, s3_bucket, endpoint_url=f"http://storage.rebind.test:{port}")
 
     with pytest.raises(StorageError, match="internal address") as refused:
         backend.read("secret.txt", length=64 * 1024)
@@ -140,9 +138,8 @@ def test_it_checks_the_virtual_host_name_of_the_bucket(
     dns("s3.rebind.test", [PUBLIC_ADDRESS])
     dns(f"{s3_bucket}.s3.rebind.test", ["127.0.0.2"])
     check_endpoint(f"http://s3.rebind.test:{port}")  # the endpoint itself looks public
-    backend = S3Backend(
-        {"bucket": s3_bucket, "endpoint_url": f"http://s3.rebind.test:{port}", "addressing_style": "virtual"},
-        {"access_key_id": moto_server.access_key_id, "secret_access_key": moto_server.secret_access_key},
+    backend = s3_backend(
+        moto_server, s3_bucket, endpoint_url=f"http://s3.rebind.test:{port}", addressing_style="virtual"
     )
 
     with pytest.raises(StorageError, match=rf"“{s3_bucket}\.s3\.rebind\.test” resolves to an internal") as refused:
