@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from sources.backends.base import StorageError
-from sources.backends.network import refusal_message, refused_address
+from sources.backends.network import AddressRefused, checked_addresses
 
 
 class EndpointRefused(StorageError):
@@ -39,11 +39,11 @@ def check_endpoint(url: str) -> None:
     except ValueError as error:
         raise EndpointRefused("The endpoint URL has an invalid port.") from error
     try:
-        address = refused_address(host, port)
+        checked_addresses(host, port)
+    except AddressRefused as refused:
+        raise EndpointRefused(refused.message) from refused
     except (socket.gaierror, UnicodeError) as error:
         raise StorageError(f"Could not resolve the endpoint host “{host}”.", reason="unreachable") from error
-    if address is not None:
-        raise EndpointRefused(refusal_message(host, address))
 
 
 def local_path_error(local_path: str) -> str:

@@ -74,6 +74,7 @@ def dns(monkeypatch: pytest.MonkeyPatch, no_traffic_off_this_machine: None) -> C
         "2002:7f00:2::1",  # 6to4 of 127.0.0.2
         "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
         "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:1",  # local-use NAT64
     ],
 )
 def test_it_refuses_every_address_that_is_not_global(address: str) -> None:

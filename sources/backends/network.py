@@ -40,7 +40,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # IPv6 ranges that carry an IPv4 address inside (6to4, NAT64): they are only as public as
 # the IPv4 address they lead to.
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# NAT64 for a local network (RFC 8215): leads inside by definition.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 class AddressRefused(StorageError):
@@ -53,16 +55,12 @@ class AddressRefused(StorageError):
     reason = "config"
 
     def __init__(self, host: str, address: str) -> None:
-        super().__init__(refusal_message(host, address))
+        super().__init__(
+            f"The endpoint “{host}” resolves to an internal address ({address}), which is not "
+            "allowed. An administrator can allow it with SOURCE_ENDPOINT_ALLOWLIST."
+        )
         self.host = host
         self.address = address
-
-
-def refusal_message(host: str, address: str) -> str:
-    return (
-        f"The endpoint “{host}” resolves to an internal address ({address}), which is not "
-        "allowed. An administrator can allow it with SOURCE_ENDPOINT_ALLOWLIST."
-    )
 
 
 def allowlist() -> tuple[set[str], list[Network]]:
@@ -87,7 +85,7 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
         return address.ipv4_mapped
     if address in _SIX_TO_FOUR:
         return address.sixtofour
-    if any(address in network for network in _NAT64):
+    if address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
@@ -98,6 +96,8 @@ def address_allowed(address: Address, networks: Iterable[Network]) -> bool:
     if any(address in network for network in networks):
         return True
     if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return False
         embedded = _embedded_ipv4(address)
         if embedded is not None:
             return address_allowed(embedded, networks)
@@ -108,33 +108,20 @@ def parse_address(value: str) -> Address:
     return ipaddress.ip_address(value.split("%")[0])
 
 
-def refused_address(host: str, port: int) -> str | None:
-    """The first address `host` resolves to that is not allowed, or None (socket.gaierror when unresolvable)."""
+def checked_addresses(host: str, port: int) -> list[str] | None:
+    """The addresses `host` resolves to, every one allowed; None for an allow-listed name.
+
+    AddressRefused names the first address that is not allowed; socket.gaierror when the
+    name does not resolve.
+    """
     names, networks = allowlist()
     if host_allowed(host, names):
         return None
+    addresses: list[str] = []
     for info in socket.getaddrinfo(host.strip("[]"), port, proto=socket.IPPROTO_TCP):
         address = parse_address(str(info[4][0]))
         if not address_allowed(address, networks):
-            return str(address)
-    return None
-
-
-def _vetted_addresses(connection: HTTPConnection) -> list[str] | None:
-    """The addresses to connect to, each checked; None for an allow-listed host name."""
-    host = connection._dns_host
-    names, networks = allowlist()
-    if host_allowed(host, names):
-        return None
-    try:
-        infos = socket.getaddrinfo(host.strip("[]"), connection.port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as error:
-        raise NameResolutionError(connection.host, connection, error) from error
-    addresses: list[str] = []
-    for info in infos:
-        address = parse_address(str(info[4][0]))
-        if not address_allowed(address, networks):
-            raise AddressRefused(connection.host, str(address))
+            raise AddressRefused(host, str(address))
         if str(address) not in addresses:
             addresses.append(str(address))
     return addresses
@@ -145,7 +132,10 @@ class GuardedConnectionMixin:
 
     def _new_conn(self) -> socket.socket:
         connection: Any = self
-        addresses = _vetted_addresses(connection)
+        try:
+            addresses = checked_addresses(connection._dns_host, connection.port)
+        except socket.gaierror as error:
+            raise NameResolutionError(connection.host, connection, error) from error
         if addresses is None:
             return super()._new_conn()  # type: ignore[misc]
         name = connection._dns_host
