@@ -160,6 +160,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         raise Http404("No such folder")
     if not folder and page == 1:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
+    is_owner = _is_owner(request, share)
     readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
     description_html = markdown_to_html(package.description) if package.description else ""
     context = {
@@ -171,6 +172,9 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "resolve_base": _resolve_base(request, share),
         "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
         "is_owner": _is_owner(request, share),
+        "locked_until": services.shares_locked_until(shares=[share]).get(share.pk)
+        if _is_owner(request, share)
+        else None,
     }
     response = render(request, "shares/page.html", context)
     allow_storage_images(response, readme_html + description_html, package.entry_sources())

@@ -47,6 +47,8 @@ def test_many_addresses_share_one_limit_per_share(owner_client: Client, locked_s
     assert b"locked for a while" in refused.content
     owner_page = owner_client.get(reverse("package_shares", args=[locked_share.package.public_id]))
     assert b"Locked: too many wrong passwords" in owner_page.content
+    share_page = owner_client.get(page)
+    assert b"This link is locked" in share_page.content
 
 
 @pytest.mark.django_db
