@@ -171,10 +171,8 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "description_html": description_html,
         "resolve_base": _resolve_base(request, share),
         "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
-        "is_owner": _is_owner(request, share),
-        "locked_until": services.shares_locked_until(shares=[share]).get(share.pk)
-        if _is_owner(request, share)
-        else None,
+        "is_owner": is_owner,
+        "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
     }
     response = render(request, "shares/page.html", context)
     allow_storage_images(response, readme_html + description_html, package.entry_sources())
