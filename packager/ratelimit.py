@@ -12,7 +12,6 @@ import datetime as dt
 import ipaddress
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -37,23 +36,21 @@ def client_network(ip_address: str | None) -> str:
 
 
 def attempt_take(*, key: str, limit: int, window: int) -> bool:
-    """Take one attempt for `key`; False when `limit` were already taken in the current window."""
-    for _ in range(3):
-        now = timezone.now()
-        with transaction.atomic():
-            live = AttemptCounter.objects.filter(key=key, window_ends_at__gt=now)
-            if live.filter(count__lt=limit).update(count=F("count") + 1):
-                return True
-            if live.exists():
-                return False
-            AttemptCounter.objects.filter(key=key).delete()  # an expired window
-            try:
-                with transaction.atomic():
-                    AttemptCounter.objects.create(key=key, count=1, window_ends_at=now + dt.timedelta(seconds=window))
-            except IntegrityError:
-                continue  # another process opened the window first: take a slot in it
-        return limit > 0
-    return False
+    """Take one attempt for `key`; False when `limit` were already taken in the current window.
+
+    Three statements, each atomic on its own, and correct in any interleaving: an expired
+    window is dropped (a live one never is), a window is opened unless one exists, and a
+    slot is taken by one conditional UPDATE, which the database serializes.
+    """
+    now = timezone.now()
+    AttemptCounter.objects.filter(key=key, window_ends_at__lte=now).delete()
+    AttemptCounter.objects.bulk_create(
+        [AttemptCounter(key=key, count=0, window_ends_at=now + dt.timedelta(seconds=window))], ignore_conflicts=True
+    )
+    return (
+        AttemptCounter.objects.filter(key=key, count__lt=limit, window_ends_at__gt=now).update(count=F("count") + 1)
+        == 1
+    )
 
 
 def attempt_refund(*, key: str) -> None:
