@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -27,10 +27,12 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test node_modules/.installed system-test-deps
 
-# Debian packages the tests drive for real: wget, chromium, Redis and PostgreSQL.
+# Debian packages the tests drive for real: wget, unzip, jq, chromium, Redis and PostgreSQL.
 system-test-deps:
 	@missing=""; \
 	command -v wget >/dev/null || missing="$$missing wget"; \
+	command -v unzip >/dev/null || missing="$$missing unzip"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -84,3 +86,10 @@ bench: .venv-bench/.installed
 
 bench-browse: install
 	$(PYTHON) bench/browse.py
+
+bench-publish: install
+	$(PYTHON) bench/publish.py
+
+# Exports of 100k and 1M-entry versions through gunicorn, on SQLite then PostgreSQL.
+bench-export: install-test
+	$(PYTHON) bench/export.py
