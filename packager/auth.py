@@ -10,9 +10,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
-from sources.http import client_ip
 
 from packager import ratelimit
+from web.http import client_ip
 
 THROTTLED = "packager_login_throttled"
 

@@ -11,12 +11,12 @@ import pytest
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
-from sources.http import client_ip
 
 from packager import services as packages
 from shares import services
 from shares.models import Share
 from tests.factories import make_local_source, write_files
+from web.http import client_ip
 
 RIGHT = "correct horse battery"
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('packager', '0003_export_parts'),
+        ('packager', '0004_package_folders'),
     ]
 
     operations = [
