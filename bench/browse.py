@@ -133,6 +133,7 @@ def run_database(args: argparse.Namespace) -> None:
     os.environ.setdefault("PACKAGER_VAR_DIR", tempfile.mkdtemp(prefix="packager-bench-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packager.settings")
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
     os.environ["SOURCE_ENDPOINT_ALLOWLIST"] = "127.0.0.1"
     import django
 
@@ -242,17 +243,28 @@ def live_listing(args: argparse.Namespace, user: Any, client: Any) -> None:
 def package_tree(args: argparse.Namespace, user: Any) -> None:
     from bench.timing import median_seconds
     from packager.models import Package, PackageEntry
-    from packager.tree import list_folder
+    from packager.services import package_folders_rebuild
+    from packager.tree import list_package_folder
+    from web.cursors import encode_cursor as encode_page_cursor
 
     package = Package.objects.create(owner=user, name="bench", slug="bench")
     PackageEntry.objects.bulk_create(
         (
-            PackageEntry(package=package, path=f"d{index % 100:02d}/f{index:07d}.bin", kind="pointer", size=index)
+            PackageEntry(
+                package=package,
+                path=f"d{index % 100:02d}/f{index:07d}.bin",
+                parent=f"d{index % 100:02d}/",
+                kind="pointer",
+                size=index,
+            )
             for index in range(args.entries)
         ),
         batch_size=5000,
     )
-    tree_ms = median_seconds(lambda: list_folder(package, "d42/", page=3), 7) * 1000
+    package_folders_rebuild(package=package)
+    # The third page of a folder: after its 400th file.
+    third = encode_page_cursor("f", f"d42/f{399 * 100 + 42:07d}.bin")
+    tree_ms = median_seconds(lambda: list_package_folder(package, "d42/", cursor=third), 7) * 1000
     print(f"\npackage tree, {args.entries:,} entries: {tree_ms:8.2f} ms for one folder page (median of 7)")
 
 
