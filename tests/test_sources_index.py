@@ -96,7 +96,7 @@ def test_a_live_listing_that_fails_is_shown_not_a_500(
     page = owner_client.get(reverse("source_browse", args=[source.public_id]))
     assert page.status_code == 200 and b"does not exist" in page.content
     answer = api.call("get", f"/sources/{source.public_id}/objects")
-    assert answer.status_code == 400 and "does not exist" in answer.json()["detail"]
+    assert answer.status_code == 422 and "does not exist" in answer.json()["detail"]
 
 
 # Index with progress ---------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_bad_searches_get_clear_errors(api: Api, owner: Any, searchable: Source,
     unclosed = api.call("get", f"/sources/{sid}/search", glob="raw/[abc")
     assert unclosed.status_code == 422 and "“[”" in unclosed.json()["detail"]
     negative = api.call("get", f"/sources/{sid}/search", min_size=-1)
-    assert negative.status_code == 422
+    assert negative.status_code == 400  # the query does not validate
     unindexed = make_source(owner, {"name": "new", "kind": "local", "path": str(tmp_path)}, index=False)
     waiting = api.call("get", f"/sources/{unindexed.public_id}/search", q="a")
     assert waiting.status_code == 409 and "index" in waiting.json()["detail"]
