@@ -15,6 +15,7 @@ from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
+from pydantic import BaseModel
 
 from packager import services, versions
 from packager.api_auth import AUTH
@@ -79,9 +80,12 @@ class EntryOut(Schema):
     version_id: str | None
 
 
-class SearchIn(Schema):
-    q: str = ""
-    glob: str = ""
+class SearchIn(BaseModel):
+    """A plain model, not a ninja Schema: that one also reads attributes of any object, so a
+    list would pass for a search."""
+
+    q: str = Field("", max_length=200)
+    glob: str = Field("", max_length=1024)
     min_size: int | None = Field(None, ge=0)
     max_size: int | None = Field(None, ge=0)
     modified_after: dt.datetime | None = None
