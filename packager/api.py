@@ -25,8 +25,8 @@ from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
-from sources.api_errors import ObjectBodyParser, document_errors, errors
 from sources.backends import StorageError
+from web.api_errors import ObjectBodyParser, document_errors, errors
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 from web.http import api_user
 
@@ -185,13 +185,13 @@ def _keyset_page(rows: QuerySet[Any], key: str, kind: type, cursor: str, limit: 
     """One page of rows ordered by a unique `key`, and the cursor of the next page.
 
     The cursor carries the last key shown, so every page is one range scan of an index
-    (the thousandth page costs what the first does); a damaged cursor is a 400.
+    (the thousandth page costs what the first does); a damaged cursor is a 422.
     """
     if cursor:
         try:
             rows = rows.filter(**{f"{key}__gt": decode_cursor(cursor, kind)[0]})
         except InvalidCursor as error:
-            raise HttpError(400, error.message) from None
+            raise HttpError(422, error.message) from None
     page = list(rows.order_by(key)[: limit + 1])
     if len(page) <= limit:
         return page, None
