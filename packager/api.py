@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -18,13 +19,14 @@ from ninja.responses import Status
 
 from packager import services, versions
 from packager.api_auth import AUTH
+from packager.errors import database_unavailable
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
-from sources.api_errors import ObjectBodyParser, document_errors, errors
 from sources.backends import StorageError
+from web.api_errors import ObjectBodyParser, document_errors, errors
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 from web.http import api_user
 
@@ -444,6 +446,13 @@ def on_share_error(request: HttpRequest, error: ShareError) -> HttpResponse:
 @api.exception_handler(StorageError)
 def on_storage_error(request: HttpRequest, error: StorageError) -> HttpResponse:
     return _error(request, error.message, 422 if error.reason in {"auth", "not_found", "config"} else 502)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
+    logger.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+    return database_unavailable(request)
 
 
 @api.exception_handler(Http404)

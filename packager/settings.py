@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "packager.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "packager.urls"

@@ -11,9 +11,9 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from sources import services
-from sources.api_errors import errors
 from sources.backends import StorageError
 from sources.models import Source, SourceObject
+from web.api_errors import errors
 from web.http import api_user
 
 router = Router(tags=["sources"])

@@ -86,6 +86,28 @@ class PostgresServer:
         wait_for_port(port, None, "postgres")
         return cls(directory=directory, port=port, bin_dir=bin_dir)
 
+    def restart(self) -> None:
+        """Stop (dropping every connection, as a crash or an upgrade does) and start again."""
+        subprocess.run(
+            # The options of the first start are kept in postmaster.opts; the log must be named again.
+            _as_server_user(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.directory / "data"),
+                    "-l",
+                    str(self.directory / "log"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "restart",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        wait_for_port(self.port, None, "postgres")
+
     def stop(self) -> None:
         subprocess.run(
             _as_server_user(
