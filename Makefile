@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export bench-pages clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -93,3 +93,8 @@ bench-publish: install
 # Exports of 100k and 1M-entry versions through gunicorn, on SQLite then PostgreSQL.
 bench-export: install-test
 	$(PYTHON) bench/export.py
+
+# Folder pages of a 1,000,000-entry package and version, on SQLite then on PostgreSQL.
+bench-pages: install-test
+	$(PYTHON) bench/pages.py
+	$(PYTHON) bench/pages.py --postgres

@@ -8,23 +8,24 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Sum
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Router, Schema
+from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
 
 from packager import services, versions
 from packager.api_auth import AUTH
-from packager.models import Package, PackageEntry, PackageVersion
+from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
 from sources.backends import StorageError
-from sources.http import api_user
+from web.cursors import InvalidCursor, decode_cursor, encode_cursor
+from web.http import api_user
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,25 @@ class EntryOut(Schema):
     version_id: str | None
 
 
+class EntryPageQuery(Schema):
+    cursor: str = Field("", description="The next_cursor of the previous page; empty for the first page.")
+    limit: int = Field(200, ge=1, le=1000, description="Entries per page.")
+
+
+class EntryPage(Schema):
+    items: list[EntryOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null after the last page.")
+
+
+class VersionEntryOut(EntryOut):
+    drift: str = Field(description='"" (unchanged), "missing" or "changed", as the last verify found it.')
+
+
+class VersionEntryPage(Schema):
+    items: list[VersionEntryOut]
+    next_cursor: str | None
+
+
 class EntriesIn(Schema):
     source: uuid.UUID | None = None
     keys: list[str] | None = None
@@ -87,20 +107,21 @@ class Added(Schema):
 
 
 def package_out(package: Package) -> dict[str, Any]:
-    totals = package.entries.aggregate(count=Count("id"), size=Sum("size"))
+    # The package's aggregate row (folder ""), kept up to date by the services.
+    whole = package.folders.filter(path="").first()
     return {
         "id": package.public_id,
         "name": package.name,
         "slug": package.slug,
         "description": package.description,
-        "entry_count": totals["count"] or 0,
-        "total_size": totals["size"] or 0,
+        "entry_count": whole.file_count if whole else 0,
+        "total_size": whole.size if whole else 0,
         "created_at": package.created_at,
         "updated_at": package.updated_at,
     }
 
 
-def entry_out(entry: PackageEntry) -> dict[str, Any]:
+def entry_out(entry: PackageEntry | VersionEntry) -> dict[str, Any]:
     return {
         "path": entry.path,
         "kind": entry.kind,
@@ -148,10 +169,45 @@ def delete_package(request: HttpRequest, package_id: uuid.UUID) -> Status[None]:
     return Status(204, None)
 
 
-@router.get("/packages/{uuid:package_id}/entries", response=list[EntryOut])
-def list_entries(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
+def _keyset_page(rows: QuerySet[Any], key: str, kind: type, cursor: str, limit: int) -> tuple[list[Any], str | None]:
+    """One page of rows ordered by a unique `key`, and the cursor of the next page.
+
+    The cursor carries the last key shown, so every page is one range scan of an index
+    (the thousandth page costs what the first does); a damaged cursor is a 400.
+    """
+    if cursor:
+        try:
+            rows = rows.filter(**{f"{key}__gt": decode_cursor(cursor, kind)[0]})
+        except InvalidCursor as error:
+            raise HttpError(400, error.message) from None
+    page = list(rows.order_by(key)[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    page = page[:limit]
+    return page, encode_cursor(getattr(page[-1], key))
+
+
+@router.get("/packages/{uuid:package_id}/entries", response={200: EntryPage, 400: Error, 404: Error})
+def list_entries(request: HttpRequest, package_id: uuid.UUID, query: Query[EntryPageQuery]) -> dict[str, Any]:
+    """The draft's entries by path, a page at a time."""
     package = get_package(request, package_id)
-    return [entry_out(entry) for entry in package.entries.select_related("source").order_by("path")]
+    rows = package.entries.select_related("source")
+    entries, next_cursor = _keyset_page(rows, "path", str, query.cursor, query.limit)
+    return {"items": [entry_out(entry) for entry in entries], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/packages/{uuid:package_id}/versions/{int:number}/entries",
+    response={200: VersionEntryPage, 400: Error, 404: Error},
+)
+def list_version_entries(
+    request: HttpRequest, package_id: uuid.UUID, number: int, query: Query[EntryPageQuery]
+) -> dict[str, Any]:
+    """A version's entries in code-point order of their paths, a page at a time."""
+    version = get_version(request, package_id, number)
+    rows = VersionEntry.objects.filter(package_version=version).select_related("source")
+    entries, next_cursor = _keyset_page(rows, "position", int, query.cursor, query.limit)
+    return {"items": [{**entry_out(entry), "drift": entry.drift} for entry in entries], "next_cursor": next_cursor}
 
 
 @router.post("/packages/{uuid:package_id}/entries", response={201: Added})

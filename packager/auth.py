@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 
 from packager import ratelimit
-from sources.http import client_ip
+from web.http import client_ip
 
 THROTTLED = "packager_login_throttled"
 

@@ -13,7 +13,7 @@ from ninja.responses import Status
 from packager.models import Package
 from shares import services
 from shares.models import Share
-from sources.http import api_user
+from web.http import api_user
 
 router = Router(tags=["shares"])
 

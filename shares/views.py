@@ -18,18 +18,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
-from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
+from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
-from packager.tree import list_folder
+from packager.tree import list_version_folder
 from shares import services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.http import AuthenticatedRequest, allow_storage_images, breadcrumbs, client_ip, page_number
 from sources.services import source_sign_url
+from web.cursors import InvalidCursor
+from web.http import AuthenticatedRequest, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
 
 SESSION_KEY = "unlocked_shares"
 
@@ -77,6 +79,8 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
+    # The version and the package's latest one come along: share.serving_version costs no
+    # query; the owner too, whose account must still be active.
     return get_object_or_404(
         Share.objects.select_related("package__owner", "version", "package__latest_version"), token=token
     )
@@ -153,15 +157,23 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if request.method == "POST":
         return redirect("share_page", token=share.token)
     package = share.package
+    version = share.serving_version
+    if version is None:
+        return _share_waiting(request, share)
+    if getattr(request, "htmx", False):
+        # The waiting page polls this URL: the version is out, so show it.
+        return _no_store(HttpResponseClientRefresh())
     try:
         folder = normalize_folder(request.GET.get("path", ""))
+        cursor = request.GET.get("cursor", "")
+        listing = list_version_folder(version, folder, cursor=cursor)
     except InvalidPath:
         raise Http404("No such folder") from None
-    page = page_number(request)
-    listing = list_folder(package, folder, page=page)
-    if folder and listing.is_empty:
+    except InvalidCursor as error:
+        raise Http404(error.message) from None
+    if not listing.exists:
         raise Http404("No such folder")
-    if not folder and page == 1:
+    if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
     is_owner = _is_owner(request, share)
     readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
@@ -169,7 +181,13 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     context = {
         "share": share,
         "package": package,
+        "version": version,
         "listing": listing,
+        # Each row links to its path: one reverse per route, not one per row.
+        "urls": {
+            "view": path_url_prefix("share_view_entry", share.token),
+            "resolve": path_url_prefix("share_resolve", share.token),
+        },
         "readme_html": readme_html,
         "description_html": description_html,
         "resolve_base": _resolve_base(request, share),
@@ -178,8 +196,26 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
     }
     response = render(request, "shares/page.html", context)
-    allow_storage_images(response, readme_html + description_html, package.entry_sources())
+    allow_storage_images(response, readme_html + description_html, version.entry_sources())
     return _no_store(response)
+
+
+def _share_waiting(request: HttpRequest, share: Share) -> HttpResponseBase:
+    """No published version to show yet: say so, with the progress of the one being published.
+
+    The page polls this same URL with htmx; the partial stops polling once the version is
+    out (the response then tells htmx to reload the page) or has failed.
+    """
+    pending = share.version if share.version_id else share.package.versions.order_by("-number").first()
+    context = {
+        "share": share,
+        "package": share.package,
+        "pending": pending,
+        "is_owner": _is_owner(request, share),
+        "checksumming": pending is not None and pending.state == PackageVersion.State.CHECKSUMMING,
+    }
+    template = "shares/_publishing.html" if getattr(request, "htmx", False) else "shares/waiting.html"
+    return _no_store(render(request, template, context))
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -191,11 +227,15 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
             return redirect("share_page", token=token)
         return access
     share = access
-    entry = get_object_or_404(PackageEntry.objects.select_related("source"), package=share.package, path=path)
+    version = share.serving_version
+    if version is None:
+        return redirect("share_page", token=token)
+    entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
     kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
     context = {
         "share": share,
         "package": share.package,
+        "version": version,
         "entry": entry,
         "kind": kind,
         "html": html,
@@ -203,7 +243,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
     response = render(request, "shares/entry.html", context)
-    return _no_store(allow_storage_images(response, html, share.package.entry_sources()))
+    return _no_store(allow_storage_images(response, html, version.entry_sources()))
 
 
 def _not_published(share: Share) -> HttpResponse:

@@ -12,8 +12,8 @@ from ninja.responses import Status
 
 from sources import services
 from sources.backends import StorageError
-from sources.http import api_user
 from sources.models import Source, SourceObject
+from web.http import api_user
 
 router = Router(tags=["sources"])
 

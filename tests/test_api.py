@@ -181,7 +181,7 @@ def test_it_curates_a_package_through_the_api(api: Api, local_source: Source) ->
     assert api.call("delete", f"/packages/{pid}/entries/measurements/f001.csv").status_code == 204
     assert api.call("delete", f"/packages/{pid}/entries/nothing/here").status_code == 404
     entries = api.call("get", f"/packages/{pid}/entries").json()
-    assert len(entries) == 26
+    assert len(entries["items"]) == 26 and entries["next_cursor"] is None
     assert api.call("get", f"/packages/{pid}").json()["entry_count"] == 26
     bad = api.call("post", f"/packages/{pid}/entries", {"source": sid, "keys": ["../etc/passwd"], "target": ""})
     assert bad.status_code == 400
@@ -237,4 +237,4 @@ def test_an_outsider_gets_404_on_every_route(api: Api, outsider_api: Api, local_
     own = outsider_api.call("post", "/packages", {"name": "theirs"}).json()["id"]
     response = outsider_api.call("post", f"/packages/{own}/entries", {"source": str(sid), "keys": ["top.txt"]})
     assert response.status_code == 404
-    assert api.call("get", f"/packages/{pid}/entries").json()[0]["path"] == "README.md"
+    assert api.call("get", f"/packages/{pid}/entries").json()["items"][0]["path"] == "README.md"

@@ -236,6 +236,7 @@ def test_revoked_and_expired_links_answer_410(client: Any, open_share: Share, st
 def test_text_and_notebooks_render_on_the_share(client: Any, owner: Any, open_share: Share) -> None:
     notebook = json.dumps({"cells": [{"cell_type": "markdown", "source": "## Plot"}], "metadata": {}})
     packages.package_write_text(package=open_share.package, path="nb/plot.ipynb", content=notebook)
+    publish(open_share.package)
     response = client.get(reverse("share_view_entry", args=[open_share.token, "nb/plot.ipynb"]))
     assert b"<h2>Plot</h2>" in response.content
     data = client.get(reverse("share_view_entry", args=[open_share.token, "data/a.csv"]))
