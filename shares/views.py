@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from packager import exports
 from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
+from packager.render import description_html, markdown_to_html_cached, render_text_cached
 from packager.tree import list_version_folder
 from shares import services
 from shares.forms import ShareForm, UnlockForm
@@ -176,8 +176,9 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
     is_owner = _is_owner(request, share)
-    readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
-    description_html = markdown_to_html(package.description) if package.description else ""
+    readme = listing.readme
+    readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    about_html = description_html(package.description) if package.description else ""
     context = {
         "share": share,
         "package": package,
@@ -189,14 +190,14 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
             "resolve": path_url_prefix("share_resolve", share.token),
         },
         "readme_html": readme_html,
-        "description_html": description_html,
+        "description_html": about_html,
         "resolve_base": _resolve_base(request, share),
         "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
         "is_owner": is_owner,
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
     }
     response = render(request, "shares/page.html", context)
-    allow_storage_images(response, readme_html + description_html, version.entry_sources())
+    allow_storage_images(response, readme_html + about_html, version.entry_sources())
     return _no_store(response)
 
 
@@ -231,7 +232,9 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     if version is None:
         return redirect("share_page", token=token)
     entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
     context = {
         "share": share,
         "package": share.package,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import TypeVar, cast
+from collections.abc import Iterable
+from typing import Protocol, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
-
-from sources.models import Source
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -55,10 +53,25 @@ def client_ip(request: HttpRequest) -> str | None:
     return _valid_address(request.META.get("REMOTE_ADDR"))
 
 
+def path_url_prefix(name: str, *args: object) -> str:
+    """The URL of the route `name` with an empty trailing <path:...>: a page that links to
+    hundreds of paths appends each one (quoted) instead of reversing the route per row."""
+    marker = "~"
+    url = reverse(name, args=[*args, marker])
+    return url[: -len(marker)]
+
+
+class DownloadsFrom(Protocol):
+    """Anything that knows the storage origins its download links redirect to (a Source)."""
+
+    @property
+    def download_origins(self) -> Iterable[str]: ...
+
+
 Response = TypeVar("Response", bound=HttpResponseBase)
 
 
-def allow_storage_images(response: Response, html: str, sources: QuerySet[Source]) -> Response:
+def allow_storage_images(response: Response, html: str, sources: Iterable[DownloadsFrom]) -> Response:
     """Let a page's rendered README or notebook show images that its links fetch from storage.
 
     The Content-Security-Policy allows images from packager and data: URIs only; a README
@@ -70,11 +83,3 @@ def allow_storage_images(response: Response, html: str, sources: QuerySet[Source
         if origins:
             response._csp_update = {"img-src": origins}  # type: ignore[attr-defined]  # django-csp's per-response hook
     return response
-
-
-def path_url_prefix(name: str, *args: object) -> str:
-    """The URL of the route `name` with an empty trailing <path:...>: a page that links to
-    hundreds of paths appends each one (quoted) instead of reversing the route per row."""
-    marker = "~"
-    url = reverse(name, args=[*args, marker])
-    return url[: -len(marker)]
