@@ -183,13 +183,14 @@ def _keyset_page(rows: QuerySet[Any], key: str, kind: type, cursor: str, limit: 
     """One page of rows ordered by a unique `key`, and the cursor of the next page.
 
     The cursor carries the last key shown, so every page is one range scan of an index
-    (the thousandth page costs what the first does); a damaged cursor is a 400.
+    (the thousandth page costs what the first does); a damaged cursor is a 422, as every
+    documented validation error is.
     """
     if cursor:
         try:
             rows = rows.filter(**{f"{key}__gt": decode_cursor(cursor, kind)[0]})
         except InvalidCursor as error:
-            raise HttpError(400, error.message) from None
+            raise HttpError(422, error.message) from None
     page = list(rows.order_by(key)[: limit + 1])
     if len(page) <= limit:
         return page, None

@@ -70,9 +70,10 @@ class Client:
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
+def scratch(tmp_path: Path, settings: Any) -> Iterator[Path]:
     """A folder on tmpfs when there is one: the test is about the database, not the disk."""
     folder = Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else tmp_path))
+    settings.LOCAL_SOURCE_ROOTS = [*settings.LOCAL_SOURCE_ROOTS, str(folder)]  # local sources live under roots
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -103,7 +104,12 @@ def test_an_index_of_200000_objects_runs_while_clients_browse_resolve_and_share(
             "-c",
             f"from sources import services; assert services.source_index(source_pk={big.pk})",
         ],
-        env={**os.environ, "DATABASE_URL": database_url(), "PACKAGER_VAR_DIR": str(tmp_path)},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "PACKAGER_VAR_DIR": str(tmp_path),
+            "LOCAL_SOURCE_ROOTS": str(big_root),
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -43,7 +43,7 @@ def test_a_staff_user_may_not_add_a_folder_outside_the_local_source_roots(staff_
     response = staff_api.post(
         "/api/v1/sources", {"kind": "local", "name": "etc", "path": path}, content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "LOCAL_SOURCE_ROOTS" in response.json()["detail"]
     assert not Source.objects.exists()
 
@@ -68,7 +68,7 @@ def test_no_folder_may_be_a_source_when_the_roots_are_empty(staff_api: Client, s
     response = staff_api.post(
         "/api/v1/sources", {"kind": "local", "name": "demo", "path": str(DEMO_DATA)}, content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "No folder on the server may be a source" in response.json()["detail"]
 
 
@@ -83,7 +83,7 @@ def test_a_link_out_of_a_root_is_refused(staff_api: Client, settings: Any, tmp_p
         {"kind": "local", "name": "escape", "path": str(root / "escape")},
         content_type="application/json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
 
 
 @pytest.mark.django_db
