@@ -79,7 +79,8 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    # The version and the package's latest one come along: share.serving_version costs no query.
+    # The version and the package's latest one come along: share.serving_version costs no
+    # query; the owner too, whose account must still be active.
     return get_object_or_404(
         Share.objects.select_related("package__owner", "version", "package__latest_version"), token=token
     )
@@ -196,7 +197,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
     }
     response = render(request, "shares/page.html", context)
-    allow_storage_images(response, readme_html + about_html, package.entry_sources())
+    allow_storage_images(response, readme_html + about_html, version.entry_sources())
     return _no_store(response)
 
 
@@ -245,7 +246,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
     response = render(request, "shares/entry.html", context)
-    return _no_store(allow_storage_images(response, html, share.package.entry_sources()))
+    return _no_store(allow_storage_images(response, html, version.entry_sources()))
 
 
 def _not_published(share: Share) -> HttpResponse:

@@ -70,9 +70,10 @@ class Client:
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
+def scratch(tmp_path: Path, settings: Any) -> Iterator[Path]:
     """A folder on tmpfs when there is one: the test is about the database, not the disk."""
     folder = Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else tmp_path))
+    settings.LOCAL_SOURCE_ROOTS = [*settings.LOCAL_SOURCE_ROOTS, str(folder)]  # local sources live under roots
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from kombu import pools as kombu_pools
@@ -51,7 +52,8 @@ def start_worker(
         "CELERY_BROKER_URL": redis_server.url,
         "SOURCE_ENDPOINT_ALLOWLIST": "127.0.0.1,localhost",
         "PACKAGER_VAR_DIR": str(folder),
-        "LOCAL_SOURCE_ROOTS": str(folder),  # local sources of a test live in its own folder
+        # The tests' local sources live in pytest's temporary folders, as in this process.
+        "LOCAL_SOURCE_ROOTS": ",".join(settings.LOCAL_SOURCE_ROOTS),
         **extra_env,
     }
     log = (folder / f"{name}.log").open("wb")
