@@ -107,10 +107,12 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     download = download_info.value
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
-    assert download.suggested_filename == "winter-and-summer.zip"
+    assert download.suggested_filename == "winter-and-summer-v1.zip"
     names = sorted(zipfile.ZipFile(saved).namelist())
     assert names == [
+        "winter-and-summer/HOW-TO-DOWNLOAD.md",
         "winter-and-summer/README.md",
+        "winter-and-summer/datapackage.json",
         "winter-and-summer/manifest.jsonl",
         "winter-and-summer/measurements/2024-summer.csv.pointer.json",
         "winter-and-summer/measurements/2024-winter.csv.pointer.json",
