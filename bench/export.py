@@ -33,6 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# For the benchmark's own processes and its gunicorn, which sign nothing that outlives them.
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 
 
 def main() -> None:
