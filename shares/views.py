@@ -120,7 +120,7 @@ def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
 
 
 def _resolve_base(request: HttpRequest, share: Share) -> str:
-    return request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})) + "r/"
+    return _links(request, share).resolve_base
 
 
 def _no_store(response: HttpResponseBase) -> HttpResponseBase:

@@ -228,7 +228,7 @@ def test_a_readme_may_show_images_from_the_storage_its_links_redirect_to(
     package = packages.package_create(owner=owner, name="Plots")
     packages.package_add_objects(package=package, source=source, paths=["plot.png"])
     packages.package_write_text(package=package, path="README.md", content="![plot](r/plot.png)\n")
-    publish(package)
+    publish(package)  # shares serve published versions
     share = shares.share_create(package=package, created_by=owner)
 
     response = client.get(reverse("share_page", args=[share.token]))
@@ -306,7 +306,7 @@ def _local_share(owner: Any, tmp_path: Path) -> Any:
     source = make_local_source(owner, tmp_path)
     package = packages.package_create(owner=owner, name="Local")
     packages.package_add_objects(package=package, source=source, paths=["data.bin"])
-    publish(package)
+    publish(package)  # shares serve published versions
     return shares.share_create(package=package, created_by=owner)
 
 

@@ -348,6 +348,6 @@ def test_a_readme_is_read_and_rendered_once_per_content(client: Any, open_share:
     assert b"<h1>Welcome</h1>" in client.get(entry_page).content
     # A new version with new content has a new hash: rendered afresh, never served stale.
     packages.package_write_text(package=open_share.package, path="README.md", content="# Changed\n")
-    publish(open_share.package)
+    publish(open_share.package, "changed readme")  # the share serves published versions only
     body = client.get(page).content
     assert b"<h1>Changed</h1>" in body and b"Welcome" not in body
