@@ -18,7 +18,8 @@ from packager.models import Package, PackageEntry, PackageFolder, PackageVersion
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 from web.http import breadcrumbs
 
-PAGE_SIZE = 200
+# Rows per folder page: rendering them is most of what a page costs.
+PAGE_SIZE = 100
 # Looked up by exact path (an index lookup), in this order of preference.
 README_NAMES = [
     f"{stem}{suffix}"
