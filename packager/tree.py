@@ -83,7 +83,10 @@ def _page(
 
 
 def _readme(file_rows: QuerySet[Any], folder: str) -> Any:
-    found = {entry.name: entry for entry in file_rows.filter(path__in=[folder + name for name in README_NAMES])}
+    # Unordered: the default order of version entries (position) would have SQLite walk the
+    # (version, position) index through the whole version instead of looking the paths up.
+    paths = [folder + name for name in README_NAMES]
+    found = {entry.name: entry for entry in file_rows.filter(parent=folder, path__in=paths).order_by()}
     return next((found[name] for name in README_NAMES if name in found), None)
 
 
