@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +20,15 @@ from sources import clients
 from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject
 
+logger = logging.getLogger(__name__)
+
 MAX_TEXT_SIZE = 5 * 1024 * 1024
 
 
 class PackageError(Exception):
     """A request on a package that cannot be carried out, with a message for the user."""
 
-    status = 400
+    status = 422  # the API's status: well-formed, but refused for what it asks
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -347,12 +351,41 @@ def package_write_text(*, package: Package, path: str, content: bytes | str) -> 
     entry.size = len(data)
     entry.sha256 = hashlib.sha256(data).hexdigest()
     entry.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    entry.text_file.save(path.rpartition("/")[2], ContentFile(data), save=False)
-    entry.save()
-    _update_folders(package, added=[(path, entry.size)], removed=removed)
+    entry.text_file.name = _store_text(entry, path.rpartition("/")[2], data)
+    try:
+        entry.save()
+        _update_folders(package, added=[(path, entry.size)], removed=removed)
+        package.save(update_fields=["updated_at"])
+    except BaseException:
+        entry.text_file.storage.delete(entry.text_file.name)
+        raise
+    # The old content goes only once the new one is committed: a failure keeps it.
     _delete_files_on_commit([old_file])
-    package.save(update_fields=["updated_at"])
     return entry
+
+
+class OutOfSpace(PackageError):
+    status = 507
+
+
+def _store_text(entry: PackageEntry, filename: str, data: bytes) -> str:
+    """Write the content under a new name; on a failed write (a full disk) remove what was written."""
+    field = entry.text_file
+    name = field.field.generate_filename(entry, filename)
+    try:
+        return field.storage.save(name, ContentFile(data), max_length=field.field.max_length)
+    except OSError as error:
+        try:
+            field.storage.delete(name)  # a partial file (random name: nothing else has it)
+        except OSError:
+            logger.warning("could not remove the partial text file %s", name)
+        if error.errno in {errno.ENOSPC, errno.EDQUOT}:
+            raise OutOfSpace(
+                "The server is out of disk space for text files; nothing was saved. Try again later "
+                "or ask the administrator to free space."
+            ) from error
+        logger.exception("writing text file %s failed", name)
+        raise PackageError("The text file could not be stored; nothing was saved. Try again later.") from error
 
 
 # Moving and removing --------------------------------------------------------------

@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,11 +16,11 @@ from packager import services, versions
 from packager.forms import AddObjectsForm, ApiTokenForm, MoveForm, PackageForm, PublishForm, TextEntryForm, UploadForm
 from packager.models import ApiToken, Package, PackageEntry, PackageFolder, PackageVersion
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
+from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_package_folder
 from sources.models import Source
 from web.cursors import InvalidCursor
-from web.http import AuthenticatedRequest, path_url_prefix
+from web.http import AuthenticatedRequest, allow_storage_images, path_url_prefix
 
 
 def _get_package(request: AuthenticatedRequest, public_id: uuid.UUID) -> Package:
@@ -78,8 +79,9 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         raise Http404(error.message) from None
     if not listing.exists:
         raise Http404("No such folder")
-    readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
-    return render(
+    readme = listing.readme
+    readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    response = render(
         request,
         "packager/detail.html",
         {
@@ -96,6 +98,7 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             "publish_form": PublishForm(),
         },
     )
+    return allow_storage_images(response, readme_html, package.entry_sources())
 
 
 @login_required
@@ -168,9 +171,12 @@ def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str =
     if request.method == "POST" and form.is_valid():
         new_path = form.cleaned_data["path"]
         try:
-            if entry is not None and new_path.strip("/") != entry.path:
-                services.package_move(package=package, path=entry.path, new_path=new_path)
-            saved = services.package_write_text(package=package, path=new_path, content=form.cleaned_data["content"])
+            with transaction.atomic():  # a rename whose write fails is undone
+                if entry is not None and new_path.strip("/") != entry.path:
+                    services.package_move(package=package, path=entry.path, new_path=new_path)
+                saved = services.package_write_text(
+                    package=package, path=new_path, content=form.cleaned_data["content"]
+                )
         except services.PackageError as error:
             form.add_error(None, error.message)
         else:
@@ -206,8 +212,11 @@ def entry_upload(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
 def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     package = _get_package(request, public_id)
     entry = _get_entry(package, path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
-    return render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
+    response = render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
+    return allow_storage_images(response, html, package.entry_sources())
 
 
 @login_required

@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from packager import exports
 from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
+from packager.render import description_html, markdown_to_html_cached, render_text_cached
 from packager.tree import list_version_folder
 from shares import services
 from shares.forms import ShareForm, UnlockForm
@@ -31,7 +31,7 @@ from shares.models import Share, ShareEvent
 from sources.backends import StorageError
 from sources.services import source_sign_url
 from web.cursors import InvalidCursor
-from web.http import AuthenticatedRequest, breadcrumbs, client_ip, path_url_prefix
+from web.http import AuthenticatedRequest, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
 
 SESSION_KEY = "unlocked_shares"
 
@@ -80,7 +80,14 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 def _get_share(token: str) -> Share:
     # The version and the package's latest one come along: share.serving_version costs no query.
-    return get_object_or_404(Share.objects.select_related("package", "version", "package__latest_version"), token=token)
+    return get_object_or_404(
+        Share.objects.select_related("package__owner", "version", "package__latest_version"), token=token
+    )
+
+
+def _is_open(share: Share) -> bool:
+    """Neither revoked nor expired, and its owner's account is still active."""
+    return share.is_active and share.package.owner.is_active
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -101,7 +108,7 @@ def _challenge(message: str = "This share needs its password.") -> HttpResponse:
 def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
     """The share for a download endpoint, or the response that refuses it."""
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     try:
         if not _is_unlocked(request, share):
@@ -128,7 +135,7 @@ def _no_store(response: HttpResponseBase) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     form = UnlockForm(request.POST or None)
     if not _needs_no_password(request, share):
@@ -167,6 +174,10 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         raise Http404("No such folder")
     if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
+    is_owner = _is_owner(request, share)
+    readme = listing.readme
+    readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    about_html = description_html(package.description) if package.description else ""
     context = {
         "share": share,
         "package": package,
@@ -177,13 +188,16 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
             "view": path_url_prefix("share_view_entry", share.token),
             "resolve": path_url_prefix("share_resolve", share.token),
         },
-        "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
-        "description_html": markdown_to_html(package.description) if package.description else "",
+        "readme_html": readme_html,
+        "description_html": about_html,
         "resolve_base": _resolve_base(request, share),
         "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
-        "is_owner": _is_owner(request, share),
+        "is_owner": is_owner,
+        "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
     }
-    return _no_store(render(request, "shares/page.html", context))
+    response = render(request, "shares/page.html", context)
+    allow_storage_images(response, readme_html + about_html, package.entry_sources())
+    return _no_store(response)
 
 
 def _share_waiting(request: HttpRequest, share: Share) -> HttpResponseBase:
@@ -217,7 +231,9 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     if version is None:
         return redirect("share_page", token=token)
     entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
     context = {
         "share": share,
         "package": share.package,
@@ -228,7 +244,8 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "resolve_url": exports.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
-    return _no_store(render(request, "shares/entry.html", context))
+    response = render(request, "shares/entry.html", context)
+    return _no_store(allow_storage_images(response, html, share.package.entry_sources()))
 
 
 def _not_published(share: Share) -> HttpResponse:
@@ -377,7 +394,13 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
     assert entry.source is not None
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
-        url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
+        url = source_sign_url(
+            source=entry.source,
+            key=entry.key,
+            method=method,
+            version_id=entry.version_id,
+            grant=services.share_grant(share),  # revoking the share stops packager's own links
+        )
     except StorageError as error:
         return _text(error.message + "\n", status=409 if error.reason == "config" else 502)
     if request.method == "GET":
@@ -405,11 +428,17 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
-    shares = package.shares.select_related("version", "package__latest_version")
+    shares = list(package.shares.select_related("version", "package__latest_version"))
+    locked = services.shares_locked_until(shares=shares)
     return render(
         request,
         "shares/package_shares.html",
-        {"package": package, "form": form, "shares": shares, "base_url": request.build_absolute_uri("/")[:-1]},
+        {
+            "package": package,
+            "form": form,
+            "shares": [(share, locked.get(share.pk)) for share in shares],
+            "base_url": request.build_absolute_uri("/")[:-1],
+        },
     )
 
 
