@@ -82,9 +82,9 @@ def main() -> None:
         batch_size=5000,
     )
     package_folders_rebuild(package=package)
-    # The third page of a folder: after its 400th file.
-    third = encode_page_cursor("f", f"d42/f{399 * 100 + 42:07d}.bin")
-    tree_ms = median_seconds(lambda: list_package_folder(package, "d42/", cursor=third), args.repeat) * 1000
+    # A page deep into a folder: after its 400th file.
+    deep = encode_page_cursor("f", f"d42/f{399 * 100 + 42:07d}.bin")
+    tree_ms = median_seconds(lambda: list_package_folder(package, "d42/", cursor=deep), args.repeat) * 1000
 
     print(f"index: {args.objects:,} objects in one folder, written at {args.objects / load_seconds:,.0f} rows/s")
     print(f"first page of {PAGE}:            {first_ms:8.2f} ms")
