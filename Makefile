@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export bench-pages clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-index bench-publish bench-export bench-pages clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -53,6 +53,7 @@ run: install var/secret-key
 	$(PYTHON) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
 	$(VENV)/bin/celery --app packager worker --pool solo --loglevel INFO & \
+	$(VENV)/bin/celery --app packager beat --loglevel INFO & \
 	$(PYTHON) manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.installed-test
@@ -84,8 +85,12 @@ clean:
 bench: .venv-bench/.installed
 	.venv-bench/bin/python bench/listing.py
 
-bench-browse: install
+bench-browse: install-test
 	$(PYTHON) bench/browse.py
+
+# The index task against a bare paged listing of the same moto bucket.
+bench-index: install-test
+	$(PYTHON) bench/index.py
 
 bench-publish: install
 	$(PYTHON) bench/publish.py

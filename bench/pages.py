@@ -96,7 +96,7 @@ def insert_rows(model: type[models.Model], rows: Iterable[dict[str, Any]]) -> in
     names = [field.attname for field in fields]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    statement = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
+    statement = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     count = 0
     batch: list[Any] = []

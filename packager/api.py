@@ -26,6 +26,7 @@ from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
 from sources.backends import StorageError
+from sources.search import Search
 from web.api_errors import ObjectBodyParser, document_errors, errors
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 from web.http import api_user
@@ -80,6 +81,15 @@ class EntryOut(Schema):
     version_id: str | None
 
 
+class SearchIn(Schema):
+    q: str = ""
+    glob: str = ""
+    min_size: int | None = Field(None, ge=0)
+    max_size: int | None = Field(None, ge=0)
+    modified_after: dt.datetime | None = None
+    modified_before: dt.datetime | None = None
+
+
 class EntryPageQuery(Schema):
     cursor: str = Field("", description="The next_cursor of the previous page; empty for the first page.")
     limit: int = Field(200, ge=1, le=1000, description="Entries per page.")
@@ -100,11 +110,12 @@ class VersionEntryPage(Schema):
 
 
 class EntriesIn(Schema):
-    """One of {source, keys, target}, {source, prefix, target} or {path, text}."""
+    """One of {source, keys, target}, {source, prefix, target}, {source, search, target} or {path, text}."""
 
     source: uuid.UUID | None = None
     keys: list[Key] | None = Field(None, min_length=1, max_length=10_000)
     prefix: str | None = Field(None, max_length=1024)
+    search: SearchIn | None = Field(None, description="every indexed file matching this search of the source")
     target: str = Field("", max_length=1024)
     path: str | None = Field(None, min_length=1, max_length=1024)
     text: str | None = Field(None, max_length=services.MAX_TEXT_SIZE)
@@ -116,6 +127,10 @@ class EntryPatch(Schema):
 
 class Added(Schema):
     added: list[EntryOut]
+
+
+class AddedCount(Schema):
+    added_count: int
 
 
 def package_out(package: Package) -> dict[str, Any]:
@@ -222,18 +237,31 @@ def list_version_entries(
     return {"items": [{**entry_out(entry), "drift": entry.drift} for entry in entries], "next_cursor": next_cursor}
 
 
-@router.post("/packages/{uuid:package_id}/entries", response={201: Added, **errors(409, 502, 507)})
+@router.post("/packages/{uuid:package_id}/entries", response={201: Added | AddedCount, **errors(409, 502, 507)})
 def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> Status[dict[str, Any]]:
-    """Objects by key, a whole prefix (recursively), or a text file."""
+    """Objects by key, a whole prefix (recursively), every match of a search, or a text file.
+
+    A search adds the matching files below their common folder under the target and
+    answers with how many were added (tens of thousands fit in one request).
+    """
     package = get_package(request, package_id)
     if body.path is not None:
         if body.text is None:
             raise HttpError(422, "A text entry needs both “path” and “text”.")
         entry = services.package_write_text(package=package, path=body.path, content=body.text)
         return Status(201, {"added": [entry_out(entry)]})
-    if body.source is None or (body.keys is None) == (body.prefix is None):
-        raise HttpError(422, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
+    given = [body.keys is not None, body.prefix is not None, body.search is not None]
+    if body.source is None or sum(given) != 1:
+        raise HttpError(
+            422, "Give {source, keys, target}, {source, prefix, target}, {source, search, target} or {path, text}."
+        )
     source = get_source(request, body.source)
+    if body.search is not None:
+        if not source.is_indexed:
+            raise HttpError(409, "Search needs the source's index, which is being built; try again when it is ready.")
+        search = Search(**{**body.search.dict(), "q": body.search.q.strip(), "glob": body.search.glob.strip()})
+        added = services.package_add_search(package=package, source=source, search=search, target=body.target)
+        return Status(201, {"added_count": added})
     root = source.normalized_prefix
     keys = body.keys if body.keys is not None else [body.prefix.rstrip("/") + "/" if body.prefix else root]
     outside = [key for key in keys if not key.startswith(root)]

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -172,3 +172,11 @@ def shares_locked_until(*, shares: list[Share]) -> dict[int, dt.datetime]:
     keys = {share_attempts_key(share): share.pk for share in shares if share.has_password}
     exhausted = ratelimit.attempts_exhausted(keys=keys, limit=settings.SHARE_UNLOCK_SHARE_ATTEMPTS)
     return {keys[key]: until for key, until in exhausted.items()}
+
+
+def share_events_purge() -> int:
+    """Delete the access log of shares that expired or were revoked longer ago than the retention."""
+    cutoff = timezone.now() - settings.SHARE_EVENT_RETENTION
+    ended = Share.objects.filter(models.Q(expires_at__lt=cutoff) | models.Q(revoked_at__lt=cutoff))
+    deleted, _ = ShareEvent.objects.filter(share__in=ended).delete()
+    return deleted

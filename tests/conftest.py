@@ -21,6 +21,7 @@ import boto3
 import pytest
 from azure.storage.blob import BlobServiceClient
 from botocore.client import Config
+from django.test import Client
 
 from packager.celery import app as celery_app
 from tests.servers import MotoServer, RedisServer, ServerProcess
@@ -244,6 +245,41 @@ def outsider(django_user_model: Any) -> Any:
 @pytest.fixture
 def admin_user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("ada", password="admin-password-1", is_staff=True)
+
+
+API = "/api/v1"
+
+
+class Api:
+    """A tiny JSON client with a bearer token."""
+
+    def __init__(self, client: Client, token: str | None) -> None:
+        self.client = client
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        kwargs: dict[str, Any] = dict(self.headers)
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        elif params:
+            kwargs["data"] = params
+        return getattr(self.client, method)(API + path, **kwargs)
+
+
+@pytest.fixture
+def api(owner: Any) -> Api:
+    from packager.services import api_token_create
+
+    _, token = api_token_create(user=owner, name="tests")
+    return Api(Client(), token)
+
+
+@pytest.fixture
+def outsider_api(outsider: Any) -> Api:
+    from packager.services import api_token_create
+
+    _, token = api_token_create(user=outsider, name="tests")
+    return Api(Client(), token)
 
 
 @pytest.fixture

@@ -16,10 +16,11 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline.transport import RequestsTransport
-from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+from azure.storage.blob import BlobPrefix, BlobSasPermissions, BlobServiceClient, generate_blob_sas
 
 from sources.backends.base import (
     Backend,
+    FolderPage,
     ObjectInfo,
     ObjectNotFound,
     SigningUnsupported,
@@ -102,6 +103,23 @@ class AzureBackend(Backend):
                 yield self._info(blob)
         except AzureError as error:
             raise _translate(error, container=self.container_name) from error
+
+    def list_folder(self, prefix: str, *, cursor: str = "", limit: int = 1000) -> FolderPage:
+        folders: list[str] = []
+        objects: list[ObjectInfo] = []
+        try:
+            pages = self.container.walk_blobs(
+                name_starts_with=prefix or None, delimiter="/", results_per_page=limit
+            ).by_page(continuation_token=cursor or None)
+            for item in next(pages, []):
+                if isinstance(item, BlobPrefix):
+                    folders.append(item.name)
+                elif not item.name.endswith("/"):
+                    objects.append(self._info(item))
+        except AzureError as error:
+            raise _translate(error, container=self.container_name) from error
+        token = getattr(pages, "continuation_token", None)  # set by the page iterator after each page
+        return FolderPage(folders=folders, objects=objects, next_cursor=token or "")
 
     @staticmethod
     def _info(blob: Any) -> ObjectInfo:

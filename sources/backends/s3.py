@@ -19,7 +19,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError, Streamed
+from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed
 from sources.backends.network import find_refusal, guard_boto_client
 
 _AUTH_CODES = {
@@ -154,6 +154,29 @@ class S3Backend(Backend):
                     )
         except (BotoCoreError, ClientError) as error:
             raise _translate(error, bucket=self.bucket) from error
+
+    def list_folder(self, prefix: str, *, cursor: str = "", limit: int = 1000) -> FolderPage:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": limit}
+        if cursor:
+            params["ContinuationToken"] = cursor
+        try:
+            page = self.client.list_objects_v2(**params)
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, bucket=self.bucket) from error
+        return FolderPage(
+            folders=[common["Prefix"] for common in page.get("CommonPrefixes", [])],
+            objects=[
+                ObjectInfo(
+                    key=item["Key"],
+                    size=item["Size"],
+                    etag=item.get("ETag", "").strip('"'),
+                    last_modified=item.get("LastModified"),
+                )
+                for item in page.get("Contents", [])
+                if not item["Key"].endswith("/")  # the folder's own marker
+            ],
+            next_cursor=page.get("NextContinuationToken", "") if page.get("IsTruncated") else "",
+        )
 
     def _iter_latest_versions(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_object_versions")
