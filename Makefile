@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-sign clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -77,3 +77,6 @@ bench: .venv-bench/.installed
 
 bench-browse: install
 	$(PYTHON) bench/browse.py
+
+bench-sign: install
+	$(PYTHON) bench/sign.py
