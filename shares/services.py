@@ -8,18 +8,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
-from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from packager.models import Package
+from shares import access_log
 from shares.models import Share, ShareEvent
-
-COUNTERS: dict[str, str] = {
-    ShareEvent.Kind.VIEW: "view_count",
-    ShareEvent.Kind.ZIP: "zip_count",
-    ShareEvent.Kind.RESOLVE: "resolve_count",
-}
 
 
 class ShareError(Exception):
@@ -62,11 +56,8 @@ def share_revoke(*, share: Share) -> None:
 
 
 def share_record(*, share: Share, kind: str, ip_address: str | None, path: str = "") -> None:
-    updates: dict[str, Any] = {"last_accessed_at": timezone.now()}
-    if kind in COUNTERS:
-        updates[COUNTERS[kind]] = F(COUNTERS[kind]) + 1
-    Share.objects.filter(pk=share.pk).update(**updates)
-    ShareEvent.objects.create(share=share, kind=kind, path=path[:1024], ip_address=ip_address)
+    """Count one access in the access log (in memory, written in batches)."""
+    access_log.share_access_record(share_id=share.pk, kind=kind, path=path, ip_address=ip_address)
 
 
 def _attempts_key(share: Share, ip_address: str | None) -> str:
