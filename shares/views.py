@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.http import (
     Http404,
     HttpRequest,
@@ -19,16 +20,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from packager import export
-from packager.models import Package, PackageEntry
+from packager.models import Package, PackageEntry, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
-from shares import services
+from shares import access_log, resolver, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
 from sources.http import AuthenticatedRequest, breadcrumbs, client_ip, page_number
-from sources.services import source_sign_url
 
 SESSION_KEY = "unlocked_shares"
 
@@ -231,37 +231,73 @@ def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
     return _no_store(StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8"))
 
 
+def _text(body: str, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+
+
+def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, what: str) -> HttpResponseBase:
+    """307 to a freshly signed storage URL for one entry of the version a share serves.
+
+    The hot path of every download: one query (resolver.lookup), no write, no session
+    for a share without a password. `match` is the column the entry is found by (path,
+    sha256, md5) and `what` names the file in messages.
+    """
+    found = resolver.lookup(token, match=match, value=value)
+    if found is None:
+        raise Http404("No such share")
+    if not found.is_active:
+        return _gone(request, _get_share(token))
+    if found.has_password:
+        share = found.share()
+        try:
+            if not _is_unlocked(request, share):
+                return _challenge()
+        except services.TooManyAttempts as error:
+            return _text(error.message + "\n", status=429)
+    if found.version_id is None:
+        return _no_store(_text("This share has no published version yet.\n", status=404))
+    entry = found.entry
+    if entry is None:
+        return _no_store(_text(f"No file {what} in version {found.version_number} of this package.\n", status=404))
+    if entry["drift"]:
+        change = "is gone from" if entry["drift"] == VersionEntry.Drift.MISSING else "has changed in"
+        return _no_store(
+            _text(
+                f"“{entry['path']}” {change} storage since version {found.version_number} was published, so "
+                "packager will not send you to other bytes. Ask the package's owner to publish a new version.\n",
+                status=409,
+            )
+        )
+    requested_range = request.headers.get("Range", "")
+    if requested_range and resolver.range_is_unsatisfiable(requested_range, entry["size"]):
+        # Said here, not left to the store: some stores answer 206 to a range starting at
+        # the end, and wget -c would then fetch a complete file forever.
+        refused = _text(f"The range starts past the end of “{entry['path']}” ({entry['size']:,} bytes).\n", status=416)
+        refused["Content-Range"] = f"bytes */{entry['size']}"
+        return _no_store(refused)
+    if found.source is None:
+        # Text files are kept by packager itself: small, served as they are.
+        with default_storage.open(entry["text_name"], "rb") as handle:
+            return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    try:
+        url = resolver.backend_for_row(found.source).sign_url(
+            entry["key"], method=method, expires_in=resolver.presign_ttl(found.source), version_id=entry["version_id"]
+        )
+    except StorageError as error:
+        return _no_store(_text(error.message + "\n", status=409 if error.reason == "config" else 502))
+    if method == "GET":
+        access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.RESOLVE, path=entry["path"])
+    response = HttpResponse(status=307)
+    # Storage URLs are absolute; a local folder's signed link is packager's own path.
+    response["Location"] = request.build_absolute_uri(url) if url.startswith("/") else url
+    return _no_store(response)
+
+
 @require_http_methods(["GET", "HEAD"])
 def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
     """307 to a freshly signed storage URL; the bytes never pass through packager."""
-    access = _download_access(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share = access
-    entry = PackageEntry.objects.select_related("source").filter(package=share.package, path=path).first()
-    if entry is None:
-        return HttpResponse(
-            f"No file “{path}” in this package.\n", status=404, content_type="text/plain; charset=utf-8"
-        )
-    if entry.is_text:
-        # Text files are kept by packager itself: small, served as they are.
-        with entry.text_file.open("rb") as handle:
-            return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
-    assert entry.source is not None
-    method = "HEAD" if request.method == "HEAD" else "GET"
-    try:
-        url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
-    except StorageError as error:
-        return HttpResponse(
-            error.message + "\n",
-            status=409 if error.reason == "config" else 502,
-            content_type="text/plain; charset=utf-8",
-        )
-    if request.method == "GET":
-        services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=client_ip(request), path=path)
-    response = HttpResponse(status=307)
-    response["Location"] = request.build_absolute_uri(url)
-    return _no_store(response)
+    return resolve_entry(request, token, match="path", value=path, what=f"“{path}”")
 
 
 # Owner pages ------------------------------------------------------------------------

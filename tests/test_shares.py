@@ -20,7 +20,7 @@ from shares import services
 from shares.models import Share, ShareEvent
 from sources.models import Source
 from tests.conftest import S3Server
-from tests.factories import make_local_source, make_source, write_files
+from tests.factories import make_local_source, make_source, publish, write_files
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,7 @@ def package(owner: Any, source: Source) -> Package:
     package = packages.package_create(owner=owner, name="Shared set", description="About *this* set")
     packages.package_add_objects(package=package, source=source, paths=["a.csv", "sub/"], target="data")
     packages.package_write_text(package=package, path="README.md", content="# Welcome\n\n<script>alert(1)</script>")
+    publish(package)
     return package
 
 
@@ -55,6 +56,7 @@ def s3_share(owner: Any, moto_server: S3Server, bucket: str) -> Share:
     source = make_source(owner, moto_server.source_fields(bucket))
     package = packages.package_create(owner=owner, name="s3")
     packages.package_add_objects(package=package, source=source, paths=["x.bin"])
+    publish(package)
     return services.share_create(package=package, created_by=owner)
 
 
