@@ -38,6 +38,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -149,7 +150,7 @@ def access_log_flush() -> int:
     return taken.events
 
 
-def _upsert(table: type, columns: list[str], conflict: list[str], updates: str, rows: list[tuple[object, ...]]) -> None:
+def _upsert(table: type, columns: list[str], conflict: list[str], updates: str, rows: list[tuple[Any, ...]]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE, which SQLite (3.24+) and PostgreSQL both speak."""
     quote = connection.ops.quote_name
     name = quote(table._meta.db_table)  # type: ignore[attr-defined]

@@ -79,7 +79,7 @@ def _sql(match: str) -> str:
     def table(model: Any) -> str:
         return quote(model._meta.db_table)
 
-    entry_columns = ", ".join(f"e.{quote(VersionEntry._meta.get_field(name).column)}" for name in ENTRY_COLUMNS)
+    entry_columns = ", ".join(f"e.{quote(name)}" for name in ENTRY_COLUMNS)  # plain fields: column = name
     source_columns = ", ".join(f"src.{quote(name)}" for name in SOURCE_COLUMNS)
     # Table and column names come from the models, quoted by the backend; values are bound.
     return (
