@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Downloads from open shares are answered here, before sessions, CSRF and URL routing.
+    "shares.middleware.ResolveFastLane",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -207,6 +209,9 @@ SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
 # this many seconds or this many events, whichever comes first (see shares/access_log.py).
 ACCESS_LOG_FLUSH_SECONDS = float(os.environ.get("ACCESS_LOG_FLUSH_SECONDS", "10"))
 ACCESS_LOG_FLUSH_EVENTS = int(os.environ.get("ACCESS_LOG_FLUSH_EVENTS", "1000"))
+# How long a web process reuses a resolve lookup (share state + entry); a revoked or
+# expired share, or a newly published version, is seen within this time. 0: never reused.
+RESOLVE_CACHE_SECONDS = float(os.environ.get("RESOLVE_CACHE_SECONDS", "2"))
 
 LOGGING = {
     "version": 1,

@@ -16,10 +16,12 @@ The resolver views (r/<path> and the content-addressed ones) share `resolve_entr
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -95,13 +97,42 @@ def _sql(match: str) -> str:
 
 
 _statements: dict[tuple[str, str], str] = {}
+# Recent lookups of this process: (token, match, value) -> (monotonic deadline, found).
+_recent: dict[tuple[str, str, str], tuple[float, Found | None]] = {}
+
+
+def forget() -> None:
+    """Drop this process's recent lookups (after a change to a share made here)."""
+    _recent.clear()
 
 
 def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
     """The share with this token and its served version's entry whose `match` column equals
-    `value` (the first by path when several do), in one query; None for an unknown token."""
+    `value` (the first by path when several do), in one query; None for an unknown token.
+
+    A lookup is kept for RESOLVE_CACHE_SECONDS, so clients that fetch the same file again
+    and again (DVC, git-annex, retries) cost no query: a share revoked, expired, re-pinned
+    or given a new version is seen by every web process within that time (at once by the
+    process that made the change).
+    """
     if match not in MATCH_COLUMNS:
         raise ValueError(f"cannot look entries up by {match}")
+    lifetime = settings.RESOLVE_CACHE_SECONDS
+    if lifetime <= 0:
+        return _query(token, match, value)
+    key = (token, match, value)
+    now = time.monotonic()
+    cached = _recent.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    found = _query(token, match, value)
+    if len(_recent) >= 10_000:
+        _recent.clear()
+    _recent[key] = (now + lifetime, found)
+    return found
+
+
+def _query(token: str, match: str, value: str) -> Found | None:
     statement = _statements.get((connection.vendor, match))
     if statement is None:
         statement = _statements[(connection.vendor, match)] = _sql(match)

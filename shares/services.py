@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from packager.models import Package
-from shares import access_log
+from shares import access_log, resolver
 from shares.models import Share, ShareEvent
 
 
@@ -52,6 +52,7 @@ def share_create(
 
 def share_revoke(*, share: Share) -> None:
     Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    resolver.forget()
     share.refresh_from_db(fields=["revoked_at"])
 
 

@@ -242,7 +242,11 @@ def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, w
     for a share without a password. `match` is the column the entry is found by (path,
     sha256, md5) and `what` names the file in messages.
     """
-    found = resolver.lookup(token, match=match, value=value)
+    looked_up = getattr(request, "resolve_lookup", None)  # by the fast lane, which passed it on
+    if looked_up is not None and looked_up[0] == (token, match, value):
+        found = looked_up[1]
+    else:
+        found = resolver.lookup(token, match=match, value=value)
     if found is None:
         raise Http404("No such share")
     if not found.is_active:
@@ -254,6 +258,23 @@ def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, w
                 return _challenge()
         except services.TooManyAttempts as error:
             return _text(error.message + "\n", status=429)
+    return resolved_response(request, found, what=what)
+
+
+def resolve_open_share(
+    request: HttpRequest, token: str, *, match: str, value: str, what: str
+) -> HttpResponseBase | None:
+    """resolve_entry for an active share without a password; None for anything else (an
+    unknown token, a password, a revoked or expired link), which the full view answers."""
+    found = resolver.lookup(token, match=match, value=value)
+    if found is None or not found.is_active or found.has_password:
+        request.resolve_lookup = ((token, match, value), found)  # type: ignore[attr-defined]
+        return None
+    return resolved_response(request, found, what=what)
+
+
+def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str) -> HttpResponseBase:
+    """The answer for an entry of a share the client may download from."""
     if found.version_id is None:
         return _no_store(_text("This share has no published version yet.\n", status=404))
     entry = found.entry

@@ -192,6 +192,8 @@ def _test_settings(settings: Any, tmp_path: Path) -> None:
     # Write every access-log event at once, so tests see counts without flushing; tests of
     # the batching itself raise it.
     settings.ACCESS_LOG_FLUSH_EVENTS = 1
+    # Every resolve looks its share up afresh; tests of the lookup cache turn it on.
+    settings.RESOLVE_CACHE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from packager import services as packages
 from packager.models import Package, VersionEntry
@@ -248,3 +249,32 @@ def test_a_graceful_restart_of_gunicorn_loses_no_count(owner: Any, tmp_path: Pat
     }
     assert Share.objects.get(pk=share.pk).resolve_count == 60
     assert os.environ.get("ACCESS_LOG_FLUSH_EVENTS") is None  # the test process kept its own settings
+
+
+def test_a_process_reuses_a_lookup_briefly_and_forgets_it_when_a_share_changes(
+    client: Any, owner: Any, s3_package: Package, settings: Any, django_assert_num_queries: Any
+) -> None:
+    settings.RESOLVE_CACHE_SECONDS = 60
+    share = services.share_create(package=s3_package, created_by=owner)
+    with django_assert_num_queries(1):
+        assert client.get(resolve_url(share, "data/a.csv")).status_code == 307
+    with django_assert_num_queries(0):
+        for _ in range(3):
+            assert client.get(resolve_url(share, "data/a.csv")).status_code == 307
+    with django_assert_num_queries(1):
+        assert client.get(resolve_url(share, "data/b #1.bin")).status_code == 307
+    services.share_revoke(share=share)
+    assert client.get(resolve_url(share, "data/a.csv")).status_code == 410
+    settings.RESOLVE_CACHE_SECONDS = 0.05
+    other = services.share_create(package=s3_package, created_by=owner)
+    assert client.get(resolve_url(other, "data/a.csv")).status_code == 307
+    Share.objects.filter(pk=other.pk).update(revoked_at=timezone.now())  # as another process would
+    import time
+
+    time.sleep(0.1)
+    assert client.get(resolve_url(other, "data/a.csv")).status_code == 410
+
+
+def test_the_fast_lane_still_checks_the_host(client: Any, owner: Any, s3_package: Package) -> None:
+    share = services.share_create(package=s3_package, created_by=owner)
+    assert client.get(resolve_url(share, "data/a.csv"), HTTP_HOST="evil.example.org").status_code == 400
