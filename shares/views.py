@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from packager import export
+from packager.exports import direct
 from packager.models import Package, PackageEntry, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
@@ -76,7 +77,7 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    return get_object_or_404(Share.objects.select_related("package"), token=token)
+    return get_object_or_404(Share.objects.select_related("package__latest_version", "version"), token=token)
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -218,6 +219,51 @@ def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
     if request.method == "GET":
         services.share_record(share=access, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
     return _no_store(HttpResponse(body, content_type="text/plain; charset=utf-8"))
+
+
+def _direct_list(request: HttpRequest, token: str, kind: str) -> HttpResponseBase:
+    """direct.txt / direct.tsv: freshly signed storage URLs for clients that cannot come back."""
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share = access
+    version = share.serving_version
+    if version is None:
+        return _no_store(_text("This share has no published version yet.\n", status=404))
+    try:
+        expires_in = direct.parse_expires_in(request.GET.get("expires_in"))
+        signers = direct.signers_for(version, expires_in)
+    except direct.DirectListError as error:
+        return _no_store(_text(error.message + "\n", status=400))
+    except StorageError as error:
+        return _no_store(_text(error.message + "\n", status=409 if error.reason == "config" else 502))
+    base = request.build_absolute_uri("/")[:-1]
+
+    def absolute(url: str) -> str:
+        return base + url
+
+    if kind == "tsv":
+        body = direct.direct_tsv(version, signers=signers, absolute=absolute)
+        content_type = "text/tab-separated-values; charset=utf-8"
+    else:
+        body = direct.direct_txt(version, signers=signers, absolute=absolute)
+        content_type = "text/plain; charset=utf-8"
+    if request.method == "HEAD":
+        return _no_store(HttpResponse(content_type=content_type))
+    access_log.share_access_record(share_id=share.pk, kind=ShareEvent.Kind.DIRECT)
+    response = StreamingHttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="direct.{kind}"'
+    return _no_store(response)
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_direct_txt(request: HttpRequest, token: str) -> HttpResponseBase:
+    return _direct_list(request, token, "txt")
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_direct_tsv(request: HttpRequest, token: str) -> HttpResponseBase:
+    return _direct_list(request, token, "tsv")
 
 
 @require_http_methods(["GET", "HEAD"])
