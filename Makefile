@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-sign bench-resolve clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-sign bench-resolve clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -78,6 +78,9 @@ bench: .venv-bench/.installed
 
 bench-browse: install
 	$(PYTHON) bench/browse.py
+
+bench-publish: install
+	$(PYTHON) bench/publish.py
 
 bench-sign: install
 	$(PYTHON) bench/sign.py

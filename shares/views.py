@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from packager import export
+from packager import exports
 from packager.exports import direct
-from packager.models import Package, PackageEntry, VersionEntry
+from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
@@ -77,7 +77,7 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    return get_object_or_404(Share.objects.select_related("package__latest_version", "version"), token=token)
+    return get_object_or_404(Share.objects.select_related("package", "version", "package__latest_version"), token=token)
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -186,50 +186,93 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "entry": entry,
         "kind": kind,
         "html": html,
-        "resolve_url": export.resolve_url(_resolve_base(request, share), entry.path),
+        "resolve_url": exports.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
     return _no_store(render(request, "shares/entry.html", context))
 
 
-@require_http_methods(["GET", "HEAD"])
-def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+def _not_published(share: Share) -> HttpResponse:
+    """Why a share has nothing to download yet: 503 while its version is being published."""
+    if share.version_id is not None:
+        pending = share.version
+    else:
+        pending = share.package.versions.exclude(state=PackageVersion.State.PUBLISHED).order_by("-number").first()
+    if pending is not None and pending.state == PackageVersion.State.CHECKSUMMING:
+        response = _text(
+            f"Version {pending.number} of this package is being published ({pending.progress_done:,} of "
+            f"{pending.progress_total:,} files checksummed); try again in a minute.\n",
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        return response
+    if pending is not None and pending.state == PackageVersion.State.FAILED:
+        return _text(f"Version {pending.number} of this package could not be published: {pending.error}\n", status=409)
+    return _text("This package has no published version yet: there is nothing to download.\n", status=409)
+
+
+def _download_version(request: HttpRequest, token: str) -> tuple[Share, PackageVersion] | HttpResponse:
+    """The share and the version it serves, or the response that refuses the download."""
     access = _download_access(request, token)
     if isinstance(access, HttpResponse):
         return access
-    share = access
-    archive = export.zip_stream(share.package, _resolve_base(request, share))
-    size = len(archive)
+    version = access.serving_version
+    if version is None:
+        return _not_published(access)
+    return access, version
+
+
+def _links(request: HttpRequest, share: Share) -> exports.ShareLinks:
+    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+    return exports.ShareLinks(share_url=share_url, has_password=share.has_password)
+
+
+def _text(body: str, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _sized(request: HttpRequest, export: exports.Export, content_type: str) -> HttpResponseBase:
+    """The export streamed with its exact length; HEAD gets the length alone."""
+    response: HttpResponseBase
     if request.method == "HEAD":
-        response: HttpResponseBase = HttpResponse(content_type="application/zip")
+        response = HttpResponse(content_type=content_type)
     else:
-        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=client_ip(request))
-        response = StreamingHttpResponse(iter(archive), content_type="application/zip")
-    response["Content-Length"] = str(size)
-    response["Content-Disposition"] = f'attachment; filename="{share.package.slug}.zip"'
+        response = StreamingHttpResponse(iter(export), content_type=content_type)
+    response["Content-Length"] = str(export.size)
     return _no_store(response)
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = _download_access(request, token)
+def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
-    body = export.urls_txt(access.package, _resolve_base(request, access))
+    share, version = access
+    archive = exports.download_zip(version, share.package, _links(request, share))
     if request.method == "GET":
-        services.share_record(share=access, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
-    return _no_store(HttpResponse(body, content_type="text/plain; charset=utf-8"))
+        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=client_ip(request))
+    response = _sized(request, archive, "application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{share.package.slug}-v{version.number}.zip"'
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share, version = access
+    if request.method == "GET":
+        services.share_record(share=share, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
+    return _sized(request, exports.urls_txt(version, _links(request, share)), "text/plain; charset=utf-8")
 
 
 def _direct_list(request: HttpRequest, token: str, kind: str) -> HttpResponseBase:
     """direct.txt / direct.tsv: freshly signed storage URLs for clients that cannot come back."""
-    access = _download_access(request, token)
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
-    share = access
-    version = share.serving_version
-    if version is None:
-        return _no_store(_text("This share has no published version yet.\n", status=404))
+    share, version = access
     try:
         expires_in = direct.parse_expires_in(request.GET.get("expires_in"))
         signers = direct.signers_for(version, expires_in)
@@ -268,17 +311,23 @@ def share_direct_tsv(request: HttpRequest, token: str) -> HttpResponseBase:
 
 @require_http_methods(["GET", "HEAD"])
 def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = _download_access(request, token)
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
+    share, version = access
     if request.method == "GET":
-        services.share_record(share=access, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
-    lines = export.manifest_jsonl(access.package, _resolve_base(request, access))
-    return _no_store(StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8"))
+        services.share_record(share=share, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
+    export = exports.manifest_jsonl(version, _links(request, share))
+    return _sized(request, export, "application/jsonl; charset=utf-8")
 
 
-def _text(body: str, *, status: int = 200) -> HttpResponse:
-    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+@require_http_methods(["GET", "HEAD"])
+def share_datapackage(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share, version = access
+    return _sized(request, exports.datapackage_json(version, _links(request, share)), "application/json")
 
 
 def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, what: str) -> HttpResponseBase:
@@ -304,6 +353,8 @@ def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, w
                 return _challenge()
         except services.TooManyAttempts as error:
             return _text(error.message + "\n", status=429)
+    if found.version_id is None:
+        return _not_published(_get_share(token))
     return resolved_response(request, found, what=what)
 
 
@@ -311,18 +362,17 @@ def resolve_open_share(
     request: HttpRequest, token: str, *, match: str, value: str, what: str
 ) -> HttpResponseBase | None:
     """resolve_entry for an active share without a password; None for anything else (an
-    unknown token, a password, a revoked or expired link), which the full view answers."""
+    unknown token, a password, a revoked or expired link, nothing published), which the
+    full view answers."""
     found = resolver.lookup(token, match=match, value=value)
-    if found is None or not found.is_active or found.has_password:
+    if found is None or not found.is_active or found.has_password or found.version_id is None:
         request.resolve_lookup = ((token, match, value), found)  # type: ignore[attr-defined]
         return None
     return resolved_response(request, found, what=what)
 
 
 def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str) -> HttpResponseBase:
-    """The answer for an entry of a share the client may download from."""
-    if found.version_id is None:
-        return _no_store(_text("This share has no published version yet.\n", status=404))
+    """The answer for an entry of the published version of a share the client may download from."""
     entry = found.entry
     if entry is None:
         return _no_store(_text(f"No file {what} in version {found.version_number} of this package.\n", status=404))
@@ -375,7 +425,7 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
 @require_http_methods(["GET", "POST"])
 def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = get_object_or_404(Package, public_id=public_id, owner=request.user)
-    form = ShareForm(request.POST or None)
+    form = ShareForm(request.POST or None, package=package)
     if request.method == "POST" and form.is_valid():
         try:
             share = services.share_create(package=package, created_by=request.user, **form.cleaned_data)
@@ -385,7 +435,7 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
-    shares = package.shares.all()
+    shares = package.shares.select_related("version", "package__latest_version")
     return render(
         request,
         "shares/package_shares.html",
