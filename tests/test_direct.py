@@ -187,7 +187,7 @@ def test_unpublished_revoked_and_locked_shares(client: Any, owner: Any, tmp_path
     package = packages.package_create(owner=owner, name="draft")
     packages.package_add_objects(package=package, source=source, paths=["a.txt"])
     share = services.share_create(package=package, created_by=owner)
-    assert client.get(reverse("share_direct_txt", args=[share.token])).status_code == 404
+    assert client.get(reverse("share_direct_txt", args=[share.token])).status_code == 503
     publish(package)
     locked = services.share_create(package=package, created_by=owner, password=PASSWORD)
     assert client.get(reverse("share_direct_tsv", args=[locked.token])).status_code == 401
