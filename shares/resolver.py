@@ -30,20 +30,15 @@ from shares.models import Share
 from sources import clients
 from sources.backends import Backend
 from sources.models import Source
+from sources.services import EDITABLE_FIELDS
 
 # Columns of the source an entry points at: all that building its storage client needs.
 SOURCE_COLUMNS = (
     "id",
     "public_id",
     "kind",
-    "bucket",
-    "prefix",
-    "endpoint_url",
-    "region",
-    "addressing_style",
-    "local_path",
     "encrypted_credentials",
-    "presign_ttl",
+    *(name for name in EDITABLE_FIELDS if name != "name"),
 )
 ENTRY_COLUMNS = ("path", "kind", "size", "key", "version_id", "drift", "text_name", "sha256")
 MATCH_COLUMNS = {"path", "sha256", "md5"}

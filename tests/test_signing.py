@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from sources.backends.signing import SAS_START_SKEW, AzureSasSigner, S3Signer
 from tests.conftest import AZURITE_ACCOUNT, AZURITE_KEY, AzureServer
+from tests.test_sources_backends import fetch
 
 AWKWARD = st.sampled_from([*list("+%#?~/ &=;:@!$'()*,[]\\^`{|}\"<>"), "..", "./", "//", "\t", "é", "日本", "🙂"])
 KEYS = st.lists(st.one_of(AWKWARD, st.characters(codec="utf-8")), min_size=1, max_size=40).map("".join)
@@ -173,15 +174,6 @@ def test_it_signs_azure_sas_exactly_like_the_sdk(
     assert signer.sign(blob_name, expires_in=expires_in, version_id=version_id, now=moment) == (
         f"{blob_url}?{version_param}{token}"
     )
-
-
-def fetch(url: str, method: str = "GET") -> tuple[int, bytes]:
-    request = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 @pytest.mark.parametrize("blob_name", ["plain.csv", "a b/c+d %41 #?~/ünï ☃.bin"])
