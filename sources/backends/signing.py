@@ -153,6 +153,7 @@ class S3Signer:
         self._secret = f"AWS4{secret_access_key}".encode()
         self._token_param = f"&X-Amz-Security-Token={quote(session_token, safe=_SIGV4_SAFE)}" if session_token else ""
         self._day_keys: dict[str, tuple[_Hmac, str, str]] = {}
+        self._moments: dict[tuple[int, int], tuple[_Hmac, str, str, str, str]] = {}
         self._lock = threading.Lock()
 
     def _for_day(self, day: str) -> tuple[_Hmac, str, str]:
@@ -170,6 +171,30 @@ class S3Signer:
                 self._day_keys[day] = found
         return found
 
+    def _moment(self, second: int, expires_in: int) -> tuple[_Hmac, str, str, str, str]:
+        """What every URL signed in this second with this lifetime shares: the signing key,
+        the timestamp, the scope and the query parameters (canonical order, URL order)."""
+        cached = self._moments.get((second, expires_in))
+        if cached is None:
+            stamp = _sigv4_stamp(second)
+            signing_key, scope, credential = self._for_day(stamp[:8])
+            auth = (
+                f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential}&X-Amz-Date={stamp}"
+                f"&X-Amz-Expires={expires_in}"
+            )
+            # The canonical query is sorted: the token sorts before SignedHeaders.
+            cached = (
+                signing_key,
+                stamp,
+                scope,
+                f"{auth}{self._token_param}&X-Amz-SignedHeaders=host",
+                f"{auth}&X-Amz-SignedHeaders=host{self._token_param}",
+            )
+            if len(self._moments) > 64:
+                self._moments.clear()
+            self._moments[(second, expires_in)] = cached
+        return cached
+
     def sign(
         self,
         key: str,
@@ -179,18 +204,10 @@ class S3Signer:
         version_id: str = "",
         now: dt.datetime | None = None,
     ) -> str:
-        stamp = _sigv4_stamp(_epoch_second(now))
-        signing_key, scope, credential = self._for_day(stamp[:8])
+        signing_key, stamp, scope, canonical_query, query = self._moment(_epoch_second(now), expires_in)
         key_path = f"/{_quote_path(key)}"
-        auth = (
-            f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential}&X-Amz-Date={stamp}"
-            f"&X-Amz-Expires={expires_in}"
-        )
-        # The canonical query is sorted: the token sorts before SignedHeaders, versionId
-        # (lowercase) after every X-Amz- name; in the URL, versionId comes first.
-        canonical_query = f"{auth}{self._token_param}&X-Amz-SignedHeaders=host"
-        query = f"{auth}&X-Amz-SignedHeaders=host{self._token_param}"
         if version_id:
+            # versionId (lowercase) sorts after every X-Amz- name; in the URL it comes first.
             version_param = f"versionId={_quote_query(version_id)}"
             canonical_query = f"{canonical_query}&{version_param}"
             query = f"{version_param}&{query}"
