@@ -148,9 +148,22 @@ def server_environment(database_url: str, var_dir: Path) -> dict[str, str]:
     }
 
 
-def wrk(url: str, *, method: str, connections: int, seconds: int, script_dir: Path) -> float:
-    script = script_dir / f"{method.lower()}.lua"
-    script.write_text(f'wrk.method = "{method}"\n')
+# Every request for another file of the version (even-numbered: the S3 ones), as
+# `wget -i urls.txt` does: no lookup is ever reused.
+DISTINCT_FILES = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local index = (counter * 2 + math.random(0, 499) * 200) % {entries}
+  index = index - index % 2
+  return wrk.format("GET", string.format("{prefix}data/%03d/sample%%20%06d.bin", math.floor(index / 1000), index))
+end
+"""
+
+
+def wrk(url: str, *, method: str, connections: int, seconds: int, script_dir: Path, script_text: str = "") -> float:
+    script = script_dir / f"{method.lower()}-{len(script_text)}.lua"
+    script.write_text(script_text or f'wrk.method = "{method}"\n')
     completed = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), url],
         capture_output=True,
@@ -190,11 +203,18 @@ def bench(database: str, options: argparse.Namespace) -> None:
                 ("HEAD", "S3"): "data/000/sample 000000.bin",
                 ("HEAD", "Azure"): "data/000/sample 000001.bin",
             }
+            distinct = DISTINCT_FILES.replace("{entries}", str(options.entries)).replace("{prefix}", f"/s/{token}/r/")
             runs: dict[tuple[str, str, str], list[float]] = {}
-            for server in (packager, bare):  # warm both up: workers load lazily
+            # Warm up: each worker builds a source's storage client on its first request
+            # (seconds on a loaded machine), so every worker must see every source first.
+            for server in (packager, bare):
                 for (method, _store), path in cases.items():
                     url = f"{server.url}/s/{token}/r/{urllib.parse.quote(path)}"
-                    wrk(url, method=method, connections=4, seconds=1, script_dir=work)
+                    subprocess.run(
+                        ["wrk", "-t", "2", "-c", "4", "-d", "8s", "--timeout", "60s", url],
+                        capture_output=True,
+                        check=True,
+                    )
             for _ in range(options.rounds):
                 for (method, store), path in cases.items():
                     for name, server in (("bare", bare), ("packager", packager)):
@@ -207,15 +227,25 @@ def bench(database: str, options: argparse.Namespace) -> None:
                             script_dir=work,
                         )
                         runs.setdefault((method, store, name), []).append(rate)
+                for name, server in (("bare", bare), ("packager", packager)):
+                    rate = wrk(
+                        f"{server.url}/",
+                        method="GET",
+                        connections=options.connections,
+                        seconds=options.seconds,
+                        script_dir=work,
+                        script_text=distinct,
+                    )
+                    runs.setdefault(("GET", "S3, new file each time", name), []).append(rate)
             print(
                 f"\n{database}: gunicorn {options.workers} sync workers, wrk {options.connections} connections, "
                 f"{options.rounds} interleaved rounds of {options.seconds}s (median req/s)"
             )
-            print(f"{'request':14} {'bare Django':>12} {'packager':>10} {'ratio':>7}")
-            for method, store in cases:
+            print(f"{'request':30} {'bare Django':>12} {'packager':>10} {'ratio':>7}")
+            for method, store in [*cases, ("GET", "S3, new file each time")]:
                 bare_rate = statistics.median(runs[(method, store, "bare")])
                 ours = statistics.median(runs[(method, store, "packager")])
-                print(f"{method + ' ' + store:14} {bare_rate:12,.0f} {ours:10,.0f} {ours / bare_rate:6.0%}")
+                print(f"{method + ' ' + store:30} {bare_rate:12,.0f} {ours:10,.0f} {ours / bare_rate:6.0%}")
             seconds, count = time_direct_list(f"{packager.url}/s/{token}/direct.txt")
             seconds_tsv, _ = time_direct_list(f"{packager.url}/s/{token}/direct.tsv")
             print(
