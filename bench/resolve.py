@@ -208,7 +208,7 @@ def bench(database: str, options: argparse.Namespace) -> None:
             # Warm up: each worker builds a source's storage client on its first request
             # (seconds on a loaded machine), so every worker must see every source first.
             for server in (packager, bare):
-                for (method, _store), path in cases.items():
+                for path in sorted(set(cases.values())):
                     url = f"{server.url}/s/{token}/r/{urllib.parse.quote(path)}"
                     subprocess.run(
                         ["wrk", "-t", "2", "-c", "4", "-d", "8s", "--timeout", "60s", url],
