@@ -196,3 +196,14 @@ def test_unpublished_revoked_and_locked_shares(client: Any, owner: Any, tmp_path
     assert client.get(reverse("share_direct_tsv", args=[locked.token]), HTTP_AUTHORIZATION=basic()).status_code == 410
     assert client.post(reverse("share_direct_txt", args=[share.token])).status_code == 405
     assert Share.objects.get(pk=share.pk).revoked_at is None
+
+
+@pytest.mark.django_db
+def test_the_share_page_says_when_to_use_which_list(client: Any, owner: Any, mixed_package: Package) -> None:
+    share = services.share_create(package=mixed_package, created_by=owner, password=PASSWORD)
+    client.post(reverse("share_page", args=[share.token]), {"password": PASSWORD})
+    page = client.get(reverse("share_page", args=[share.token])).content.decode()
+    assert reverse("share_direct_txt", args=[share.token]) in page
+    assert reverse("share_direct_tsv", args=[share.token]) in page
+    assert "aria2c -c -i direct.txt" in page and "curl -u share" in page
+    assert "never expire" in page  # urls.txt first, where packager is reachable
