@@ -129,6 +129,15 @@ def access_log_pending() -> int:
         return _current().events
 
 
+def access_log_discard() -> int:
+    """Drop what this process counted and has not written (tests start clean with it)."""
+    global _pending
+    with _lock:
+        dropped = _current().events
+        _pending = _Pending()
+    return dropped
+
+
 def access_log_flush() -> int:
     """Write what this process counted; returns the number of events written.
 

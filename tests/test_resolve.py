@@ -54,15 +54,6 @@ def azure_package(owner: Any, azurite: AzureServer, azure_container: str) -> Pac
     return package
 
 
-@pytest.fixture(autouse=True)
-def batched_access_log(settings: Any, db: None) -> Any:
-    """The access log as in production: counted in memory, written in large batches."""
-    settings.ACCESS_LOG_FLUSH_EVENTS = 1_000_000
-    settings.ACCESS_LOG_FLUSH_SECONDS = 3600
-    yield
-    access_log.access_log_flush()
-
-
 def resolve_url(share: Share, path: str) -> str:
     return reverse("share_resolve", args=[share.token, path])
 
