@@ -138,6 +138,7 @@ def fill(entries: int) -> str:
 def server_environment(database_url: str, var_dir: Path) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-only-secret-key-of-a-throwaway-database",
         "PACKAGER_VAR_DIR": str(var_dir),
         "SOURCE_ENDPOINT_ALLOWLIST": "127.0.0.1",
         "ALLOWED_HOSTS": "127.0.0.1",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import markdown
 import nh3
+from django.core.cache import cache
 
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
@@ -23,14 +27,24 @@ _ATTRIBUTES = {
     "code": {"class"},
     "div": {"class"},
     "span": {"class"},
+    "pre": {"class"},
 }
 # Images may come inline from notebook outputs (data: URIs), never as a script vector.
 _SAFE_DATA_IMAGES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/gif;base64,")
 
 
+# Classes that the notebook renderer and Markdown's code blocks set; any other class could
+# dress text up as packager's own interface (a "ready" badge, an error banner).
+_CLASS_PATTERN = re.compile(r"nb-(?:markdown|code|output|count|stdout|stderr)|language-[A-Za-z0-9_+#.-]{1,40}")
+
+
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    if tag == "img" and attribute == "src" and value.startswith("data:"):
-        return value if value.startswith(_SAFE_DATA_IMAGES) else None
+    if value.lstrip().lower().startswith("data:"):
+        # data: only for images (notebook outputs), never a link that opens a document.
+        return value if tag == "img" and attribute == "src" and value.startswith(_SAFE_DATA_IMAGES) else None
+    if attribute == "class":
+        kept = [name for name in value.split() if _CLASS_PATTERN.fullmatch(name)]
+        return " ".join(kept) or None
     return value
 
 
@@ -115,3 +129,38 @@ def render_text(path: str, text: str) -> tuple[str, str]:
     if lower.endswith(".ipynb"):
         return "notebook", notebook_to_html(text)
     return "plain", f"<pre>{html.escape(text)}</pre>"
+
+
+# Rendered HTML is kept by content hash: the same bytes always render the same way, so a
+# README read by every visitor of a share is read from storage and rendered once (and a
+# published version, whose text never changes, once for its life). Bump the version when
+# the renderer or the sanitizer's rules change.
+RENDER_CACHE_VERSION = 1
+RENDER_CACHE_SECONDS = 30 * 24 * 3600
+
+
+def _cached(kind: str, sha256: str, render: Callable[[], str]) -> str:
+    if not sha256:
+        return render()
+    key = f"packager:render:{RENDER_CACHE_VERSION}:{kind}:{sha256}"
+    rendered: str | None = cache.get(key)
+    if rendered is None:
+        rendered = render()
+        cache.set(key, rendered, RENDER_CACHE_SECONDS)
+    return rendered
+
+
+def markdown_to_html_cached(*, sha256: str, read: Callable[[], str]) -> str:
+    """markdown_to_html of the text `read` returns, read and rendered once per content hash."""
+    return _cached("markdown", sha256, lambda: markdown_to_html(read()))
+
+
+def description_html(text: str) -> str:
+    """A package description as HTML (hashed here: descriptions live in the database)."""
+    return markdown_to_html_cached(sha256=hashlib.sha256(text.encode()).hexdigest(), read=lambda: text)
+
+
+def render_text_cached(path: str, *, sha256: str, read: Callable[[], str]) -> tuple[str, str]:
+    """render_text of a text entry, read and rendered once per content hash."""
+    kind = render_text(path, "")[0]
+    return kind, _cached(kind, sha256, lambda: render_text(path, read())[1])

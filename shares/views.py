@@ -18,18 +18,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
 from packager.exports import direct
-from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
+from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
-from packager.tree import list_folder
+from packager.render import description_html, markdown_to_html_cached, render_text_cached
+from packager.tree import list_version_folder
 from shares import access_log, resolver, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.http import AuthenticatedRequest, breadcrumbs, client_ip, page_number
+from sources.backends.local import LocalBackend
+from web.cursors import InvalidCursor
+from web.http import AuthenticatedRequest, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
 
 SESSION_KEY = "unlocked_shares"
 
@@ -77,7 +80,15 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    return get_object_or_404(Share.objects.select_related("package", "version", "package__latest_version"), token=token)
+    # The version and the package's latest one come along: share.serving_version costs no query.
+    return get_object_or_404(
+        Share.objects.select_related("package__owner", "version", "package__latest_version"), token=token
+    )
+
+
+def _is_open(share: Share) -> bool:
+    """Neither revoked nor expired, and its owner's account is still active."""
+    return share.is_active and share.package.owner.is_active
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -98,7 +109,7 @@ def _challenge(message: str = "This share needs its password.") -> HttpResponse:
 def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
     """The share for a download endpoint, or the response that refuses it."""
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     try:
         if not _is_unlocked(request, share):
@@ -125,7 +136,7 @@ def _no_store(response: HttpResponseBase) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     form = UnlockForm(request.POST or None)
     if not _needs_no_password(request, share):
@@ -146,27 +157,66 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if request.method == "POST":
         return redirect("share_page", token=share.token)
     package = share.package
+    version = share.serving_version
+    if version is None:
+        return _share_waiting(request, share)
+    if getattr(request, "htmx", False):
+        # The waiting page polls this URL: the version is out, so show it.
+        return _no_store(HttpResponseClientRefresh())
     try:
         folder = normalize_folder(request.GET.get("path", ""))
+        cursor = request.GET.get("cursor", "")
+        listing = list_version_folder(version, folder, cursor=cursor)
     except InvalidPath:
         raise Http404("No such folder") from None
-    page = page_number(request)
-    listing = list_folder(package, folder, page=page)
-    if folder and listing.is_empty:
+    except InvalidCursor as error:
+        raise Http404(error.message) from None
+    if not listing.exists:
         raise Http404("No such folder")
-    if not folder and page == 1:
+    if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
+    is_owner = _is_owner(request, share)
+    readme = listing.readme
+    readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    about_html = description_html(package.description) if package.description else ""
     context = {
         "share": share,
         "package": package,
+        "version": version,
         "listing": listing,
-        "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
-        "description_html": markdown_to_html(package.description) if package.description else "",
+        # Each row links to its path: one reverse per route, not one per row.
+        "urls": {
+            "view": path_url_prefix("share_view_entry", share.token),
+            "resolve": path_url_prefix("share_resolve", share.token),
+        },
+        "readme_html": readme_html,
+        "description_html": about_html,
         "resolve_base": _resolve_base(request, share),
         "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
-        "is_owner": _is_owner(request, share),
+        "is_owner": is_owner,
+        "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
     }
-    return _no_store(render(request, "shares/page.html", context))
+    response = render(request, "shares/page.html", context)
+    allow_storage_images(response, readme_html + about_html, package.entry_sources())
+    return _no_store(response)
+
+
+def _share_waiting(request: HttpRequest, share: Share) -> HttpResponseBase:
+    """No published version to show yet: say so, with the progress of the one being published.
+
+    The page polls this same URL with htmx; the partial stops polling once the version is
+    out (the response then tells htmx to reload the page) or has failed.
+    """
+    pending = share.version if share.version_id else share.package.versions.order_by("-number").first()
+    context = {
+        "share": share,
+        "package": share.package,
+        "pending": pending,
+        "is_owner": _is_owner(request, share),
+        "checksumming": pending is not None and pending.state == PackageVersion.State.CHECKSUMMING,
+    }
+    template = "shares/_publishing.html" if getattr(request, "htmx", False) else "shares/waiting.html"
+    return _no_store(render(request, template, context))
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -178,18 +228,25 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
             return redirect("share_page", token=token)
         return access
     share = access
-    entry = get_object_or_404(PackageEntry.objects.select_related("source"), package=share.package, path=path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    version = share.serving_version
+    if version is None:
+        return redirect("share_page", token=token)
+    entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
     context = {
         "share": share,
         "package": share.package,
+        "version": version,
         "entry": entry,
         "kind": kind,
         "html": html,
         "resolve_url": exports.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
-    return _no_store(render(request, "shares/entry.html", context))
+    response = render(request, "shares/entry.html", context)
+    return _no_store(allow_storage_images(response, html, share.package.entry_sources()))
 
 
 def _not_published(share: Share) -> HttpResponse:
@@ -275,7 +332,7 @@ def _direct_list(request: HttpRequest, token: str, kind: str) -> HttpResponseBas
     share, version = access
     try:
         expires_in = direct.parse_expires_in(request.GET.get("expires_in"))
-        signers = direct.signers_for(version, expires_in)
+        signers = direct.signers_for(version, expires_in, grant=services.share_grant(share))
     except direct.DirectListError as error:
         return _no_store(_text(error.message + "\n", status=400))
     except StorageError as error:
@@ -398,9 +455,14 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
             return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
-        url = resolver.backend_for_row(found.source).sign_url(
-            entry["key"], method=method, expires_in=resolver.presign_ttl(found.source), version_id=entry["version_id"]
-        )
+        backend = resolver.backend_for_row(found.source)
+        expires_in = resolver.presign_ttl(found.source)
+        if isinstance(backend, LocalBackend):  # revoking the share stops packager's own links
+            url = backend.sign_url(
+                entry["key"], expires_in=expires_in, grant=services.share_grant(found.share()), method=method
+            )
+        else:
+            url = backend.sign_url(entry["key"], method=method, expires_in=expires_in, version_id=entry["version_id"])
     except StorageError as error:
         return _no_store(_text(error.message + "\n", status=409 if error.reason == "config" else 502))
     if method == "GET":
@@ -435,11 +497,17 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
-    shares = package.shares.select_related("version", "package__latest_version")
+    shares = list(package.shares.select_related("version", "package__latest_version"))
+    locked = services.shares_locked_until(shares=shares)
     return render(
         request,
         "shares/package_shares.html",
-        {"package": package, "form": form, "shares": shares, "base_url": request.build_absolute_uri("/")[:-1]},
+        {
+            "package": package,
+            "form": form,
+            "shares": [(share, locked.get(share.pk)) for share in shares],
+            "base_url": request.build_absolute_uri("/")[:-1],
+        },
     )
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from packager.models import PackageEntry, PackageVersion, VersionEntry
 from sources import clients
 from sources.backends import Backend
+from sources.backends.local import LocalBackend
 from sources.models import Source
 
 MAX_EXPIRES_IN = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
@@ -41,6 +42,12 @@ class DirectListError(Exception):
 class _Signer:
     backend: Backend
     expires_in: int
+    grant: str  # what packager's own (local-folder) links are issued through
+
+    def sign(self, key: str, version_id: str) -> str:
+        if isinstance(self.backend, LocalBackend):
+            return self.backend.sign_url(key, expires_in=self.expires_in, grant=self.grant)
+        return self.backend.sign_url(key, expires_in=self.expires_in, version_id=version_id)
 
 
 def parse_expires_in(raw: str | None) -> int | None:
@@ -56,7 +63,7 @@ def parse_expires_in(raw: str | None) -> int | None:
     return int(raw)
 
 
-def signers_for(version: PackageVersion, expires_in: int | None) -> dict[int, _Signer]:
+def signers_for(version: PackageVersion, expires_in: int | None, *, grant: str = "") -> dict[int, _Signer]:
     """A signer per source of the version's files, each tried once: StorageError here,
     before anything is streamed, when a source cannot sign (an Azure source connected with
     a SAS token, secrets that cannot be decrypted), so the client gets a clear error and
@@ -65,9 +72,9 @@ def signers_for(version: PackageVersion, expires_in: int | None) -> dict[int, _S
     signers = {}
     for source in Source.objects.filter(pk__in=used):
         lifetime = source.presign_ttl if expires_in is None else expires_in
-        backend = clients.backend_for(source)
-        backend.sign_url(source.normalized_prefix or "probe", expires_in=lifetime)
-        signers[source.pk] = _Signer(backend=backend, expires_in=lifetime)
+        signer = _Signer(backend=clients.backend_for(source), expires_in=lifetime, grant=grant)
+        signer.sign(source.normalized_prefix or "probe", "")
+        signers[source.pk] = signer
     return signers
 
 
@@ -88,8 +95,7 @@ def _signed(
         if drift:
             yield path, size, sha256, None
             continue
-        signer = signers[source_id]
-        url = signer.backend.sign_url(key, expires_in=signer.expires_in, version_id=object_version)
+        url = signers[source_id].sign(key, object_version)
         yield path, size, sha256, absolute(url) if url.startswith("/") else url
 
 

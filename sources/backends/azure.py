@@ -14,6 +14,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient
 
 from sources.backends.base import (
@@ -24,6 +25,7 @@ from sources.backends.base import (
     StorageError,
     Streamed,
 )
+from sources.backends.network import guarded_session
 from sources.backends.signing import AzureSasSigner
 
 
@@ -60,6 +62,10 @@ class AzureBackend(Backend):
             "connection_timeout": config.get("connect_timeout", 5),
             "read_timeout": config.get("read_timeout", 20),
             "retry_total": 1,
+            # Every connection checks the address it reaches, and a redirect is an error
+            # rather than a request to wherever the answer points.
+            "transport": RequestsTransport(session=guarded_session(), session_owner=False),
+            "permit_redirects": False,
         }
         connection_string = credentials.get("connection_string")
         if connection_string:
@@ -131,7 +137,9 @@ class AzureBackend(Backend):
             return b""
         try:
             blob = self.container.get_blob_client(key, version_id=version_id or None)
-            return blob.download_blob(offset=0 if length else None, length=length).readall()
+            # A ranged download: only `length` bytes are asked for (and read).
+            stream = blob.download_blob(offset=0 if length else None, length=length, max_concurrency=1)
+            return stream.readall() if length is None else stream.read(length)
         except AzureError as error:
             raise _translate(error, container=self.container_name, key=key) from error
 
