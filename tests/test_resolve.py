@@ -212,6 +212,7 @@ def test_a_graceful_restart_of_gunicorn_loses_no_count(owner: Any, tmp_path: Pat
         environment={
             "DATABASE_URL": database_url(connection.settings_dict),
             "PACKAGER_VAR_DIR": str(tmp_path / "var"),
+            "LOCAL_SOURCE_ROOTS": str(tmp_path),
             "ACCESS_LOG_FLUSH_EVENTS": "100000",
             "ACCESS_LOG_FLUSH_SECONDS": "3600",
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
