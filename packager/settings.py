@@ -92,7 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    # Downloads from open shares are answered here, before sessions, CSRF and URL routing.
+    # Downloads from open shares are answered here, before sessions, CSRF and URL routing
+    # (after the security headers and the CSP).
     "shares.middleware.ResolveFastLane",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

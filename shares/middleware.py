@@ -2,8 +2,9 @@
 
 A resolve request of an active share without a password needs no session, no user, no
 CSRF token, no messages and no URL resolution through every pattern of the site: this
-middleware, placed right after SecurityMiddleware, answers it straight away (the host is
-still checked against ALLOWED_HOSTS). Everything else, including password shares (whose
+middleware, placed right after the security and CSP middleware (whose headers every
+response still gets), answers it straight away (the host is still checked against
+ALLOWED_HOSTS). Everything else, including password shares (whose
 unlock lives in the session), revoked or expired links and unknown tokens, goes down the
 normal stack to the same views, which give the same answers.
 
