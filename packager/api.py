@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -19,14 +20,15 @@ from pydantic import BaseModel
 
 from packager import services, versions
 from packager.api_auth import AUTH
+from packager.errors import database_unavailable
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
-from sources.api_errors import ObjectBodyParser, document_errors, errors
 from sources.backends import StorageError
 from sources.search import Search
+from web.api_errors import ObjectBodyParser, document_errors, errors
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 from web.http import api_user
 
@@ -202,13 +204,13 @@ def _keyset_page(rows: QuerySet[Any], key: str, kind: type, cursor: str, limit: 
     """One page of rows ordered by a unique `key`, and the cursor of the next page.
 
     The cursor carries the last key shown, so every page is one range scan of an index
-    (the thousandth page costs what the first does); a damaged cursor is a 400.
+    (the thousandth page costs what the first does); a damaged cursor is a 422.
     """
     if cursor:
         try:
             rows = rows.filter(**{f"{key}__gt": decode_cursor(cursor, kind)[0]})
         except InvalidCursor as error:
-            raise HttpError(400, error.message) from None
+            raise HttpError(422, error.message) from None
     page = list(rows.order_by(key)[: limit + 1])
     if len(page) <= limit:
         return page, None
@@ -476,6 +478,13 @@ def on_share_error(request: HttpRequest, error: ShareError) -> HttpResponse:
 @api.exception_handler(StorageError)
 def on_storage_error(request: HttpRequest, error: StorageError) -> HttpResponse:
     return _error(request, error.message, 422 if error.reason in {"auth", "not_found", "config"} else 502)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
+    logger.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+    return database_unavailable(request)
 
 
 @api.exception_handler(Http404)

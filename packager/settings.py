@@ -93,6 +93,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Downloads from open shares are answered here, before sessions, CSRF and URL routing
+    # (after the security headers and the CSP).
+    "shares.middleware.ResolveFastLane",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -101,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "packager.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "packager.urls"
@@ -301,6 +305,13 @@ SHARE_UNLOCK_SHARE_WINDOW = int(os.environ.get("SHARE_UNLOCK_SHARE_WINDOW", "360
 # Wrong passwords allowed per account, and per client, per window, at every login form.
 LOGIN_ATTEMPTS = int(os.environ.get("LOGIN_ATTEMPTS", "10"))
 LOGIN_WINDOW = int(os.environ.get("LOGIN_WINDOW", "900"))
+# The access log is counted in memory by each web process and written in batches: after
+# this many seconds or this many events, whichever comes first (see shares/access_log.py).
+ACCESS_LOG_FLUSH_SECONDS = float(os.environ.get("ACCESS_LOG_FLUSH_SECONDS", "10"))
+ACCESS_LOG_FLUSH_EVENTS = int(os.environ.get("ACCESS_LOG_FLUSH_EVENTS", "1000"))
+# How long a web process reuses a resolve lookup (share state + entry); a revoked or
+# expired share, or a newly published version, is seen within this time. 0: never reused.
+RESOLVE_CACHE_SECONDS = float(os.environ.get("RESOLVE_CACHE_SECONDS", "2"))
 
 LOGGING = {
     "version": 1,

@@ -9,20 +9,13 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.db import models, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from packager import ratelimit, versions
 from packager.models import Package, PackageVersion
+from shares import access_log, resolver
 from shares.models import Share, ShareEvent
-
-COUNTERS: dict[str, str] = {
-    ShareEvent.Kind.VIEW: "view_count",
-    ShareEvent.Kind.ZIP: "zip_count",
-    ShareEvent.Kind.RESOLVE: "resolve_count",
-}
-
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -106,15 +99,13 @@ def share_grant_stands(share_id: str) -> bool:
 
 def share_revoke(*, share: Share) -> None:
     Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    resolver.forget()
     share.refresh_from_db(fields=["revoked_at"])
 
 
 def share_record(*, share: Share, kind: str, ip_address: str | None, path: str = "") -> None:
-    updates: dict[str, Any] = {"last_accessed_at": timezone.now()}
-    if kind in COUNTERS:
-        updates[COUNTERS[kind]] = F(COUNTERS[kind]) + 1
-    Share.objects.filter(pk=share.pk).update(**updates)
-    ShareEvent.objects.create(share=share, kind=kind, path=path[:1024], ip_address=ip_address)
+    """Count one access in the access log (in memory, written in batches)."""
+    access_log.share_access_record(share_id=share.pk, kind=kind, path=path, ip_address=ip_address)
 
 
 def client_attempts_key(share: Share, ip_address: str | None) -> str:

@@ -11,11 +11,11 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from sources import services
-from sources.api_errors import errors
 from sources.backends import StorageError
 from sources.browse import browse_page
 from sources.models import Source
 from sources.search import COUNT_CAP, InvalidSearch, Search, search_count, search_page
+from web.api_errors import errors
 from web.http import api_user
 
 router = Router(tags=["sources"])

@@ -221,6 +221,20 @@ def _test_settings(settings: Any, tmp_path: Path, tmp_path_factory: pytest.TempP
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The access log counts in memory as in production; tests that read counts flush it
+    # (shares.access_log.access_log_flush), and what a test left unwritten is dropped.
+    settings.ACCESS_LOG_FLUSH_EVENTS = 1_000_000
+    settings.ACCESS_LOG_FLUSH_SECONDS = 3600
+    # Every resolve looks its share up afresh; tests of the lookup cache turn it on.
+    settings.RESOLVE_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _unwritten_access_log_dropped() -> Iterator[None]:
+    from shares import access_log
+
+    yield
+    access_log.access_log_discard()
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from kombu import pools as kombu_pools
@@ -55,6 +56,8 @@ def start_worker(
         "CELERY_BROKER_URL": redis_server.url,
         "SOURCE_ENDPOINT_ALLOWLIST": "127.0.0.1,localhost",
         "PACKAGER_VAR_DIR": str(folder),
+        # The tests' local sources live in pytest's temporary folders, as in this process.
+        "LOCAL_SOURCE_ROOTS": ",".join(settings.LOCAL_SOURCE_ROOTS),
         **extra_env,
     }
     log = (folder / f"{name}.log").open("wb")
@@ -187,7 +190,7 @@ def test_a_publish_killed_mid_way_resumes_without_reading_finished_objects(
             first.kill()
     version.refresh_from_db()
     done_at_kill = version.progress_done
-    assert 5 <= done_at_kill < count, "the worker finished before it could be killed"
+    assert 5 <= done_at_kill < count, (done_at_kill, (tmp_path / "first.log").read_text()[-3000:])
     assert version.state == PackageVersion.State.CHECKSUMMING
     second = start_worker(redis_broker, tmp_path, "second", **settings)
     try:
