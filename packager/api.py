@@ -263,7 +263,7 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     if body.search is not None:
         if not source.is_indexed:
             raise HttpError(409, "Search needs the source's index, which is being built; try again when it is ready.")
-        search = Search(**{**body.search.dict(), "q": body.search.q.strip(), "glob": body.search.glob.strip()})
+        search = Search(**{**body.search.model_dump(), "q": body.search.q.strip(), "glob": body.search.glob.strip()})
         added = services.package_add_search(package=package, source=source, search=search, target=body.target)
         return Status(201, {"added_count": added})
     root = source.normalized_prefix
