@@ -7,46 +7,8 @@ import json
 from typing import Any
 
 import markdown
-import nh3
 
-_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
-    "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p",
-    "pre", "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "th",
-    "thead", "tr", "ul",
-}  # fmt: skip
-_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
-    "td": {"align"},
-    "th": {"align"},
-    "code": {"class"},
-    "div": {"class"},
-    "span": {"class"},
-}
-# Images may come inline from notebook outputs (data: URIs), never as a script vector.
-_SAFE_DATA_IMAGES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/gif;base64,")
-
-
-def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    if tag == "img" and attribute == "src" and value.startswith("data:"):
-        return value if value.startswith(_SAFE_DATA_IMAGES) else None
-    return value
-
-
-def sanitize(raw_html: str) -> str:
-    return nh3.clean(
-        raw_html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto", "data"},
-        attribute_filter=_attribute_filter,
-        link_rel="noopener noreferrer nofollow",
-    )
-
-
-def markdown_to_html(text: str) -> str:
-    return sanitize(markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"]))
+from sources.safe_html import markdown_to_html, sanitize
 
 
 def _joined(value: Any) -> str:

@@ -27,7 +27,8 @@ from shares import services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.http import AuthenticatedRequest, breadcrumbs, client_ip, page_number
+from sources.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, client_ip, page_number
+from sources.previews import object_preview
 from sources.services import source_sign_url
 
 SESSION_KEY = "unlocked_shares"
@@ -179,16 +180,25 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     share = access
     entry = get_object_or_404(PackageEntry.objects.select_related("source"), package=share.package, path=path)
     kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    preview = None
+    if not entry.is_text and entry.source is not None:
+        preview = object_preview(
+            source=entry.source, key=entry.key, size=entry.size, etag=entry.etag, version_id=entry.version_id
+        )
     context = {
         "share": share,
         "package": share.package,
         "entry": entry,
         "kind": kind,
         "html": html,
+        "preview": preview,
         "resolve_url": export.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
-    return _no_store(render(request, "shares/entry.html", context))
+    response = render(request, "shares/entry.html", context)
+    if preview is not None and preview.image_url:
+        allow_image_origin(response, preview.image_url)
+    return _no_store(response)
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import cast
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -43,3 +44,17 @@ def client_ip(request: HttpRequest) -> str | None:
     if settings.BEHIND_PROXY and forwarded:
         return forwarded.split(",")[-1].strip() or None
     return request.META.get("REMOTE_ADDR")
+
+
+def allow_image_origin(response: HttpResponseBase, url: str) -> None:
+    """Let the page's Content-Security-Policy load images from the origin of `url`.
+
+    Previews show images straight from a signed storage URL; the CSP middleware adds the
+    origins a response collects in `csp_img_src` to its img-src. A relative URL (a local
+    folder's link, served by packager itself) is already 'self'.
+    """
+    parts = urlsplit(url)
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        origins: set[str] = getattr(response, "csp_img_src", set())
+        origins.add(f"{parts.scheme}://{parts.netloc}")
+        response.csp_img_src = origins  # type: ignore[attr-defined]

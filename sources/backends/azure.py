@@ -116,12 +116,14 @@ class AzureBackend(Backend):
             raise _translate(error, container=self.container_name, key=key) from error
         return self._info(properties)
 
-    def read(self, key: str, *, version_id: str = "", length: int | None = None) -> bytes:
+    def read(self, key: str, *, version_id: str = "", length: int | None = None, offset: int = 0) -> bytes:
         if length is not None and length <= 0:
             return b""
         try:
             blob = self.container.get_blob_client(key, version_id=version_id or None)
-            return blob.download_blob(offset=0 if length else None, length=length).readall()
+            ranged = bool(length or offset)
+            # max_concurrency=1: one ranged GET, not the SDK's parallel chunked download.
+            return blob.download_blob(offset=offset if ranged else None, length=length, max_concurrency=1).readall()
         except AzureError as error:
             raise _translate(error, container=self.container_name, key=key) from error
 

@@ -78,8 +78,8 @@ class Backend(abc.ABC):
         """Metadata of one object; ObjectNotFound if it is gone."""
 
     @abc.abstractmethod
-    def read(self, key: str, *, version_id: str = "", length: int | None = None) -> bytes:
-        """The first `length` bytes of an object (all of it when None)."""
+    def read(self, key: str, *, version_id: str = "", length: int | None = None, offset: int = 0) -> bytes:
+        """`length` bytes of an object from `offset` (to its end when None): one ranged request."""
 
     @abc.abstractmethod
     def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:

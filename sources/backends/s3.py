@@ -154,12 +154,14 @@ class S3Backend(Backend):
             content_type=head.get("ContentType", ""),
         )
 
-    def read(self, key: str, *, version_id: str = "", length: int | None = None) -> bytes:
+    def read(self, key: str, *, version_id: str = "", length: int | None = None, offset: int = 0) -> bytes:
         params: dict[str, Any] = self._object_params(key, version_id)
         if length is not None:
             if length <= 0:
                 return b""
-            params["Range"] = f"bytes=0-{length - 1}"
+            params["Range"] = f"bytes={offset}-{offset + length - 1}"
+        elif offset:
+            params["Range"] = f"bytes={offset}-"
         try:
             body = self.client.get_object(**params)["Body"]
             try:
