@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-preview clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -77,3 +77,7 @@ bench: .venv-bench/.installed
 
 bench-browse: install
 	$(PYTHON) bench/browse.py
+
+# Parquet previews: bytes read through packager's ranged reads against pyarrow over s3fs.
+bench-preview: .venv-bench/.installed
+	.venv-bench/bin/python bench/preview_parquet.py

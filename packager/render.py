@@ -1,69 +1,190 @@
-"""README and notebook rendering. Everything that reaches a page passes through nh3."""
+"""README and notebook rendering. Everything that reaches a page passes through nh3.
+
+Notebooks are shown as Jupyter shows them: code highlighted by Pygments for the
+notebook's language, ANSI colours of tracebacks kept (ansi2html), rich outputs in
+Jupyter's order of preference (HTML sanitized, SVG as an image, LaTeX as readable source),
+and the notebook checked against the format's schema with nbformat. Why this and not
+nbconvert's HTML exporter: bench/notebook.py and the README's "Notebooks" section.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import json
+import re
+from functools import lru_cache
 from typing import Any
 
 import markdown
+import nbformat
+from ansi2html import Ansi2HTMLConverter
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
 
 from sources.safe_html import markdown_to_html, sanitize
+
+# Jupyter's order of preference among the representations of one output (no JavaScript).
+_OUTPUT_ORDER = (
+    "text/html",
+    "text/latex",
+    "image/svg+xml",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "text/markdown",
+    "text/plain",
+)
+_IMAGE_TYPES = {"image/svg+xml", "image/png", "image/jpeg", "image/gif"}
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+# $$…$$, \begin{…}…\end{…} and $…$ (not \$, not across a blank line): kept as written, so
+# Markdown does not read their underscores and stars as emphasis.
+_MATH = re.compile(
+    r"(?P<display>\$\$.+?\$\$|\\begin\{(?P<env>[a-z*]+)\}.+?\\end\{(?P=env)\})|(?P<inline>(?<![\\$])\$[^$\n]+?\$)",
+    re.DOTALL,
+)
+_FORMATTER = HtmlFormatter(nowrap=True)
 
 
 def _joined(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value or "")
 
 
+@lru_cache(maxsize=32)
+def _lexer(language: str) -> Lexer:
+    try:
+        return get_lexer_by_name(language or "python")
+    except ClassNotFound:
+        return TextLexer()
+
+
+def _ansi(text: str) -> str:
+    """Text with its ANSI colour codes as <span class="ansi…">, the rest escaped."""
+    if "\x1b[" not in text:
+        return html.escape(text)
+    # One converter per call: it keeps state between calls.
+    return str(Ansi2HTMLConverter(inline=False, escaped=True).convert(text, full=False))
+
+
+def _markdown_with_math(text: str) -> str:
+    found: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        found.append(match.group(0))
+        return f"PACKAGERMATH{len(found) - 1}X"
+
+    converted = markdown.markdown(_MATH.sub(keep, text), extensions=["fenced_code", "tables", "sane_lists"])
+
+    def restore(match: re.Match[str]) -> str:
+        source = found[int(match.group(1))]
+        css = "math display" if source.startswith(("$$", "\\begin")) else "math"
+        return f'<span class="{css}">{html.escape(source)}</span>'
+
+    return re.sub(r"PACKAGERMATH(\d+)X", restore, converted)
+
+
+def _image(mime: str, payload: Any) -> str:
+    if mime == "image/svg+xml":
+        # An SVG is shown only as an <img>: a picture there cannot run a script.
+        encoded = base64.b64encode(_joined(payload).encode()).decode()
+    else:
+        encoded = re.sub(r"\s+", "", _joined(payload))
+        if not _BASE64.match(encoded):
+            return '<p class="error">This output holds an image that is not valid base64.</p>'
+        try:
+            base64.b64decode(encoded[:64] + "=" * (-len(encoded[:64]) % 4), validate=True)
+        except binascii.Error:
+            return '<p class="error">This output holds an image that is not valid base64.</p>'
+    return f'<img alt="output" src="data:{mime};base64,{encoded}">'
+
+
+def _rich_output(data: dict[str, Any]) -> str:
+    for mime in _OUTPUT_ORDER:
+        if mime not in data:
+            continue
+        if mime in _IMAGE_TYPES:
+            return _image(mime, data[mime])
+        if mime == "text/html":
+            return f'<div class="nb-html">{_joined(data[mime])}</div>'
+        if mime == "text/latex":
+            return f'<div class="math">{html.escape(_joined(data[mime]))}</div>'
+        if mime == "text/markdown":
+            return _markdown_with_math(_joined(data[mime]))
+        return f"<pre>{_ansi(_joined(data[mime]))}</pre>"
+    return ""
+
+
 def _render_output(output: dict[str, Any]) -> str:
     kind = output.get("output_type")
     if kind == "stream":
         css = "nb-stderr" if output.get("name") == "stderr" else "nb-stdout"
-        return f'<pre class="{css}">{html.escape(_joined(output.get("text")))}</pre>'
+        return f'<pre class="{css}">{_ansi(_joined(output.get("text")))}</pre>'
     if kind == "error":
-        message = f"{output.get('ename', '')}: {output.get('evalue', '')}"
-        return f'<pre class="nb-stderr">{html.escape(message)}</pre>'
-    data = output.get("data") or {}
-    for mime in ("image/png", "image/jpeg"):
-        if mime in data:
-            payload = _joined(data[mime]).replace("\n", "")
-            return f'<img alt="output" src="data:{mime};base64,{payload}">'
-    if "text/markdown" in data:
-        return markdown.markdown(_joined(data["text/markdown"]))
-    if "text/html" in data:
-        return _joined(data["text/html"])
-    if "text/plain" in data:
-        return f"<pre>{html.escape(_joined(data['text/plain']))}</pre>"
-    return ""
+        traceback = output.get("traceback")
+        text = "\n".join(map(str, traceback)) if isinstance(traceback, list) and traceback else None
+        message = text or f"{output.get('ename', '')}: {output.get('evalue', '')}"
+        return f'<pre class="nb-error">{_ansi(message)}</pre>'
+    data = output.get("data")
+    return _rich_output(data) if isinstance(data, dict) else ""
+
+
+def _read_notebook(text: str) -> tuple[Any, str]:
+    """The notebook, and a sentence when it does not follow the format (shown, not refused)."""
+    captured: dict[str, Any] = {}
+    try:
+        notebook = nbformat.reads(text, as_version=4, capture_validation_error=captured)
+    except nbformat.ValidationError as error:
+        # Too far from the format to convert: show what plain JSON holds.
+        captured["ValidationError"] = error
+        notebook = json.loads(text)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError("not notebook JSON") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError("no cells")
+    error = captured.get("ValidationError")
+    if error is None:
+        return notebook, ""
+    path = "/".join(str(part) for part in getattr(error, "absolute_path", ()))
+    first = str(error.message).split("\n")[0][:160]
+    return notebook, (
+        f"This notebook does not fully follow the Jupyter format ({f'at {path}: ' if path else ''}{first}); "
+        "it is shown as far as it can be read."
+    )
 
 
 def notebook_to_html(text: str) -> str:
     """A read-only rendering of a Jupyter notebook: markdown cells, code, and outputs."""
     try:
-        notebook = json.loads(text)
-        cells = notebook["cells"]
-    except (ValueError, KeyError, TypeError):
+        notebook, warning = _read_notebook(text)
+    except ValueError:
         return '<p class="error">This notebook could not be read: it is not valid notebook JSON.</p>'
-    language = (notebook.get("metadata", {}).get("kernelspec") or {}).get("language", "python")
-    parts: list[str] = []
-    for cell in cells:
+    metadata = notebook.get("metadata") or {}
+    language = str(
+        (metadata.get("language_info") or {}).get("name") or (metadata.get("kernelspec") or {}).get("language") or ""
+    )
+    lexer = _lexer(language.lower())
+    parts: list[str] = [f'<p class="nb-warning">{html.escape(warning)}</p>'] if warning else []
+    for cell in notebook["cells"]:
         if not isinstance(cell, dict):
             continue
         source = _joined(cell.get("source"))
         if cell.get("cell_type") == "markdown":
-            parts.append(
-                f'<div class="nb-markdown">{markdown.markdown(source, extensions=["fenced_code", "tables"])}</div>'
-            )
+            parts.append(f'<div class="nb-markdown">{_markdown_with_math(source)}</div>')
         elif cell.get("cell_type") == "code":
             count = cell.get("execution_count")
             label = f"[{count}]" if count else "[ ]"
             parts.append(
-                f'<div class="nb-code"><span class="nb-count">{label}</span>'
-                f'<pre><code class="language-{html.escape(str(language))}">{html.escape(source)}</code></pre></div>'
+                f'<div class="nb-code"><span class="nb-count">{html.escape(label)}</span>'
+                f'<pre class="highlight"><code>{highlight(source, lexer, _FORMATTER)}</code></pre></div>'
             )
-            outputs = "".join(_render_output(output) for output in cell.get("outputs", []) if isinstance(output, dict))
-            if outputs:
-                parts.append(f'<div class="nb-output">{outputs}</div>')
+            outputs = cell.get("outputs") or []
+            rendered = "".join(_render_output(output) for output in outputs if isinstance(output, dict))
+            if rendered:
+                parts.append(f'<div class="nb-output">{rendered}</div>')
         else:
             parts.append(f"<pre>{html.escape(source)}</pre>")
     return sanitize("".join(parts))
@@ -77,3 +198,4 @@ def render_text(path: str, text: str) -> tuple[str, str]:
     if lower.endswith(".ipynb"):
         return "notebook", notebook_to_html(text)
     return "plain", f"<pre>{html.escape(text)}</pre>"
+

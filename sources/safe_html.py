@@ -17,14 +17,22 @@ _TAGS = {
 _ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
-    "td": {"align"},
-    "th": {"align"},
+    "td": {"align", "colspan", "rowspan"},
+    "th": {"align", "colspan", "rowspan"},
     "code": {"class"},
     "div": {"class"},
     "span": {"class"},
+    "pre": {"class"},
+    "p": {"class"},
 }
-# Images may come inline from notebook outputs (data: URIs), never as a script vector.
-_SAFE_DATA_IMAGES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/gif;base64,")
+# Images may come inline from notebook outputs (data: URIs), never as a script vector: an SVG
+# is allowed only here, in an <img>, where a browser runs none of its scripts.
+_SAFE_DATA_IMAGES = (
+    "data:image/png;base64,",
+    "data:image/jpeg;base64,",
+    "data:image/gif;base64,",
+    "data:image/svg+xml;base64,",
+)
 
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
