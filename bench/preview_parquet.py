@@ -139,9 +139,10 @@ def main() -> None:
         ours_bytes, _ = measured["packager RangedFile, page reads"]
         ours_time = timings["packager RangedFile, page reads"]
         for name, (read, requests) in measured.items():
+            seconds = timings[name]
             print(
                 f"{name:42} {read / 1e6:8.2f} MB read ({read / len(body):6.1%} of the file) in {requests:3} requests, "
-                f"{timings[name] * 1000:7.1f} ms; bytes ×{read / ours_bytes:5.1f}, time ×{timings[name] / ours_time:5.2f}"
+                f"{seconds * 1000:7.1f} ms; bytes ×{read / ours_bytes:5.1f}, time ×{seconds / ours_time:5.2f}"
             )
     finally:
         server.stop()

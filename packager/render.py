@@ -198,4 +198,3 @@ def render_text(path: str, text: str) -> tuple[str, str]:
     if lower.endswith(".ipynb"):
         return "notebook", notebook_to_html(text)
     return "plain", f"<pre>{html.escape(text)}</pre>"
-

@@ -59,7 +59,11 @@ FULL = notebook(
         {"output_type": "stream", "name": "stderr", "text": ["to stderr\n"]},
         {"output_type": "stream", "name": "stdout", "text": ["hello\n"]},
     ),
-    cell("1/0", {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": TRACEBACK}, count=2),
+    cell(
+        "1/0",
+        {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": TRACEBACK},
+        count=2,
+    ),
     cell(
         "plot()",
         {"output_type": "display_data", "metadata": {}, "data": {"image/svg+xml": SVG, "text/plain": "<Figure>"}},
@@ -81,7 +85,12 @@ FULL = notebook(
     ),
     cell(
         "Math(r'\\alpha')",
-        {"output_type": "execute_result", "execution_count": 5, "metadata": {}, "data": {"text/latex": "$\\alpha^2 < \\beta$", "text/plain": "<Math>"}},
+        {
+            "output_type": "execute_result",
+            "execution_count": 5,
+            "metadata": {},
+            "data": {"text/latex": "$\\alpha^2 < \\beta$", "text/plain": "<Math>"},
+        },
         count=5,
     ),
 )
@@ -89,7 +98,10 @@ FULL = notebook(
 
 def test_it_highlights_code_for_the_notebooks_language() -> None:
     python = notebook_to_html(FULL)
-    assert '<pre class="highlight"><code><span class="kn">import</span><span class="w"> </span><span class="nn">sys</span>' in python
+    assert (
+        '<pre class="highlight"><code><span class="kn">import</span><span class="w"> </span><span class="nn">sys</span>'
+        in python
+    )
     r_code = notebook_to_html(notebook(cell("x <- c(1, 2)\nmean(x)"), language="R"))
     assert '<span class="o">&lt;-</span>' in r_code and '<span class="nf">c</span>' in r_code
     unknown = notebook_to_html(notebook(cell("anything at all"), language="no-such-language"))
