@@ -137,19 +137,19 @@ def _read_notebook(text: str) -> tuple[Any, str]:
     captured: dict[str, Any] = {}
     try:
         notebook = nbformat.reads(text, as_version=4, capture_validation_error=captured)
-    except nbformat.ValidationError as error:
+    except nbformat.ValidationError as unreadable:
         # Too far from the format to convert: show what plain JSON holds.
-        captured["ValidationError"] = error
+        captured["ValidationError"] = unreadable
         notebook = json.loads(text)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ValueError("not notebook JSON") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise ValueError("no cells")
-    error = captured.get("ValidationError")
-    if error is None:
+    invalid = captured.get("ValidationError")
+    if invalid is None:
         return notebook, ""
-    path = "/".join(str(part) for part in getattr(error, "absolute_path", ()))
-    first = str(error.message).split("\n")[0][:160]
+    path = "/".join(str(part) for part in getattr(invalid, "absolute_path", ()))
+    first = str(invalid.message).split("\n")[0][:160]
     return notebook, (
         f"This notebook does not fully follow the Jupyter format ({f'at {path}: ' if path else ''}{first}); "
         "it is shown as far as it can be read."
