@@ -18,6 +18,11 @@ class Package(models.Model):
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The newest published version, kept here so that a share following "latest" finds its
+    # version in the same query that finds the share.
+    latest_version = models.ForeignKey(
+        "PackageVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -40,6 +45,9 @@ class PackageEntry(models.Model):
 
     package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="entries")
     path = models.CharField(max_length=1024)
+    # The folder the entry sits in ("a/b/" for "a/b/c.csv", "" at the top): folder pages
+    # read one folder's rows through an index instead of every path of the package.
+    parent = models.CharField(max_length=1024, default="")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
@@ -58,6 +66,7 @@ class PackageEntry(models.Model):
     class Meta:
         ordering = ["path"]
         constraints = [models.UniqueConstraint(fields=["package", "path"], name="entry_path_unique_per_package")]
+        indexes = [models.Index(fields=["package", "parent", "path"], name="entry_folder_listing")]
 
     def __str__(self) -> str:
         return self.path
@@ -73,6 +82,158 @@ class PackageEntry(models.Model):
     def read_text(self) -> str:
         with self.text_file.open("rb") as handle:
             return handle.read().decode("utf-8", errors="replace")
+
+
+def parent_of(path: str) -> str:
+    """The folder of a path, with its trailing slash: "a/b/" for "a/b/c.csv", "" for "c.csv"."""
+    head, slash, _ = path.rpartition("/")
+    return head + slash
+
+
+class PackageVersion(models.Model):
+    """An immutable snapshot of a package's entries, pinned to object versions and hashes."""
+
+    class State(models.TextChoices):
+        CHECKSUMMING = "checksumming", "Checksumming"
+        PUBLISHED = "published", "Published"
+        FAILED = "failed", "Failed"
+
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    message = models.TextField(blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.CHECKSUMMING)
+    error = models.TextField(blank=True)
+    failed_paths = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Lowercase hex sha256 over every entry sorted by path in code-point order (see
+    # packager.versions.top_hash); set when the version is published.
+    top_hash = models.CharField(max_length=64, blank=True)
+    entry_count = models.BigIntegerField(default=0)
+    file_count = models.BigIntegerField(default=0)  # data (pointer) entries
+    total_size = models.BigIntegerField(default=0)
+
+    # Progress of checksumming: objects and bytes.
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(default=0)
+    progress_bytes_done = models.BigIntegerField(default=0)
+    progress_bytes_total = models.BigIntegerField(default=0)
+    # Bytes that must be read to checksum what the stores do not vouch for; past
+    # CHECKSUM_CONFIRM_BYTES the task waits until the curator confirms.
+    bytes_to_read = models.BigIntegerField(default=0)
+    # Set once every object has been looked up in the checksum cache and the store, so a
+    # resumed task goes straight to reading what is still missing.
+    store_checked = models.BooleanField(default=False)
+    read_confirmed = models.BooleanField(default=False)
+    awaiting_confirmation = models.BooleanField(default=False)
+    # The publish task claims the version with a conditional update on this (idempotent tasks).
+    task_started_at = models.DateTimeField(null=True, blank=True)
+
+    # Drift: the last "verify" of every object against the store.
+    verify_started_at = models.DateTimeField(null=True, blank=True)
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
+    drift_missing = models.JSONField(default=list, blank=True)
+    drift_changed = models.JSONField(default=list, blank=True)
+
+    # What the export layer computes once at publish time (sizes, blob names).
+    exports = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["package", "number"], name="version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.package} v{self.number}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.state == self.State.PUBLISHED
+
+
+class VersionEntry(models.Model):
+    """One file of a published version. Never changes once the version is published.
+
+    `position` is the rank of the path in code-point order: exports, manifests and the top
+    hash read entries in that order straight off the (package_version, position) index.
+    """
+
+    class Drift(models.TextChoices):
+        NONE = "", "Unchanged"
+        MISSING = "missing", "Missing from storage"
+        CHANGED = "changed", "Changed in storage"
+
+    package_version = models.ForeignKey(PackageVersion, on_delete=models.CASCADE, related_name="entries")
+    position = models.BigIntegerField()
+    path = models.CharField(max_length=1024)
+    parent = models.CharField(max_length=1024, default="")
+    kind = models.CharField(max_length=10, choices=PackageEntry.Kind.choices)
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    md5 = models.CharField(max_length=32, blank=True)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    key = models.CharField(max_length=1024, blank=True)
+    # The object's version id in a versioned bucket: the resolver signs for it, so the bytes
+    # behind a pinned entry cannot change.
+    version_id = models.CharField(max_length=1024, blank=True)
+    etag = models.CharField(max_length=200, blank=True)
+    last_modified = models.DateTimeField(null=True, blank=True)
+    # Text entries: the storage name of the content (shared with the draft until it changes).
+    text_name = models.CharField(max_length=300, blank=True)
+    drift = models.CharField(max_length=10, choices=Drift.choices, blank=True, default=Drift.NONE)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["package_version", "path"], name="version_entry_path_unique"),
+            models.UniqueConstraint(fields=["package_version", "position"], name="version_entry_position_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["package_version", "parent", "path"], name="version_entry_folder"),
+            models.Index(fields=["package_version", "sha256"], name="version_entry_sha256"),
+            models.Index(fields=["package_version", "md5"], name="version_entry_md5"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2]
+
+    @property
+    def is_text(self) -> bool:
+        return self.kind == PackageEntry.Kind.TEXT
+
+    def read_text(self) -> str:
+        from django.core.files.storage import default_storage
+
+        with default_storage.open(self.text_name, "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+
+
+class VersionFolder(models.Model):
+    """A folder of a published version with the number and total size of the files below it."""
+
+    package_version = models.ForeignKey(PackageVersion, on_delete=models.CASCADE, related_name="folders")
+    path = models.CharField(max_length=1024)  # ends with "/"
+    parent = models.CharField(max_length=1024, default="")
+    size = models.BigIntegerField(default=0)
+    file_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [models.UniqueConstraint(fields=["package_version", "path"], name="version_folder_unique")]
+        indexes = [models.Index(fields=["package_version", "parent", "path"], name="version_folder_listing")]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path[:-1].rpartition("/")[2]
 
 
 class ApiToken(models.Model):

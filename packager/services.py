@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from packager.models import ApiToken, Package, PackageEntry
+from packager.models import ApiToken, Package, PackageEntry, VersionEntry, parent_of
 from packager.paths import InvalidPath, ancestors, normalize_folder, normalize_path
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
@@ -81,13 +81,16 @@ def package_delete(*, package: Package) -> None:
 
 
 def _delete_files_on_commit(names: Iterable[str]) -> None:
+    """Delete text files once the transaction commits, unless a version still holds them."""
     from django.core.files.storage import default_storage
 
     kept = [name for name in names if name]
 
     def delete_files() -> None:
+        held = set(VersionEntry.objects.filter(text_name__in=kept).values_list("text_name", flat=True))
         for name in kept:
-            default_storage.delete(name)
+            if name not in held:
+                default_storage.delete(name)
 
     if kept:
         transaction.on_commit(delete_files)
@@ -219,6 +222,7 @@ def package_add_objects(
         PackageEntry(
             package=package,
             path=path,
+            parent=parent_of(path),
             kind=PackageEntry.Kind.POINTER,
             source=source,
             key=info.key,
@@ -268,7 +272,7 @@ def package_write_text(*, package: Package, path: str, content: bytes | str) -> 
         raise PathConflict(f"“{path}” is a data file in this package; choose another name.")
     if entry is None:
         _check_paths(package, [path])
-        entry = PackageEntry(package=package, path=path, kind=PackageEntry.Kind.TEXT)
+        entry = PackageEntry(package=package, path=path, parent=parent_of(path), kind=PackageEntry.Kind.TEXT)
     old_file = (entry.text_file.name or "") if entry.text_file else ""
     entry.size = len(data)
     entry.sha256 = hashlib.sha256(data).hexdigest()
@@ -310,7 +314,8 @@ def package_move(*, package: Package, path: str, new_path: str) -> list[PackageE
     _check_paths(package, list(moves.values()), leaving=set(moves))
     for entry in entries:
         entry.path = moves[entry.path]
-    PackageEntry.objects.bulk_update(entries, ["path"], batch_size=1000)
+        entry.parent = parent_of(entry.path)
+    PackageEntry.objects.bulk_update(entries, ["path", "parent"], batch_size=1000)
     package.save(update_fields=["updated_at"])
     return entries
 

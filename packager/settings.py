@@ -195,6 +195,11 @@ DEFAULT_PRESIGN_TTL = int(os.environ.get("DEFAULT_PRESIGN_TTL", "900"))
 # SECRET_KEY_FALLBACKS for rotation). The first key encrypts; all of them decrypt.
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
 
+# Publishing versions: objects read at once when checksumming, and how many bytes may be
+# read before the curator is asked to confirm (default 50 GiB).
+CHECKSUM_CONCURRENCY = int(os.environ.get("CHECKSUM_CONCURRENCY", "4"))
+CHECKSUM_CONFIRM_BYTES = int(os.environ.get("CHECKSUM_CONFIRM_BYTES", str(50 * 1024**3)))
+
 # Shares.
 SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))
 SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
@@ -209,4 +214,10 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "azure": {"level": "WARNING"},
     },
+}
+
+# Periodic work, run by `celery beat` next to the worker.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A version whose publishing worker died is picked up again.
+    "resume-stalled-publishes": {"task": "packager.tasks.resume_stalled_publishes", "schedule": 60.0},
 }

@@ -8,7 +8,7 @@ from django.contrib.auth.hashers import check_password
 from django.db import models
 from django.utils import timezone
 
-from packager.models import Package
+from packager.models import Package, PackageVersion
 
 
 def new_token() -> str:
@@ -17,6 +17,8 @@ def new_token() -> str:
 
 class Share(models.Model):
     package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="shares")
+    # A pinned version, or None to follow the package's latest published version.
+    version = models.ForeignKey(PackageVersion, on_delete=models.CASCADE, null=True, blank=True, related_name="shares")
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     label = models.CharField(max_length=100, blank=True)
     # Django's password hash, or empty for a link that needs no password.
@@ -35,6 +37,20 @@ class Share(models.Model):
 
     def __str__(self) -> str:
         return self.label or f"share of {self.package}"
+
+    @property
+    def follows_latest(self) -> bool:
+        return self.version_id is None
+
+    @property
+    def serving_version(self) -> PackageVersion | None:
+        """The published version this share serves, or None while there is none yet.
+
+        Cheap with select_related("version", "package__latest_version").
+        """
+        if self.version_id is not None:
+            return self.version if self.version is not None and self.version.is_published else None
+        return self.package.latest_version
 
     @property
     def has_password(self) -> bool:

@@ -199,3 +199,33 @@ class SourceObject(models.Model):
     @property
     def key(self) -> str:
         return self.source.key_for(self.path)
+
+
+class ObjectChecksum(models.Model):
+    """sha256 and md5 of one object at one ETag/version, computed or vouched for by the store.
+
+    Kept apart from the index rows, which a re-index replaces: a second package that uses
+    the same object at the same ETag/version never reads it again.
+    """
+
+    class Origin(models.TextChoices):
+        STORE = "store", "Given by the storage service"
+        READ = "read", "Computed by reading the object"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=1024)
+    etag = models.CharField(max_length=200, blank=True)
+    version_id = models.CharField(max_length=1024, blank=True)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    md5 = models.CharField(max_length=32)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.READ)
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "key", "etag", "version_id"], name="object_checksum_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.sha256[:12]}"

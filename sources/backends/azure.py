@@ -23,6 +23,7 @@ from sources.backends.base import (
     ObjectNotFound,
     SigningUnsupported,
     StorageError,
+    Streamed,
 )
 
 
@@ -126,6 +127,22 @@ class AzureBackend(Backend):
             return blob.download_blob(offset=offset if ranged else None, length=length, max_concurrency=1).readall()
         except AzureError as error:
             raise _translate(error, container=self.container_name, key=key) from error
+
+    def stream(self, key: str, *, version_id: str = "", chunk_size: int = 1024 * 1024) -> Streamed:
+        try:
+            blob = self.container.get_blob_client(key, version_id=version_id or None)
+            downloader = blob.download_blob(max_concurrency=1)
+        except AzureError as error:
+            raise _translate(error, container=self.container_name, key=key) from error
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from downloader.chunks()
+            except AzureError as error:
+                raise _translate(error, container=self.container_name, key=key) from error
+
+        info = self._info(downloader.properties)
+        return Streamed(info=ObjectInfo(**{**info.__dict__, "key": key}), chunks=chunks())
 
     def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         if not self._account_key:

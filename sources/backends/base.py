@@ -43,7 +43,8 @@ class ObjectInfo:
     last_modified: dt.datetime | None = None
     version_id: str = ""
     content_type: str = ""
-    md5: str = ""  # hex digest of the whole content, where the service keeps one
+    md5: str = ""  # hex digest of the whole content, where the service vouches for one
+    sha256: str = ""  # hex digest of the whole content, where the service vouches for one
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,25 @@ class Backend(abc.ABC):
     def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         """A URL that fetches the object directly from storage for `expires_in` seconds."""
 
+    @abc.abstractmethod
+    def stream(self, key: str, *, version_id: str = "", chunk_size: int = 1024 * 1024) -> Streamed:
+        """The whole object as chunks, with the metadata of exactly the bytes streamed."""
+
     @property
     def supports_signing(self) -> bool:
         return True
+
+    #: whether stat() may return both sha256 and md5 that the service guarantees
+    vouches_for_checksums: bool = False
+
+
+@dataclass
+class Streamed:
+    """An object being read: what the service said of it, and its bytes in chunks.
+
+    The metadata comes from the same response as the bytes, so a checksum computed over
+    the chunks belongs to that ETag/version id even if the object changes meanwhile.
+    """
+
+    info: ObjectInfo
+    chunks: Iterator[bytes]

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from django.core import signing
 from django.urls import reverse
 
-from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError
+from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError, Streamed
 
 LINK_SALT = "packager.sources.local-file"
 
@@ -80,6 +80,18 @@ class LocalBackend(Backend):
         with self.path_of(key).open("rb") as handle:
             handle.seek(offset)
             return handle.read() if length is None else handle.read(max(length, 0))
+
+    def stream(self, key: str, *, version_id: str = "", chunk_size: int = 1024 * 1024) -> Streamed:
+        path = self.path_of(key)
+        handle = path.open("rb")
+        info = self._info(key, path)
+
+        def chunks() -> Iterator[bytes]:
+            with handle:
+                while chunk := handle.read(chunk_size):
+                    yield chunk
+
+        return Streamed(info=info, chunks=chunks())
 
     def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         token = signing.dumps(

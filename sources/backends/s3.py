@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import binascii
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -16,7 +19,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError
+from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError, Streamed
 
 _AUTH_CODES = {
     "InvalidAccessKeyId",
@@ -28,6 +31,33 @@ _AUTH_CODES = {
     "403",
 }
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+_MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _store_md5(head: Mapping[str, Any], etag: str) -> str:
+    """The ETag when S3 guarantees it is the MD5 of the content, else "".
+
+    S3 documents the ETag of an object uploaded in one part, in plain text or with SSE-S3,
+    as the MD5 of its bytes; multipart uploads ("…-N") and SSE-KMS / SSE-C objects differ.
+    """
+    if not _MD5_ETAG.match(etag):
+        return ""
+    if head.get("ServerSideEncryption") not in (None, "AES256") or head.get("SSECustomerAlgorithm"):
+        return ""
+    return etag
+
+
+def _store_sha256(head: Mapping[str, Any]) -> str:
+    """The full-object SHA-256 that S3 returns with ChecksumMode=ENABLED, as hex, or ""."""
+    checksum = head.get("ChecksumSHA256") or ""
+    # A checksum of parts ("<base64>-<parts>", ChecksumType COMPOSITE) is not the object's.
+    if not checksum or "-" in checksum or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return ""
+    try:
+        digest = base64.b64decode(checksum, validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    return digest.hex() if len(digest) == 32 else ""
 
 
 def _translate(error: Exception, *, bucket: str, key: str = "") -> StorageError:
@@ -59,6 +89,7 @@ def _translate(error: Exception, *, bucket: str, key: str = "") -> StorageError:
 
 class S3Backend(Backend):
     kind = "s3"
+    vouches_for_checksums = True
 
     def __init__(self, config: dict[str, Any], credentials: dict[str, str]) -> None:
         super().__init__(config, credentials)
@@ -141,18 +172,42 @@ class S3Backend(Backend):
 
     def stat(self, key: str, version_id: str = "") -> ObjectInfo:
         try:
-            head = self.client.head_object(**self._object_params(key, version_id))
+            head = self.client.head_object(**self._object_params(key, version_id), ChecksumMode="ENABLED")
         except (BotoCoreError, ClientError) as error:
             raise _translate(error, bucket=self.bucket, key=key) from error
+        return self._info_from_headers(key, head)
+
+    @staticmethod
+    def _info_from_headers(key: str, head: Mapping[str, Any]) -> ObjectInfo:
         found_version = head.get("VersionId") or ""
+        etag = head.get("ETag", "").strip('"')
         return ObjectInfo(
             key=key,
             size=head["ContentLength"],
-            etag=head.get("ETag", "").strip('"'),
+            etag=etag,
             last_modified=head.get("LastModified"),
             version_id="" if found_version == "null" else found_version,
             content_type=head.get("ContentType", ""),
+            md5=_store_md5(head, etag),
+            sha256=_store_sha256(head),
         )
+
+    def stream(self, key: str, *, version_id: str = "", chunk_size: int = 1024 * 1024) -> Streamed:
+        try:
+            response = self.client.get_object(**self._object_params(key, version_id))
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, bucket=self.bucket, key=key) from error
+        body = response["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(chunk_size)
+            except (BotoCoreError, ClientError) as error:
+                raise _translate(error, bucket=self.bucket, key=key) from error
+            finally:
+                body.close()
+
+        return Streamed(info=self._info_from_headers(key, response), chunks=chunks())
 
     def read(self, key: str, *, version_id: str = "", length: int | None = None, offset: int = 0) -> bytes:
         params: dict[str, Any] = self._object_params(key, version_id)
