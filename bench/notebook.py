@@ -17,11 +17,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packager.settings")
-
-import django
-
-django.setup()
 
 import nbformat
 from nbconvert import HTMLExporter
@@ -43,9 +38,11 @@ def make_notebook(target_bytes: int) -> str:
     table = "<table><thead><tr>" + "".join(f"<th>col {i}</th>" for i in range(8)) + "</tr></thead><tbody>"
     table += "".join("<tr>" + "".join(f"<td>{r * i}</td>" for i in range(8)) + "</tr>" for r in range(40))
     table += "</tbody></table>"
-    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100">' + "".join(
-        f'<circle cx="{i * 2}" cy="{i % 100}" r="2"/>' for i in range(100)
-    ) + "</svg>"
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100">'
+        + "".join(f'<circle cx="{i * 2}" cy="{i % 100}" r="2"/>' for i in range(100))
+        + "</svg>"
+    )
     cells: list[dict[str, Any]] = []
     index = 0
     while len(json.dumps(cells)) < target_bytes:
@@ -71,16 +68,45 @@ def make_notebook(target_bytes: int) -> str:
             },
         ]
         if index % 3 == 0:
-            outputs.append({"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "<Figure>"}})
+            outputs.append(
+                {"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "<Figure>"}}
+            )
         if index % 5 == 0:
-            outputs.append({"output_type": "display_data", "metadata": {}, "data": {"image/svg+xml": svg, "text/plain": "<Figure>"}})
+            outputs.append(
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {"image/svg+xml": svg, "text/plain": "<Figure>"},
+                }
+            )
         if index % 7 == 0:
-            outputs.append({"output_type": "error", "ename": "ValueError", "evalue": "values out of range", "traceback": TRACEBACK})
-        cells.append({"cell_type": "markdown", "id": f"m{index}", "metadata": {}, "source": f"## Part {index}\n\nThe mean $\\bar x$ per *station*."})
-        cells.append({"cell_type": "code", "id": f"c{index}", "execution_count": index, "metadata": {}, "source": source, "outputs": outputs})
+            outputs.append(
+                {"output_type": "error", "ename": "ValueError", "evalue": "values out of range", "traceback": TRACEBACK}
+            )
+        cells.append(
+            {
+                "cell_type": "markdown",
+                "id": f"m{index}",
+                "metadata": {},
+                "source": f"## Part {index}\n\nThe mean $\\bar x$ per *station*.",
+            }
+        )
+        cells.append(
+            {
+                "cell_type": "code",
+                "id": f"c{index}",
+                "execution_count": index,
+                "metadata": {},
+                "source": source,
+                "outputs": outputs,
+            }
+        )
     document = {
         "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}, "language_info": {"name": "python"}},
+        "metadata": {
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+            "language_info": {"name": "python"},
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
@@ -121,7 +147,7 @@ def main() -> None:
         ("nbconvert HTMLExporter (lab, sanitize_html)", sanitized_seconds, theirs_sanitized),
     )
     for label, seconds, html in rows:
-        print(f"{label:50} {seconds * 1000:8.0f} ms  {len(html) / 1e6:6.2f} MB of HTML  hostile markup left: {unsafe(html)}")
+        print(f"{label:50} {seconds * 1000:8.0f} ms  {len(html) / 1e6:6.2f} MB of HTML  hostile left: {unsafe(html)}")
     print(f"ratio nbconvert / packager, time:                  {theirs_seconds / ours_seconds:8.2f}x")
     print(f"ratio nbconvert (sanitizing) / packager, time:     {sanitized_seconds / ours_seconds:8.2f}x")
 
