@@ -48,6 +48,20 @@ class ObjectInfo:
 
 
 @dataclass(frozen=True)
+class Written:
+    """One object that `Backend.write` put (or found already there, byte for byte)."""
+
+    key: str
+    size: int
+    sha256: str  # hex digest of what was written
+    checksum_sha256: str = ""  # base64, as the store checked and reported it (S3)
+    content_md5: str = ""  # base64, as the store checked it (Azure)
+    version_id: str = ""
+    etag: str = ""
+    skipped: bool = False  # the same bytes were there already: nothing was written
+
+
+@dataclass(frozen=True)
 class ByteRange:
     start: int
     end: int  # inclusive
@@ -89,6 +103,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def stream(self, key: str, *, version_id: str = "", chunk_size: int = 1024 * 1024) -> Streamed:
         """The whole object as chunks, with the metadata of exactly the bytes streamed."""
+
+    def write(self, key: str, data: bytes, *, content_type: str) -> Written:
+        """Put one object, with a checksum the store verifies; skip it when the same bytes are there.
+
+        Skipping keeps a re-publish idempotent: no new object version in a versioned bucket.
+        """
+        raise StorageError("This kind of source cannot be written to.", reason="config")
 
     @property
     def supports_signing(self) -> bool:
