@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,17 +18,22 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packager.settings")
 
-import boto3
-import pyarrow as pa
-import pyarrow.parquet as pq
-import s3fs
-from botocore.client import Config
+import django
 
-from bench.timing import median_seconds
-from sources.backends.s3 import S3Backend
-from sources.previews import PARQUET_ROWS, RangedFile
-from tests.servers import MotoServer
+django.setup()
+
+import boto3  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import s3fs  # noqa: E402
+from botocore.client import Config  # noqa: E402
+
+from bench.timing import median_seconds  # noqa: E402
+from sources.backends.s3 import S3Backend  # noqa: E402
+from sources.previews import PARQUET_ROWS, RangedFile  # noqa: E402
+from tests.servers import MotoServer  # noqa: E402
 
 KEY_ID, SECRET, BUCKET, KEY = "bench-key", "bench-secret", "bench", "table.parquet"
 

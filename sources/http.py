@@ -49,12 +49,17 @@ def client_ip(request: HttpRequest) -> str | None:
 def allow_image_origin(response: HttpResponseBase, url: str) -> None:
     """Let the page's Content-Security-Policy load images from the origin of `url`.
 
-    Previews show images straight from a signed storage URL; the CSP middleware adds the
-    origins a response collects in `csp_img_src` to its img-src. A relative URL (a local
+    Previews show images straight from a signed storage URL, so that origin joins the
+    page's img-src through django-csp's per-response `_csp_update`. A relative URL (a local
     folder's link, served by packager itself) is already 'self'.
     """
     parts = urlsplit(url)
-    if parts.scheme in {"http", "https"} and parts.netloc:
-        origins: set[str] = getattr(response, "csp_img_src", set())
-        origins.add(f"{parts.scheme}://{parts.netloc}")
-        response.csp_img_src = origins  # type: ignore[attr-defined]
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return
+    update = dict(getattr(response, "_csp_update", None) or {})
+    origins = list(update.get("img-src", []))
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if origin not in origins:
+        origins.append(origin)
+    update["img-src"] = origins
+    response._csp_update = update  # type: ignore[attr-defined]
