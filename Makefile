@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-preview bench-notebook clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-preview bench-notebook clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -85,3 +85,6 @@ bench-preview: .venv-bench/.installed
 # Notebook rendering: packager's renderer against nbconvert's HTML exporter on a 5 MB notebook.
 bench-notebook: .venv-bench/.installed
 	.venv-bench/bin/python bench/notebook.py
+
+bench-publish: install
+	$(PYTHON) bench/publish.py

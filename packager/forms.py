@@ -83,3 +83,12 @@ class PublicationForm(forms.Form):
 
         writable = Source.objects.filter(owner=owner, kind__in=[Source.Kind.S3, Source.Kind.AZURE])
         self.fields["destination"].queryset = writable.order_by("name")  # type: ignore[attr-defined]
+
+
+class PublishForm(forms.Form):
+    message = forms.CharField(
+        max_length=10_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What changed in this version"}),
+        help_text="Freezes the package as it is now. Every data file is checksummed (sha256 and md5) first.",
+    )

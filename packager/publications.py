@@ -26,6 +26,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from packager.exports import datapackage, manifest
+from packager.exports.parts import BASE
+from packager.exports.rows import Row, resolve_path
 from packager.models import PackageVersion, VersionEntry, VersionPublication
 from sources import clients
 from sources.backends import StorageError
@@ -131,68 +134,39 @@ def _claim(publication_pk: int) -> bool:
     return claimed == 1
 
 
-def _entries(version: PackageVersion) -> Iterator[dict[str, Any]]:
-    """The version's entries in path order, with their sources' location, in chunks."""
-    fields = ("path", "kind", "size", "sha256", "md5", "etag", "version_id", "key", "text_name")
+def _rows(version: PackageVersion) -> Iterator[tuple[Row, str]]:
+    """The export rows of the version, each with its link where it is published: a text file
+    beside the manifest (a relative path), a data object where it is (its storage URL)."""
+    fields = [*Row._fields[:-3], "source__kind", "source__bucket", "source__endpoint_url"]
     query = VersionEntry.objects.filter(package_version=version).order_by("position")
-    values = query.values(*fields, "source__kind", "source__bucket", "source__endpoint_url")
-    yield from values.iterator(chunk_size=2000)
+    for values in query.values_list(*fields).iterator(chunk_size=2000):
+        row = Row._make((*values[:-1], ""))
+        url = resolve_path(row.path) if row.is_text else storage_url(row, endpoint_url=values[-1] or "")
+        yield row._replace(link=json.dumps(url)[1:-1]), row.text_name
 
 
-def storage_url(entry: dict[str, Any]) -> str:
+def storage_url(row: Row, *, endpoint_url: str) -> str:
     """Where a data object is: s3://bucket/key, or the blob's https URL, with its version."""
-    key, version_id = entry["key"], entry["version_id"]
-    if entry["source__kind"] == Source.Kind.S3:
-        url = f"s3://{entry['source__bucket']}/{key}"
-        return url + (f"?versionId={quote(version_id, safe='')}" if version_id else "")
-    if entry["source__kind"] == Source.Kind.AZURE:
-        account = str(entry["source__endpoint_url"] or "").rstrip("/")
-        url = f"{account}/{quote(entry['source__bucket'])}/{quote(key)}"
-        return url + (f"?versionid={quote(version_id, safe='')}" if version_id else "")
-    return f"file:{quote(key)}"
+    version = quote(row.version_id, safe="")
+    if row.source_kind == Source.Kind.S3:
+        return f"s3://{row.bucket}/{row.key}" + (f"?versionId={version}" if version else "")
+    if row.source_kind == Source.Kind.AZURE:
+        url = f"{endpoint_url.rstrip('/')}/{quote(row.bucket or '')}/{quote(row.key)}"
+        return url + (f"?versionid={version}" if version else "")
+    return f"file:{quote(row.key)}"
 
 
 def _manifest(version: PackageVersion) -> bytes:
-    lines = []
-    for entry in _entries(version):
-        is_text = entry["kind"] == "text"
-        record = {
-            "path": entry["path"],
-            "kind": "text" if is_text else "file",
-            "size": entry["size"],
-            "sha256": entry["sha256"] or None,
-            "md5": entry["md5"] or None,
-            "etag": entry["etag"] or None,
-            "version_id": entry["version_id"] or None,
-            # Text files sit next to the manifest; data stays where it is.
-            "url": quote(entry["path"]) if is_text else storage_url(entry),
-        }
-        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-    return "".join(lines).encode()
+    lines = (manifest.line(row) for row, _ in _rows(version))
+    return "".join(lines).replace(BASE, "").encode()
 
 
 def _datapackage(version: PackageVersion) -> bytes:
-    resources = []
-    for entry in _entries(version):
-        resource: dict[str, Any] = {
-            "name": entry["path"],
-            "path": quote(entry["path"]) if entry["kind"] == "text" else storage_url(entry),
-            "bytes": entry["size"],
-        }
-        if entry["sha256"]:
-            resource["hash"] = "sha256:" + entry["sha256"]
-        resources.append(resource)
-    package = version.package
-    descriptor = {
-        "profile": "data-package",
-        "name": package.slug,
-        "title": package.name,
-        "description": package.description,
-        "version": f"{version.number}.0.0",
-        "created": (version.published_at or version.created_at).isoformat(),
-        "resources": resources,
-    }
-    return (json.dumps(descriptor, ensure_ascii=False, indent=1) + "\n").encode()
+    created = (version.published_at or version.created_at).isoformat()
+    parts = [datapackage.head(version, created=created)]
+    parts += [datapackage.resource(row, first=index == 0) for index, (row, _) in enumerate(_rows(version))]
+    parts.append(datapackage.TAIL)
+    return "".join(parts).replace(BASE, "").encode()
 
 
 def _read_text(text_name: str) -> bytes:
@@ -203,20 +177,20 @@ def _read_text(text_name: str) -> bytes:
 
 def _documents(publication: VersionPublication) -> list[Document]:
     version = publication.package_version
-    manifest = Document("manifest.jsonl", "application/jsonl; charset=utf-8", lambda: _manifest(version))
-    described = Document("datapackage.json", "application/json", lambda: _datapackage(version))
+    listed = Document(manifest.NAME, "application/jsonl; charset=utf-8", lambda: _manifest(version))
+    described = Document(datapackage.NAME, "application/json", lambda: _datapackage(version))
     texts = [
-        Document(entry["path"], "text/plain; charset=utf-8", functools.partial(_read_text, entry["text_name"]))
-        for entry in _entries(version)
-        if entry["kind"] == "text"
+        Document(row.path, "text/plain; charset=utf-8", functools.partial(_read_text, text_name))
+        for row, text_name in _rows(version)
+        if row.is_text
     ]
-    documents = [manifest, described, *texts]
+    documents = [listed, described, *texts]
     if publication.include_zip:
         top = f"{version.package.slug}/"
 
         def archive() -> bytes:
             stream = zipstream.ZipStream(sized=True)
-            for document in (manifest, described, *texts):
+            for document in (listed, described, *texts):
                 stream.add(document.content(), top + document.name)
             buffer = io.BytesIO()
             for chunk in stream:

@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.http import (
     Http404,
     HttpRequest,
@@ -18,8 +19,8 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from packager import export
-from packager.models import Package, PackageEntry
+from packager import exports
+from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
@@ -77,7 +78,7 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    return get_object_or_404(Share.objects.select_related("package"), token=token)
+    return get_object_or_404(Share.objects.select_related("package", "version", "package__latest_version"), token=token)
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -192,7 +193,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "kind": kind,
         "html": html,
         "preview": preview,
-        "resolve_url": export.resolve_url(_resolve_base(request, share), entry.path),
+        "resolve_url": exports.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
     response = render(request, "shares/entry.html", context)
@@ -201,72 +202,155 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     return _no_store(response)
 
 
-@require_http_methods(["GET", "HEAD"])
-def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+def _not_published(share: Share) -> HttpResponse:
+    """Why a share has nothing to download yet: 503 while its version is being published."""
+    if share.version_id is not None:
+        pending = share.version
+    else:
+        pending = share.package.versions.exclude(state=PackageVersion.State.PUBLISHED).order_by("-number").first()
+    if pending is not None and pending.state == PackageVersion.State.CHECKSUMMING:
+        response = _text(
+            f"Version {pending.number} of this package is being published ({pending.progress_done:,} of "
+            f"{pending.progress_total:,} files checksummed); try again in a minute.\n",
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        return response
+    if pending is not None and pending.state == PackageVersion.State.FAILED:
+        return _text(f"Version {pending.number} of this package could not be published: {pending.error}\n", status=409)
+    return _text("This package has no published version yet: there is nothing to download.\n", status=409)
+
+
+def _download_version(request: HttpRequest, token: str) -> tuple[Share, PackageVersion] | HttpResponse:
+    """The share and the version it serves, or the response that refuses the download."""
     access = _download_access(request, token)
     if isinstance(access, HttpResponse):
         return access
-    share = access
-    archive = export.zip_stream(share.package, _resolve_base(request, share))
-    size = len(archive)
+    version = access.serving_version
+    if version is None:
+        return _not_published(access)
+    return access, version
+
+
+def _links(request: HttpRequest, share: Share) -> exports.ShareLinks:
+    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+    return exports.ShareLinks(share_url=share_url, has_password=share.has_password)
+
+
+def _text(body: str, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _sized(request: HttpRequest, export: exports.Export, content_type: str) -> HttpResponseBase:
+    """The export streamed with its exact length; HEAD gets the length alone."""
+    response: HttpResponseBase
     if request.method == "HEAD":
-        response: HttpResponseBase = HttpResponse(content_type="application/zip")
+        response = HttpResponse(content_type=content_type)
     else:
-        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=client_ip(request))
-        response = StreamingHttpResponse(iter(archive), content_type="application/zip")
-    response["Content-Length"] = str(size)
-    response["Content-Disposition"] = f'attachment; filename="{share.package.slug}.zip"'
+        response = StreamingHttpResponse(iter(export), content_type=content_type)
+    response["Content-Length"] = str(export.size)
     return _no_store(response)
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = _download_access(request, token)
+def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
-    body = export.urls_txt(access.package, _resolve_base(request, access))
+    share, version = access
+    archive = exports.download_zip(version, share.package, _links(request, share))
     if request.method == "GET":
-        services.share_record(share=access, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
-    return _no_store(HttpResponse(body, content_type="text/plain; charset=utf-8"))
+        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=client_ip(request))
+    response = _sized(request, archive, "application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{share.package.slug}-v{version.number}.zip"'
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share, version = access
+    if request.method == "GET":
+        services.share_record(share=share, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
+    return _sized(request, exports.urls_txt(version, _links(request, share)), "text/plain; charset=utf-8")
 
 
 @require_http_methods(["GET", "HEAD"])
 def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = _download_access(request, token)
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
+    share, version = access
     if request.method == "GET":
-        services.share_record(share=access, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
-    lines = export.manifest_jsonl(access.package, _resolve_base(request, access))
-    return _no_store(StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8"))
+        services.share_record(share=share, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
+    export = exports.manifest_jsonl(version, _links(request, share))
+    return _sized(request, export, "application/jsonl; charset=utf-8")
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_datapackage(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share, version = access
+    return _sized(request, exports.datapackage_json(version, _links(request, share)), "application/json")
+
+
+def _range_is_unsatisfiable(header: str, size: int) -> bool:
+    """True when every range of a well-formed `bytes=` Range header starts at or past the
+    end. (Anything else is left to the store, which answers 206, 200 or its own 416.)"""
+    unit, _, ranges = header.partition("=")
+    if unit.strip().lower() != "bytes" or not ranges.strip():
+        return False
+    for spec in ranges.split(","):
+        first, dash, last = (part.strip() for part in spec.partition("-"))
+        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
+            return False
+        if first and last and int(last) < int(first):
+            return False
+        satisfiable = int(first) < size if first else (int(last) > 0 and size > 0)
+        if satisfiable:
+            return False
+    return True
 
 
 @require_http_methods(["GET", "HEAD"])
 def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
-    """307 to a freshly signed storage URL; the bytes never pass through packager."""
-    access = _download_access(request, token)
+    """307 to a freshly signed storage URL for the version's entry; the bytes never pass
+    through packager. The object's version id, where pinned, is signed as such."""
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
-    share = access
-    entry = PackageEntry.objects.select_related("source").filter(package=share.package, path=path).first()
+    share, version = access
+    entry = VersionEntry.objects.select_related("source").filter(package_version=version, path=path).first()
     if entry is None:
-        return HttpResponse(
-            f"No file “{path}” in this package.\n", status=404, content_type="text/plain; charset=utf-8"
+        return _text(f"No file “{path}” in version {version.number} of this package.\n", status=404)
+    if entry.drift:
+        what = "is gone from" if entry.drift == VersionEntry.Drift.MISSING else "has changed in"
+        return _text(
+            f"“{path}” {what} storage since version {version.number} was published, so packager will not "
+            "send you to other bytes. Ask the package's owner to publish a new version.\n",
+            status=409,
         )
+    requested_range = request.headers.get("Range", "")
+    if requested_range and _range_is_unsatisfiable(requested_range, entry.size):
+        # Said here, not left to the store: Azurite answers 206 to a range starting at the
+        # end, and wget -c would then fetch a complete file forever.
+        refused = _text(f"The range starts past the end of “{path}” ({entry.size:,} bytes).\n", status=416)
+        refused["Content-Range"] = f"bytes */{entry.size}"
+        return _no_store(refused)
     if entry.is_text:
         # Text files are kept by packager itself: small, served as they are.
-        with entry.text_file.open("rb") as handle:
+        with default_storage.open(entry.text_name, "rb") as handle:
             return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
     assert entry.source is not None
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
         url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
     except StorageError as error:
-        return HttpResponse(
-            error.message + "\n",
-            status=409 if error.reason == "config" else 502,
-            content_type="text/plain; charset=utf-8",
-        )
+        return _text(error.message + "\n", status=409 if error.reason == "config" else 502)
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=client_ip(request), path=path)
     response = HttpResponse(status=307)
@@ -282,7 +366,7 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
 @require_http_methods(["GET", "POST"])
 def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = get_object_or_404(Package, public_id=public_id, owner=request.user)
-    form = ShareForm(request.POST or None)
+    form = ShareForm(request.POST or None, package=package)
     if request.method == "POST" and form.is_valid():
         try:
             share = services.share_create(package=package, created_by=request.user, **form.cleaned_data)
@@ -292,7 +376,7 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
-    shares = package.shares.all()
+    shares = package.shares.select_related("version", "package__latest_version")
     return render(
         request,
         "shares/package_shares.html",

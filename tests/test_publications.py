@@ -120,7 +120,7 @@ def test_it_publishes_to_a_versioned_s3_bucket_with_checked_checksums(
     described = json.loads(
         client.get_object(Bucket=versioned_destination.bucket, Key=prefix + "datapackage.json")["Body"].read()
     )
-    assert {resource["name"] for resource in described["resources"]} == set(by_path)
+    assert [resource["path"] for resource in described["resources"]] == [line["url"] for line in manifest]
     archive = client.get_object(Bucket=versioned_destination.bucket, Key=prefix + "summer-set-v1.zip")["Body"].read()
     assert sorted(zipfile.ZipFile(io.BytesIO(archive)).namelist()) == [
         "summer-set/README.md",
@@ -210,9 +210,7 @@ def test_missing_write_permission_is_a_clear_error(
     destination = make_source(owner, server.source_fields(bucket, name="read only"), index=False)
     publication = run(version, destination, django_capture_on_commit_callbacks)
     assert publication.state == "failed"
-    assert publication.error.startswith(
-        "This source's credentials may not write to “read-only/releases/summer-set/v1-"
-    )
+    assert publication.error.startswith("This source's credentials may not write to “read-only/releases/summer-set/v1-")
     assert "s3:PutObject" in publication.error
     assert publication.written == []
 
