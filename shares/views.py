@@ -24,7 +24,7 @@ from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
-from shares import services
+from shares import access_report, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
@@ -391,3 +391,31 @@ def share_revoke(request: AuthenticatedRequest, token: str) -> HttpResponse:
     services.share_revoke(share=share)
     messages.success(request, "Share link revoked: it now answers “gone”.")
     return redirect("package_shares", public_id=share.package.public_id)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def share_access_log(request: AuthenticatedRequest, token: str) -> HttpResponse:
+    """Who used a share link, and how: for the package's owner only."""
+    share = get_object_or_404(Share.objects.select_related("package"), token=token, package__owner=request.user)
+    report = access_report.share_access_report(share=share)
+    context = {
+        "share": share,
+        "package": share.package,
+        "report": report,
+        "chart": access_report.fetches_chart_svg(report.fetches_by_day),
+        "kinds": ShareEvent.Kind.choices,
+    }
+    return render(request, "shares/access_log.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def share_access_log_csv(request: AuthenticatedRequest, token: str) -> StreamingHttpResponse:
+    share = get_object_or_404(Share, token=token, package__owner=request.user)
+    response = StreamingHttpResponse(
+        access_report.share_access_csv(share=share), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="share-{share.token[:8]}-access-log.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response
