@@ -12,6 +12,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,13 @@ def main() -> None:
     sanitized_seconds = median_seconds(lambda: nbconvert_full(exporter_sanitizing), args.repeat)
 
     def unsafe(html: str) -> str:
-        found = [marker for marker in ("<script>steal", "onerror=") if marker in html]
+        """Markup that a browser would run: a script element, or an event handler inside a tag
+        (escaped text such as "&lt;script&gt;" is harmless and not counted)."""
+        found = [
+            name
+            for name, pattern in (("<script>", r"<script\b"), ("onerror=", r"<[a-z][^>]*\sonerror\s*="))
+            if re.search(pattern, html, re.IGNORECASE)
+        ]
         return ", ".join(found) or "none"
 
     print(f"notebook: {len(text) / 1e6:.1f} MB, {text.count('cell_type')} cells; median of {args.repeat} runs")

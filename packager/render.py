@@ -14,6 +14,7 @@ import binascii
 import html
 import json
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -48,6 +49,7 @@ _MATH = re.compile(
     re.DOTALL,
 )
 _FORMATTER = HtmlFormatter(nowrap=True)
+_local = threading.local()
 
 
 def _joined(value: Any) -> str:
@@ -67,24 +69,33 @@ def _ansi(text: str) -> str:
     if "\x1b[" not in text:
         return html.escape(text)
     # One converter per call: it keeps state between calls.
-    return str(Ansi2HTMLConverter(inline=False, escaped=True).convert(text, full=False))
+    return sanitize(str(Ansi2HTMLConverter(inline=False, escaped=True).convert(text, full=False)))
+
+
+def _markdown() -> markdown.Markdown:
+    """A Markdown converter for this thread, reset: building one costs more than converting a cell."""
+    converter: markdown.Markdown | None = getattr(_local, "markdown", None)
+    if converter is None:
+        converter = _local.markdown = markdown.Markdown(extensions=["fenced_code", "tables", "sane_lists"])
+    return converter.reset()
 
 
 def _markdown_with_math(text: str) -> str:
+    """Sanitized HTML of Markdown whose maths stays as written."""
     found: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
         found.append(match.group(0))
         return f"PACKAGERMATH{len(found) - 1}X"
 
-    converted = markdown.markdown(_MATH.sub(keep, text), extensions=["fenced_code", "tables", "sane_lists"])
+    converted = _markdown().convert(_MATH.sub(keep, text))
 
     def restore(match: re.Match[str]) -> str:
         source = found[int(match.group(1))]
         css = "math display" if source.startswith(("$$", "\\begin")) else "math"
         return f'<span class="{css}">{html.escape(source)}</span>'
 
-    return re.sub(r"PACKAGERMATH(\d+)X", restore, converted)
+    return sanitize(re.sub(r"PACKAGERMATH(\d+)X", restore, converted))
 
 
 def _image(mime: str, payload: Any) -> str:
@@ -109,7 +120,7 @@ def _rich_output(data: dict[str, Any]) -> str:
         if mime in _IMAGE_TYPES:
             return _image(mime, data[mime])
         if mime == "text/html":
-            return f'<div class="nb-html">{_joined(data[mime])}</div>'
+            return f'<div class="nb-html">{sanitize(_joined(data[mime]))}</div>'
         if mime == "text/latex":
             return f'<div class="math">{html.escape(_joined(data[mime]))}</div>'
         if mime == "text/markdown":
@@ -137,19 +148,23 @@ def _read_notebook(text: str) -> tuple[Any, str]:
     captured: dict[str, Any] = {}
     try:
         notebook = nbformat.reads(text, as_version=4, capture_validation_error=captured)
-    except nbformat.ValidationError as unreadable:
-        # Too far from the format to convert: show what plain JSON holds.
-        captured["ValidationError"] = unreadable
-        notebook = json.loads(text)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except nbformat.reader.NotJSONError:
         raise ValueError("not notebook JSON") from None
+    except Exception as unreadable:  # nbformat's converters raise whatever odd input provokes
+        # Too far from the format to read or convert: show what plain JSON holds.
+        captured["ValidationError"] = unreadable
+        try:
+            notebook = json.loads(text)
+        except ValueError:
+            raise ValueError("not notebook JSON") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise ValueError("no cells")
     invalid = captured.get("ValidationError")
     if invalid is None:
         return notebook, ""
     path = "/".join(str(part) for part in getattr(invalid, "absolute_path", ()))
-    first = str(invalid.message).split("\n")[0][:160]
+    first = str(getattr(invalid, "message", "") or "it cannot be read as any version of the format")
+    first = first.split("\n")[0][:160]
     return notebook, (
         f"This notebook does not fully follow the Jupyter format ({f'at {path}: ' if path else ''}{first}); "
         "it is shown as far as it can be read."
@@ -187,7 +202,10 @@ def notebook_to_html(text: str) -> str:
                 parts.append(f'<div class="nb-output">{rendered}</div>')
         else:
             parts.append(f"<pre>{html.escape(source)}</pre>")
-    return sanitize("".join(parts))
+    # Only what the notebook's author wrote as markup (Markdown, HTML outputs) goes through the
+    # sanitizer, piece by piece; the rest is built here from escaped text (Pygments, ansi2html,
+    # html.escape) and checked base64, so megabytes of figures need not be parsed again.
+    return "".join(parts)
 
 
 def render_text(path: str, text: str) -> tuple[str, str]:

@@ -11,7 +11,6 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from django.urls import reverse
 
@@ -19,9 +18,8 @@ from packager import publications
 from packager import services as packages
 from packager.models import Package, PackageVersion, VersionPublication
 from sources.models import Source
-from tests.conftest import AzureServer, S3Server
+from tests.conftest import AzureServer, S3Server, moto_with_user
 from tests.factories import make_source, publish
-from tests.servers import MotoServer
 
 pytestmark = pytest.mark.django_db
 
@@ -172,35 +170,8 @@ def test_it_publishes_to_azurite_with_store_checked_md5(
 @pytest.fixture(scope="module")
 def read_only_s3() -> Iterator[tuple[S3Server, str]]:
     """A moto server that checks IAM policies, with a user who may read a bucket but not write."""
-    moto = MotoServer.start({"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
-    try:
-        iam = boto3.client(
-            "iam",
-            endpoint_url=moto.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="setup",
-            aws_secret_access_key="setup",
-        )
-        iam.create_user(UserName="reader")
-        key = iam.create_access_key(UserName="reader")["AccessKey"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketVersioning"],
-                    "Resource": "*",
-                }
-            ],
-        }
-        iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps(policy))
-        server = S3Server(
-            endpoint_url=moto.endpoint_url, access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
-        )
-        server.client().create_bucket(Bucket="read-only")
-        yield server, "read-only"
-    finally:
-        moto.stop()
+    with moto_with_user(["s3:GetObject", "s3:ListBucket", "s3:GetBucketVersioning"], "read-only") as found:
+        yield found
 
 
 def test_missing_write_permission_is_a_clear_error(
