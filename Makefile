@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-preview bench-notebook clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export bench-pages bench-preview bench-notebook clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -27,10 +27,12 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test node_modules/.installed system-test-deps
 
-# Debian packages the tests drive for real: wget, chromium, Redis and PostgreSQL.
+# Debian packages the tests drive for real: wget, unzip, jq, chromium, Redis and PostgreSQL.
 system-test-deps:
 	@missing=""; \
 	command -v wget >/dev/null || missing="$$missing wget"; \
+	command -v unzip >/dev/null || missing="$$missing unzip"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -39,7 +41,13 @@ system-test-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-run: install
+# `make run` keeps one random secret key per checkout under var/ (production sets SECRET_KEY).
+var/secret-key:
+	@mkdir -p var
+	@umask 077 && python3 -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+run: export SECRET_KEY_FILE ?= $(CURDIR)/var/secret-key
+run: install var/secret-key
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py collectstatic --noinput --verbosity 0
 	$(PYTHON) manage.py seed_demo
@@ -51,8 +59,9 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# django-stubs loads the settings, which want a secret key; mypy signs nothing with it.
 typecheck: $(VENV)/.installed-test
-	$(VENV)/bin/mypy
+	SECRET_KEY=$${SECRET_KEY:-mypy-only-not-a-secret} $(VENV)/bin/mypy
 
 # The suite runs twice: on SQLite, then on a PostgreSQL server it starts and stops itself.
 pytest: install-test
@@ -88,3 +97,12 @@ bench-notebook: .venv-bench/.installed
 
 bench-publish: install
 	$(PYTHON) bench/publish.py
+
+# Exports of 100k and 1M-entry versions through gunicorn, on SQLite then PostgreSQL.
+bench-export: install-test
+	$(PYTHON) bench/export.py
+
+# Folder pages of a 1,000,000-entry package and version, on SQLite then on PostgreSQL.
+bench-pages: install-test
+	$(PYTHON) bench/pages.py
+	$(PYTHON) bench/pages.py --postgres

@@ -42,7 +42,7 @@ STALE_SECONDS = 600
 
 
 class PublicationError(Exception):
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(self, message: str, *, status: int = 422) -> None:
         super().__init__(message)
         self.message = message
         self.status = status

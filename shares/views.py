@@ -18,19 +18,28 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
-from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
+from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
-from packager.tree import list_folder
+from packager.render import description_html, markdown_to_html_cached, render_text_cached
+from packager.tree import list_version_folder
 from shares import access_report, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, client_ip, page_number
 from sources.previews import object_preview
 from sources.services import source_sign_url
+from web.cursors import InvalidCursor
+from web.http import (
+    AuthenticatedRequest,
+    allow_image_origin,
+    allow_storage_images,
+    breadcrumbs,
+    client_ip,
+    path_url_prefix,
+)
 
 SESSION_KEY = "unlocked_shares"
 
@@ -78,7 +87,15 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    return get_object_or_404(Share.objects.select_related("package", "version", "package__latest_version"), token=token)
+    # The version and the package's latest one come along: share.serving_version costs no query.
+    return get_object_or_404(
+        Share.objects.select_related("package__owner", "version", "package__latest_version"), token=token
+    )
+
+
+def _is_open(share: Share) -> bool:
+    """Neither revoked nor expired, and its owner's account is still active."""
+    return share.is_active and share.package.owner.is_active
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -99,7 +116,7 @@ def _challenge(message: str = "This share needs its password.") -> HttpResponse:
 def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
     """The share for a download endpoint, or the response that refuses it."""
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     try:
         if not _is_unlocked(request, share):
@@ -126,7 +143,7 @@ def _no_store(response: HttpResponseBase) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     form = UnlockForm(request.POST or None)
     if not _needs_no_password(request, share):
@@ -147,27 +164,66 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if request.method == "POST":
         return redirect("share_page", token=share.token)
     package = share.package
+    version = share.serving_version
+    if version is None:
+        return _share_waiting(request, share)
+    if getattr(request, "htmx", False):
+        # The waiting page polls this URL: the version is out, so show it.
+        return _no_store(HttpResponseClientRefresh())
     try:
         folder = normalize_folder(request.GET.get("path", ""))
+        cursor = request.GET.get("cursor", "")
+        listing = list_version_folder(version, folder, cursor=cursor)
     except InvalidPath:
         raise Http404("No such folder") from None
-    page = page_number(request)
-    listing = list_folder(package, folder, page=page)
-    if folder and listing.is_empty:
+    except InvalidCursor as error:
+        raise Http404(error.message) from None
+    if not listing.exists:
         raise Http404("No such folder")
-    if not folder and page == 1:
+    if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
+    is_owner = _is_owner(request, share)
+    readme = listing.readme
+    readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    about_html = description_html(package.description) if package.description else ""
     context = {
         "share": share,
         "package": package,
+        "version": version,
         "listing": listing,
-        "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
-        "description_html": markdown_to_html(package.description) if package.description else "",
+        # Each row links to its path: one reverse per route, not one per row.
+        "urls": {
+            "view": path_url_prefix("share_view_entry", share.token),
+            "resolve": path_url_prefix("share_resolve", share.token),
+        },
+        "readme_html": readme_html,
+        "description_html": about_html,
         "resolve_base": _resolve_base(request, share),
         "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
-        "is_owner": _is_owner(request, share),
+        "is_owner": is_owner,
+        "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
     }
-    return _no_store(render(request, "shares/page.html", context))
+    response = render(request, "shares/page.html", context)
+    allow_storage_images(response, readme_html + about_html, package.entry_sources())
+    return _no_store(response)
+
+
+def _share_waiting(request: HttpRequest, share: Share) -> HttpResponseBase:
+    """No published version to show yet: say so, with the progress of the one being published.
+
+    The page polls this same URL with htmx; the partial stops polling once the version is
+    out (the response then tells htmx to reload the page) or has failed.
+    """
+    pending = share.version if share.version_id else share.package.versions.order_by("-number").first()
+    context = {
+        "share": share,
+        "package": share.package,
+        "pending": pending,
+        "is_owner": _is_owner(request, share),
+        "checksumming": pending is not None and pending.state == PackageVersion.State.CHECKSUMMING,
+    }
+    template = "shares/_publishing.html" if getattr(request, "htmx", False) else "shares/waiting.html"
+    return _no_store(render(request, template, context))
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -179,8 +235,13 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
             return redirect("share_page", token=token)
         return access
     share = access
-    entry = get_object_or_404(PackageEntry.objects.select_related("source"), package=share.package, path=path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    version = share.serving_version
+    if version is None:
+        return redirect("share_page", token=token)
+    entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
     preview = None
     if not entry.is_text and entry.source is not None:
         preview = object_preview(
@@ -189,6 +250,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     context = {
         "share": share,
         "package": share.package,
+        "version": version,
         "entry": entry,
         "kind": kind,
         "html": html,
@@ -199,7 +261,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     response = render(request, "shares/entry.html", context)
     if preview is not None and preview.image_url:
         allow_image_origin(response, preview.image_url)
-    return _no_store(response)
+    return _no_store(allow_storage_images(response, html, share.package.entry_sources()))
 
 
 def _not_published(share: Share) -> HttpResponse:
@@ -348,7 +410,13 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
     assert entry.source is not None
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
-        url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
+        url = source_sign_url(
+            source=entry.source,
+            key=entry.key,
+            method=method,
+            version_id=entry.version_id,
+            grant=services.share_grant(share),  # revoking the share stops packager's own links
+        )
     except StorageError as error:
         return _text(error.message + "\n", status=409 if error.reason == "config" else 502)
     if request.method == "GET":
@@ -376,11 +444,17 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
-    shares = package.shares.select_related("version", "package__latest_version")
+    shares = list(package.shares.select_related("version", "package__latest_version"))
+    locked = services.shares_locked_until(shares=shares)
     return render(
         request,
         "shares/package_shares.html",
-        {"package": package, "form": form, "shares": shares, "base_url": request.build_absolute_uri("/")[:-1]},
+        {
+            "package": package,
+            "form": form,
+            "shares": [(share, locked.get(share.pk)) for share in shares],
+            "base_url": request.build_absolute_uri("/")[:-1],
+        },
     )
 
 

@@ -29,7 +29,7 @@ from django.core.cache import cache
 from sources import clients
 from sources.backends import Backend, ObjectNotFound, StorageError
 from sources.models import Source
-from sources.safe_html import markdown_to_html
+from web.sanitize import markdown_to_html
 
 PREVIEW_SECONDS = 10.0  # wall-clock budget for all the requests of one preview
 TEXT_BYTES = 64 * 1024  # CSV/TSV and plain text

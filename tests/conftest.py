@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -181,6 +183,33 @@ def azure_container(azurite: AzureServer) -> str:
     return name
 
 
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections and never answers: an endpoint that times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stopping.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stopping.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _static_root() -> None:
     """Whitenoise warns when STATIC_ROOT is missing; tests serve static files from the finders."""
@@ -190,8 +219,10 @@ def _static_root() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings: Any, tmp_path: Path) -> None:
+def _test_settings(settings: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.SOURCE_ENDPOINT_ALLOWLIST = ["127.0.0.1", "localhost"]
+    # Tests keep their local-folder sources in pytest's temporary folders, beside the demo's.
+    settings.LOCAL_SOURCE_ROOTS = [*settings.LOCAL_SOURCE_ROOTS, str(tmp_path_factory.getbasetemp())]
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.STORAGES = {
         **settings.STORAGES,

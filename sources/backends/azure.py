@@ -18,6 +18,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSettings, generate_blob_sas
 
 from sources.backends.base import (
@@ -29,6 +30,7 @@ from sources.backends.base import (
     Streamed,
     Written,
 )
+from sources.backends.network import guarded_session
 
 
 def _translate(error: Exception, *, container: str, key: str = "") -> StorageError:
@@ -64,6 +66,10 @@ class AzureBackend(Backend):
             "connection_timeout": config.get("connect_timeout", 5),
             "read_timeout": config.get("read_timeout", 20),
             "retry_total": 1,
+            # Every connection checks the address it reaches, and a redirect is an error
+            # rather than a request to wherever the answer points.
+            "transport": RequestsTransport(session=guarded_session(), session_owner=False),
+            "permit_redirects": False,
         }
         connection_string = credentials.get("connection_string")
         if connection_string:
@@ -127,8 +133,10 @@ class AzureBackend(Backend):
         try:
             blob = self.container.get_blob_client(key, version_id=version_id or None)
             ranged = bool(length or offset)
-            # max_concurrency=1: one ranged GET, not the SDK's parallel chunked download.
-            return blob.download_blob(offset=offset if ranged else None, length=length, max_concurrency=1).readall()
+            # A ranged download (max_concurrency=1: one GET, not the SDK's parallel chunks):
+            # only `length` bytes are asked for, and read.
+            stream = blob.download_blob(offset=offset if ranged else None, length=length, max_concurrency=1)
+            return stream.readall() if length is None else stream.read(length)
         except AzureError as error:
             raise _translate(error, container=self.container_name, key=key) from error
 

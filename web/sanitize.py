@@ -1,9 +1,12 @@
 """HTML that reaches a page from content (READMEs, previews, notebook outputs) passes through here.
 
-Every app renders user content with these helpers, so they sit in the bottom layer.
+Every app renders user content with these helpers (packager's README and notebook rendering,
+sources' Markdown previews), so they live with the other web helpers.
 """
 
 from __future__ import annotations
+
+import re
 
 import markdown
 import nh3
@@ -23,7 +26,6 @@ _ATTRIBUTES = {
     "div": {"class"},
     "span": {"class"},
     "pre": {"class"},
-    "p": {"class"},
 }
 # Images may come inline from notebook outputs (data: URIs), never as a script vector: an SVG
 # is allowed only here, in an <img>, where a browser runs none of its scripts.
@@ -35,9 +37,22 @@ _SAFE_DATA_IMAGES = (
 )
 
 
+# Classes that the notebook renderer and Markdown's code blocks set; any other class could
+# dress text up as packager's own interface (a "ready" badge, an error banner).
+# ("math" and "display" mark LaTeX kept as written, "ansiNN" the colours of notebook output.)
+_CLASS_PATTERN = re.compile(
+    r"nb-(?:markdown|code|output|count|stdout|stderr|error|html|warning)|language-[A-Za-z0-9_+#.-]{1,40}"
+    r"|math|display|ansi\d{1,3}(?:-\d{1,9})?"
+)
+
+
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    if tag == "img" and attribute == "src" and value.startswith("data:"):
-        return value if value.startswith(_SAFE_DATA_IMAGES) else None
+    if value.lstrip().lower().startswith("data:"):
+        # data: only for images (notebook outputs), never a link that opens a document.
+        return value if tag == "img" and attribute == "src" and value.startswith(_SAFE_DATA_IMAGES) else None
+    if attribute == "class":
+        kept = [name for name in value.split() if _CLASS_PATTERN.fullmatch(name)]
+        return " ".join(kept) or None
     return value
 
 
