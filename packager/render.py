@@ -141,37 +141,40 @@ def _render_output(output: dict[str, Any]) -> str:
         traceback = output.get("traceback")
         text = "\n".join(map(str, traceback)) if isinstance(traceback, list) and traceback else None
         message = text or f"{output.get('ename', '')}: {output.get('evalue', '')}"
-        return f'<pre class="nb-error">{_ansi(message)}</pre>'
+        return f'<pre class="nb-stderr">{_ansi(message)}</pre>'
     data = output.get("data")
     return _rich_output(data) if isinstance(data, dict) else ""
 
 
 def _read_notebook(text: str) -> tuple[Any, str]:
-    """The notebook, and a sentence when it does not follow the format (shown, not refused)."""
-    captured: dict[str, Any] = {}
+    """The notebook (format 4), and a sentence when it does not follow the format (shown, not refused)."""
     try:
-        notebook = nbformat.reads(text, as_version=4, capture_validation_error=captured)
-    except nbformat.reader.NotJSONError:
+        raw = json.loads(text)
+    except ValueError:
         raise ValueError("not notebook JSON") from None
-    except Exception as unreadable:  # nbformat's converters raise whatever odd input provokes
-        # Too far from the format to read or convert: show what plain JSON holds.
-        captured["ValidationError"] = unreadable
-        try:
-            notebook = json.loads(text)
-        except ValueError:
-            raise ValueError("not notebook JSON") from None
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
         raise ValueError("no cells")
-    invalid = captured.get("ValidationError")
-    if invalid is None:
-        return notebook, ""
-    path = "/".join(str(part) for part in getattr(invalid, "absolute_path", ()))
-    first = str(getattr(invalid, "message", "") or "it cannot be read as any version of the format")
-    first = first.split("\n")[0][:160]
-    return notebook, (
-        f"This notebook does not fully follow the Jupyter format ({f'at {path}: ' if path else ''}{first}); "
-        "it is shown as far as it can be read."
-    )
+    if raw.get("nbformat") != 4 and "worksheets" not in raw:
+        # Cells in format 4's shape without the version that says so: nbformat would read it as
+        # format 1 and lose the cells' sources and outputs.
+        unversioned = "This notebook does not say which version of the Jupyter format it follows"
+        return raw, unversioned + "; it is shown as far as it can be read."
+    try:
+        notebook = nbformat.from_dict(raw)
+        if raw.get("nbformat") != 4:
+            notebook = nbformat.convert(notebook, 4)
+    except Exception:  # nbformat's converters raise whatever odd input provokes
+        return raw, "This notebook's format version could not be converted; it is shown as far as it can be read."
+    try:
+        nbformat.validate(notebook)
+    except nbformat.ValidationError as invalid:
+        path = "/".join(str(part) for part in invalid.absolute_path)
+        first = str(invalid.message).split("\n")[0][:160]
+        return notebook, (
+            f"This notebook does not fully follow the Jupyter format ({f'at {path}: ' if path else ''}{first}); "
+            "it is shown as far as it can be read."
+        )
+    return notebook, ""
 
 
 def notebook_to_html(text: str) -> str:

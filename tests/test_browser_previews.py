@@ -12,7 +12,7 @@ from packager import services as packages
 from shares import services as shares
 from tests import previews_data as data
 from tests.conftest import S3Server
-from tests.factories import make_source
+from tests.factories import make_source, publish
 from tests.test_browser import browser  # noqa: F401  (the module's chromium fixture)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -35,6 +35,7 @@ def test_a_collaborator_previews_csv_parquet_and_an_image(
     source = make_source(owner, moto_server.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="Previews")
     packages.package_add_objects(package=package, source=source, paths=["set/"])
+    publish(package)
     share = shares.share_create(package=package, created_by=owner, password="lake-2024")
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -12,6 +12,7 @@ from django.urls import reverse
 from packager import services as packages
 from packager.render import notebook_to_html
 from shares import services as shares
+from tests.factories import publish
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script><rect width="10" height="10"/></svg>'
 TRACEBACK = [
@@ -112,7 +113,7 @@ def test_it_shows_stderr_and_a_coloured_traceback() -> None:
     html = notebook_to_html(FULL)
     assert '<pre class="nb-stderr">to stderr\n</pre>' in html
     assert '<pre class="nb-stdout">hello\n</pre>' in html
-    assert '<pre class="nb-error"><span class="ansi31">-----' in html
+    assert '<pre class="nb-stderr"><span class="ansi31">-----' in html
     assert '<span class="ansi31">ZeroDivisionError</span>: division by zero' in html
     assert "\x1b" not in html
 
@@ -148,7 +149,7 @@ def test_it_validates_with_nbformat_and_says_what_is_wrong() -> None:
     assert '<p class="nb-warning">This notebook does not fully follow the Jupyter format (at cells/1/outputs/0' in html
     assert "it is shown as far as it can be read." in html and "hello" in html
     no_version = notebook_to_html(json.dumps({"cells": [{"cell_type": "markdown", "source": "## Plot"}]}))
-    assert "<h2>Plot</h2>" in no_version and '<p class="nb-warning">This notebook does not fully follow' in no_version
+    assert "<h2>Plot</h2>" in no_version and '<p class="nb-warning">This notebook does not say which version' in no_version
     assert "not valid notebook JSON" in notebook_to_html("{oops")
     assert "not valid notebook JSON" in notebook_to_html('{"cells": 3}')
 
@@ -157,6 +158,7 @@ def test_it_validates_with_nbformat_and_says_what_is_wrong() -> None:
 def test_a_share_page_shows_the_rendered_notebook(client: Any, owner: Any) -> None:
     package = packages.package_create(owner=owner, name="notebooks")
     packages.package_write_text(package=package, path="analysis.ipynb", content=FULL)
+    publish(package)
     share = shares.share_create(package=package, created_by=owner)
     response = client.get(reverse("share_view_entry", args=[share.token, "analysis.ipynb"]))
     assert response.status_code == 200

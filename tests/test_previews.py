@@ -17,7 +17,7 @@ from sources.models import Source
 from sources.previews import indent_json_prefix, object_preview
 from tests import previews_data as data
 from tests.conftest import AzureServer, S3Server
-from tests.factories import make_source
+from tests.factories import make_source, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -205,6 +205,7 @@ def test_the_share_page_of_a_file_shows_its_preview(
     source = make_source(owner, moto_server.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="previews")
     packages.package_add_objects(package=package, source=source, paths=["data/"])
+    publish(package)
     share = shares.share_create(package=package, created_by=owner, password="open sesame")
     client.post(reverse("share_page", args=[share.token]), {"password": "open sesame"})
     table = client.get(reverse("share_view_entry", args=[share.token, "data/weather.csv"]))
