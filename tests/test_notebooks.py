@@ -149,7 +149,9 @@ def test_it_validates_with_nbformat_and_says_what_is_wrong() -> None:
     assert '<p class="nb-warning">This notebook does not fully follow the Jupyter format (at cells/1/outputs/0' in html
     assert "it is shown as far as it can be read." in html and "hello" in html
     no_version = notebook_to_html(json.dumps({"cells": [{"cell_type": "markdown", "source": "## Plot"}]}))
-    assert "<h2>Plot</h2>" in no_version and '<p class="nb-warning">This notebook does not say which version' in no_version
+    assert (
+        "<h2>Plot</h2>" in no_version and '<p class="nb-warning">This notebook does not say which version' in no_version
+    )
     assert "not valid notebook JSON" in notebook_to_html("{oops")
     assert "not valid notebook JSON" in notebook_to_html('{"cells": 3}')
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sources.backends.azure import AzureBackend
 from sources.backends.base import (
     Backend,
+    FolderPage,
     ObjectInfo,
     ObjectNotFound,
     SigningUnsupported,
@@ -24,6 +25,7 @@ BACKENDS: dict[str, type[Backend]] = {
 __all__ = [
     "BACKENDS",
     "Backend",
+    "FolderPage",
     "ObjectInfo",
     "ObjectNotFound",
     "SigningUnsupported",
