@@ -1,9 +1,10 @@
-"""What the owner's access-log page and its CSV read: a fixed number of aggregate queries.
+"""What the owner's access-log page and its CSV read: a fixed number of queries.
 
-Reads the per-request ShareEvent rows today (kind, path, address, time), grouped in the
-database. The counts move to aggregated tables written in batches (issue 8's daily counts
-per kind, per-file counts, failed unlocks as events): only the four `_…` readers below change
-then; the report, the page, the chart and the CSV stay as they are.
+The counts come from the access log's aggregates (shares.access_log writes them in
+batches): ShareDailyCount (per share, UTC day and kind), ShareFileCount (per share and
+file) and ShareEvent rows for failed unlocks only. Only the four `_…` readers below know
+those tables; the report, the page, the chart and the CSV read what they return. Counts
+still waiting in a web process's memory appear once it flushes them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from django.db.models import Count, Max
-from django.db.models.functions import TruncDate
+from django.db.models import Sum
 from django.utils import timezone
 
-from shares.models import Share, ShareEvent
+from shares.models import Share, ShareDailyCount, ShareEvent, ShareFileCount
 
 CHART_DAYS = 30
 FILE_LIMIT = 200
@@ -45,36 +45,27 @@ class AccessReport:
 
 
 def _totals(share: Share) -> dict[str, int]:
-    counted = dict(ShareEvent.objects.filter(share=share).values_list("kind").annotate(count=Count("id")))
-    return {kind: counted.get(kind, 0) for kind in ShareEvent.Kind.values}
+    counted = dict(share.daily_counts.values_list("kind").annotate(total=Sum("count")).order_by())
+    return {kind: int(counted.get(kind, 0)) for kind in ShareEvent.Kind.values}
 
 
-def _daily(
-    share: Share, *, since: dt.date | None = None, kind: str | None = None
-) -> Iterator[tuple[dt.date, str, int]]:
+Daily = tuple[dt.date, str, int]
+
+
+def _daily(share: Share, *, since: dt.date | None = None, kind: str | None = None) -> Iterator[Daily]:
     """(day, kind, count), by UTC day, oldest first."""
-    events = ShareEvent.objects.filter(share=share)
+    rows = ShareDailyCount.objects.filter(share=share)
     if kind is not None:
-        events = events.filter(kind=kind)
+        rows = rows.filter(kind=kind)
     if since is not None:
-        events = events.filter(at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC))
-    grouped = (
-        events.annotate(day=TruncDate("at", tzinfo=dt.UTC))
-        .values_list("day", "kind")
-        .annotate(count=Count("id"))
-        .order_by("day", "kind")
-    )
-    yield from grouped.iterator()
+        rows = rows.filter(day__gte=since)
+    yield from rows.order_by("day", "kind").values_list("day", "kind", "count").iterator()
 
 
 def _files(share: Share, *, limit: int | None) -> list[FileFetches]:
-    grouped = (
-        ShareEvent.objects.filter(share=share, kind=ShareEvent.Kind.RESOLVE)
-        .values_list("path")
-        .annotate(count=Count("id"), last_at=Max("at"))
-        .order_by("-count", "path")
-    )
-    return [FileFetches(path, count, last_at) for path, count, last_at in (grouped[:limit] if limit else grouped)]
+    rows = ShareFileCount.objects.filter(share=share).order_by("-count", "path")
+    found = rows.values_list("path", "count", "last_fetched_at")
+    return [FileFetches(path, count, last_at) for path, count, last_at in (found[:limit] if limit else found)]
 
 
 def _failed_unlocks(share: Share, *, limit: int | None) -> list[tuple[dt.datetime, str | None]]:
