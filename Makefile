@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-preview bench-notebook clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -88,6 +88,14 @@ bench: .venv-bench/.installed
 
 bench-browse: install-test
 	$(PYTHON) bench/browse.py
+
+# Parquet previews: bytes read through packager's ranged reads against pyarrow over s3fs.
+bench-preview: .venv-bench/.installed
+	.venv-bench/bin/python bench/preview_parquet.py
+
+# Notebook rendering: packager's renderer against nbconvert's HTML exporter on a 5 MB notebook.
+bench-notebook: .venv-bench/.installed
+	.venv-bench/bin/python bench/notebook.py
 
 # The index task against a bare paged listing of the same moto bucket.
 bench-index: install-test

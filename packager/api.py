@@ -18,10 +18,10 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
 from pydantic import BaseModel
 
-from packager import services, versions
+from packager import publications, services, versions
 from packager.api_auth import AUTH
 from packager.errors import database_unavailable
-from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
+from packager.models import Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
@@ -436,6 +436,98 @@ def confirm_version(request: HttpRequest, package_id: uuid.UUID, number: int) ->
     return Status(202, version_out(version))
 
 
+# Publishing a version to a bucket -----------------------------------------------------
+
+
+class PublicationIn(Schema):
+    destination: uuid.UUID = Field(description="An S3 or Azure source of yours whose credentials may write.")
+    key_template: str = Field(
+        "releases/{package}/v{version}-{date}/",
+        max_length=300,
+        description="Placeholders: {package}, {version}, {top_hash}, {date} (YYYYMMDD), {time} (HHMMSS).",
+    )
+    include_zip: bool = False
+
+
+class WrittenObject(Schema):
+    key: str
+    size: int
+    sha256: str
+    checksum_sha256: str = Field("", description="Base64, as the store checked it (S3).")
+    content_md5: str = Field("", description="Base64, as the store checked it (Azure).")
+    version_id: str = ""
+    etag: str = ""
+    skipped: bool = Field(False, description="The same bytes were there already.")
+
+
+class PublicationOut(Schema):
+    id: uuid.UUID
+    version: int
+    destination: uuid.UUID
+    state: str
+    error: str
+    progress_done: int
+    progress_total: int
+    bucket: str
+    key: str
+    region: str
+    endpoint: str
+    objects: list[WrittenObject]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+def publication_out(publication: VersionPublication, *, version: PackageVersion) -> dict[str, Any]:
+    return {
+        "id": publication.public_id,
+        "version": version.number,
+        "destination": publication.source.public_id,
+        "state": publication.state,
+        "error": publication.error,
+        "progress_done": publication.progress_done,
+        "progress_total": publication.progress_total,
+        "bucket": publication.bucket or publication.source.bucket,
+        "key": publication.prefix,
+        "region": publication.region,
+        "endpoint": publication.endpoint,
+        "objects": publication.written,
+        "created_at": publication.created_at,
+        "finished_at": publication.finished_at,
+    }
+
+
+@router.get("/packages/{uuid:package_id}/versions/{int:number}/publications", response=list[PublicationOut])
+def list_publications(request: HttpRequest, package_id: uuid.UUID, number: int) -> list[dict[str, Any]]:
+    """Where this version was written to buckets: the publish records."""
+    version = get_version(request, package_id, number)
+    records = version.publications.select_related("source").order_by("-created_at")
+    return [publication_out(record, version=version) for record in records]
+
+
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/publications",
+    response={202: PublicationOut, **errors(409)},
+)
+def create_publication(
+    request: HttpRequest, package_id: uuid.UUID, number: int, body: PublicationIn
+) -> Status[dict[str, Any]]:
+    """Write the version's manifest, datapackage.json, text files (and a ZIP) under a prefix of a bucket.
+
+    Runs as a task: poll the list for its state and progress. The same place again is idempotent.
+    """
+    version = get_version(request, package_id, number)
+    source = get_source(request, body.destination)
+    publication = publications.publication_request(
+        version=version,
+        source=source,
+        key_template=body.key_template,
+        include_zip=body.include_zip,
+        created_by=api_user(request),
+    )
+    publication.refresh_from_db()
+    return Status(202, publication_out(publication, version=version))
+
+
 api.add_router("", sources_router)
 api.add_router("", router)
 api.add_router("", shares_router)
@@ -462,6 +554,11 @@ def on_invalid_data(request: HttpRequest, error: DjangoValidationError) -> HttpR
 
 @api.exception_handler(services.PackageError)
 def on_package_error(request: HttpRequest, error: services.PackageError) -> HttpResponse:
+    return _error(request, error.message, error.status)
+
+
+@api.exception_handler(publications.PublicationError)
+def on_publication_error(request: HttpRequest, error: publications.PublicationError) -> HttpResponse:
     return _error(request, error.message, error.status)
 
 

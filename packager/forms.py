@@ -78,6 +78,30 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, initial="my laptop")
 
 
+class PublicationForm(forms.Form):
+    destination: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=None,
+        help_text="One of your S3 or Azure sources whose credentials may write there.",
+    )
+    key_template = forms.CharField(
+        max_length=300,
+        required=False,
+        initial="releases/{package}/v{version}-{date}/",
+        help_text="Placeholders: {package}, {version}, {top_hash}, {date} (YYYYMMDD), {time} (HHMMSS), "
+        "of the version's publication.",
+    )
+    include_zip = forms.BooleanField(required=False, label="Also write a ZIP of the text files and manifests")
+
+    def __init__(self, *args: Any, owner: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from sources.models import Source
+
+        writable = Source.objects.filter(owner=owner, kind__in=[Source.Kind.S3, Source.Kind.AZURE])
+        self.fields["destination"].queryset = writable.order_by("name")  # type: ignore[attr-defined]
+
+
 class PublishForm(forms.Form):
     message = forms.CharField(
         max_length=10_000,

@@ -329,3 +329,54 @@ class AttemptCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class VersionPublication(models.Model):
+    """A published version written to a bucket, as data pipelines publish results: the record.
+
+    Under `prefix` (rendered from the key template) it holds manifest.jsonl,
+    datapackage.json, the text files and optionally a ZIP; never the data, which the manifest
+    points at where it is. `written` lists every object put, with what the store said:
+    [{"key", "size", "sha256", "checksum_sha256", "content_md5", "version_id", "etag"}].
+    One record per (version, destination source, prefix): publishing again to the same place
+    runs it again, and objects already there byte for byte are left as they are.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Writing"
+        DONE = "done", "Published"
+        FAILED = "failed", "Failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    package_version = models.ForeignKey(PackageVersion, on_delete=models.CASCADE, related_name="publications")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    key_template = models.CharField(max_length=300)
+    prefix = models.CharField(max_length=1024)
+    include_zip = models.BooleanField(default=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    bucket = models.CharField(max_length=255, blank=True)
+    region = models.CharField(max_length=64, blank=True)
+    endpoint = models.CharField(max_length=500, blank=True)
+    written = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The task claims the record with a conditional update on these (idempotent tasks).
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package_version", "source", "prefix"], name="version_publication_unique_place"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.package_version} → {self.bucket or self.source_id}/{self.prefix}"

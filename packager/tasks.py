@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from packager import versions
+from packager import publications, versions
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -21,3 +21,9 @@ def verify_version(version_pk: int) -> None:
 def resume_stalled_publishes() -> int:
     """Re-enqueue versions whose publishing worker died (its heartbeat stopped)."""
     return versions.version_resume_stalled()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def publish_to_bucket(publication_pk: int) -> None:
+    """Write a version's manifest, datapackage, text files and ZIP to a bucket. Idempotent."""
+    publications.publication_run(publication_pk=publication_pk)

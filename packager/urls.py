@@ -28,6 +28,11 @@ urlpatterns = [
     path("packages/<uuid:public_id>/view/<path:path>", views.entry_view, name="entry_view"),
     path("packages/<uuid:public_id>/move/<path:path>", views.entry_move, name="entry_move"),
     path("packages/<uuid:public_id>/remove/<path:path>", views.entry_remove, name="entry_remove"),
+    path(
+        "packages/<uuid:public_id>/versions/<int:number>/bucket/",
+        views.version_publications,
+        name="version_publications",
+    ),
     path("account/tokens/", views.api_tokens, name="api_tokens"),
     path("account/tokens/<int:token_id>/delete/", views.api_token_delete, name="api_token_delete"),
     path("api/v1/", api.urls),

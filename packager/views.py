@@ -13,13 +13,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from packager import services, versions
+from packager import publications, services, versions
 from packager.forms import (
     AddObjectsForm,
     AddSearchForm,
     ApiTokenForm,
     MoveForm,
     PackageForm,
+    PublicationForm,
     PublishForm,
     TextEntryForm,
     UploadForm,
@@ -387,3 +388,32 @@ def version_confirm(request: AuthenticatedRequest, public_id: uuid.UUID, number:
     else:
         messages.success(request, "Confirmed: the objects are being read to checksum them.")
     return redirect("version_detail", public_id=public_id, number=number)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def version_publications(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    """Write a published version to a bucket, and the records of where it was written."""
+    version = _get_version(request, public_id, number)
+    package = version.package
+    form = PublicationForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            publications.publication_request(
+                version=version,
+                source=form.cleaned_data["destination"],
+                key_template=form.cleaned_data["key_template"] or "",
+                include_zip=form.cleaned_data["include_zip"],
+                created_by=request.user,
+            )
+        except publications.PublicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Publishing to the bucket: the record below fills in as objects are written.")
+            return redirect("version_publications", public_id=package.public_id, number=version.number)
+    records = list(version.publications.select_related("source").order_by("-created_at"))
+    active = any(record.state in {"queued", "running"} for record in records)
+    context = {"package": package, "version": version, "form": form, "records": records, "active": active}
+    if getattr(request, "htmx", False):
+        return render(request, "packager/_publications.html", context)
+    return render(request, "packager/publications.html", context, status=400 if form.errors else 200)

@@ -16,4 +16,6 @@ urlpatterns = [
     path("s/<str:token>/view/<path:path>", views.share_view_entry, name="share_view_entry"),
     path("packages/<uuid:public_id>/shares/", views.package_shares, name="package_shares"),
     path("shares/<str:token>/revoke/", views.share_revoke, name="share_revoke"),
+    path("shares/<str:token>/log/", views.share_access_log, name="share_access_log"),
+    path("shares/<str:token>/log.csv", views.share_access_log_csv, name="share_access_log_csv"),
 ]

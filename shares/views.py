@@ -26,13 +26,21 @@ from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
 from packager.tree import list_version_folder
-from shares import access_log, resolver, services
+from shares import access_log, access_report, resolver, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
 from sources.backends.local import LocalBackend
+from sources.previews import object_preview
 from web.cursors import InvalidCursor
-from web.http import AuthenticatedRequest, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
+from web.http import (
+    AuthenticatedRequest,
+    allow_image_origin,
+    allow_storage_images,
+    breadcrumbs,
+    client_ip,
+    path_url_prefix,
+)
 
 SESSION_KEY = "unlocked_shares"
 
@@ -236,6 +244,11 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     kind, html = (
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
+    preview = None
+    if not entry.is_text and entry.source is not None:
+        preview = object_preview(
+            source=entry.source, key=entry.key, size=entry.size, etag=entry.etag, version_id=entry.version_id
+        )
     context = {
         "share": share,
         "package": share.package,
@@ -243,10 +256,13 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "entry": entry,
         "kind": kind,
         "html": html,
+        "preview": preview,
         "resolve_url": exports.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
     response = render(request, "shares/entry.html", context)
+    if preview is not None and preview.image_url:
+        allow_image_origin(response, preview.image_url)
     return _no_store(allow_storage_images(response, html, version.entry_sources()))
 
 
@@ -519,3 +535,31 @@ def share_revoke(request: AuthenticatedRequest, token: str) -> HttpResponse:
     services.share_revoke(share=share)
     messages.success(request, "Share link revoked: it now answers “gone”.")
     return redirect("package_shares", public_id=share.package.public_id)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def share_access_log(request: AuthenticatedRequest, token: str) -> HttpResponse:
+    """Who used a share link, and how: for the package's owner only."""
+    share = get_object_or_404(Share.objects.select_related("package"), token=token, package__owner=request.user)
+    report = access_report.share_access_report(share=share)
+    context = {
+        "share": share,
+        "package": share.package,
+        "report": report,
+        "chart": access_report.fetches_chart_svg(report.fetches_by_day),
+        "kinds": ShareEvent.Kind.choices,
+    }
+    return render(request, "shares/access_log.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def share_access_log_csv(request: AuthenticatedRequest, token: str) -> StreamingHttpResponse:
+    share = get_object_or_404(Share, token=token, package__owner=request.user)
+    response = StreamingHttpResponse(
+        access_report.share_access_csv(share=share), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="share-{share.token[:8]}-access-log.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response

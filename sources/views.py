@@ -30,29 +30,11 @@ from sources.backends.local import LocalBackend, load_link
 from sources.browse import BrowsePage, browse_page
 from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
+from sources.previews import object_preview
 from sources.search import InvalidSearch, search_count, search_page
-from web.http import AuthenticatedRequest, breadcrumbs
+from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs
 
 PAGE_SIZE = 200
-PREVIEW_BYTES = 64 * 1024
-TEXT_SUFFIXES = {
-    ".txt",
-    ".md",
-    ".csv",
-    ".tsv",
-    ".json",
-    ".jsonl",
-    ".yaml",
-    ".yml",
-    ".py",
-    ".r",
-    ".ipynb",
-    ".xml",
-    ".log",
-    ".toml",
-    ".ini",
-    ".sh",
-}
 
 
 def _get_source(request: AuthenticatedRequest, public_id: uuid.UUID) -> Source:
@@ -249,39 +231,42 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
     return render(request, "sources/search.html", context)
 
 
-def _looks_like_text(path: str, content_type: str) -> bool:
-    return content_type.startswith("text/") or Path(path).suffix.lower() in TEXT_SUFFIXES
-
-
 @login_required
 def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     source = _get_source(request, public_id)
-    error = preview = ""
-    info = None
+    error = ""
+    info = preview = None
     status = 200
     try:
-        backend = clients.backend_for(source)
-        info = backend.stat(source.key_for(path))
-        if _looks_like_text(path, info.content_type) and info.size:
-            raw = backend.read(info.key, length=PREVIEW_BYTES)
-            preview = raw.decode("utf-8", errors="replace")
+        info = clients.backend_for(source).stat(source.key_for(path))
     except ObjectNotFound:
         error = "This object no longer exists in the bucket. Refresh the listing to drop it."
         status = 404
     except StorageError as storage_error:
         error = storage_error.message
         status = 502
+    if info is not None:
+        preview = object_preview(
+            source=source,
+            key=info.key,
+            size=info.size,
+            etag=info.etag,
+            version_id=info.version_id,
+            content_type=info.content_type,
+        )
     context = {
         "source": source,
         "path": path,
         "info": info,
         "error": error,
         "preview": preview,
-        "truncated": bool(info and info.size > PREVIEW_BYTES),
         "crumbs": breadcrumbs(path.rpartition("/")[0]),
         "name": path.rpartition("/")[2],
     }
-    return render(request, "sources/object.html", context, status=status)
+    response = render(request, "sources/object.html", context, status=status)
+    if preview is not None and preview.image_url:
+        allow_image_origin(response, preview.image_url)
+    return response
 
 
 @login_required

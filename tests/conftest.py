@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -100,12 +101,13 @@ def moto_server() -> Iterator[S3Server]:
     moto.stop()
 
 
-@pytest.fixture(scope="session")
-def moto_server_with_auth() -> Iterator[tuple[S3Server, str]]:
-    """A second moto server that checks access keys and signatures, with one IAM user.
+@contextlib.contextmanager
+def moto_with_user(actions: str | list[str], bucket: str) -> Iterator[tuple[S3Server, str]]:
+    """A moto server that checks access keys, signatures and IAM policies, with one user.
 
-    Yields the user's server settings and a bucket the user may read. Its first four
-    requests are let through unauthenticated to create the user, key, policy and bucket.
+    Yields the user's server settings and a bucket; the user may do `actions` on it. The
+    server's first four requests are let through unauthenticated to create the user, key,
+    policy and bucket.
     """
     moto = MotoServer.start({"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
     try:
@@ -116,17 +118,24 @@ def moto_server_with_auth() -> Iterator[tuple[S3Server, str]]:
             aws_access_key_id="setup",
             aws_secret_access_key="setup",
         )
-        iam.create_user(UserName="reader")
-        key = iam.create_access_key(UserName="reader")["AccessKey"]
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-        iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps(policy))
+        iam.create_user(UserName="user")
+        key = iam.create_access_key(UserName="user")["AccessKey"]
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        iam.put_user_policy(UserName="user", PolicyName="policy", PolicyDocument=json.dumps(policy))
         server = S3Server(
             endpoint_url=moto.endpoint_url, access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
         )
-        server.client().create_bucket(Bucket="guarded")
-        yield server, "guarded"
+        server.client().create_bucket(Bucket=bucket)
+        yield server, bucket
     finally:
         moto.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server_with_auth() -> Iterator[tuple[S3Server, str]]:
+    """A second moto server that checks credentials, whose user may do anything on bucket "guarded"."""
+    with moto_with_user("s3:*", "guarded") as found:
+        yield found
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from typing import Protocol, TypeVar, cast
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -79,7 +80,26 @@ def allow_storage_images(response: Response, html: str, sources: Iterable[Downlo
     Only pages whose HTML has an image pay for the query.
     """
     if "<img" in html:
-        origins = sorted({origin for source in sources for origin in source.download_origins})
-        if origins:
-            response._csp_update = {"img-src": origins}  # type: ignore[attr-defined]  # django-csp's per-response hook
+        _allow_image_origins(response, sorted({origin for source in sources for origin in source.download_origins}))
     return response
+
+
+def allow_image_origin(response: Response, url: str) -> Response:
+    """Let a page show an image from the origin of `url` (a preview's signed storage URL).
+
+    A relative URL (a local folder's link, served by packager itself) is already 'self'.
+    """
+    parts = urlsplit(url)
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        _allow_image_origins(response, [f"{parts.scheme}://{parts.netloc}"])
+    return response
+
+
+def _allow_image_origins(response: HttpResponseBase, origins: Iterable[str]) -> None:
+    """Add origins to the page's img-src through django-csp's per-response `_csp_update`."""
+    update = dict(getattr(response, "_csp_update", None) or {})
+    allowed = list(update.get("img-src", []))
+    allowed += [origin for origin in origins if origin not in allowed]
+    if allowed:
+        update["img-src"] = allowed
+        response._csp_update = update  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from sources.backends.base import (
     SigningUnsupported,
     StorageError,
     Streamed,
+    Written,
 )
 from sources.backends.local import LocalBackend
 from sources.backends.s3 import S3Backend
@@ -30,4 +31,5 @@ __all__ = [
     "SigningUnsupported",
     "StorageError",
     "Streamed",
+    "Written",
 ]

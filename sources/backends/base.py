@@ -57,6 +57,20 @@ class FolderPage:
 
 
 @dataclass(frozen=True)
+class Written:
+    """One object that `Backend.write` put (or found already there, byte for byte)."""
+
+    key: str
+    size: int
+    sha256: str  # hex digest of what was written
+    checksum_sha256: str = ""  # base64, as the store checked and reported it (S3)
+    content_md5: str = ""  # base64, as the store checked it (Azure)
+    version_id: str = ""
+    etag: str = ""
+    skipped: bool = False  # the same bytes were there already: nothing was written
+
+
+@dataclass(frozen=True)
 class ByteRange:
     start: int
     end: int  # inclusive
@@ -92,8 +106,8 @@ class Backend(abc.ABC):
         """Metadata of one object; ObjectNotFound if it is gone."""
 
     @abc.abstractmethod
-    def read(self, key: str, *, version_id: str = "", length: int | None = None) -> bytes:
-        """The first `length` bytes of an object (all of it when None)."""
+    def read(self, key: str, *, version_id: str = "", length: int | None = None, offset: int = 0) -> bytes:
+        """`length` bytes of an object from `offset` (to its end when None): one ranged request."""
 
     @abc.abstractmethod
     def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
@@ -102,6 +116,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def stream(self, key: str, *, version_id: str = "", chunk_size: int = 1024 * 1024) -> Streamed:
         """The whole object as chunks, with the metadata of exactly the bytes streamed."""
+
+    def write(self, key: str, data: bytes, *, content_type: str) -> Written:
+        """Put one object, with a checksum the store verifies; skip it when the same bytes are there.
+
+        Skipping keeps a re-publish idempotent: no new object version in a versioned bucket.
+        """
+        raise StorageError("This kind of source cannot be written to.", reason="config")
 
     @property
     def supports_signing(self) -> bool:

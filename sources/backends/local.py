@@ -105,8 +105,9 @@ class LocalBackend(Backend):
     def stat(self, key: str, version_id: str = "") -> ObjectInfo:
         return self._info(key, self.path_of(key))
 
-    def read(self, key: str, *, version_id: str = "", length: int | None = None) -> bytes:
+    def read(self, key: str, *, version_id: str = "", length: int | None = None, offset: int = 0) -> bytes:
         with self.path_of(key).open("rb") as handle:
+            handle.seek(offset)
             return handle.read() if length is None else handle.read(max(length, 0))
 
     def stream(self, key: str, *, version_id: str = "", chunk_size: int = 1024 * 1024) -> Streamed:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -19,7 +21,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed
+from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed, Written
 from sources.backends.network import find_refusal, guard_boto_client
 from sources.backends.signing import S3Signer
 
@@ -90,6 +92,12 @@ def _translate(error: Exception, *, bucket: str, key: str = "") -> StorageError:
     if isinstance(error, NoCredentialsError):
         return StorageError("No credentials are set for this source.", reason="auth")
     return StorageError(f"Storage request failed: {type(error).__name__}.")
+
+
+def _version(response: Mapping[str, Any]) -> str:
+    """The VersionId of a response; "null" (an unversioned bucket's answer) is none."""
+    found = str(response.get("VersionId") or "")
+    return "" if found == "null" else found
 
 
 class S3Backend(Backend):
@@ -255,12 +263,14 @@ class S3Backend(Backend):
 
         return Streamed(info=self._info_from_headers(key, response), chunks=chunks())
 
-    def read(self, key: str, *, version_id: str = "", length: int | None = None) -> bytes:
+    def read(self, key: str, *, version_id: str = "", length: int | None = None, offset: int = 0) -> bytes:
         params: dict[str, Any] = self._object_params(key, version_id)
         if length is not None:
             if length <= 0:
                 return b""
-            params["Range"] = f"bytes=0-{length - 1}"
+            params["Range"] = f"bytes={offset}-{offset + length - 1}"
+        elif offset:
+            params["Range"] = f"bytes={offset}-"
         try:
             body = self.client.get_object(**params)["Body"]
             try:
@@ -270,6 +280,40 @@ class S3Backend(Backend):
                 body.close()
         except (BotoCoreError, ClientError) as error:
             raise _translate(error, bucket=self.bucket, key=key) from error
+
+    def write(self, key: str, data: bytes, *, content_type: str) -> Written:
+        digest = hashlib.sha256(data).digest()
+        checksum = base64.b64encode(digest).decode()
+        written = Written(key=key, size=len(data), sha256=digest.hex(), checksum_sha256=checksum)
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code", "")) not in _NOT_FOUND_CODES:
+                raise _translate(error, bucket=self.bucket, key=key) from error
+        except BotoCoreError as error:
+            raise _translate(error, bucket=self.bucket, key=key) from error
+        else:
+            if head.get("ChecksumSHA256") == checksum and head.get("ContentLength") == len(data):
+                return replace(written, version_id=_version(head), etag=head.get("ETag", "").strip('"'), skipped=True)
+        try:
+            # The store computes the SHA-256 of what it received and refuses the object
+            # unless it equals the one sent.
+            response = self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=checksum,
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, bucket=self.bucket, key=key) from error
+        return replace(
+            written,
+            checksum_sha256=response.get("ChecksumSHA256") or checksum,
+            version_id=_version(response),
+            etag=response.get("ETag", "").strip('"'),
+        )
 
     def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         # A presigned URL is bound to its HTTP method: HEAD needs its own signature.

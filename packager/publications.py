@@ -1,0 +1,254 @@
+"""Publishing a version to a bucket the curator owns, as data pipelines publish results.
+
+Under a prefix rendered from a key template, the task writes manifest.jsonl,
+datapackage.json, the version's text files and optionally a ZIP of them, each with a
+checksum the store verifies (S3: ChecksumSHA256; Azure: Content-MD5, with the SHA-256 kept
+in the blob's metadata). The data is never copied: the manifest points at each object
+where it is. What the store answered (version ids, checksums) is the publish record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import io
+import json
+import logging
+import string
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import zipstream
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from packager.exports import datapackage, manifest
+from packager.exports.parts import BASE
+from packager.exports.rows import Row, resolve_path
+from packager.models import PackageVersion, VersionEntry, VersionPublication
+from sources import clients
+from sources.backends import StorageError
+from sources.models import Source
+
+logger = logging.getLogger(__name__)
+
+PLACEHOLDERS = ("package", "version", "top_hash", "date", "time")
+# A running publication whose worker has said nothing for this long is taken over.
+STALE_SECONDS = 600
+
+
+class PublicationError(Exception):
+    def __init__(self, message: str, *, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def render_key_template(template: str, *, version: PackageVersion) -> str:
+    """The prefix a template names for a version: "releases/{package}/v{version}-{date}/".
+
+    {date} and {time} are those of the version's publication (UTC), so the same version
+    always lands at the same place and publishing it again is idempotent.
+    """
+    fields: list[str] = []
+    try:
+        for _, name, spec, conversion in string.Formatter().parse(template):
+            if name is None:
+                continue
+            if name not in PLACEHOLDERS or spec or conversion:
+                raise PublicationError(
+                    f"Unknown placeholder “{{{name}}}” in the key template: use {{package}}, {{version}}, "
+                    "{top_hash}, {date} or {time}."
+                )
+            fields.append(name)
+    except ValueError:
+        raise PublicationError("The key template has an unmatched “{” or “}”.") from None
+    moment = (version.published_at or version.created_at or timezone.now()).astimezone(dt.UTC)
+    prefix = template.format(
+        package=version.package.slug,
+        version=version.number,
+        top_hash=version.top_hash,
+        date=moment.strftime("%Y%m%d"),
+        time=moment.strftime("%H%M%S"),
+    ).lstrip("/")
+    parts = prefix.split("/")
+    if any(part in {".", ".."} for part in parts) or "//" in prefix or "\\" in prefix:
+        raise PublicationError("The key template must not name “.”, “..”, “//” or backslashes.")
+    if len(prefix) > 700:
+        raise PublicationError("The key template makes a prefix longer than 700 characters.")
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+@transaction.atomic
+def publication_request(
+    *, version: PackageVersion, source: Source, key_template: str, include_zip: bool = False, created_by: Any = None
+) -> VersionPublication:
+    """Record where a version goes and enqueue the writing; the same place again runs again."""
+    if not version.is_published:
+        raise PublicationError("Only a published version can be written to a bucket.", status=409)
+    if source.owner_id != version.package.owner_id:
+        raise PublicationError("Choose one of your own sources as the destination.", status=404)
+    if source.kind not in {Source.Kind.S3, Source.Kind.AZURE}:
+        raise PublicationError("A destination must be an S3 or Azure source: a server folder cannot be written to.")
+    prefix = source.key_for(render_key_template(key_template.strip(), version=version))
+    publication, created = VersionPublication.objects.select_for_update().get_or_create(
+        package_version=version,
+        source=source,
+        prefix=prefix,
+        defaults={"key_template": key_template.strip(), "include_zip": include_zip, "created_by": created_by},
+    )
+    if not created:
+        if publication.state in {VersionPublication.State.QUEUED, VersionPublication.State.RUNNING}:
+            return publication  # already on its way
+        publication.key_template, publication.include_zip = key_template.strip(), include_zip
+        publication.state, publication.error, publication.progress_done = VersionPublication.State.QUEUED, "", 0
+        publication.started_at = publication.finished_at = None
+        publication.save()
+    from packager import tasks
+
+    transaction.on_commit(lambda: tasks.publish_to_bucket.delay(publication.pk))
+    return publication
+
+
+# The task -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    name: str  # under the prefix
+    content_type: str
+    content: Callable[[], bytes]
+
+
+def _claim(publication_pk: int) -> bool:
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=STALE_SECONDS)
+    waiting = Q(state=VersionPublication.State.QUEUED) | Q(state=VersionPublication.State.RUNNING, started_at__lt=stale)
+    claimed = VersionPublication.objects.filter(waiting, pk=publication_pk).update(
+        state=VersionPublication.State.RUNNING, started_at=now, error=""
+    )
+    return claimed == 1
+
+
+def _rows(version: PackageVersion) -> Iterator[tuple[Row, str]]:
+    """The export rows of the version, each with its link where it is published: a text file
+    beside the manifest (a relative path), a data object where it is (its storage URL)."""
+    fields = [*Row._fields[:-3], "source__kind", "source__bucket", "source__endpoint_url"]
+    query = VersionEntry.objects.filter(package_version=version).order_by("position")
+    for values in query.values_list(*fields).iterator(chunk_size=2000):
+        row = Row._make((*values[:-1], ""))
+        url = resolve_path(row.path) if row.is_text else storage_url(row, endpoint_url=values[-1] or "")
+        yield row._replace(link=json.dumps(url)[1:-1]), row.text_name
+
+
+def storage_url(row: Row, *, endpoint_url: str) -> str:
+    """Where a data object is: s3://bucket/key, or the blob's https URL, with its version."""
+    version = quote(row.version_id, safe="")
+    if row.source_kind == Source.Kind.S3:
+        return f"s3://{row.bucket}/{row.key}" + (f"?versionId={version}" if version else "")
+    if row.source_kind == Source.Kind.AZURE:
+        url = f"{endpoint_url.rstrip('/')}/{quote(row.bucket or '')}/{quote(row.key)}"
+        return url + (f"?versionid={version}" if version else "")
+    return f"file:{quote(row.key)}"
+
+
+def _manifest(version: PackageVersion) -> bytes:
+    lines = (manifest.line(row) for row, _ in _rows(version))
+    return "".join(lines).replace(BASE, "").encode()
+
+
+def _datapackage(version: PackageVersion) -> bytes:
+    created = (version.published_at or version.created_at).isoformat()
+    parts = [datapackage.head(version, created=created)]
+    parts += [datapackage.resource(row, first=index == 0) for index, (row, _) in enumerate(_rows(version))]
+    parts.append(datapackage.TAIL)
+    return "".join(parts).replace(BASE, "").encode()
+
+
+def _read_text(text_name: str) -> bytes:
+    with default_storage.open(text_name, "rb") as handle:
+        data: bytes = handle.read()
+    return data
+
+
+def _documents(publication: VersionPublication) -> list[Document]:
+    version = publication.package_version
+    listed = Document(manifest.NAME, "application/jsonl; charset=utf-8", lambda: _manifest(version))
+    described = Document(datapackage.NAME, "application/json", lambda: _datapackage(version))
+    texts = [
+        Document(row.path, "text/plain; charset=utf-8", functools.partial(_read_text, text_name))
+        for row, text_name in _rows(version)
+        if row.is_text
+    ]
+    documents = [listed, described, *texts]
+    if publication.include_zip:
+        top = f"{version.package.slug}/"
+
+        def archive() -> bytes:
+            stream = zipstream.ZipStream(sized=True)
+            for document in (listed, described, *texts):
+                stream.add(document.content(), top + document.name)
+            buffer = io.BytesIO()
+            for chunk in stream:
+                buffer.write(chunk)
+            return buffer.getvalue()
+
+        documents.append(Document(f"{version.package.slug}-v{version.number}.zip", "application/zip", archive))
+    return documents
+
+
+def _write_refused(publication: VersionPublication, error: StorageError) -> str:
+    source = publication.source
+    if error.reason != "auth":
+        return error.message
+    where = f"“{source.bucket}/{publication.prefix}”"
+    if source.kind == Source.Kind.S3:
+        return (
+            f"This source's credentials may not write to {where}: give them s3:PutObject there "
+            "(and s3:GetObject to skip unchanged objects), or choose another destination."
+        )
+    return (
+        f"This source's credentials may not write to {where}: connect it with an account key or a "
+        "SAS token that allows writing, or choose another destination."
+    )
+
+
+def publication_run(*, publication_pk: int) -> bool:
+    """Write every document of a publication; False when another worker has it or it is done."""
+    if not _claim(publication_pk):
+        return False
+    publication = VersionPublication.objects.select_related("package_version__package", "source").get(pk=publication_pk)
+    source = publication.source
+    written: list[dict[str, Any]] = []
+    try:
+        backend = clients.backend_for(source)
+        documents = _documents(publication)
+        VersionPublication.objects.filter(pk=publication.pk).update(progress_total=len(documents), progress_done=0)
+        for done, document in enumerate(documents, start=1):
+            key = publication.prefix + document.name
+            result = backend.write(key, document.content(), content_type=document.content_type)
+            written.append(dataclasses.asdict(result))
+            VersionPublication.objects.filter(pk=publication.pk).update(progress_done=done, started_at=timezone.now())
+    except StorageError as error:
+        message = _write_refused(publication, error)
+        logger.info("publication %s failed: %s", publication.public_id, message)
+        VersionPublication.objects.filter(pk=publication.pk).update(
+            state=VersionPublication.State.FAILED, error=message, written=written, finished_at=timezone.now()
+        )
+        return True
+    endpoint = source.endpoint_url
+    if source.kind == Source.Kind.S3:
+        endpoint = str(getattr(backend, "client").meta.endpoint_url)  # noqa: B009  (AWS's own endpoint when none is set)
+    VersionPublication.objects.filter(pk=publication.pk).update(
+        state=VersionPublication.State.DONE,
+        written=written,
+        bucket=source.bucket,
+        region=(source.region or "us-east-1") if source.kind == Source.Kind.S3 else source.region,
+        endpoint=endpoint,
+        finished_at=timezone.now(),
+    )
+    return True
