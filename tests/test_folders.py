@@ -313,7 +313,7 @@ def test_the_api_pages_the_draft_entries_with_a_cursor(
         if cursor is None:
             break
     assert seen == sorted(paths)
-    assert owner_client.get(url, {"cursor": "garbage!"}).status_code == 400
+    assert owner_client.get(url, {"cursor": "garbage!"}).status_code == 422
     assert "cursor" in owner_client.get(url, {"cursor": encode_cursor(3)}).json()["detail"]
     assert owner_client.get(url, {"limit": 0}).status_code == 400
     assert owner_client.get(url, {"limit": 5000}).status_code == 400
