@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export bench-pages clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -27,12 +27,13 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test node_modules/.installed system-test-deps
 
-# Debian packages the tests drive for real: wget, unzip, jq, chromium, Redis and PostgreSQL.
+# Debian packages the tests drive for real: wget, aria2c, unzip, jq, chromium, Redis and PostgreSQL.
 system-test-deps:
 	@missing=""; \
 	command -v wget >/dev/null || missing="$$missing wget"; \
 	command -v unzip >/dev/null || missing="$$missing unzip"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v aria2c >/dev/null || missing="$$missing aria2"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -53,6 +54,7 @@ run: install var/secret-key
 	$(PYTHON) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
 	$(VENV)/bin/celery --app packager worker --pool solo --loglevel INFO & \
+	$(VENV)/bin/celery --app packager beat --loglevel INFO & \
 	$(PYTHON) manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.installed-test
@@ -84,8 +86,12 @@ clean:
 bench: .venv-bench/.installed
 	.venv-bench/bin/python bench/listing.py
 
-bench-browse: install
+bench-browse: install-test
 	$(PYTHON) bench/browse.py
+
+# The index task against a bare paged listing of the same moto bucket.
+bench-index: install-test
+	$(PYTHON) bench/index.py
 
 bench-publish: install
 	$(PYTHON) bench/publish.py
@@ -98,3 +104,11 @@ bench-export: install-test
 bench-pages: install-test
 	$(PYTHON) bench/pages.py
 	$(PYTHON) bench/pages.py --postgres
+
+bench-sign: install
+	$(PYTHON) bench/sign.py
+
+# wrk (Debian) loads the resolver; PostgreSQL comes with the test dependencies.
+bench-resolve: install-test
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(PYTHON) bench/resolve.py

@@ -79,8 +79,9 @@ def scratch(tmp_path: Path, settings: Any) -> Iterator[Path]:
 
 
 def test_an_index_of_200000_objects_runs_while_clients_browse_resolve_and_share(
-    live_server: Any, owner: Any, tmp_path: Path, scratch: Path
+    live_server: Any, owner: Any, tmp_path: Path, scratch: Path, settings: Any
 ) -> None:
+    settings.LOCAL_SOURCE_ROOTS = [*settings.LOCAL_SOURCE_ROOTS, str(scratch)]
     # A package shared from a small source, and the big source: indexed once small, so
     # that it is browsable while its re-index writes 200,000 rows.
     write_files(tmp_path / "small", {"a.csv": b"alpha\n", "b.csv": b"beta\n"})
@@ -108,7 +109,7 @@ def test_an_index_of_200000_objects_runs_while_clients_browse_resolve_and_share(
             **os.environ,
             "DATABASE_URL": database_url(),
             "PACKAGER_VAR_DIR": str(tmp_path),
-            "LOCAL_SOURCE_ROOTS": str(big_root),
+            "LOCAL_SOURCE_ROOTS": str(scratch),
         },
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -27,7 +27,7 @@ def locked_share(owner: Any, tmp_path: Path) -> Share:
     source = make_local_source(owner, tmp_path)
     package = packages.package_create(owner=owner, name="Guarded")
     packages.package_add_objects(package=package, source=source, paths=["a.csv"])
-    publish(package)
+    publish(package)  # shares serve published versions
     return services.share_create(package=package, created_by=owner, password=RIGHT)
 
 
