@@ -81,9 +81,8 @@ def _sql(match: str) -> str:
     source_columns = ", ".join(f"src.{quote(name)}" for name in SOURCE_COLUMNS)
     # Table and column names come from the models, quoted by the backend; values are bound.
     return (
-        # A share is open while neither revoked nor expired and its owner's account is active.
-        f"SELECT s.id, s.password_hash, (s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > %s) "  # noqa: S608
-        f"AND u.{quote('is_active')}), "
+        f"SELECT s.id, s.password_hash, "  # noqa: S608
+        f"(s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > %s) AND u.is_active), "
         f"p.id, p.owner_id, v.id, v.number, {entry_columns}, {source_columns} "
         f"FROM {table(Share)} s JOIN {table(Package)} p ON p.id = s.package_id "
         f"JOIN {table(get_user_model())} u ON u.id = p.owner_id "
