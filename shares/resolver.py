@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
@@ -80,9 +81,11 @@ def _sql(match: str) -> str:
     source_columns = ", ".join(f"src.{quote(name)}" for name in SOURCE_COLUMNS)
     # Table and column names come from the models, quoted by the backend; values are bound.
     return (
-        f"SELECT s.id, s.password_hash, (s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > %s)), "  # noqa: S608
-        f"p.id, p.owner_id, v.id, v.number, {entry_columns}, {source_columns} "
+        # Open: neither revoked nor expired, and the owner's account still active.
+        f"SELECT s.id, s.password_hash, (s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > %s) "  # noqa: S608
+        f"AND u.is_active), p.id, p.owner_id, v.id, v.number, {entry_columns}, {source_columns} "
         f"FROM {table(Share)} s JOIN {table(Package)} p ON p.id = s.package_id "
+        f"JOIN {table(get_user_model())} u ON u.id = p.owner_id "
         f"LEFT JOIN {table(PackageVersion)} v ON v.id = COALESCE(s.version_id, p.latest_version_id) "
         f"AND v.state = %s "
         f"LEFT JOIN {table(VersionEntry)} e ON e.package_version_id = v.id AND e.{quote(match)} = %s "
