@@ -341,7 +341,12 @@ def version_publish_run(*, version_pk: int) -> None:
         if run.failures:
             _fail(version, run.failures)
             return
-        _seal(version)
+        try:
+            _seal(version)
+        except (OSError, StorageError) as error:
+            # A text file that cannot be read back from storage: say so rather than retry forever.
+            reason = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            _fail(version, [{"path": "(text files and exports)", "reason": reason}])
     finally:
         PackageVersion.objects.filter(pk=version.pk).update(task_started_at=None)
 

@@ -342,3 +342,16 @@ def test_a_store_checksum_of_parts_is_not_taken_for_the_object() -> None:
     assert _store_md5({}, "0cc175b9c0f1b6a831c399e269772661") == "0cc175b9c0f1b6a831c399e269772661"
     assert _store_md5({}, "0cc175b9c0f1b6a831c399e269772661-2") == ""
     assert _store_md5({"ServerSideEncryption": "aws:kms"}, "0cc175b9c0f1b6a831c399e269772661") == ""
+
+
+def test_a_text_file_gone_from_storage_fails_the_version_with_a_reason(local_package: Package) -> None:
+    from django.core.files.storage import default_storage
+
+    readme = local_package.entries.get(path="README.md")
+    default_storage.delete(readme.text_file.name)
+    version = versions.package_publish(package=local_package)
+    versions.version_publish_run(version_pk=version.pk)
+    version.refresh_from_db()
+    assert version.state == PackageVersion.State.FAILED
+    assert version.failed_paths[0]["path"] == "(text files and exports)"
+    assert version.error
