@@ -203,6 +203,9 @@ CHECKSUM_CONFIRM_BYTES = int(os.environ.get("CHECKSUM_CONFIRM_BYTES", str(50 * 1
 # Shares.
 SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))
 SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
+# A share's git repository whose build has waited or run this long (lost task, killed
+# worker) or failed this long ago is built again when next asked for.
+SHARE_REPOSITORY_STALE_SECONDS = int(os.environ.get("SHARE_REPOSITORY_STALE_SECONDS", "600"))
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,9 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.http import (
+    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -19,13 +21,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from packager import export
-from packager.models import Package, PackageEntry
+from packager.exports import annex, dvc, gitrepo
+from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
 from shares import services
 from shares.forms import ShareForm, UnlockForm
-from shares.models import Share, ShareEvent
+from shares.models import Share, ShareEvent, ShareRepository
 from sources.backends import StorageError
 from sources.http import AuthenticatedRequest, breadcrumbs, client_ip, page_number
 from sources.services import source_sign_url
@@ -76,7 +79,8 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    return get_object_or_404(Share.objects.select_related("package"), token=token)
+    # The served version comes with the share: a pinned one or the package's latest.
+    return get_object_or_404(Share.objects.select_related("package__latest_version", "version"), token=token)
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -155,6 +159,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         raise Http404("No such folder")
     if not folder and page == 1:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
+    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
     context = {
         "share": share,
         "package": package,
@@ -162,10 +167,26 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
         "description_html": markdown_to_html(package.description) if package.description else "",
         "resolve_base": _resolve_base(request, share),
-        "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
+        "share_url": share_url,
         "is_owner": _is_owner(request, share),
+        "repositories": _repository_recipes(request, share, share_url),
     }
     return _no_store(render(request, "shares/page.html", context))
+
+
+def _repository_recipes(request: HttpRequest, share: Share, share_url: str) -> dict[str, str] | None:
+    """The clone recipes, once the share serves a version; showing them asks for the builds,
+    so the repositories are usually ready by the time someone runs `git clone`."""
+    version = share.serving_version
+    if version is None:
+        return None
+    for kind in ShareRepository.Kind:
+        services.share_repository_request(share=share, version=version, kind=kind, base_url=_site_base(request))
+    folder = share.package.slug
+    return {
+        "annex_recipe": annex.annex_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
+        "dvc_recipe": dvc.dvc_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
+    }
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -262,6 +283,102 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
     response = HttpResponse(status=307)
     response["Location"] = request.build_absolute_uri(url)
     return _no_store(response)
+
+
+# Repositories and content-addressed lookup -------------------------------------------
+
+
+def _plain(message: str, status: int) -> HttpResponse:
+    return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _site_base(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/")[:-1]
+
+
+def _served_version(share: Share) -> PackageVersion | HttpResponse:
+    version = share.serving_version
+    if version is None:
+        return _plain("This share has no published version yet.", 404)
+    return version
+
+
+def _entry_redirect(request: HttpRequest, share: Share, entry: VersionEntry) -> HttpResponseBase:
+    """307 to a storage URL freshly signed for the request's method (HEAD gets HEAD)."""
+    if entry.is_text:
+        # Text files are kept by packager itself: small, served as they are.
+        with default_storage.open(entry.text_name, "rb") as handle:
+            return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
+    assert entry.source is not None
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    try:
+        url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
+    except StorageError as error:
+        return _plain(error.message, 409 if error.reason == "config" else 502)
+    if request.method == "GET":
+        services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=client_ip(request), path=entry.path)
+    response = HttpResponse(status=307)
+    response["Location"] = request.build_absolute_uri(url)
+    return _no_store(response)
+
+
+HASH_LENGTHS = {"sha256": 64, "md5": 32}
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_by_hash(request: HttpRequest, token: str, algorithm: str, digest: str) -> HttpResponseBase:
+    """/sha256/<hex> and /md5/<hex>: 307 to the file with that content in the share's version."""
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    version = _served_version(access)
+    if isinstance(version, HttpResponse):
+        return version
+    digest = digest.lower()
+    if len(digest) != HASH_LENGTHS[algorithm] or any(character not in "0123456789abcdef" for character in digest):
+        return _plain(f"“{digest}” is not a {algorithm} digest ({HASH_LENGTHS[algorithm]} hex digits).", 404)
+    # Several paths may share one content; any of them is the same bytes.
+    entry = (
+        VersionEntry.objects.select_related("source")
+        .filter(package_version=version, **{algorithm: digest})
+        .order_by()
+        .first()
+    )
+    if entry is None:
+        return _plain(f"No file with {algorithm} {digest} in this share.", 404)
+    return _entry_redirect(request, access, entry)
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_dvc_object(request: HttpRequest, token: str, head: str, tail: str) -> HttpResponseBase:
+    """The share's DVC remote: DVC 3 asks for files/md5/<2 hex>/<30 hex>."""
+    return share_by_hash(request, token=token, algorithm="md5", digest=head + tail)
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_repository_file(request: HttpRequest, token: str, kind: str, name: str) -> HttpResponseBase:
+    """A file of the share's git-annex or DVC repository, for git's dumb HTTP protocol."""
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    version = _served_version(access)
+    if isinstance(version, HttpResponse):
+        return version
+    if not gitrepo.is_served_file(name):
+        return _plain("Not in this repository.", 404)
+    repository = services.share_repository_request(
+        share=access, version=version, kind=kind, base_url=_site_base(request)
+    )
+    if not repository.is_ready:
+        response = _plain(
+            f"The {repository.get_kind_display()} repository of this share is being prepared. Try again in a minute.",
+            503,
+        )
+        response["Retry-After"] = "30"
+        return _no_store(response)
+    handle = default_storage.open(f"{repository.storage_prefix}/{name}", "rb")
+    content_type = "application/octet-stream" if name.startswith("objects/pack/") else "text/plain; charset=utf-8"
+    return _no_store(FileResponse(handle, content_type=content_type))
 
 
 # Owner pages ------------------------------------------------------------------------
