@@ -11,14 +11,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Router, Schema
+from ninja import Field, NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
 
-from packager import services
+from packager import services, versions
 from packager.api_auth import AUTH
-from packager.models import Package, PackageEntry
+from packager.models import Package, PackageEntry, PackageVersion
 from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 api = NinjaAPI(title="packager", version="1", auth=AUTH, urls_namespace="api-1", docs_url="/docs")
 router = Router(tags=["packages"])
+
+
+class Error(Schema):
+    detail: str
 
 
 class PackageIn(Schema):
@@ -195,6 +199,147 @@ def delete_entry(request: HttpRequest, package_id: uuid.UUID, path: str) -> Stat
     return Status(204, None)
 
 
+# Versions ------------------------------------------------------------------------------
+
+
+class VersionIn(Schema):
+    message: str = Field("", max_length=10_000)
+
+
+class Progress(Schema):
+    done: int
+    total: int
+    bytes_done: int
+    bytes_total: int
+
+
+class Drift(Schema):
+    checked_at: dt.datetime | None
+    missing: list[str]
+    changed: list[str]
+
+
+class FailedPath(Schema):
+    path: str
+    reason: str
+
+
+class VersionOut(Schema):
+    number: int
+    message: str
+    state: str
+    error: str
+    failed_paths: list[FailedPath]
+    progress: Progress
+    awaiting_confirmation: bool
+    bytes_to_read: int
+    top_hash: str | None
+    entry_count: int
+    total_size: int
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+    drift: Drift
+
+
+class DiffEntry(Schema):
+    path: str
+    size: int
+    previous_size: int | None = None
+
+
+class DiffOut(Schema):
+    number: int
+    previous: int | None
+    added_count: int
+    removed_count: int
+    changed_count: int
+    added: list[DiffEntry]
+    removed: list[DiffEntry]
+    changed: list[DiffEntry]
+
+
+def version_out(version: PackageVersion) -> dict[str, Any]:
+    return {
+        "number": version.number,
+        "message": version.message,
+        "state": version.state,
+        "error": version.error,
+        "failed_paths": version.failed_paths,
+        "progress": {
+            "done": version.progress_done,
+            "total": version.progress_total,
+            "bytes_done": version.progress_bytes_done,
+            "bytes_total": version.progress_bytes_total,
+        },
+        "awaiting_confirmation": version.awaiting_confirmation,
+        "bytes_to_read": version.bytes_to_read,
+        "top_hash": version.top_hash or None,
+        "entry_count": version.entry_count,
+        "total_size": version.total_size,
+        "created_at": version.created_at,
+        "published_at": version.published_at,
+        "drift": {
+            "checked_at": version.drift_checked_at,
+            "missing": version.drift_missing,
+            "changed": version.drift_changed,
+        },
+    }
+
+
+def get_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> PackageVersion:
+    return get_object_or_404(
+        PackageVersion, package__public_id=package_id, package__owner=api_user(request), number=number
+    )
+
+
+@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut, 400: Error, 404: Error})
+def publish_version(request: HttpRequest, package_id: uuid.UUID, body: VersionIn) -> Status[dict[str, Any]]:
+    """Freeze the draft into the next version; checksumming runs as a task (poll the version)."""
+    version = versions.package_publish(
+        package=get_package(request, package_id), message=body.message, created_by=api_user(request)
+    )
+    return Status(202, version_out(version))
+
+
+@router.get("/packages/{uuid:package_id}/versions", response={200: list[VersionOut], 404: Error})
+def list_versions(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
+    package = get_package(request, package_id)
+    return [version_out(version) for version in package.versions.order_by("-number")]
+
+
+@router.get("/packages/{uuid:package_id}/versions/{int:number}", response={200: VersionOut, 404: Error})
+def read_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
+    return version_out(get_version(request, package_id, number))
+
+
+@router.get("/packages/{uuid:package_id}/versions/{int:number}/diff", response={200: DiffOut, 404: Error})
+def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """What changed since the previous published version (at most 500 paths of each kind)."""
+    version = get_version(request, package_id, number)
+    previous = versions.previous_version(version)
+    diff = versions.version_diff(version, previous)
+    return {"number": version.number, "previous": previous.number if previous else None, **diff.__dict__}
+
+
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, 404: Error, 409: Error}
+)
+def verify_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
+    """Re-check every object against the store; the result appears under "drift"."""
+    version = get_version(request, package_id, number)
+    versions.version_verify_request(version=version)
+    return Status(202, version_out(version))
+
+
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/confirm", response={202: VersionOut, 404: Error, 409: Error}
+)
+def confirm_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
+    """Agree to read `bytes_to_read` bytes to checksum what the stores do not vouch for."""
+    version = versions.version_confirm_read(version=get_version(request, package_id, number))
+    return Status(202, version_out(version))
+
+
 api.add_router("", sources_router)
 api.add_router("", router)
 api.add_router("", shares_router)
@@ -221,6 +366,11 @@ def on_invalid_data(request: HttpRequest, error: DjangoValidationError) -> HttpR
 
 @api.exception_handler(services.PackageError)
 def on_package_error(request: HttpRequest, error: services.PackageError) -> HttpResponse:
+    return _error(request, error.message, error.status)
+
+
+@api.exception_handler(versions.VersionError)
+def on_version_error(request: HttpRequest, error: versions.VersionError) -> HttpResponse:
     return _error(request, error.message, error.status)
 
 

@@ -59,3 +59,12 @@ class MoveForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, initial="my laptop")
+
+
+class PublishForm(forms.Form):
+    message = forms.CharField(
+        max_length=10_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What changed in this version"}),
+        help_text="Freezes the package as it is now. Every data file is checksummed (sha256 and md5) first.",
+    )

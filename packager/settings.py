@@ -199,6 +199,9 @@ CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
 # read before the curator is asked to confirm (default 50 GiB).
 CHECKSUM_CONCURRENCY = int(os.environ.get("CHECKSUM_CONCURRENCY", "4"))
 CHECKSUM_CONFIRM_BYTES = int(os.environ.get("CHECKSUM_CONFIRM_BYTES", str(50 * 1024**3)))
+# How often a publishing task records its progress; a task silent for five times this long
+# is taken to have died, and beat hands its version to another worker.
+PUBLISH_HEARTBEAT_SECONDS = float(os.environ.get("PUBLISH_HEARTBEAT_SECONDS", "2"))
 
 # Shares.
 SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))

@@ -37,8 +37,6 @@ from sources.models import Source
 
 logger = logging.getLogger(__name__)
 
-# A claim whose heartbeat is older than this belongs to a worker that died.
-HEARTBEAT_SECONDS = 2.0
 # Entries handed to the thread pool at a time (bounds memory whatever the version's size).
 CHUNK = 256
 # Failed paths kept on a failed version, and drifted paths kept on a verified one.
@@ -124,7 +122,7 @@ def version_confirm_read(*, version: PackageVersion) -> PackageVersion:
 
 def _claim(version_pk: int) -> bool:
     now = timezone.now()
-    stale = now - dt.timedelta(seconds=HEARTBEAT_SECONDS * 5)
+    stale = now - dt.timedelta(seconds=settings.PUBLISH_HEARTBEAT_SECONDS * 5)
     return (
         PackageVersion.objects.filter(
             pk=version_pk, state=PackageVersion.State.CHECKSUMMING, awaiting_confirmation=False
@@ -153,7 +151,7 @@ class _Run:
 
     def flush(self, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last_flush < 1.0 and len(self.results) < 2000:
+        if not force and now - self.last_flush < settings.PUBLISH_HEARTBEAT_SECONDS and len(self.results) < 2000:
             return
         self.last_flush = now
         results, self.results = self.results, []
@@ -293,7 +291,11 @@ def version_publish_run(*, version_pk: int) -> None:
         return
     version = PackageVersion.objects.select_related("package").get(pk=version_pk)
     pointer_entries = version.entries.filter(kind=PackageEntry.Kind.POINTER)
-    run = _Run(version=version, done=pointer_entries.exclude(sha256="").exclude(md5="").count())
+    run = _Run(
+        version=version,
+        done=pointer_entries.exclude(sha256="").exclude(md5="").count(),
+        bytes_done=version.progress_bytes_done,  # a resumed run carries on counting
+    )
     try:
         if not version.store_checked:
             _check_stores(run)
@@ -307,7 +309,14 @@ def version_publish_run(*, version_pk: int) -> None:
             PackageVersion.objects.filter(pk=version.pk).update(awaiting_confirmation=True)
             return
         if not run.failures:
+            done_before, bytes_before = run.done, run.bytes_done
             _read_objects(run)
+            logger.info(
+                "Version %s: read %d objects (%d bytes) to checksum them",
+                version_pk,
+                run.done - done_before,
+                run.bytes_done - bytes_before,
+            )
         if run.failures:
             _fail(version, run.failures)
             return
@@ -320,7 +329,7 @@ def version_resume_stalled() -> int:
     """Enqueue the publish task again for versions nobody is working on (run by beat)."""
     from packager import tasks
 
-    stale = timezone.now() - dt.timedelta(seconds=HEARTBEAT_SECONDS * 5)
+    stale = timezone.now() - dt.timedelta(seconds=settings.PUBLISH_HEARTBEAT_SECONDS * 5)
     stalled = PackageVersion.objects.filter(
         state=PackageVersion.State.CHECKSUMMING, awaiting_confirmation=False
     ).filter(Q(task_started_at__isnull=True, created_at__lt=stale) | Q(task_started_at__lt=stale))

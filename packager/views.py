@@ -10,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from packager import services
-from packager.forms import AddObjectsForm, ApiTokenForm, MoveForm, PackageForm, TextEntryForm, UploadForm
-from packager.models import ApiToken, Package, PackageEntry
+from packager import services, versions
+from packager.forms import AddObjectsForm, ApiTokenForm, MoveForm, PackageForm, PublishForm, TextEntryForm, UploadForm
+from packager.models import ApiToken, Package, PackageEntry, PackageVersion
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html, render_text
 from packager.tree import list_folder
@@ -78,6 +78,8 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             "readme_html": readme_html,
             "upload_form": UploadForm(initial={"folder": folder}),
             "edit_form": PackageForm(initial={"name": package.name, "description": package.description}),
+            "versions": package.versions.order_by("-number")[:5],
+            "publish_form": PublishForm(),
         },
     )
 
@@ -251,3 +253,77 @@ def api_token_delete(request: AuthenticatedRequest, token_id: int) -> HttpRespon
     token.delete()
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("api_tokens")
+
+
+# Versions ------------------------------------------------------------------------------
+
+
+def _get_version(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> PackageVersion:
+    return get_object_or_404(
+        PackageVersion.objects.select_related("package"),
+        package__public_id=public_id,
+        package__owner=request.user,
+        number=number,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def package_versions(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Publish a new version; the list of versions (a partial that refreshes while one is checksummed)."""
+    package = _get_package(request, public_id)
+    form = PublishForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = versions.package_publish(
+                package=package, message=form.cleaned_data["message"], created_by=request.user
+            )
+        except versions.VersionError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Publishing version {version.number}: checksumming its files.")
+        return redirect("package_versions", public_id=package.public_id)
+    context = {"package": package, "versions": package.versions.order_by("-number")[:100], "form": form}
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "packager/_versions.html", context)
+    return render(request, "packager/versions.html", context)
+
+
+@login_required
+def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    version = _get_version(request, public_id, number)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "packager/_version_status.html", {"version": version, "package": version.package})
+    previous = versions.previous_version(version)
+    diff = versions.version_diff(version, previous, limit=200) if version.is_published else None
+    return render(
+        request,
+        "packager/version.html",
+        {"version": version, "package": version.package, "previous": previous, "diff": diff},
+    )
+
+
+@login_required
+@require_POST
+def version_verify(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    version = _get_version(request, public_id, number)
+    try:
+        versions.version_verify_request(version=version)
+    except versions.VersionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Checking every object against the store; reload in a moment for the result.")
+    return redirect("version_detail", public_id=public_id, number=number)
+
+
+@login_required
+@require_POST
+def version_confirm(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    version = _get_version(request, public_id, number)
+    try:
+        versions.version_confirm_read(version=version)
+    except versions.VersionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Confirmed: the objects are being read to checksum them.")
+    return redirect("version_detail", public_id=public_id, number=number)

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from packager.models import Package
@@ -22,6 +22,7 @@ class ShareIn(Schema):
     password: str | None = None
     expires_at: dt.datetime | None = None
     label: str | None = None
+    version: int | Literal["latest"] = Field("latest", description="A version number to pin, or “latest”.")
 
 
 class ShareOut(Schema):
@@ -36,6 +37,8 @@ class ShareOut(Schema):
     view_count: int
     zip_count: int
     resolve_count: int
+    version: int | Literal["latest"]
+    serving_version: int | None
 
 
 def share_out(request: HttpRequest, share: Share) -> dict[str, Any]:
@@ -51,13 +54,16 @@ def share_out(request: HttpRequest, share: Share) -> dict[str, Any]:
         "view_count": share.view_count,
         "zip_count": share.zip_count,
         "resolve_count": share.resolve_count,
+        "version": share.version.number if share.version else "latest",
+        "serving_version": serving.number if (serving := share.serving_version) else None,
     }
 
 
 @router.get("/packages/{uuid:package_id}/shares", response=list[ShareOut])
 def list_shares(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
     package = get_object_or_404(Package, public_id=package_id, owner=api_user(request))
-    return [share_out(request, share) for share in package.shares.all()]
+    shares = package.shares.select_related("version", "package__latest_version")
+    return [share_out(request, share) for share in shares]
 
 
 @router.post("/packages/{uuid:package_id}/shares", response={201: ShareOut})
@@ -69,6 +75,7 @@ def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> 
         password=body.password or "",
         expires_at=body.expires_at,
         label=body.label or "",
+        version=body.version,
     )
     return Status(201, share_out(request, share))
 

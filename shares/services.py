@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from packager import versions
 from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares.models import Share, ShareEvent, ShareRepository
@@ -42,6 +43,34 @@ class TooManyAttempts(ShareError):
     pass
 
 
+def _pinned_version(package: Package, version: int | str | None, created_by: Any) -> PackageVersion | None:
+    """The version a new share pins (None: it follows the latest published one).
+
+    A package that has never been published (nor is being published) publishes v1 first,
+    so that a share always has a version to show once checksumming is done.
+    """
+    if version not in (None, "latest"):
+        try:
+            number = int(version)
+        except (TypeError, ValueError):
+            raise ShareError("“version” is a version number or “latest”.") from None
+        pinned = package.versions.filter(number=number).first()
+        if pinned is None:
+            raise ShareError(f"This package has no version {number}.")
+        if pinned.state == PackageVersion.State.FAILED:
+            raise ShareError(f"Version {number} failed to publish; share another version.")
+        return pinned
+    if not package.versions.exclude(state=PackageVersion.State.FAILED).exists():
+        try:
+            versions.package_publish(
+                package=package, message="First version, published when shared.", created_by=created_by
+            )
+        except versions.VersionError as error:
+            raise ShareError(error.message) from error
+    return None
+
+
+@transaction.atomic
 def share_create(
     *,
     package: Package,
@@ -49,6 +78,7 @@ def share_create(
     password: str = "",
     expires_at: dt.datetime | None = None,
     label: str = "",
+    version: int | str | None = None,
 ) -> Share:
     if expires_at is not None:
         if timezone.is_naive(expires_at):
@@ -59,6 +89,7 @@ def share_create(
         raise ShareError("Use a password of at least 4 characters, or none.")
     return Share.objects.create(
         package=package,
+        version=_pinned_version(package, version, created_by),
         created_by=created_by,
         password_hash=make_password(password) if password else "",
         expires_at=expires_at,

@@ -389,7 +389,7 @@ def share_repository_file(request: HttpRequest, token: str, kind: str, name: str
 @require_http_methods(["GET", "POST"])
 def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = get_object_or_404(Package, public_id=public_id, owner=request.user)
-    form = ShareForm(request.POST or None)
+    form = ShareForm(request.POST or None, package=package)
     if request.method == "POST" and form.is_valid():
         try:
             share = services.share_create(package=package, created_by=request.user, **form.cleaned_data)
@@ -399,7 +399,7 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
-    shares = package.shares.all()
+    shares = package.shares.select_related("version", "package__latest_version")
     return render(
         request,
         "shares/package_shares.html",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -39,19 +41,20 @@ def _reset_connections() -> None:
     celery_app.amqp._producer_pool = None
 
 
-@pytest.fixture
-def worker(
-    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[subprocess.Popen[bytes]]:
+def start_worker(
+    redis_server: RedisServer, folder: Path, name: str = "worker", **extra_env: str
+) -> subprocess.Popen[bytes]:
+    """A real Celery worker process on Redis, sharing the test database; its log goes to folder/<name>.log."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": redis_server.url,
         "SOURCE_ENDPOINT_ALLOWLIST": "127.0.0.1,localhost",
-        "PACKAGER_VAR_DIR": str(tmp_path),
+        "PACKAGER_VAR_DIR": str(folder),
+        **extra_env,
     }
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
+    log = (folder / f"{name}.log").open("wb")
+    return subprocess.Popen(
         [
             str(Path(sys.executable).with_name("celery")),
             "--app",
@@ -66,20 +69,34 @@ def worker(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    # This process sends to the same Redis instead of running tasks inline.
-    names = ("task_always_eager", "broker_url", "broker_transport_options")
-    saved = {name: celery_app.conf[name] for name in names}
-    celery_app.conf.update(task_always_eager=False, broker_url=redis_server.url, broker_transport_options={})
-    _reset_connections()
-    yield process
-    _reset_connections()
-    celery_app.conf.update(saved)
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+        process.wait()
+
+
+@pytest.fixture
+def redis_broker(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """This process sends tasks to Redis instead of running them inline."""
+    names = ("task_always_eager", "broker_url", "broker_transport_options")
+    saved = {name: celery_app.conf[name] for name in names}
+    celery_app.conf.update(task_always_eager=False, broker_url=redis_server.url, broker_transport_options={})
+    _reset_connections()
+    yield redis_server
+    _reset_connections()
+    celery_app.conf.update(saved)
+
+
+@pytest.fixture
+def worker(redis_broker: RedisServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_worker(redis_broker, tmp_path)
+    yield process
+    stop_worker(process)
 
 
 def wait_for_status(
@@ -127,3 +144,60 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     source = wait_for_status(source, Source.Status.READY, worker, tmp_path / "worker.log")
     assert list(SourceObject.objects.filter(source=source).values_list("path", flat=True)) == ["kept.csv"]
     assert source.index_generation == 2
+
+
+def test_a_publish_killed_mid_way_resumes_without_reading_finished_objects(
+    redis_broker: RedisServer, owner: Any, tmp_path: Path
+) -> None:
+    from packager import services as packages
+    from packager import tasks, versions
+    from packager.models import PackageVersion
+    from tests.factories import make_local_source, write_files
+
+    count, size = 60, 4 * 1024 * 1024
+    files = {f"part-{index:03d}.bin": bytes([index]) * size for index in range(count)}
+    write_files(tmp_path / "data", files)
+    source = make_local_source(owner, tmp_path / "data")
+    package = packages.package_create(owner=owner, name="Big")
+    packages.package_add_objects(package=package, source=source, paths=[""])
+    # One object at a time with a short heartbeat: the kill lands mid-way and is noticed fast.
+    settings = {"CHECKSUM_CONCURRENCY": "1", "PUBLISH_HEARTBEAT_SECONDS": "0.2"}
+    first = start_worker(redis_broker, tmp_path, "first", **settings)
+    version = versions.package_publish(package=package)  # enqueued on commit (transactional test)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            version.refresh_from_db()
+            if version.progress_done >= 5:
+                break
+            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.02)
+        first.kill()  # SIGKILL: no chance to tidy up
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    version.refresh_from_db()
+    done_at_kill = version.progress_done
+    assert 5 <= done_at_kill < count, "the worker finished before it could be killed"
+    assert version.state == PackageVersion.State.CHECKSUMMING
+    second = start_worker(redis_broker, tmp_path, "second", **settings)
+    try:
+        time.sleep(1.2)  # the killed run's heartbeat goes stale
+        tasks.resume_stalled_publishes.delay()  # what beat does every minute
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            version.refresh_from_db()
+            if version.state != PackageVersion.State.CHECKSUMMING:
+                break
+            time.sleep(0.2)
+    finally:
+        stop_worker(second)
+    log = (tmp_path / "second.log").read_text()
+    assert version.state == PackageVersion.State.PUBLISHED, log[-3000:]
+    match = re.search(r"Version \d+: read (\d+) objects", log)
+    assert match is not None, log[-3000:]
+    assert int(match.group(1)) <= count - done_at_kill  # finished objects were not read again
+    hashes = dict(version.entries.values_list("path", "sha256"))
+    assert hashes == {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}
+    assert version.progress_done == count

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import template
 
-from packager.models import Package
+from packager.models import Package, PackageVersion
 
 register = template.Library()
 
@@ -14,3 +15,14 @@ def user_packages(context: dict[str, Any]) -> Any:
     """The current user's packages, for the "add to package" chooser of the source browser."""
     user = context["request"].user
     return Package.objects.filter(owner=user).only("public_id", "name").order_by("name")
+
+
+@register.filter
+def any_publishing(versions: Iterable[PackageVersion]) -> bool:
+    """Whether one of these versions is still being checksummed (its page keeps refreshing)."""
+    return any(version.state == PackageVersion.State.CHECKSUMMING for version in versions)
+
+
+@register.filter
+def percent(done: int, total: int) -> int:
+    return int(100 * done / total) if total else 100
