@@ -28,7 +28,7 @@ DATA = {
     "copy of temps.csv": b"t,c\n" + b"1,2\n" * 5000,
     "big.raw": bytes(reversed(range(256))) * 4500,  # over 1 MiB
 }
-TEXT = {"README.md": b"# Survey\n", "notes/plan.txt": b"plan\n"}
+TEXT = {"README.md": b"# Survey\n", "notes/plan.txt": b"plan\n", 'notes/"quoted" back\\slash.txt': b"odd name\n"}
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -177,7 +177,8 @@ def test_it_builds_a_dvc_repository_that_dvc_pulls_and_checks(
 
     clone = tmp_path / "clone"
     clients.git("clone", f"{base}/dvc.git", clone)
-    assert (clone / "notes/plan.txt").read_bytes() == TEXT["notes/plan.txt"]
+    for path, content in TEXT.items():
+        assert (clone / path).read_bytes() == content, path
     assert "verify = true" in (clone / ".dvc" / "config").read_text()
     clients.dvc("pull", cwd=clone)
     for path, content in DATA.items():

@@ -316,3 +316,31 @@ def test_it_keeps_repositories_of_revoked_and_foreign_shares_closed(
     services.share_revoke(share=share)
     assert client.get(f"/s/{share.token}/annex.git/info/refs").status_code == 410
     assert client.get(f"/s/{share.token}/md5/{'0' * 32}").status_code == 410
+
+
+@pytest.mark.django_db
+def test_it_shows_the_clone_recipes_with_the_real_link_and_asks_for_the_builds(
+    client: Any, owner: Any, local_package: Package, django_capture_on_commit_callbacks: Any
+) -> None:
+    publish(local_package)
+    share = services.share_create(package=local_package, created_by=owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.get(f"/s/{share.token}/")
+    assert page.status_code == 200
+    link = f"http://testserver/s/{share.token}/"
+    text = page.content.decode()
+    assert f"git clone {link}annex.git local-set &amp;&amp; cd local-set\ngit annex get ." in text
+    assert f"git clone {link}dvc.git local-set &amp;&amp; cd local-set\ndvc pull" in text
+    assert "wget -c -x -nH --cut-dirs=3 -i urls.txt" in text
+    # Viewing the page had both repositories built, before anyone clones.
+    assert set(share.repositories.values_list("kind", "state")) == {("annex", "ready"), ("dvc", "ready")}
+
+    locked = services.share_create(package=local_package, created_by=owner, password=PASSWORD)
+    page = client.get(f"/s/{locked.token}/")
+    assert "annex.git" not in page.content.decode()  # not before the password
+    client.post(f"/s/{locked.token}/", {"password": PASSWORD})
+    text = client.get(f"/s/{locked.token}/").content.decode()
+    assert "dvc remote modify --local packager auth basic" in text
+    assert "dvc remote modify --local packager ask_password true" in text
+    assert "git config credential.helper cache" in text
+    assert PASSWORD not in text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -89,18 +90,17 @@ def git_executable() -> str:
     return found
 
 
+_NEEDS_ESCAPE = re.compile(rb'[\x00-\x1f"\\\x7f]')
+
+
+def _escape(match: re.Match[bytes]) -> bytes:
+    byte = match.group()
+    return b"\\" + byte if byte in (b'"', b"\\") else b"\\%03o" % byte[0]
+
+
 def quote_path(path: str) -> bytes:
     """A path in fast-import's C-style quoting, so spaces, quotes and non-ASCII stay intact."""
-    out = bytearray(b'"')
-    for byte in path.encode("utf-8"):
-        if byte in (0x22, 0x5C):  # " and \
-            out += b"\\" + bytes([byte])
-        elif byte < 0x20 or byte == 0x7F:
-            out += b"\\%03o" % byte
-        else:
-            out.append(byte)
-    out += b'"'
-    return bytes(out)
+    return b'"' + _NEEDS_ESCAPE.sub(_escape, path.encode("utf-8")) + b'"'
 
 
 class Mark(bytes):
