@@ -296,11 +296,15 @@ def _site_base(request: HttpRequest) -> str:
     return request.build_absolute_uri("/")[:-1]
 
 
-def _served_version(share: Share) -> PackageVersion | HttpResponse:
-    version = share.serving_version
+def _version_access(request: HttpRequest, token: str) -> tuple[Share, PackageVersion] | HttpResponse:
+    """The share and the version it serves, or the response that refuses the request."""
+    access = _download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    version = access.serving_version
     if version is None:
         return _plain("This share has no published version yet.", 404)
-    return version
+    return access, version
 
 
 def _entry_redirect(request: HttpRequest, share: Share, entry: VersionEntry) -> HttpResponseBase:
@@ -328,12 +332,10 @@ HASH_LENGTHS = {"sha256": 64, "md5": 32}
 @require_http_methods(["GET", "HEAD"])
 def share_by_hash(request: HttpRequest, token: str, algorithm: str, digest: str) -> HttpResponseBase:
     """/sha256/<hex> and /md5/<hex>: 307 to the file with that content in the share's version."""
-    access = _download_access(request, token)
+    access = _version_access(request, token)
     if isinstance(access, HttpResponse):
         return access
-    version = _served_version(access)
-    if isinstance(version, HttpResponse):
-        return version
+    share, version = access
     digest = digest.lower()
     if len(digest) != HASH_LENGTHS[algorithm] or any(character not in "0123456789abcdef" for character in digest):
         return _plain(f"“{digest}” is not a {algorithm} digest ({HASH_LENGTHS[algorithm]} hex digits).", 404)
@@ -346,7 +348,7 @@ def share_by_hash(request: HttpRequest, token: str, algorithm: str, digest: str)
     )
     if entry is None:
         return _plain(f"No file with {algorithm} {digest} in this share.", 404)
-    return _entry_redirect(request, access, entry)
+    return _entry_redirect(request, share, entry)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -358,16 +360,14 @@ def share_dvc_object(request: HttpRequest, token: str, head: str, tail: str) -> 
 @require_http_methods(["GET", "HEAD"])
 def share_repository_file(request: HttpRequest, token: str, kind: str, name: str) -> HttpResponseBase:
     """A file of the share's git-annex or DVC repository, for git's dumb HTTP protocol."""
-    access = _download_access(request, token)
+    access = _version_access(request, token)
     if isinstance(access, HttpResponse):
         return access
-    version = _served_version(access)
-    if isinstance(version, HttpResponse):
-        return version
+    share, version = access
     if not gitrepo.is_served_file(name):
         return _plain("Not in this repository.", 404)
     repository = services.share_repository_request(
-        share=access, version=version, kind=kind, base_url=_site_base(request)
+        share=share, version=version, kind=kind, base_url=_site_base(request)
     )
     if not repository.is_ready:
         response = _plain(

@@ -20,7 +20,7 @@ from shares import services
 from shares.models import Share, ShareRepository
 from tests.clients import Clients, sha256_of
 from tests.conftest import AzureServer, S3Server
-from tests.factories import make_local_source, make_source, publish, write_files
+from tests.factories import make_local_source, make_source, publish, store_objects, write_files
 
 PASSWORD = "repo pass 42"
 S3_OBJECTS = {
@@ -73,12 +73,8 @@ def clients(tmp_path: Path) -> Clients:
 def mixed_package(
     owner: Any, moto_server: S3Server, s3_bucket: str, azurite: AzureServer, azure_container: str
 ) -> Package:
-    s3 = moto_server.client()
-    for key, content in S3_OBJECTS.items():
-        s3.put_object(Bucket=s3_bucket, Key=key, Body=content)
     container = azurite.service().get_container_client(azure_container)
-    for key, content in AZURE_OBJECTS.items():
-        container.upload_blob(key, content)
+    store_objects(moto_server.client(), s3_bucket, S3_OBJECTS, container, AZURE_OBJECTS)
     package = packages.package_create(owner=owner, name="Lake survey")
     s3_source = make_source(owner, moto_server.source_fields(s3_bucket))
     azure_source = make_source(owner, azurite.source_fields(azure_container))
