@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-repos clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-repos clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -88,6 +88,9 @@ bench: .venv-bench/.installed
 
 bench-browse: install
 	$(PYTHON) bench/browse.py
+
+bench-publish: install
+	$(PYTHON) bench/publish.py
 
 bench-repos: install-test
 	$(PYTHON) bench/repos.py

@@ -236,6 +236,29 @@ class VersionFolder(models.Model):
         return self.path[:-1].rpartition("/")[2]
 
 
+class ExportPart(models.Model):
+    """A piece of what the exports compute once per version (packager.exports.parts).
+
+    A part ("zip-local", "manifest", ...) is stored as numbered zlib-compressed chunks of
+    about a megabyte, so a download streams it with flat memory whatever the version's
+    size, from any database and whatever storage the text files live on.
+    """
+
+    package_version = models.ForeignKey(PackageVersion, on_delete=models.CASCADE, related_name="export_parts")
+    name = models.CharField(max_length=40)
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["package_version", "name", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["package_version", "name", "index"], name="export_part_chunk_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}#{self.index}"
+
+
 class ApiToken(models.Model):
     """A personal token for the JSON API; only its hash is stored."""
 

@@ -12,7 +12,7 @@ import unicodedata
 MAX_PATH = 1024
 MAX_SEGMENT = 255
 # Names the export writes at the top of the ZIP, and the suffix of pointer files.
-RESERVED_TOP_LEVEL = frozenset({"urls.txt", "manifest.jsonl"})
+RESERVED_TOP_LEVEL = frozenset({"urls.txt", "manifest.jsonl", "datapackage.json", "HOW-TO-DOWNLOAD.md"})
 POINTER_SUFFIX = ".pointer.json"
 
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from packager import export
+from packager import exports
 from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
@@ -79,8 +79,7 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    # The served version comes with the share: a pinned one or the package's latest.
-    return get_object_or_404(Share.objects.select_related("package__latest_version", "version"), token=token)
+    return get_object_or_404(Share.objects.select_related("package", "version", "package__latest_version"), token=token)
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -206,78 +205,170 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "entry": entry,
         "kind": kind,
         "html": html,
-        "resolve_url": export.resolve_url(_resolve_base(request, share), entry.path),
+        "resolve_url": exports.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
     return _no_store(render(request, "shares/entry.html", context))
 
 
-@require_http_methods(["GET", "HEAD"])
-def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+def _not_published(share: Share) -> HttpResponse:
+    """Why a share has nothing to download yet: 503 while its version is being published."""
+    if share.version_id is not None:
+        pending = share.version
+    else:
+        pending = share.package.versions.exclude(state=PackageVersion.State.PUBLISHED).order_by("-number").first()
+    if pending is not None and pending.state == PackageVersion.State.CHECKSUMMING:
+        response = _text(
+            f"Version {pending.number} of this package is being published ({pending.progress_done:,} of "
+            f"{pending.progress_total:,} files checksummed); try again in a minute.\n",
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        return response
+    if pending is not None and pending.state == PackageVersion.State.FAILED:
+        return _text(f"Version {pending.number} of this package could not be published: {pending.error}\n", status=409)
+    return _text("This package has no published version yet: there is nothing to download.\n", status=409)
+
+
+def _download_version(request: HttpRequest, token: str) -> tuple[Share, PackageVersion] | HttpResponse:
+    """The share and the version it serves, or the response that refuses the download."""
     access = _download_access(request, token)
     if isinstance(access, HttpResponse):
         return access
-    share = access
-    archive = export.zip_stream(share.package, _resolve_base(request, share))
-    size = len(archive)
+    version = access.serving_version
+    if version is None:
+        return _not_published(access)
+    return access, version
+
+
+def _links(request: HttpRequest, share: Share) -> exports.ShareLinks:
+    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+    return exports.ShareLinks(share_url=share_url, has_password=share.has_password)
+
+
+def _text(body: str, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _sized(request: HttpRequest, export: exports.Export, content_type: str) -> HttpResponseBase:
+    """The export streamed with its exact length; HEAD gets the length alone."""
+    response: HttpResponseBase
     if request.method == "HEAD":
-        response: HttpResponseBase = HttpResponse(content_type="application/zip")
+        response = HttpResponse(content_type=content_type)
     else:
-        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=client_ip(request))
-        response = StreamingHttpResponse(iter(archive), content_type="application/zip")
-    response["Content-Length"] = str(size)
-    response["Content-Disposition"] = f'attachment; filename="{share.package.slug}.zip"'
+        response = StreamingHttpResponse(iter(export), content_type=content_type)
+    response["Content-Length"] = str(export.size)
     return _no_store(response)
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = _download_access(request, token)
+def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
-    body = export.urls_txt(access.package, _resolve_base(request, access))
+    share, version = access
+    archive = exports.download_zip(version, share.package, _links(request, share))
     if request.method == "GET":
-        services.share_record(share=access, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
-    return _no_store(HttpResponse(body, content_type="text/plain; charset=utf-8"))
+        services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=client_ip(request))
+    response = _sized(request, archive, "application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{share.package.slug}-v{version.number}.zip"'
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share, version = access
+    if request.method == "GET":
+        services.share_record(share=share, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
+    return _sized(request, exports.urls_txt(version, _links(request, share)), "text/plain; charset=utf-8")
 
 
 @require_http_methods(["GET", "HEAD"])
 def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = _download_access(request, token)
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
+    share, version = access
     if request.method == "GET":
-        services.share_record(share=access, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
-    lines = export.manifest_jsonl(access.package, _resolve_base(request, access))
-    return _no_store(StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8"))
+        services.share_record(share=share, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
+    export = exports.manifest_jsonl(version, _links(request, share))
+    return _sized(request, export, "application/jsonl; charset=utf-8")
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_datapackage(request: HttpRequest, token: str) -> HttpResponseBase:
+    access = _download_version(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share, version = access
+    return _sized(request, exports.datapackage_json(version, _links(request, share)), "application/json")
+
+
+def _range_is_unsatisfiable(header: str, size: int) -> bool:
+    """True when every range of a well-formed `bytes=` Range header starts at or past the
+    end. (Anything else is left to the store, which answers 206, 200 or its own 416.)"""
+    unit, _, ranges = header.partition("=")
+    if unit.strip().lower() != "bytes" or not ranges.strip():
+        return False
+    for spec in ranges.split(","):
+        first, dash, last = (part.strip() for part in spec.partition("-"))
+        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
+            return False
+        if first and last and int(last) < int(first):
+            return False
+        satisfiable = int(first) < size if first else (int(last) > 0 and size > 0)
+        if satisfiable:
+            return False
+    return True
 
 
 @require_http_methods(["GET", "HEAD"])
 def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
-    """307 to a freshly signed storage URL; the bytes never pass through packager."""
-    access = _download_access(request, token)
+    """307 to a freshly signed storage URL for the version's entry; the bytes never pass
+    through packager. The object's version id, where pinned, is signed as such."""
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
-    share = access
-    entry = PackageEntry.objects.select_related("source").filter(package=share.package, path=path).first()
+    share, version = access
+    entry = VersionEntry.objects.select_related("source").filter(package_version=version, path=path).first()
     if entry is None:
-        return HttpResponse(
-            f"No file “{path}” in this package.\n", status=404, content_type="text/plain; charset=utf-8"
+        return _text(f"No file “{path}” in version {version.number} of this package.\n", status=404)
+    return _entry_redirect(request, share, version, entry)
+
+
+def _entry_redirect(
+    request: HttpRequest, share: Share, version: PackageVersion, entry: VersionEntry
+) -> HttpResponseBase:
+    """307 to a storage URL freshly signed for the request's method (HEAD gets HEAD); the
+    bytes never pass through packager. Shared by the path and content-addressed lookups."""
+    path = entry.path
+    if entry.drift:
+        what = "is gone from" if entry.drift == VersionEntry.Drift.MISSING else "has changed in"
+        return _text(
+            f"“{path}” {what} storage since version {version.number} was published, so packager will not "
+            "send you to other bytes. Ask the package's owner to publish a new version.\n",
+            status=409,
         )
+    requested_range = request.headers.get("Range", "")
+    if requested_range and _range_is_unsatisfiable(requested_range, entry.size):
+        # Said here, not left to the store: Azurite answers 206 to a range starting at the
+        # end, and wget -c would then fetch a complete file forever.
+        refused = _text(f"The range starts past the end of “{path}” ({entry.size:,} bytes).\n", status=416)
+        refused["Content-Range"] = f"bytes */{entry.size}"
+        return _no_store(refused)
     if entry.is_text:
         # Text files are kept by packager itself: small, served as they are.
-        with entry.text_file.open("rb") as handle:
+        with default_storage.open(entry.text_name, "rb") as handle:
             return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
     assert entry.source is not None
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
         url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
     except StorageError as error:
-        return HttpResponse(
-            error.message + "\n",
-            status=409 if error.reason == "config" else 502,
-            content_type="text/plain; charset=utf-8",
-        )
+        return _text(error.message + "\n", status=409 if error.reason == "config" else 502)
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=client_ip(request), path=path)
     response = HttpResponse(status=307)
@@ -288,42 +379,8 @@ def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBa
 # Repositories and content-addressed lookup -------------------------------------------
 
 
-def _plain(message: str, status: int) -> HttpResponse:
-    return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
-
-
 def _site_base(request: HttpRequest) -> str:
     return request.build_absolute_uri("/")[:-1]
-
-
-def _version_access(request: HttpRequest, token: str) -> tuple[Share, PackageVersion] | HttpResponse:
-    """The share and the version it serves, or the response that refuses the request."""
-    access = _download_access(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    version = access.serving_version
-    if version is None:
-        return _plain("This share has no published version yet.", 404)
-    return access, version
-
-
-def _entry_redirect(request: HttpRequest, share: Share, entry: VersionEntry) -> HttpResponseBase:
-    """307 to a storage URL freshly signed for the request's method (HEAD gets HEAD)."""
-    if entry.is_text:
-        # Text files are kept by packager itself: small, served as they are.
-        with default_storage.open(entry.text_name, "rb") as handle:
-            return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
-    assert entry.source is not None
-    method = "HEAD" if request.method == "HEAD" else "GET"
-    try:
-        url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
-    except StorageError as error:
-        return _plain(error.message, 409 if error.reason == "config" else 502)
-    if request.method == "GET":
-        services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=client_ip(request), path=entry.path)
-    response = HttpResponse(status=307)
-    response["Location"] = request.build_absolute_uri(url)
-    return _no_store(response)
 
 
 HASH_LENGTHS = {"sha256": 64, "md5": 32}
@@ -332,13 +389,13 @@ HASH_LENGTHS = {"sha256": 64, "md5": 32}
 @require_http_methods(["GET", "HEAD"])
 def share_by_hash(request: HttpRequest, token: str, algorithm: str, digest: str) -> HttpResponseBase:
     """/sha256/<hex> and /md5/<hex>: 307 to the file with that content in the share's version."""
-    access = _version_access(request, token)
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
     share, version = access
     digest = digest.lower()
     if len(digest) != HASH_LENGTHS[algorithm] or any(character not in "0123456789abcdef" for character in digest):
-        return _plain(f"“{digest}” is not a {algorithm} digest ({HASH_LENGTHS[algorithm]} hex digits).", 404)
+        return _text(f"“{digest}” is not a {algorithm} digest ({HASH_LENGTHS[algorithm]} hex digits).\n", status=404)
     # Several paths may share one content; any of them is the same bytes.
     entry = (
         VersionEntry.objects.select_related("source")
@@ -347,8 +404,8 @@ def share_by_hash(request: HttpRequest, token: str, algorithm: str, digest: str)
         .first()
     )
     if entry is None:
-        return _plain(f"No file with {algorithm} {digest} in this share.", 404)
-    return _entry_redirect(request, share, entry)
+        return _text(f"No file with {algorithm} {digest} in this share.\n", status=404)
+    return _entry_redirect(request, share, version, entry)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -360,19 +417,19 @@ def share_dvc_object(request: HttpRequest, token: str, head: str, tail: str) -> 
 @require_http_methods(["GET", "HEAD"])
 def share_repository_file(request: HttpRequest, token: str, kind: str, name: str) -> HttpResponseBase:
     """A file of the share's git-annex or DVC repository, for git's dumb HTTP protocol."""
-    access = _version_access(request, token)
+    access = _download_version(request, token)
     if isinstance(access, HttpResponse):
         return access
     share, version = access
     if not gitrepo.is_served_file(name):
-        return _plain("Not in this repository.", 404)
+        return _text("Not in this repository.\n", status=404)
     repository = services.share_repository_request(
         share=share, version=version, kind=kind, base_url=_site_base(request)
     )
     if not repository.is_ready:
-        response = _plain(
-            f"The {repository.get_kind_display()} repository of this share is being prepared. Try again in a minute.",
-            503,
+        response = _text(
+            f"The {repository.get_kind_display()} repository of this share is being prepared. Try again in a minute.\n",
+            status=503,
         )
         response["Retry-After"] = "30"
         return _no_store(response)

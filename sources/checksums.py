@@ -1,9 +1,10 @@
 """sha256 and md5 of stored objects, without reading a petabyte by accident.
 
 In order of cost: what packager computed before (ObjectChecksum, keyed by ETag and
-version id), what the storage service vouches for (a full-object ChecksumSHA256 from S3,
-an MD5 ETag, Azure's Content-MD5), and last one streamed read that feeds both hashes at
-once in bounded memory.
+version id, looked up in bulk by packager.versions); what the storage service vouches
+for (a full-object ChecksumSHA256 from S3 with an MD5 ETag); and last one streamed read
+that feeds both hashes at once in bounded memory (checked against Azure's Content-MD5 or
+S3's checksum where the service keeps one).
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from dataclasses import dataclass
 
 from sources.backends import Backend, ObjectInfo, StorageError
 from sources.models import ObjectChecksum, Source
-
-# Keys per query when looking checksums up in bulk (SQLite allows 999 parameters).
-LOOKUP_BATCH = 400
 
 
 @dataclass(frozen=True)
@@ -41,29 +39,6 @@ class Checksummed:
     md5: str
     origin: str
     info: ObjectInfo | None = None
-
-
-def known(source: Source, pins: Iterable[Pin]) -> dict[Pin, Checksummed]:
-    """The pins whose checksums packager already has, in one query per batch of keys."""
-    wanted = list(pins)
-    found: dict[Pin, Checksummed] = {}
-    by_identity = {(pin.key, pin.etag, pin.version_id): pin for pin in wanted}
-    keys = sorted({pin.key for pin in wanted})
-    for start in range(0, len(keys), LOOKUP_BATCH):
-        rows = ObjectChecksum.objects.filter(source=source, key__in=keys[start : start + LOOKUP_BATCH])
-        for row in rows:
-            pin = by_identity.get((row.key, row.etag, row.version_id))
-            if pin is not None and row.size == pin.size:
-                found[pin] = Checksummed(
-                    key=row.key,
-                    etag=row.etag,
-                    version_id=row.version_id,
-                    size=row.size,
-                    sha256=row.sha256,
-                    md5=row.md5,
-                    origin=row.origin,
-                )
-    return found
 
 
 def remember(source: Source, results: Iterable[Checksummed]) -> None:
@@ -123,8 +98,8 @@ def by_reading(backend: Backend, pin: Pin, *, on_bytes: Callable[[int], None] = 
             f"“{pin.key}” ended after {length} of {info.size} bytes; it may be changing. Try again.",
             reason="other",
         )
-    if info.sha256 and info.sha256 != sha256.hexdigest():
-        raise StorageError(f"“{pin.key}”: the bytes read do not match the service's own SHA-256.")
+    if (info.sha256 and info.sha256 != sha256.hexdigest()) or (info.md5 and info.md5 != md5.hexdigest()):
+        raise StorageError(f"“{pin.key}”: the bytes read do not match the checksum the service keeps for them.")
     return Checksummed(
         key=pin.key,
         etag=info.etag,

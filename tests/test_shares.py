@@ -20,7 +20,7 @@ from shares import services
 from shares.models import Share, ShareEvent
 from sources.models import Source
 from tests.conftest import S3Server
-from tests.factories import make_local_source, make_source, write_files
+from tests.factories import make_local_source, make_source, publish, write_files
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,7 @@ def package(owner: Any, source: Source) -> Package:
     package = packages.package_create(owner=owner, name="Shared set", description="About *this* set")
     packages.package_add_objects(package=package, source=source, paths=["a.csv", "sub/"], target="data")
     packages.package_write_text(package=package, path="README.md", content="# Welcome\n\n<script>alert(1)</script>")
+    publish(package, "first")
     return package
 
 
@@ -55,6 +56,7 @@ def s3_share(owner: Any, moto_server: S3Server, bucket: str) -> Share:
     source = make_source(owner, moto_server.source_fields(bucket))
     package = packages.package_create(owner=owner, name="s3")
     packages.package_add_objects(package=package, source=source, paths=["x.bin"])
+    publish(package)
     return services.share_create(package=package, created_by=owner)
 
 
@@ -89,16 +91,18 @@ def test_the_zip_streams_text_pointers_urls_and_manifest(client: Any, open_share
     archive = zipfile.ZipFile(io.BytesIO(data))
     names = sorted(archive.namelist())
     assert names == [
+        "shared-set/HOW-TO-DOWNLOAD.md",
         "shared-set/README.md",
         "shared-set/data/a.csv.pointer.json",
         "shared-set/data/sub/b #1.bin.pointer.json",
+        "shared-set/datapackage.json",
         "shared-set/manifest.jsonl",
         "shared-set/urls.txt",
     ]
     assert archive.read("shared-set/README.md").startswith(b"# Welcome")
     pointer = json.loads(archive.read("shared-set/data/sub/b #1.bin.pointer.json"))
     base = f"http://testserver/s/{open_share.token}/r/"
-    assert pointer["url"] == base + "data/sub/b%20%231.bin"
+    assert pointer["resolve"] == "r/data/sub/b%20%231.bin"
     assert pointer["size"] == 256 * 40
     assert "credentials" not in json.dumps(pointer)
     urls = archive.read("shared-set/urls.txt").decode().split()
@@ -111,7 +115,7 @@ def test_the_zip_streams_text_pointers_urls_and_manifest(client: Any, open_share
 
 
 def test_urls_and_manifest_endpoints_match_the_zip(client: Any, open_share: Share) -> None:
-    urls = client.get(reverse("share_urls", args=[open_share.token])).content.decode().split()
+    urls = b"".join(client.get(reverse("share_urls", args=[open_share.token])).streaming_content).decode().split()
     assert len(urls) == 2 and all(url.startswith("http://testserver/s/") for url in urls)
     manifest = b"".join(client.get(reverse("share_manifest", args=[open_share.token])).streaming_content)
     assert len(manifest.decode().splitlines()) == 3
@@ -278,7 +282,7 @@ def test_behind_a_proxy_links_use_the_public_host_and_guesses_count_per_client(
     settings.SHARE_UNLOCK_ATTEMPTS = 2
     proxy = {"HTTP_X_FORWARDED_HOST": "data.example.org", "HTTP_X_FORWARDED_PROTO": "https"}
     urls = client.get(reverse("share_urls", args=[locked_share.token]), **proxy, **basic("correct horse"))
-    assert urls.content.decode().startswith(f"https://data.example.org/s/{locked_share.token}/r/")
+    assert b"".join(urls.streaming_content).decode().startswith(f"https://data.example.org/s/{locked_share.token}/r/")
     page = reverse("share_page", args=[locked_share.token])
     for _ in range(2):
         client.post(page, {"password": "guess"}, HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy)

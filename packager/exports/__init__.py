@@ -1,17 +1,159 @@
-"""What a collaborator downloads, one module per format.
+"""What a collaborator downloads, one module per format, served from a published version.
 
-Whatever a format can compute once per immutable version (pointer documents, sizes,
-CRCs) is computed at publish time by `version_prepare` and kept on the version.
+Whatever can be computed once per immutable version is computed when it is sealed, by
+`version_prepare`, in one ordered pass over its entries: the pointer documents and the
+ZIP's entries for them (with sizes and CRCs), urls.txt, manifest.jsonl and
+datapackage.json, kept as parts (packager.exports.parts). A download then streams parts,
+swapping in the share's links, with flat memory and a size known before the first byte.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from packager.exports import datapackage, howto, manifest, parts, pointers, urls, zip
+from packager.exports.rows import Row, resolve_url, rows
+
 if TYPE_CHECKING:
-    from packager.models import PackageVersion
+    from packager.models import Package, PackageVersion
+
+__all__ = ["Export", "ShareLinks", "resolve_url", "version_prepare"]
+
+# Bumped when what version_prepare stores changes: older versions are prepared again.
+FORMAT = 1
+# Files the ZIP writes at its top for every share; an entry of the same name (from before
+# they were reserved) stays in the listings but is left out of the ZIP.
+GENERATED_NAMES = frozenset({urls.NAME, manifest.NAME, datapackage.NAME, howto.NAME})
+
+
+def _read_text(row: Row) -> bytes:
+    with default_storage.open(row.text_name, "rb") as handle:
+        data: bytes = handle.read()
+    return data
 
 
 def version_prepare(*, version: PackageVersion) -> dict[str, Any]:
-    """What the export formats keep on the version (PackageVersion.exports) when it is sealed."""
-    return {}
+    """Compute and store what the exports need (called when the version is sealed).
+
+    Idempotent: parts from an earlier, interrupted run are replaced. The result is kept on
+    PackageVersion.exports.
+    """
+    from packager.models import ExportPart
+
+    ExportPart.objects.filter(package_version=version).delete()
+    created = timezone.now().replace(microsecond=0)
+    date_time = tuple(created.utctimetuple())[:6]
+    top = f"{version.package.slug}/"
+    archive = zip.ZipBuilder(version, date_time=date_time)
+    url_lines = parts.PartWriter(version, urls.PART)
+    manifest_lines = parts.PartWriter(version, manifest.PART)
+    described = parts.PartWriter(version, datapackage.PART)
+    described.write_text(datapackage.head(version, created=created.isoformat()))
+    first = True
+    for row in rows(version):
+        if not row.is_text:
+            url_lines.write_text(urls.line(row), marks=1)
+        manifest_lines.write_text(manifest.line(row), marks=1)
+        described.write_text(datapackage.resource(row, first=first), marks=1)
+        first = False
+        if row.path in GENERATED_NAMES:
+            continue
+        if row.is_text:
+            archive.add(top + row.path, _read_text(row))
+        else:
+            archive.add(
+                top + pointers.pointer_name(row.path), pointers.pointer_document(row, version_number=version.number)
+            )
+    described.write_text(datapackage.TAIL)
+    return {
+        "format": FORMAT,
+        "created": created.isoformat(),
+        "date_time": list(date_time),
+        "top": top,
+        "zip": archive.close(),
+        "parts": {
+            urls.PART: url_lines.close(),
+            manifest.PART: manifest_lines.close(),
+            datapackage.PART: described.close(),
+        },
+    }
+
+
+def prepared(version: PackageVersion) -> dict[str, Any]:
+    """version.exports, computed now for a version published before this format existed."""
+    if version.exports.get("format") != FORMAT:
+        from packager.models import PackageVersion
+
+        version.exports = version_prepare(version=version)
+        PackageVersion.objects.filter(pk=version.pk).update(exports=version.exports)
+    return version.exports
+
+
+@dataclass(frozen=True)
+class ShareLinks:
+    """How one request reaches the share: its link (ends with "/") and whether it asks for a password."""
+
+    share_url: str
+    has_password: bool
+
+    @property
+    def resolve_base(self) -> str:
+        return self.share_url + "r/"
+
+
+@dataclass(frozen=True)
+class Export:
+    """A download: its exact length, and its bytes when iterated."""
+
+    size: int
+    chunks: Callable[[], Iterable[bytes]]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.chunks())
+
+
+def _listing(version: PackageVersion, part: str, base: str) -> Export:
+    """urls.txt keeps the link as it is; the JSON listings need it as a JSON string's content."""
+    import json
+
+    encoded = (base if part == urls.PART else json.dumps(base)[1:-1]).encode()
+    info = prepared(version)["parts"][part]
+    return Export(parts.rendered_size(info, encoded), lambda: parts.render(version, part, encoded))
+
+
+def urls_txt(version: PackageVersion, links: ShareLinks) -> Export:
+    return _listing(version, urls.PART, links.resolve_base)
+
+
+def manifest_jsonl(version: PackageVersion, links: ShareLinks) -> Export:
+    return _listing(version, manifest.PART, links.resolve_base)
+
+
+def datapackage_json(version: PackageVersion, links: ShareLinks) -> Export:
+    return _listing(version, datapackage.PART, links.resolve_base)
+
+
+def howto_md(version: PackageVersion, package: Package, links: ShareLinks) -> bytes:
+    return howto.render(version, package, share_url=links.share_url, has_password=links.has_password)
+
+
+def download_zip(version: PackageVersion, package: Package, links: ShareLinks) -> Export:
+    info = prepared(version)
+    top = info["top"]
+    guide = howto_md(version, package, links)
+    members = [
+        zip.Member(top + name, export.size, export.chunks)
+        for name, export in (
+            (urls.NAME, urls_txt(version, links)),
+            (manifest.NAME, manifest_jsonl(version, links)),
+            (datapackage.NAME, datapackage_json(version, links)),
+        )
+    ]
+    members.append(zip.Member(top + howto.NAME, len(guide), lambda: [guide]))
+    archive = zip.Archive(version, info, members)
+    return Export(len(archive), archive.__iter__)

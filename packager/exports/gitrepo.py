@@ -26,8 +26,8 @@ from typing import IO
 from django.core.files import File
 from django.core.files.storage import Storage, default_storage
 
-from packager.export import resolve_url
-from packager.models import PackageEntry, PackageVersion, VersionEntry
+from packager.exports.rows import rows
+from packager.models import PackageVersion
 
 AUTHOR = b"packager <packager@localhost>"
 BRANCH = "main"
@@ -61,25 +61,15 @@ class RepositoryFile:
 
 
 def version_files(version: PackageVersion, *, resolve_base: str) -> Iterator[RepositoryFile]:
-    """Every entry of a version in path order, read in chunks (memory stays flat)."""
-    entries = (
-        VersionEntry.objects.filter(package_version=version)
-        .order_by("position")
-        .only("path", "kind", "size", "sha256", "md5", "text_name")
-        .iterator(chunk_size=2000)
-    )
-    for entry in entries:
-        if entry.kind == PackageEntry.Kind.TEXT:
-            with default_storage.open(entry.text_name, "rb") as handle:
+    """Every entry of a version in path order, as the export rows give them (memory stays flat)."""
+    for row in rows(version):
+        if row.is_text:
+            with default_storage.open(row.text_name, "rb") as handle:
                 text = handle.read()
-            yield RepositoryFile(path=entry.path, size=entry.size, sha256=entry.sha256, md5=entry.md5, text=text)
+            yield RepositoryFile(path=row.path, size=row.size, sha256=row.sha256, md5=row.md5, text=text)
         else:
             yield RepositoryFile(
-                path=entry.path,
-                size=entry.size,
-                sha256=entry.sha256,
-                md5=entry.md5,
-                url=resolve_url(resolve_base, entry.path),
+                path=row.path, size=row.size, sha256=row.sha256, md5=row.md5, url=resolve_base + row.link
             )
 
 

@@ -1,0 +1,98 @@
+"""HOW-TO-DOWNLOAD.md: the exact commands that fetch a share's data files.
+
+It names the share link, so it is written for each download (it is small); the ZIP's
+size stays exact because its length is known before the archive starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.template.defaultfilters import filesizeformat
+
+from packager.exports.annex import annex_recipe
+from packager.exports.dvc import dvc_recipe
+from packager.paths import POINTER_SUFFIX
+
+if TYPE_CHECKING:
+    from packager.models import Package, PackageVersion
+
+NAME = "HOW-TO-DOWNLOAD.md"
+
+
+def wget_command(*, has_password: bool) -> str:
+    """Run in the folder the ZIP unpacks to: each file lands at its path in the package
+    (-x keeps the folders, -nH and --cut-dirs=3 drop "host/s/<token>/r/")."""
+    password = "--user=share --ask-password " if has_password else ""
+    return f"wget -c -x -nH --cut-dirs=3 {password}-i urls.txt"
+
+
+def render(version: PackageVersion, package: Package, *, share_url: str, has_password: bool) -> bytes:
+    files = version.file_count
+    published = version.published_at.strftime("%Y-%m-%d %H:%M UTC") if version.published_at else "just now"
+    password_note = (
+        "\nThis share has a password: wget asks for it (any user name works; `--password=…` "
+        "instead of `--ask-password` for scripts).\n"
+        if has_password
+        else ""
+    )
+    clone_password_note = (
+        "\ngit asks for the password (any user name) and caches it for git-annex; DVC asks for it "
+        "on `dvc pull` (it is kept out of git, in `.dvc/config.local`).\n"
+        if has_password
+        else ""
+    )
+    text = f"""# How to download “{package.name}”, version {version.number}
+
+Share link: {share_url}
+Published: {published}
+Top hash: `{version.top_hash}`
+Data files: {files:,} ({filesizeformat(version.total_size)} in all)
+
+This folder holds the package's text files and, for each data file, a small
+`<path>{POINTER_SUFFIX}` that names it. The data files themselves stay in cloud storage.
+
+## Fetch every data file
+
+In this folder (the one that holds `urls.txt`):
+
+```
+{wget_command(has_password=has_password)}
+```
+
+Each file lands at its path in the package, beside its pointer. Each line of `urls.txt`
+is a stable link that redirects to a fresh, short-lived signed URL, so the command can be
+run again at any time: it resumes cut-short files and skips finished ones.
+{password_note}
+## Or clone it with git-annex or DVC
+
+The same files as a git repository; the data still comes straight from cloud storage and
+every file is checked against its hash (run these anywhere, not in this folder):
+
+```
+{annex_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
+
+```
+{dvc_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
+{clone_password_note}
+## Check what you fetched
+
+`manifest.jsonl` has one line per file with its size, sha256 and md5. With `jq`:
+
+```
+jq -r 'select(.kind == "file") | "\\(.sha256)  \\(.path)"' manifest.jsonl | sha256sum -c --quiet
+```
+
+The top hash above is the sha256 of, for every line of `manifest.jsonl` in order,
+`path + "\\0" + size + "\\0" + sha256 + "\\n"`:
+
+```
+jq -j '.path, "\\u0000", .size, "\\u0000", .sha256, "\\n"' manifest.jsonl | sha256sum
+```
+
+## Pointer files
+
+A pointer's `resolve` is relative to the share link: `{share_url}` + `resolve`.
+`datapackage.json` describes the same files as a Frictionless Data Package.
+"""
+    return text.encode()

@@ -1,0 +1,350 @@
+"""The exports of a share, served from its published version: download.zip (pinned to
+zipstream-ng's output), urls.txt with real wget, manifest.jsonl, datapackage.json with
+`frictionless validate`, the resolver's 416 and 409, and passwords on every one of them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zipstream.ng
+from django.urls import reverse
+from zipstream import ZipStream
+
+from packager import exports, versions
+from packager import services as packages
+from packager.exports import zip as zip_export
+from packager.models import Package, PackageVersion, VersionEntry
+from shares import services
+from shares.models import Share
+from sources.models import Source
+from tests.conftest import S3Server
+from tests.factories import add_version_entries, make_local_source, make_source, publish, write_files
+
+pytestmark = pytest.mark.django_db
+
+FILES = {
+    "a.csv": b"x,y\n1,2\n3,4\n",
+    "sub/b #1.bin": bytes(range(256)) * 40,
+    "sub/ünï código.txt": "ça va\n".encode(),
+}
+EXPORTS = ["share_download_zip", "share_urls", "share_manifest", "share_datapackage"]
+
+
+@pytest.fixture
+def source(owner: Any, tmp_path: Path) -> Source:
+    write_files(tmp_path / "data", FILES)
+    return make_local_source(owner, tmp_path / "data")
+
+
+@pytest.fixture
+def package(owner: Any, source: Source) -> Package:
+    package = packages.package_create(owner=owner, name="Field data", description="Two *stores*")
+    packages.package_add_objects(package=package, source=source, paths=["a.csv", "sub/"], target="data")
+    packages.package_write_text(package=package, path="README.md", content="# Field data\n")
+    publish(package, "first")
+    return package
+
+
+@pytest.fixture
+def share(owner: Any, package: Package) -> Share:
+    return services.share_create(package=package, created_by=owner)
+
+
+def body(response: Any) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def basic(password: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"anyone:{password}".encode()).decode()}
+
+
+def zipstream_ng_archive(archive: zipfile.ZipFile, data: bytes, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """The same members, in the same order, written by bare zipstream-ng at the same time."""
+    date_time = archive.infolist()[0].date_time
+    frozen = time.struct_time((*date_time, 0, 1, -1))
+    monkeypatch.setattr(zipstream.ng.time, "localtime", lambda *args: frozen)
+    reference = ZipStream(sized=True)
+    for info in archive.infolist():
+        reference.add(archive.read(info), info.filename)
+    made = bytes(reference)
+    assert len(reference) == len(made)
+    return made
+
+
+def test_it_writes_the_zip_byte_for_byte_as_zipstream_ng_does(
+    client: Any, share: Share, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    response = client.get(reverse("share_download_zip", args=[share.token]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    data = body(response)
+    assert int(response["Content-Length"]) == len(data)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.testzip() is None
+    assert archive.namelist() == [
+        "field-data/README.md",
+        "field-data/data/a.csv.pointer.json",
+        "field-data/data/sub/b #1.bin.pointer.json",
+        "field-data/data/sub/ünï código.txt.pointer.json",
+        "field-data/urls.txt",
+        "field-data/manifest.jsonl",
+        "field-data/datapackage.json",
+        "field-data/HOW-TO-DOWNLOAD.md",
+    ]
+    assert data == zipstream_ng_archive(archive, data, monkeypatch)
+    (tmp_path / "download.zip").write_bytes(data)
+    tested = subprocess.run(["unzip", "-t", str(tmp_path / "download.zip")], capture_output=True, text=True)
+    assert tested.returncode == 0 and "No errors detected" in tested.stdout, tested.stdout
+
+    pointer = json.loads(archive.read("field-data/data/sub/b #1.bin.pointer.json"))
+    assert pointer["size"] == 256 * 40 and pointer["sha256"] == hashlib.sha256(FILES["sub/b #1.bin"]).hexdigest()
+    assert pointer["resolve"] == "r/data/sub/b%20%231.bin"
+    assert pointer["storage"]["key"] == "sub/b #1.bin" and "credentials" not in json.dumps(pointer)
+    guide = archive.read("field-data/HOW-TO-DOWNLOAD.md").decode()
+    assert f"http://testserver/s/{share.token}/" in guide and "wget -c -x -nH --cut-dirs=3 -i urls.txt" in guide
+
+
+def test_a_zip_of_more_than_65535_files_is_zip64_like_zipstream_ngs(
+    client: Any, share: Share, package: Package, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    version = package.latest_version
+    assert version is not None
+    template = VersionEntry.objects.filter(package_version=version, kind="pointer").first()
+    assert template is not None
+    # ZIP64 end records start at 65,535 members: the version's own 4 files, 4 listings and these.
+    add_version_entries(version, 65_530, source_id=template.source_id or 0, first_position=10)
+    PackageVersion.objects.filter(pk=version.pk).update(exports=exports.version_prepare(version=version))
+    head = client.head(reverse("share_download_zip", args=[share.token]))
+    data = body(client.get(reverse("share_download_zip", args=[share.token])))
+    assert int(head["Content-Length"]) == len(data)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert len(archive.infolist()) == 65_538
+    assert data == zipstream_ng_archive(archive, data, monkeypatch)
+    (tmp_path / "many.zip").write_bytes(data)
+    tested = subprocess.run(["unzip", "-tq", str(tmp_path / "many.zip")], capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stdout[-2000:]
+
+
+@pytest.mark.parametrize("size", [10, 2**32 + 5])
+@pytest.mark.parametrize("offset", [0, 2**32 + 7])
+def test_zip_headers_match_zipstream_ngs_past_four_gigabytes(size: int, offset: int) -> None:
+    """Members and offsets past the ZIP64 limit cannot be made in a test run: their headers are."""
+    dos = zip_export._dos((2026, 11, 21, 20, 30, 10))
+    entry = zip_export._Entry.of("pkg/big.bin", size, dos)
+    info = zipstream.ng.ZipStreamInfo("pkg/big.bin", date_time=(2026, 11, 21, 20, 30, 10))
+    info.external_attr = 0o600 << 16
+    info.file_size = info.compress_size = size
+    info.flag_bits |= 1 << 3
+    assert entry.local_header() == info.FileHeader(entry.zip64)
+    info.CRC, info.header_offset = 12345, offset
+    assert entry.central_record(12345, offset) == info._central_directory_header_data()
+    assert entry.data_descriptor(12345) == info.DataDescriptor(entry.zip64)
+
+
+def test_the_manifest_recomputes_the_top_hash_and_matches_urls_txt(client: Any, share: Share, package: Package) -> None:
+    manifest = body(client.get(reverse("share_manifest", args=[share.token]))).decode()
+    records = [json.loads(line) for line in manifest.splitlines()]
+    assert [record["path"] for record in records] == [
+        "README.md",
+        "data/a.csv",
+        "data/sub/b #1.bin",
+        "data/sub/ünï código.txt",
+    ]
+    recomputed = hashlib.sha256(
+        "".join(f"{r['path']}\0{r['size']}\0{r['sha256']}\n" for r in records).encode()
+    ).hexdigest()
+    assert package.latest_version is not None and recomputed == package.latest_version.top_hash
+    base = f"http://testserver/s/{share.token}/r/"
+    assert records[2] == {
+        "path": "data/sub/b #1.bin",
+        "kind": "file",
+        "size": 256 * 40,
+        "sha256": hashlib.sha256(FILES["sub/b #1.bin"]).hexdigest(),
+        "md5": hashlib.md5(FILES["sub/b #1.bin"]).hexdigest(),
+        "etag": records[2]["etag"],
+        "version_id": None,
+        "url": base + "data/sub/b%20%231.bin",
+    }
+    assert records[0]["kind"] == "text" and records[0]["url"] == base + "README.md"
+    urls = body(client.get(reverse("share_urls", args=[share.token]))).decode()
+    assert urls.splitlines() == [record["url"] for record in records if record["kind"] == "file"]
+
+
+def test_every_export_has_its_exact_length_whatever_the_host(client: Any, share: Share, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["testserver", "a-much-longer-public-host-name.example.org"]
+    for host in ("testserver", "a-much-longer-public-host-name.example.org"):
+        for name in EXPORTS:
+            url = reverse(name, args=[share.token])
+            head = client.head(url, HTTP_HOST=host)
+            got = client.get(url, HTTP_HOST=host)
+            assert got.status_code == 200 and head.status_code == 200, name
+            assert int(head["Content-Length"]) == int(got["Content-Length"]) == len(body(got)), (name, host)
+            assert head["Cache-Control"] == "private, no-store"
+
+
+def test_exports_read_a_fixed_number_of_queries(
+    client: Any, share: Share, package: Package, source: Source, django_assert_num_queries: Any
+) -> None:
+    # Once with three files, once with three hundred more: the same number of queries.
+    for round_number in range(2):
+        expected = {"share_download_zip": 8, "share_urls": 4, "share_manifest": 4, "share_datapackage": 2}
+        for name, count in expected.items():
+            with django_assert_num_queries(count):
+                assert len(body(client.get(reverse(name, args=[share.token])))) > 0
+            with django_assert_num_queries(1):
+                client.head(reverse(name, args=[share.token]))
+        with django_assert_num_queries(4):
+            assert client.get(reverse("share_resolve", args=[share.token, "data/a.csv"])).status_code == 307
+        if round_number == 0:
+            for index in range(300):
+                packages.package_write_text(package=package, path=f"notes/n{index}.md", content=f"note {index}")
+            publish(package, "more")
+
+
+def test_a_password_share_guards_every_export_with_basic_auth(
+    owner: Any, package: Package, client: Any, settings: Any
+) -> None:
+    settings.SHARE_UNLOCK_ATTEMPTS = 100
+    locked = services.share_create(package=package, created_by=owner, password="correct horse")
+    urls = [reverse(name, args=[locked.token]) for name in EXPORTS]
+    urls.append(reverse("share_resolve", args=[locked.token, "data/a.csv"]))
+    for url in urls:
+        for method in (client.get, client.head):
+            refused = method(url)
+            assert refused.status_code == 401 and refused["WWW-Authenticate"].startswith("Basic"), url
+            assert method(url, **basic("wrong")).status_code == 401
+            assert method(url, **basic("correct horse")).status_code in {200, 307}, url
+    guide = zipfile.ZipFile(io.BytesIO(body(client.get(urls[0], **basic("correct horse"))))).read(
+        "field-data/HOW-TO-DOWNLOAD.md"
+    )
+    assert b"--user=share --ask-password -i urls.txt" in guide
+
+
+def test_a_share_without_a_published_version_says_so(owner: Any, source: Source, client: Any) -> None:
+    package = packages.package_create(owner=owner, name="Unpublished")
+    packages.package_add_objects(package=package, source=source, paths=["a.csv"])
+    share = Share.objects.create(package=package, created_by=owner)
+    for name in EXPORTS:
+        response = client.get(reverse(name, args=[share.token]))
+        assert response.status_code == 409 and b"no published version yet" in response.content, name
+    versions.package_publish(package=package, message="on its way")
+    for name in EXPORTS:
+        response = client.get(reverse(name, args=[share.token]))
+        assert response.status_code == 503 and response["Retry-After"] == "30", name
+        assert b"Version 1 of this package is being published (0 of 1 files checksummed)" in response.content
+    resolve = client.get(reverse("share_resolve", args=[share.token, "a.csv"]))
+    assert resolve.status_code == 503
+
+
+def test_a_pinned_share_keeps_serving_its_version(owner: Any, package: Package, source: Source, client: Any) -> None:
+    first = package.latest_version
+    assert first is not None
+    pinned = Share.objects.create(package=package, created_by=owner, version=first)
+    latest = services.share_create(package=package, created_by=owner)
+    packages.package_remove(package=package, path="data/a.csv")
+    packages.package_write_text(package=package, path="NEW.md", content="new")
+    publish(package, "second")
+
+    def paths(share: Share) -> list[str]:
+        manifest = body(client.get(reverse("share_manifest", args=[share.token]))).decode()
+        return [json.loads(line)["path"] for line in manifest.splitlines()]
+
+    assert "data/a.csv" in paths(pinned) and "NEW.md" not in paths(pinned)
+    assert "data/a.csv" not in paths(latest) and "NEW.md" in paths(latest)
+    assert client.get(reverse("share_resolve", args=[pinned.token, "data/a.csv"])).status_code == 307
+    assert client.get(reverse("share_resolve", args=[latest.token, "data/a.csv"])).status_code == 404
+    zipped = zipfile.ZipFile(io.BytesIO(body(client.get(reverse("share_download_zip", args=[pinned.token])))))
+    assert "field-data/data/a.csv.pointer.json" in zipped.namelist()
+
+
+def test_the_resolver_answers_416_past_the_end_and_409_for_drift(client: Any, share: Share, package: Package) -> None:
+    url = reverse("share_resolve", args=[share.token, "data/sub/b #1.bin"])
+    for header in (f"bytes={256 * 40}-", f"bytes={256 * 40 + 5}-{256 * 40 + 9}", "bytes=99999-,20000-"):
+        refused = client.get(url, HTTP_RANGE=header)
+        assert refused.status_code == 416 and refused["Content-Range"] == f"bytes */{256 * 40}", header
+        assert "Location" not in refused
+    for header in ("bytes=10-19", "bytes=-5", "bytes=99999-,0-1", "items=99999-", "bytes=x-"):
+        assert client.get(url, HTTP_RANGE=header).status_code == 307, header
+    VersionEntry.objects.filter(path="data/sub/b #1.bin").update(drift=VersionEntry.Drift.CHANGED)
+    VersionEntry.objects.filter(path="data/a.csv").update(drift=VersionEntry.Drift.MISSING)
+    changed = client.get(url)
+    assert changed.status_code == 409 and "Location" not in changed
+    assert "has changed in storage since version 1 was published" in changed.content.decode()
+    missing = client.get(reverse("share_resolve", args=[share.token, "data/a.csv"]))
+    assert missing.status_code == 409 and "is gone from storage" in missing.content.decode()
+
+
+def test_a_pinned_object_version_keeps_its_bytes_after_an_overwrite(
+    client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
+) -> None:
+    s3 = moto_server.client()
+    s3.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=s3_bucket, Key="v.csv", Body=b"first bytes")
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    package = packages.package_create(owner=owner, name="versioned")
+    packages.package_add_objects(package=package, source=source, paths=["v.csv"])
+    publish(package)
+    share = services.share_create(package=package, created_by=owner)
+    s3.put_object(Bucket=s3_bucket, Key="v.csv", Body=b"second bytes, longer")
+    location = client.get(reverse("share_resolve", args=[share.token, "v.csv"]))["Location"]
+    assert "versionId=" in location
+    with urllib.request.urlopen(location, timeout=10) as fetched:  # moto on 127.0.0.1
+        assert fetched.read() == b"first bytes"
+
+
+def test_wget_fetches_everything_and_a_second_run_ends_at_once(
+    live_server: Any, share: Share, wget: str, tmp_path: Path
+) -> None:
+    share_url = f"{live_server.url}/s/{share.token}/"
+    with urllib.request.urlopen(share_url + "download.zip", timeout=30) as response:
+        zip_bytes = response.read()
+    zipfile.ZipFile(io.BytesIO(zip_bytes)).extractall(tmp_path)
+    folder = tmp_path / "field-data"
+    guide = (folder / "HOW-TO-DOWNLOAD.md").read_text()
+    commands = re.findall(r"```\n(.*?)\n```", guide, re.S)
+    fetch = commands[0]
+    assert fetch.startswith("wget ")
+    first = subprocess.run(fetch.split(), cwd=folder, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    for path, content in FILES.items():
+        assert (folder / "data" / path).read_bytes() == content, path
+    started = time.monotonic()
+    again = subprocess.run(fetch.split(), cwd=folder, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("416 Requested Range Not Satisfiable") == len(FILES)
+    assert again.stderr.count("already fully retrieved") == len(FILES)
+    assert time.monotonic() - started < 10
+    for path, content in FILES.items():
+        assert (folder / "data" / path).read_bytes() == content, path
+    # The guide's checks pass on what wget fetched.
+    if shutil.which("jq"):
+        check = subprocess.run(["bash", "-c", commands[1]], cwd=folder, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        top = subprocess.run(["bash", "-c", commands[2]], cwd=folder, capture_output=True, text=True)
+        assert top.stdout.split()[0] == share.package.latest_version.top_hash
+
+
+def test_frictionless_validates_the_data_package(live_server: Any, share: Share, tmp_path: Path) -> None:
+    frictionless = shutil.which("frictionless") or str(Path(__import__("sys").executable).parent / "frictionless")
+    url = f"{live_server.url}/s/{share.token}/datapackage.json"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        descriptor = json.loads(response.read())
+    assert [resource["bytes"] for resource in descriptor["resources"]][1:] == [len(c) for c in FILES.values()]
+    assert descriptor["resources"][2]["hash"] == "sha256:" + hashlib.sha256(FILES["sub/b #1.bin"]).hexdigest()
+    assert descriptor["resources"][2]["path"] == f"{live_server.url}/s/{share.token}/r/data/sub/b%20%231.bin"
+    validated = subprocess.run(
+        [frictionless, "validate", "--json", url], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    report = json.loads(validated.stdout)
+    assert validated.returncode == 0 and report["valid"], validated.stdout[-3000:]
