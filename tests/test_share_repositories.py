@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from django.urls import reverse
 
 from packager import services as packages
+from packager.exports import annex, dvc
 from packager.models import Package
 from shares import services
 from shares.models import Share, ShareRepository
@@ -235,12 +238,14 @@ def test_it_refuses_what_is_not_a_repository_file(client: Any, owner: Any, local
 
 
 @pytest.mark.django_db
-def test_it_answers_404_for_a_share_without_a_published_version(
-    client: Any, owner: Any, local_package: Package
-) -> None:
+def test_it_says_when_a_share_has_no_published_version_yet(client: Any, owner: Any, local_package: Package) -> None:
+    # Sharing an unpublished package publishes its first version; until that is done the
+    # repositories and content addresses answer like every download: 503 + Retry-After.
     share = services.share_create(package=local_package, created_by=owner)
-    assert client.get(f"/s/{share.token}/annex.git/info/refs").status_code == 404
-    assert client.get(f"/s/{share.token}/sha256/{'0' * 64}").status_code == 404
+    for url in [f"/s/{share.token}/annex.git/info/refs", f"/s/{share.token}/sha256/{'0' * 64}"]:
+        response = client.get(url)
+        assert response.status_code == 503 and response["Retry-After"] == "30", url
+    assert not ShareRepository.objects.exists()
     assert client.get("/s/no-such-token/annex.git/info/refs").status_code == 404
 
 
@@ -340,3 +345,19 @@ def test_it_shows_the_clone_recipes_with_the_real_link_and_asks_for_the_builds(
     assert "dvc remote modify --local packager ask_password true" in text
     assert "git config credential.helper cache" in text
     assert PASSWORD not in text
+
+
+@pytest.mark.django_db
+def test_it_gives_the_same_recipes_in_the_zips_how_to(client: Any, owner: Any, local_package: Package) -> None:
+    publish(local_package)
+    for password in ("", PASSWORD):
+        share = services.share_create(package=local_package, created_by=owner, password=password)
+        response = client.get(f"/s/{share.token}/download.zip", headers=basic(password) if password else {})
+        assert response.status_code == 200
+        archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+        guide = archive.read("local-set/HOW-TO-DOWNLOAD.md").decode()
+        link = f"http://testserver/s/{share.token}/"
+        assert annex.annex_recipe(share_url=link, folder="local-set", has_password=bool(password)) in guide
+        assert dvc.dvc_recipe(share_url=link, folder="local-set", has_password=bool(password)) in guide
+        assert ("ask_password true" in guide) == bool(password)
+        assert PASSWORD not in guide

@@ -64,17 +64,6 @@ Each file lands at its path in the package, beside its pointer. Each line of `ur
 is a stable link that redirects to a fresh, short-lived signed URL, so the command can be
 run again at any time: it resumes cut-short files and skips finished ones.
 {password_note}
-## Or clone it with git-annex or DVC
-
-The same files as a git repository; the data still comes straight from cloud storage and
-every file is checked against its hash (run these anywhere, not in this folder):
-
-```
-{annex_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
-
-```
-{dvc_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
-{clone_password_note}
 ## Check what you fetched
 
 `manifest.jsonl` has one line per file with its size, sha256 and md5. With `jq`:
@@ -94,5 +83,17 @@ jq -j '.path, "\\u0000", .size, "\\u0000", .sha256, "\\n"' manifest.jsonl | sha2
 
 A pointer's `resolve` is relative to the share link: `{share_url}` + `resolve`.
 `datapackage.json` describes the same files as a Frictionless Data Package.
+
+## Or clone it with git-annex or DVC
+
+The same files as a git repository; the data still comes straight from cloud storage and
+every file is checked against its hash (run these anywhere, not in this folder):
+
+```
+{annex_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
+
+```
+{dvc_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
+{clone_password_note}
 """
     return text.encode()
