@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-repos clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export bench-repos clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -37,11 +37,13 @@ $(CLIENTS)/.installed:
 	$(CLIENTS)/bin/pip install --quiet "git-annex>=10.20250605" "dvc>=3.50,<4"
 	touch $@
 
-# Debian packages the tests drive for real: wget, git, chromium, Redis and PostgreSQL.
+# Debian packages the tests drive for real: wget, git, unzip, jq, chromium, Redis and PostgreSQL.
 system-test-deps:
 	@missing=""; \
 	command -v wget >/dev/null || missing="$$missing wget"; \
 	command -v git >/dev/null || missing="$$missing git"; \
+	command -v unzip >/dev/null || missing="$$missing unzip"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -92,5 +94,10 @@ bench-browse: install
 bench-publish: install
 	$(PYTHON) bench/publish.py
 
+# Exports of 100k and 1M-entry versions through gunicorn, on SQLite then PostgreSQL.
+bench-export: install-test
+	$(PYTHON) bench/export.py
+
+# The git-annex and DVC repositories of a 100k-file version: build, size, clone, requests per file.
 bench-repos: install-test
 	$(PYTHON) bench/repos.py

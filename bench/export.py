@@ -10,9 +10,9 @@ and prints:
   (names and bytes read from that very archive) in this process, in the same run, and
   the ratio (the issue asks for at most 1.0);
 - download.zip of the large version: the first byte, the HEAD time, the full download and
-  how much the serving worker's memory grew meanwhile;
-- publishing 100,000 entries whose checksums are already known (ObjectChecksum rows):
-  package_publish plus the task body, version_publish_run.
+  how much the serving worker's memory grew meanwhile.
+
+Publishing itself (with the exports' share of it) is measured by bench/publish.py.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="entries of the small and the large version")
-    parser.add_argument("--publish", type=int, default=100_000, help="entries to publish with known checksums")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
     if args.database != "both":
@@ -55,7 +54,7 @@ def main() -> None:
             environment.pop("DATABASE_URL", None)
         try:
             command = [sys.executable, __file__, "--database", database, "--sizes", args.sizes]
-            subprocess.run([*command, "--publish", str(args.publish)], env=environment, check=True)
+            subprocess.run(command, env=environment, check=True)
         finally:
             if server is not None:
                 server.stop()
@@ -103,9 +102,6 @@ def run(args: argparse.Namespace) -> None:
         print(f"download.zip, {large:,} entries: HEAD {head_seconds * 1000:6.1f} ms (issue: <= 100 ms)")
         print(f"  first byte {first_byte:.3f} s (issue: <= 1 s), whole {size / 1e6:,.0f} MB in {total_seconds:.1f} s")
         print(f"  worker memory growth: {growth.megabytes:.1f} MB (issue: <= 50 MB)")
-    if args.publish:
-        seconds = publish_known(args.publish)
-        print(f"publish {args.publish:,} entries with known checksums: {seconds:6.1f} s   (issue: <= 30 s)")
 
 
 def median(call: Any, repeat: int) -> float:
@@ -173,42 +169,6 @@ def bare_zipstream_ng(archive: bytes) -> float:
         assert written == len(stream) == len(archive), (written, len(archive))
 
     return median(write, 2)
-
-
-def publish_known(count: int) -> float:
-    """Publish a draft of `count` entries whose checksums the cache already has."""
-    from django.utils import timezone
-
-    from packager import versions
-    from packager.models import Package, PackageEntry
-    from sources.models import ObjectChecksum
-    from tests.factories import insert_rows
-
-    user, source = owner_and_source()
-    package = Package.objects.create(owner=user, name="bench publish", slug="bench-publish")
-    now = timezone.now()
-    keys = [f"objects/o{index:07d}.bin" for index in range(count)]
-    insert_rows(
-        ObjectChecksum,
-        ["source_id", "key", "etag", "version_id", "size", "sha256", "md5", "origin", "computed_at"],
-        ((source.pk, key, f'"{index:032x}"', "", index, f"{index:064x}", f"{index:032x}", "store", now)
-         for index, key in enumerate(keys)),
-    )  # fmt: skip
-    insert_rows(
-        PackageEntry,
-        ["package_id", "path", "parent", "kind", "size", "sha256", "md5", "source_id", "key", "version_id",
-         "etag", "text_file", "created_at", "updated_at"],
-        ((package.pk, f"d{index % 100:02d}/o{index:07d}.bin", f"d{index % 100:02d}/", "pointer", index, "", "",
-          source.pk, key, "", f'"{index:032x}"', "", now, now)
-         for index, key in enumerate(keys)),
-    )  # fmt: skip
-    started = time.perf_counter()
-    version = versions.package_publish(package=package, message="bench")
-    versions.version_publish_run(version_pk=version.pk)
-    seconds = time.perf_counter() - started
-    version.refresh_from_db()
-    assert version.state == "published", (version.state, version.error)
-    return seconds
 
 
 # The live server -------------------------------------------------------------------------

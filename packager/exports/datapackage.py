@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from packager.exports.parts import BASE
-from packager.exports.rows import Row
+from packager.exports.rows import Row, json_string
 
 if TYPE_CHECKING:
     from packager.models import PackageVersion
@@ -46,11 +46,9 @@ def head(version: PackageVersion, *, created: str) -> str:
 
 
 def resource(row: Row, *, first: bool) -> str:
-    described = {"name": frictionless_name(row.path)}
-    text = json.dumps(described, ensure_ascii=False)[:-1]
-    text += ', "path": "' + BASE + row.link + '", "bytes": ' + str(row.size)
+    text = f'{{"name": {json_string(frictionless_name(row.path))}, "path": "{BASE}{row.link}", "bytes": {row.size}'
     if row.sha256:
-        text += ', "hash": "sha256:' + row.sha256 + '"'
+        text += f', "hash": "sha256:{row.sha256}"'
     return ("  " if first else ",\n  ") + text + "}"
 
 

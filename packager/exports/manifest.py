@@ -6,25 +6,18 @@ Everything needed to recompute the version's top hash is in it: sha256 over
 
 from __future__ import annotations
 
-import json
-
 from packager.exports.parts import BASE
-from packager.exports.rows import Row
+from packager.exports.rows import Row, json_string
 
 PART = "manifest"
 NAME = "manifest.jsonl"
 
 
 def line(row: Row) -> str:
-    record = {
-        "path": row.path,
-        "kind": "text" if row.is_text else "file",
-        "size": row.size,
-        "sha256": row.sha256 or None,
-        "md5": row.md5 or None,
-        "etag": row.etag or None,
-        "version_id": row.version_id or None,
-    }
-    # The link goes last, as a JSON string whose first character is the BASE mark; the
-    # resolve path is ASCII, so json.dumps leaves it as it is.
-    return json.dumps(record, ensure_ascii=False)[:-1] + ', "url": "' + BASE + row.link + '"}\n'
+    """As json.dumps of the record (a test checks it), with the link last: a JSON string
+    whose first character is the BASE mark (the resolve path is ASCII, so needs no escaping)."""
+    return (
+        f'{{"path": {json_string(row.path)}, "kind": "{"text" if row.is_text else "file"}", "size": {row.size}, '
+        f'"sha256": {json_string(row.sha256)}, "md5": {json_string(row.md5)}, "etag": {json_string(row.etag)}, '
+        f'"version_id": {json_string(row.version_id)}, "url": "{BASE}{row.link}"}}\n'
+    )

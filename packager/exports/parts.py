@@ -35,6 +35,7 @@ class PartWriter:
         self.size = 0
         self.marks = 0
         self._buffer = bytearray()
+        self._pending: list[str] = []
         self._index = 0
 
     def write(self, data: bytes) -> None:
@@ -44,9 +45,17 @@ class PartWriter:
             self._flush()
 
     def write_text(self, text: str, *, marks: int = 0) -> None:
-        """Text holding `marks` BASE marks (the caller counts them: it put them there)."""
+        """Text holding `marks` BASE marks (the caller counts them: it put them there).
+        Encoded a thousand pieces at a time: one call instead of a thousand."""
         self.marks += marks
-        self.write(text.encode())
+        self._pending.append(text)
+        if len(self._pending) >= 1000:
+            self._encode_pending()
+
+    def _encode_pending(self) -> None:
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            self.write(text.encode())
 
     def _flush(self) -> None:
         from packager.models import ExportPart
@@ -60,6 +69,7 @@ class PartWriter:
         self._buffer = bytearray()
 
     def close(self) -> dict[str, int]:
+        self._encode_pending()
         self._flush()
         return {"size": self.size, "marks": self.marks}
 

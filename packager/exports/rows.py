@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote
 
@@ -50,3 +51,10 @@ def resolve_path(path: str) -> str:
 def resolve_url(base: str, path: str) -> str:
     """base ends with "/"."""
     return base + resolve_path(path)
+
+
+def json_string(value: str) -> str:
+    """A JSON string, or null for "" — what json.dumps(value or None, ensure_ascii=False)
+    writes, from the same C function, without json.dumps' per-call overhead (it counts at a
+    million rows times three formats)."""
+    return encode_basestring(value) if value else "null"
