@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY packager packager
 COPY sources sources
 COPY shares shares
+COPY web web
 RUN pip install --no-cache-dir .
 COPY . .
 RUN SECRET_KEY=build python manage.py collectstatic --noinput --verbosity 0

@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export bench-repos clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export bench-pages bench-repos clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -97,6 +97,11 @@ bench-publish: install
 # Exports of 100k and 1M-entry versions through gunicorn, on SQLite then PostgreSQL.
 bench-export: install-test
 	$(PYTHON) bench/export.py
+
+# Folder pages of a 1,000,000-entry package and version, on SQLite then on PostgreSQL.
+bench-pages: install-test
+	$(PYTHON) bench/pages.py
+	$(PYTHON) bench/pages.py --postgres
 
 # The git-annex and DVC repositories of a 100k-file version: build, size, clone, requests per file.
 bench-repos: install-test

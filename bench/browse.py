@@ -28,8 +28,10 @@ from django.core.management import call_command  # noqa: E402
 
 from bench.timing import median_seconds  # noqa: E402
 from packager.models import Package, PackageEntry  # noqa: E402
-from packager.tree import list_folder  # noqa: E402
+from packager.services import package_folders_rebuild  # noqa: E402
+from packager.tree import list_package_folder  # noqa: E402
 from sources.models import Source, SourceObject, encode_cursor  # noqa: E402
+from web.cursors import encode_cursor as encode_page_cursor  # noqa: E402
 
 PAGE = 200
 
@@ -67,12 +69,21 @@ def main() -> None:
     package = Package.objects.create(owner=user, name="bench", slug="bench")
     PackageEntry.objects.bulk_create(
         (
-            PackageEntry(package=package, path=f"d{index % 100:02d}/f{index:07d}.bin", kind="pointer", size=index)
+            PackageEntry(
+                package=package,
+                path=f"d{index % 100:02d}/f{index:07d}.bin",
+                parent=f"d{index % 100:02d}/",
+                kind="pointer",
+                size=index,
+            )
             for index in range(args.entries)
         ),
         batch_size=5000,
     )
-    tree_ms = median_seconds(lambda: list_folder(package, "d42/", page=3), args.repeat) * 1000
+    package_folders_rebuild(package=package)
+    # The third page of a folder: after its 400th file.
+    third = encode_page_cursor("f", f"d42/f{399 * 100 + 42:07d}.bin")
+    tree_ms = median_seconds(lambda: list_package_folder(package, "d42/", cursor=third), args.repeat) * 1000
 
     print(f"index: {args.objects:,} objects in one folder, written at {args.objects / load_seconds:,.0f} rows/s")
     print(f"first page of {PAGE}:            {first_ms:8.2f} ms")

@@ -21,6 +21,7 @@ import argparse
 import http.client
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,14 +39,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="entries of the small and the large version")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.database != "both":
+    if args.child:
         run(args)
         return
     from tests.servers import PostgresServer
 
-    for database in ("sqlite", "postgresql"):
-        environment = {**os.environ, "PACKAGER_VAR_DIR": tempfile.mkdtemp(prefix="packager-bench-")}
+    for database in ("sqlite", "postgresql") if args.database == "both" else (args.database,):
+        var_dir = tempfile.mkdtemp(prefix="packager-bench-")
+        environment = {**os.environ, "PACKAGER_VAR_DIR": var_dir}
         server = None
         if database == "postgresql":
             server = PostgresServer.start()
@@ -53,11 +56,12 @@ def main() -> None:
         else:
             environment.pop("DATABASE_URL", None)
         try:
-            command = [sys.executable, __file__, "--database", database, "--sizes", args.sizes]
+            command = [sys.executable, __file__, "--child", "--database", database, "--sizes", args.sizes]
             subprocess.run(command, env=environment, check=True)
         finally:
             if server is not None:
                 server.stop()
+            shutil.rmtree(var_dir, ignore_errors=True)  # a million-entry SQLite file is large
 
 
 # One database ----------------------------------------------------------------------------

@@ -5,45 +5,54 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Sum
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Router, Schema
+from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
 
 from packager import services, versions
 from packager.api_auth import AUTH
-from packager.models import Package, PackageEntry, PackageVersion
+from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
+from sources.api_errors import ObjectBodyParser, document_errors, errors
 from sources.backends import StorageError
-from sources.http import api_user
+from web.cursors import InvalidCursor, decode_cursor, encode_cursor
+from web.http import api_user
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(title="packager", version="1", auth=AUTH, urls_namespace="api-1", docs_url="/docs")
+
+class PackagerAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        return document_errors(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+
+
+api = PackagerAPI(
+    title="packager", version="1", auth=AUTH, urls_namespace="api-1", docs_url="/docs", parser=ObjectBodyParser()
+)
 router = Router(tags=["packages"])
-
-
-class Error(Schema):
-    detail: str
+Key = Annotated[str, Field(max_length=1024)]
+# A name must hold something other than spaces.
+NAME_PATTERN = r"\S"
 
 
 class PackageIn(Schema):
-    name: str
-    description: str = ""
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    description: str = Field("", max_length=100_000)
 
 
 class PackagePatch(Schema):
-    name: str | None = None
-    description: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
+    description: str | None = Field(None, max_length=100_000)
 
 
 class PackageOut(Schema):
@@ -59,7 +68,7 @@ class PackageOut(Schema):
 
 class EntryOut(Schema):
     path: str
-    kind: str
+    kind: Literal["pointer", "text"]
     size: int
     sha256: str | None
     md5: str | None
@@ -69,17 +78,38 @@ class EntryOut(Schema):
     version_id: str | None
 
 
+class EntryPageQuery(Schema):
+    cursor: str = Field("", description="The next_cursor of the previous page; empty for the first page.")
+    limit: int = Field(200, ge=1, le=1000, description="Entries per page.")
+
+
+class EntryPage(Schema):
+    items: list[EntryOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null after the last page.")
+
+
+class VersionEntryOut(EntryOut):
+    drift: str = Field(description='"" (unchanged), "missing" or "changed", as the last verify found it.')
+
+
+class VersionEntryPage(Schema):
+    items: list[VersionEntryOut]
+    next_cursor: str | None
+
+
 class EntriesIn(Schema):
+    """One of {source, keys, target}, {source, prefix, target} or {path, text}."""
+
     source: uuid.UUID | None = None
-    keys: list[str] | None = None
-    prefix: str | None = None
-    target: str = ""
-    path: str | None = None
-    text: str | None = None
+    keys: list[Key] | None = Field(None, min_length=1, max_length=10_000)
+    prefix: str | None = Field(None, max_length=1024)
+    target: str = Field("", max_length=1024)
+    path: str | None = Field(None, min_length=1, max_length=1024)
+    text: str | None = Field(None, max_length=services.MAX_TEXT_SIZE)
 
 
 class EntryPatch(Schema):
-    path: str
+    path: str = Field(min_length=1, max_length=1024)
 
 
 class Added(Schema):
@@ -87,20 +117,21 @@ class Added(Schema):
 
 
 def package_out(package: Package) -> dict[str, Any]:
-    totals = package.entries.aggregate(count=Count("id"), size=Sum("size"))
+    # The package's aggregate row (folder ""), kept up to date by the services.
+    whole = package.folders.filter(path="").first()
     return {
         "id": package.public_id,
         "name": package.name,
         "slug": package.slug,
         "description": package.description,
-        "entry_count": totals["count"] or 0,
-        "total_size": totals["size"] or 0,
+        "entry_count": whole.file_count if whole else 0,
+        "total_size": whole.size if whole else 0,
         "created_at": package.created_at,
         "updated_at": package.updated_at,
     }
 
 
-def entry_out(entry: PackageEntry) -> dict[str, Any]:
+def entry_out(entry: PackageEntry | VersionEntry) -> dict[str, Any]:
     return {
         "path": entry.path,
         "kind": entry.kind,
@@ -148,29 +179,64 @@ def delete_package(request: HttpRequest, package_id: uuid.UUID) -> Status[None]:
     return Status(204, None)
 
 
-@router.get("/packages/{uuid:package_id}/entries", response=list[EntryOut])
-def list_entries(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
+def _keyset_page(rows: QuerySet[Any], key: str, kind: type, cursor: str, limit: int) -> tuple[list[Any], str | None]:
+    """One page of rows ordered by a unique `key`, and the cursor of the next page.
+
+    The cursor carries the last key shown, so every page is one range scan of an index
+    (the thousandth page costs what the first does); a damaged cursor is a 400.
+    """
+    if cursor:
+        try:
+            rows = rows.filter(**{f"{key}__gt": decode_cursor(cursor, kind)[0]})
+        except InvalidCursor as error:
+            raise HttpError(400, error.message) from None
+    page = list(rows.order_by(key)[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    page = page[:limit]
+    return page, encode_cursor(getattr(page[-1], key))
+
+
+@router.get("/packages/{uuid:package_id}/entries", response=EntryPage)
+def list_entries(request: HttpRequest, package_id: uuid.UUID, query: Query[EntryPageQuery]) -> dict[str, Any]:
+    """The draft's entries by path, a page at a time."""
     package = get_package(request, package_id)
-    return [entry_out(entry) for entry in package.entries.select_related("source").order_by("path")]
+    rows = package.entries.select_related("source")
+    entries, next_cursor = _keyset_page(rows, "path", str, query.cursor, query.limit)
+    return {"items": [entry_out(entry) for entry in entries], "next_cursor": next_cursor}
 
 
-@router.post("/packages/{uuid:package_id}/entries", response={201: Added})
+@router.get(
+    "/packages/{uuid:package_id}/versions/{int:number}/entries",
+    response=VersionEntryPage,
+)
+def list_version_entries(
+    request: HttpRequest, package_id: uuid.UUID, number: int, query: Query[EntryPageQuery]
+) -> dict[str, Any]:
+    """A version's entries in code-point order of their paths, a page at a time."""
+    version = get_version(request, package_id, number)
+    rows = VersionEntry.objects.filter(package_version=version).select_related("source")
+    entries, next_cursor = _keyset_page(rows, "position", int, query.cursor, query.limit)
+    return {"items": [{**entry_out(entry), "drift": entry.drift} for entry in entries], "next_cursor": next_cursor}
+
+
+@router.post("/packages/{uuid:package_id}/entries", response={201: Added, **errors(409, 502, 507)})
 def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> Status[dict[str, Any]]:
     """Objects by key, a whole prefix (recursively), or a text file."""
     package = get_package(request, package_id)
     if body.path is not None:
         if body.text is None:
-            raise HttpError(400, "A text entry needs both “path” and “text”.")
+            raise HttpError(422, "A text entry needs both “path” and “text”.")
         entry = services.package_write_text(package=package, path=body.path, content=body.text)
         return Status(201, {"added": [entry_out(entry)]})
     if body.source is None or (body.keys is None) == (body.prefix is None):
-        raise HttpError(400, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
+        raise HttpError(422, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
     source = get_source(request, body.source)
     root = source.normalized_prefix
     keys = body.keys if body.keys is not None else [body.prefix.rstrip("/") + "/" if body.prefix else root]
     outside = [key for key in keys if not key.startswith(root)]
     if outside:
-        raise HttpError(400, f"These keys are outside the source's prefix “{root}”: {', '.join(outside[:5])}.")
+        raise HttpError(422, f"These keys are outside the source's prefix “{root}”: {', '.join(outside[:5])}.")
     paths = [key[len(root) :] for key in keys]
     # A prefix adds what is below it under the target; keys keep their file names.
     entries = services.package_add_objects(
@@ -181,7 +247,7 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     return Status(201, {"added": [entry_out(entry) for entry in entries]})
 
 
-@router.patch("/packages/{uuid:package_id}/entries/{path:path}", response=list[EntryOut])
+@router.patch("/packages/{uuid:package_id}/entries/{path:path}", response={200: list[EntryOut], **errors(409)})
 def move_entry(request: HttpRequest, package_id: uuid.UUID, path: str, body: EntryPatch) -> list[dict[str, Any]]:
     package = get_package(request, package_id)
     if not services.entries_at(package, path):
@@ -227,7 +293,7 @@ class FailedPath(Schema):
 class VersionOut(Schema):
     number: int
     message: str
-    state: str
+    state: Literal["checksumming", "published", "failed"]
     error: str
     failed_paths: list[FailedPath]
     progress: Progress
@@ -292,7 +358,7 @@ def get_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Pac
     )
 
 
-@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut, 400: Error, 404: Error})
+@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut})
 def publish_version(request: HttpRequest, package_id: uuid.UUID, body: VersionIn) -> Status[dict[str, Any]]:
     """Freeze the draft into the next version; checksumming runs as a task (poll the version)."""
     version = versions.package_publish(
@@ -301,18 +367,18 @@ def publish_version(request: HttpRequest, package_id: uuid.UUID, body: VersionIn
     return Status(202, version_out(version))
 
 
-@router.get("/packages/{uuid:package_id}/versions", response={200: list[VersionOut], 404: Error})
+@router.get("/packages/{uuid:package_id}/versions", response=list[VersionOut])
 def list_versions(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
     package = get_package(request, package_id)
     return [version_out(version) for version in package.versions.order_by("-number")]
 
 
-@router.get("/packages/{uuid:package_id}/versions/{int:number}", response={200: VersionOut, 404: Error})
+@router.get("/packages/{uuid:package_id}/versions/{int:number}", response=VersionOut)
 def read_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
     return version_out(get_version(request, package_id, number))
 
 
-@router.get("/packages/{uuid:package_id}/versions/{int:number}/diff", response={200: DiffOut, 404: Error})
+@router.get("/packages/{uuid:package_id}/versions/{int:number}/diff", response=DiffOut)
 def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
     """What changed since the previous published version (at most 500 paths of each kind)."""
     version = get_version(request, package_id, number)
@@ -321,9 +387,7 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
     return {"number": version.number, "previous": previous.number if previous else None, **diff.__dict__}
 
 
-@router.post(
-    "/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, 404: Error, 409: Error}
-)
+@router.post("/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, **errors(409)})
 def verify_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
     """Re-check every object against the store; the result appears under "drift"."""
     version = get_version(request, package_id, number)
@@ -331,9 +395,7 @@ def verify_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> 
     return Status(202, version_out(version))
 
 
-@router.post(
-    "/packages/{uuid:package_id}/versions/{int:number}/confirm", response={202: VersionOut, 404: Error, 409: Error}
-)
+@router.post("/packages/{uuid:package_id}/versions/{int:number}/confirm", response={202: VersionOut, **errors(409)})
 def confirm_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
     """Agree to read `bytes_to_read` bytes to checksum what the stores do not vouch for."""
     version = versions.version_confirm_read(version=get_version(request, package_id, number))
@@ -361,7 +423,7 @@ def on_invalid_request(request: HttpRequest, error: NinjaValidationError) -> Htt
 def on_invalid_data(request: HttpRequest, error: DjangoValidationError) -> HttpResponse:
     fields = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
     first = next(iter(fields.values()))[0]
-    return api.create_response(request, {"detail": first, "fields": fields}, status=400)
+    return api.create_response(request, {"detail": first, "fields": fields}, status=422)
 
 
 @api.exception_handler(services.PackageError)
@@ -376,12 +438,12 @@ def on_version_error(request: HttpRequest, error: versions.VersionError) -> Http
 
 @api.exception_handler(ShareError)
 def on_share_error(request: HttpRequest, error: ShareError) -> HttpResponse:
-    return _error(request, error.message, 400)
+    return _error(request, error.message, 422)
 
 
 @api.exception_handler(StorageError)
 def on_storage_error(request: HttpRequest, error: StorageError) -> HttpResponse:
-    return _error(request, error.message, 400 if error.reason in {"auth", "not_found", "config"} else 502)
+    return _error(request, error.message, 422 if error.reason in {"auth", "not_found", "config"} else 502)
 
 
 @api.exception_handler(Http404)

@@ -84,6 +84,41 @@ class PackageEntry(models.Model):
             return handle.read().decode("utf-8", errors="replace")
 
 
+class FolderTotals(models.Model):
+    """A folder ("a/b/") with the number and total size of the files below it, at any depth."""
+
+    path = models.CharField(max_length=1024)  # ends with "/"
+    parent = models.CharField(max_length=1024, default="")
+    size = models.BigIntegerField(default=0)
+    file_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path[:-1].rpartition("/")[2]
+
+
+class PackageFolder(FolderTotals):
+    """A folder of a package's draft, with its totals.
+
+    Kept up to date by the package services in the same transaction as the entries, so the
+    package page reads one folder's aggregates instead of every path of the package. The row
+    with path "" holds the whole package's totals.
+    """
+
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="folders")
+
+    class Meta(FolderTotals.Meta):
+        constraints = [models.UniqueConstraint(fields=["package", "path"], name="package_folder_unique")]
+        indexes = [models.Index(fields=["package", "parent", "path"], name="package_folder_listing")]
+
+
 def parent_of(path: str) -> str:
     """The folder of a path, with its trailing slash: "a/b/" for "a/b/c.csv", "" for "c.csv"."""
     head, slash, _ = path.rpartition("/")
@@ -214,26 +249,14 @@ class VersionEntry(models.Model):
             return handle.read().decode("utf-8", errors="replace")
 
 
-class VersionFolder(models.Model):
+class VersionFolder(FolderTotals):
     """A folder of a published version with the number and total size of the files below it."""
 
     package_version = models.ForeignKey(PackageVersion, on_delete=models.CASCADE, related_name="folders")
-    path = models.CharField(max_length=1024)  # ends with "/"
-    parent = models.CharField(max_length=1024, default="")
-    size = models.BigIntegerField(default=0)
-    file_count = models.BigIntegerField(default=0)
 
-    class Meta:
-        ordering = ["path"]
+    class Meta(FolderTotals.Meta):
         constraints = [models.UniqueConstraint(fields=["package_version", "path"], name="version_folder_unique")]
         indexes = [models.Index(fields=["package_version", "parent", "path"], name="version_folder_listing")]
-
-    def __str__(self) -> str:
-        return self.path
-
-    @property
-    def name(self) -> str:
-        return self.path[:-1].rpartition("/")[2]
 
 
 class ExportPart(models.Model):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 
 import markdown
 import nh3
+from django.core.cache import cache
 
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
@@ -115,3 +118,38 @@ def render_text(path: str, text: str) -> tuple[str, str]:
     if lower.endswith(".ipynb"):
         return "notebook", notebook_to_html(text)
     return "plain", f"<pre>{html.escape(text)}</pre>"
+
+
+# Rendered HTML is kept by content hash: the same bytes always render the same way, so a
+# README read by every visitor of a share is read from storage and rendered once (and a
+# published version, whose text never changes, once for its life). Bump the version when
+# the renderer or the sanitizer's rules change.
+RENDER_CACHE_VERSION = 1
+RENDER_CACHE_SECONDS = 30 * 24 * 3600
+
+
+def _cached(kind: str, sha256: str, render: Callable[[], str]) -> str:
+    if not sha256:
+        return render()
+    key = f"packager:render:{RENDER_CACHE_VERSION}:{kind}:{sha256}"
+    rendered: str | None = cache.get(key)
+    if rendered is None:
+        rendered = render()
+        cache.set(key, rendered, RENDER_CACHE_SECONDS)
+    return rendered
+
+
+def markdown_to_html_cached(*, sha256: str, read: Callable[[], str]) -> str:
+    """markdown_to_html of the text `read` returns, read and rendered once per content hash."""
+    return _cached("markdown", sha256, lambda: markdown_to_html(read()))
+
+
+def description_html(text: str) -> str:
+    """A package description as HTML (hashed here: descriptions live in the database)."""
+    return markdown_to_html_cached(sha256=hashlib.sha256(text.encode()).hexdigest(), read=lambda: text)
+
+
+def render_text_cached(path: str, *, sha256: str, read: Callable[[], str]) -> tuple[str, str]:
+    """render_text of a text entry, read and rendered once per content hash."""
+    kind = render_text(path, "")[0]
+    return kind, _cached(kind, sha256, lambda: render_text(path, read())[1])

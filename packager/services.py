@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,11 +14,13 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from packager.models import ApiToken, Package, PackageEntry, VersionEntry, parent_of
-from packager.paths import InvalidPath, ancestors, normalize_folder, normalize_path
+from packager.models import ApiToken, Package, PackageEntry, PackageFolder, VersionEntry, parent_of
+from packager.paths import InvalidPath, add_to_folders, ancestors, folder_parent, normalize_folder, normalize_path
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject
+
+logger = logging.getLogger(__name__)
 
 MAX_TEXT_SIZE = 5 * 1024 * 1024
 
@@ -24,7 +28,7 @@ MAX_TEXT_SIZE = 5 * 1024 * 1024
 class PackageError(Exception):
     """A request on a package that cannot be carried out, with a message for the user."""
 
-    status = 400
+    status = 422  # the API's status: well-formed, but refused for what it asks
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -94,6 +98,72 @@ def _delete_files_on_commit(names: Iterable[str]) -> None:
 
     if kept:
         transaction.on_commit(delete_files)
+
+
+# Folder aggregates -----------------------------------------------------------------
+
+
+def _lock(package: Package) -> None:
+    """Serialize writes on one package, so two requests never update a folder's totals
+    from the same stale reading (PostgreSQL; SQLite serializes writers itself)."""
+    list(Package.objects.select_for_update().filter(pk=package.pk).values_list("pk"))
+
+
+def _update_folders(
+    package: Package, *, added: Iterable[tuple[str, int]] = (), removed: Iterable[tuple[str, int]] = ()
+) -> None:
+    """Apply entries added and removed (path, size) to the package's folder aggregates.
+
+    Costs a query per 500 folders touched, whatever the number of entries; a folder left
+    with no file is deleted. Call it inside the transaction that changes the entries.
+    """
+    deltas: dict[str, list[int]] = {}
+    for path, size in added:
+        add_to_folders(deltas, path, size)
+    for path, size in removed:
+        add_to_folders(deltas, path, -size, -1)
+    changed = [folder for folder, (size, count) in deltas.items() if size or count]
+    for start in range(0, len(changed), 500):
+        chunk = changed[start : start + 500]
+        existing = {row.path: row for row in PackageFolder.objects.filter(package=package, path__in=chunk)}
+        updated: list[PackageFolder] = []
+        created: list[PackageFolder] = []
+        for folder in chunk:
+            size, count = deltas[folder]
+            row = existing.get(folder)
+            if row is None:
+                row = PackageFolder(package=package, path=folder, parent=folder_parent(folder), size=0, file_count=0)
+                created.append(row)
+            else:
+                updated.append(row)
+            row.size += size
+            row.file_count += count
+        emptied = {row.pk for row in updated if row.file_count <= 0}
+        if emptied:
+            PackageFolder.objects.filter(pk__in=emptied).delete()
+        PackageFolder.objects.bulk_update(
+            [row for row in updated if row.pk not in emptied], ["size", "file_count"], batch_size=500
+        )
+        PackageFolder.objects.bulk_create([row for row in created if row.file_count > 0])
+
+
+@transaction.atomic
+def package_folders_rebuild(*, package: Package) -> int:
+    """Recompute a package's folder aggregates from its entries (after a bulk import, or to
+    repair them); returns the number of folders. Reads the paths once, flat in memory per folder."""
+    _lock(package)
+    totals: dict[str, list[int]] = {}
+    for path, size in package.entries.values_list("path", "size").iterator(chunk_size=5000):
+        add_to_folders(totals, path, size)
+    PackageFolder.objects.filter(package=package).delete()
+    PackageFolder.objects.bulk_create(
+        (
+            PackageFolder(package=package, path=folder, parent=folder_parent(folder), size=size, file_count=count)
+            for folder, (size, count) in totals.items()
+        ),
+        batch_size=2000,
+    )
+    return len(totals)
 
 
 # Paths ----------------------------------------------------------------------------
@@ -206,6 +276,7 @@ def package_add_objects(
     """
     if not paths:
         raise PackageError("Select at least one file or folder.")
+    _lock(package)
     try:
         folder = normalize_folder(target)
         found = _select(source, paths, keep_folder_names=keep_folder_names)
@@ -235,6 +306,7 @@ def package_add_objects(
         for path, info in fresh
     ]
     PackageEntry.objects.bulk_create(entries, batch_size=1000)
+    _update_folders(package, added=[(entry.path, entry.size) for entry in entries])
     package.save(update_fields=["updated_at"])
     return entries
 
@@ -267,6 +339,7 @@ def package_write_text(*, package: Package, path: str, content: bytes | str) -> 
         raise PackageError(error.message) from error
     data = content.encode("utf-8") if isinstance(content, str) else content
     _validate_text(path, data)
+    _lock(package)
     entry = package.entries.select_for_update().filter(path=path).first()
     if entry is not None and entry.kind != PackageEntry.Kind.TEXT:
         raise PathConflict(f"“{path}” is a data file in this package; choose another name.")
@@ -274,14 +347,45 @@ def package_write_text(*, package: Package, path: str, content: bytes | str) -> 
         _check_paths(package, [path])
         entry = PackageEntry(package=package, path=path, parent=parent_of(path), kind=PackageEntry.Kind.TEXT)
     old_file = (entry.text_file.name or "") if entry.text_file else ""
+    removed = [(path, entry.size)] if entry.pk else []
     entry.size = len(data)
     entry.sha256 = hashlib.sha256(data).hexdigest()
     entry.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    entry.text_file.save(path.rpartition("/")[2], ContentFile(data), save=False)
-    entry.save()
+    entry.text_file.name = _store_text(entry, path.rpartition("/")[2], data)
+    try:
+        entry.save()
+        _update_folders(package, added=[(path, entry.size)], removed=removed)
+        package.save(update_fields=["updated_at"])
+    except BaseException:
+        entry.text_file.storage.delete(entry.text_file.name)
+        raise
+    # The old content goes only once the new one is committed: a failure keeps it.
     _delete_files_on_commit([old_file])
-    package.save(update_fields=["updated_at"])
     return entry
+
+
+class OutOfSpace(PackageError):
+    status = 507
+
+
+def _store_text(entry: PackageEntry, filename: str, data: bytes) -> str:
+    """Write the content under a new name; on a failed write (a full disk) remove what was written."""
+    field = entry.text_file
+    name = field.field.generate_filename(entry, filename)
+    try:
+        return field.storage.save(name, ContentFile(data), max_length=field.field.max_length)
+    except OSError as error:
+        try:
+            field.storage.delete(name)  # a partial file (random name: nothing else has it)
+        except OSError:
+            logger.warning("could not remove the partial text file %s", name)
+        if error.errno in {errno.ENOSPC, errno.EDQUOT}:
+            raise OutOfSpace(
+                "The server is out of disk space for text files; nothing was saved. Try again later "
+                "or ask the administrator to free space."
+            ) from error
+        logger.exception("writing text file %s failed", name)
+        raise PackageError("The text file could not be stored; nothing was saved. Try again later.") from error
 
 
 # Moving and removing --------------------------------------------------------------
@@ -299,6 +403,7 @@ def entries_at(package: Package, path: str) -> list[PackageEntry]:
 @transaction.atomic
 def package_move(*, package: Package, path: str, new_path: str) -> list[PackageEntry]:
     """Rename or move an entry, or a whole folder of entries."""
+    _lock(package)
     entries = entries_at(package, path)
     if not entries:
         raise PackageError(f"Nothing at “{path}” in this package.")
@@ -312,21 +417,25 @@ def package_move(*, package: Package, path: str, new_path: str) -> list[PackageE
     except InvalidPath as error:
         raise PackageError(error.message) from error
     _check_paths(package, list(moves.values()), leaving=set(moves))
+    removed = [(entry.path, entry.size) for entry in entries]
     for entry in entries:
         entry.path = moves[entry.path]
         entry.parent = parent_of(entry.path)
     PackageEntry.objects.bulk_update(entries, ["path", "parent"], batch_size=1000)
+    _update_folders(package, added=[(entry.path, entry.size) for entry in entries], removed=removed)
     package.save(update_fields=["updated_at"])
     return entries
 
 
 @transaction.atomic
 def package_remove(*, package: Package, path: str) -> int:
+    _lock(package)
     entries = entries_at(package, path)
     if not entries:
         raise PackageError(f"Nothing at “{path}” in this package.")
     text_files = [entry.text_file.name or "" for entry in entries if entry.is_text]
     PackageEntry.objects.filter(pk__in=[entry.pk for entry in entries]).delete()
+    _update_folders(package, removed=[(entry.path, entry.size) for entry in entries])
     _delete_files_on_commit(text_files)
     package.save(update_fields=["updated_at"])
     return len(entries)

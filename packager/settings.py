@@ -88,11 +88,27 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60)}
+# Persistent connections are checked before reuse, so a restarted PostgreSQL costs one
+# failed request at most, never a run of "connection already closed" errors.
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60, conn_health_checks=True
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web server and the Celery worker write to the same file: wait for locks
-    # instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # The web server and the Celery worker write to the same file: wait for locks
+            # instead of failing with "database is locked".
+            "timeout": 20,
+            # A write transaction takes the lock when it begins: one that read first and
+            # then tried to write could not wait for it (SQLite answers "locked" at once).
+            "transaction_mode": "IMMEDIATE",
+            # WAL: readers never wait for the writer (browsing while an index is written);
+            # NORMAL syncs at checkpoints, which WAL keeps safe against corruption.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
     # Tests keep their database in a file too, so a real worker process can share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -179,7 +195,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged once it has run, and a task whose worker process died (killed,
+# out of memory) goes back on the queue: every task is idempotent, so a rerun finishes it.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # Storage sources.

@@ -1,88 +1,135 @@
-"""Folder views over the flat list of a package's entry paths."""
+"""Folder pages of a package's draft and of a published version, read from folder aggregates.
+
+A page never reads every path of the package: it reads the folder's own aggregate row,
+one page of subfolders and one page of files through the (…, parent, path) indexes, and
+looks up a README among a fixed list of names. That is a fixed number of queries whatever
+the size of the package. Pages are keyset-paginated (folders first, then files, each by
+path), so the last page of a folder of a million files costs what the first one does.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from packager.models import Package, PackageEntry
-from sources.http import breadcrumbs
+from django.db.models import QuerySet
+
+from packager.models import Package, PackageEntry, PackageFolder, PackageVersion, VersionEntry, VersionFolder
+from web.cursors import InvalidCursor, decode_cursor, encode_cursor
+from web.http import breadcrumbs
 
 PAGE_SIZE = 200
-
-
-@dataclass
-class Folder:
-    name: str
-    path: str  # ends with "/"
-    size: int = 0
-    file_count: int = 0
+# Looked up by exact path (an index lookup), in this order of preference.
+README_NAMES = [
+    f"{stem}{suffix}"
+    for suffix in (".md", ".markdown", ".txt", "", ".MD", ".TXT")
+    for stem in ("README", "Readme", "readme", "ReadMe")
+]
+_FOLDER, _FILE = "d", "f"
 
 
 @dataclass
 class Listing:
     folder: str
-    folders: list[Folder]
-    files: list[PackageEntry]
-    total_size: int
+    exists: bool
+    folders: list[Any]  # PackageFolder or VersionFolder rows
+    files: list[Any]  # PackageEntry or VersionEntry rows
+    size: int  # of everything below this folder
+    file_count: int
+    total_size: int  # of the whole package or version
     total_count: int
-    page: int
-    pages: int
+    cursor: str = ""
+    next_cursor: str = ""
     breadcrumbs: list[tuple[str, str]] = field(default_factory=list)
-    readme: PackageEntry | None = None
+    readme: Any = None  # a text entry
 
     @property
     def is_empty(self) -> bool:
         return not self.folders and not self.files
 
 
-def list_folder(package: Package, folder: str = "", page: int = 1) -> Listing:
-    """Direct children of a folder, folders first, with sizes summed over their contents.
+def _position(cursor: str) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    kind, path = decode_cursor(cursor, str, str)
+    if kind not in (_FOLDER, _FILE):
+        raise InvalidCursor()
+    return kind, path
 
-    Reads only (path, size) for the whole package and loads full rows for the files
-    on the requested page, so a folder of 10,000 files costs one page of rows.
+
+def _page(
+    folder_rows: QuerySet[Any], file_rows: QuerySet[Any], folder: str, cursor: str, limit: int
+) -> tuple[list[Any], list[Any], str]:
+    """Subfolders then files of `folder` after the cursor: (folders, files, next cursor).
+
+    `path > folder` is true of every child, so the first page needs no special case; at
+    the top it also leaves out the draft's row for the whole package (path "").
     """
-    folders: dict[str, Folder] = {}
-    file_paths: list[str] = []
-    total_size = total_count = 0
-    depth = len(folder)
-    for path, size in package.entries.values_list("path", "size"):
-        total_size += size
-        total_count += 1
-        if not path.startswith(folder):
-            continue
-        rest = path[depth:]
-        name, slash, _ = rest.partition("/")
-        if slash:
-            entry = folders.setdefault(name, Folder(name=name, path=f"{folder}{name}/"))
-            entry.size += size
-            entry.file_count += 1
-        else:
-            file_paths.append(path)
-    children: list[tuple[str, str]] = [("d", name) for name in sorted(folders)] + [
-        ("f", path) for path in sorted(file_paths)
-    ]
-    pages = max(1, -(-len(children) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    window = children[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    on_page = [value for kind, value in window if kind == "f"]
-    files = list(package.entries.filter(path__in=on_page).select_related("source").order_by("path")) if on_page else []
-    readme_path = next(
-        (
-            path
-            for path in sorted(file_paths)
-            if path[depth:].lower() in {"readme.md", "readme.markdown", "readme.txt", "readme"}
-        ),
-        None,
+    position = _position(cursor)
+    folders: list[Any] = []
+    if position is None or position[0] == _FOLDER:
+        after = position[1] if position else folder
+        folders = list(folder_rows.filter(parent=folder, path__gt=after).order_by("path")[: limit + 1])
+    files: list[Any] = []
+    if len(folders) <= limit:
+        after = position[1] if position and position[0] == _FILE else folder
+        files = list(file_rows.filter(parent=folder, path__gt=after).order_by("path")[: limit + 1 - len(folders)])
+    if len(folders) + len(files) <= limit:
+        return folders, files, ""
+    (files if files else folders).pop()
+    last = (_FILE, files[-1].path) if files else (_FOLDER, folders[-1].path)
+    return folders, files, encode_cursor(*last)
+
+
+def _readme(file_rows: QuerySet[Any], folder: str) -> Any:
+    found = {entry.name: entry for entry in file_rows.filter(path__in=[folder + name for name in README_NAMES])}
+    return next((found[name] for name in README_NAMES if name in found), None)
+
+
+def list_package_folder(package: Package, folder: str = "", *, cursor: str = "", limit: int = PAGE_SIZE) -> Listing:
+    """One page of a folder of the package's draft. InvalidCursor for a damaged cursor."""
+    aggregates = {row.path: row for row in PackageFolder.objects.filter(package=package, path__in={"", folder})}
+    entries = PackageEntry.objects.filter(package=package)
+    folders, files, next_cursor = _page(
+        PackageFolder.objects.filter(package=package), entries.select_related("source"), folder, cursor, limit
     )
-    readme = package.entries.filter(path=readme_path, kind=PackageEntry.Kind.TEXT).first() if readme_path else None
+    here, whole = aggregates.get(folder), aggregates.get("")
     return Listing(
         folder=folder,
-        folders=[folders[value] for kind, value in window if kind == "d"],
+        exists=here is not None or folder == "",
+        folders=folders,
         files=files,
-        total_size=total_size,
-        total_count=total_count,
-        page=page,
-        pages=pages,
+        size=here.size if here else 0,
+        file_count=here.file_count if here else 0,
+        total_size=whole.size if whole else 0,
+        total_count=whole.file_count if whole else 0,
+        cursor=cursor,
+        next_cursor=next_cursor,
         breadcrumbs=breadcrumbs(folder),
-        readme=readme,
+        readme=_readme(entries.filter(kind=PackageEntry.Kind.TEXT), folder),
+    )
+
+
+def list_version_folder(
+    version: PackageVersion, folder: str = "", *, cursor: str = "", limit: int = PAGE_SIZE
+) -> Listing:
+    """One page of a folder of a published version. InvalidCursor for a damaged cursor."""
+    here: Any = version if folder == "" else VersionFolder.objects.filter(package_version=version, path=folder).first()
+    entries = VersionEntry.objects.filter(package_version=version)
+    folders, files, next_cursor = _page(
+        VersionFolder.objects.filter(package_version=version), entries, folder, cursor, limit
+    )
+    return Listing(
+        folder=folder,
+        exists=here is not None,
+        folders=folders,
+        files=files,
+        size=(version.total_size if folder == "" else here.size) if here else 0,
+        file_count=(version.entry_count if folder == "" else here.file_count) if here else 0,
+        total_size=version.total_size,
+        total_count=version.entry_count,
+        cursor=cursor,
+        next_cursor=next_cursor,
+        breadcrumbs=breadcrumbs(folder),
+        readme=_readme(entries.filter(kind=PackageEntry.Kind.TEXT), folder),
     )

@@ -45,7 +45,7 @@ _TRANSIENT = {"timeout", "unreachable"}
 
 
 class VersionError(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 422) -> None:  # the API's status
         super().__init__(message)
         self.message = message
         self.status = status

@@ -4,7 +4,9 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Sum
+from django.db import transaction
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,12 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from packager import services, versions
 from packager.forms import AddObjectsForm, ApiTokenForm, MoveForm, PackageForm, PublishForm, TextEntryForm, UploadForm
-from packager.models import ApiToken, Package, PackageEntry, PackageVersion
+from packager.models import ApiToken, Package, PackageEntry, PackageFolder, PackageVersion
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
-from packager.tree import list_folder
-from sources.http import AuthenticatedRequest, page_number
+from packager.render import markdown_to_html_cached, render_text_cached
+from packager.tree import list_package_folder
 from sources.models import Source
+from web.cursors import InvalidCursor
+from web.http import AuthenticatedRequest, path_url_prefix
 
 
 def _get_package(request: AuthenticatedRequest, public_id: uuid.UUID) -> Package:
@@ -50,9 +53,14 @@ def package_list(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, f"Package “{package.name}” created. Add files from a source, or write a README.")
             return redirect(_package_url(package))
+    # Totals from each package's aggregate row, not a sum over all of its entries.
+    whole = PackageFolder.objects.filter(package=OuterRef("pk"), path="")
     packages = (
         Package.objects.filter(owner=request.user)
-        .annotate(entry_count=Count("entries"), total_size=Sum("entries__size"))
+        .annotate(
+            entry_count=Coalesce(Subquery(whole.values("file_count")[:1]), Value(0)),
+            total_size=Coalesce(Subquery(whole.values("size")[:1]), Value(0)),
+        )
         .order_by("name")
     )
     return render(request, "packager/list.html", {"packages": packages, "form": form})
@@ -65,16 +73,24 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         folder = normalize_folder(request.GET.get("path", ""))
     except InvalidPath:
         raise Http404("No such folder") from None
-    listing = list_folder(package, folder, page=page_number(request))
-    if folder and listing.is_empty:
+    try:
+        listing = list_package_folder(package, folder, cursor=request.GET.get("cursor", ""))
+    except InvalidCursor as error:
+        raise Http404(error.message) from None
+    if not listing.exists:
         raise Http404("No such folder")
-    readme_html = markdown_to_html(listing.readme.read_text()) if listing.readme else ""
+    readme = listing.readme
+    readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
     return render(
         request,
         "packager/detail.html",
         {
             "package": package,
             "listing": listing,
+            # Each row links to its path: one reverse per route, not one per row.
+            "urls": {
+                name: path_url_prefix(f"entry_{name}", package.public_id) for name in ("view", "edit", "move", "remove")
+            },
             "readme_html": readme_html,
             "upload_form": UploadForm(initial={"folder": folder}),
             "edit_form": PackageForm(initial={"name": package.name, "description": package.description}),
@@ -154,9 +170,12 @@ def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str =
     if request.method == "POST" and form.is_valid():
         new_path = form.cleaned_data["path"]
         try:
-            if entry is not None and new_path.strip("/") != entry.path:
-                services.package_move(package=package, path=entry.path, new_path=new_path)
-            saved = services.package_write_text(package=package, path=new_path, content=form.cleaned_data["content"])
+            with transaction.atomic():  # a rename whose write fails is undone
+                if entry is not None and new_path.strip("/") != entry.path:
+                    services.package_move(package=package, path=entry.path, new_path=new_path)
+                saved = services.package_write_text(
+                    package=package, path=new_path, content=form.cleaned_data["content"]
+                )
         except services.PackageError as error:
             form.add_error(None, error.message)
         else:
@@ -192,7 +211,9 @@ def entry_upload(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
 def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     package = _get_package(request, public_id)
     entry = _get_entry(package, path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
     return render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -13,16 +13,18 @@ from ninja.responses import Status
 from packager.models import Package
 from shares import services
 from shares.models import Share
-from sources.http import api_user
+from web.http import api_user
 
 router = Router(tags=["shares"])
 
 
 class ShareIn(Schema):
-    password: str | None = None
+    password: str | None = Field(None, max_length=1024)
     expires_at: dt.datetime | None = None
-    label: str | None = None
-    version: int | Literal["latest"] = Field("latest", description="A version number to pin, or “latest”.")
+    label: str | None = Field(None, max_length=100)
+    version: Annotated[int, Field(ge=1)] | Literal["latest"] = Field(
+        "latest", description="A version number to pin, or “latest”."
+    )
 
 
 class ShareOut(Schema):

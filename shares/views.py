@@ -19,19 +19,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
 from packager.exports import annex, dvc, gitrepo
-from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
+from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
-from packager.render import markdown_to_html, render_text
-from packager.tree import list_folder
+from packager.render import description_html, markdown_to_html_cached, render_text_cached
+from packager.tree import list_version_folder
 from shares import services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent, ShareRepository
 from sources.backends import StorageError
-from sources.http import AuthenticatedRequest, breadcrumbs, client_ip, page_number
 from sources.services import source_sign_url
+from web.cursors import InvalidCursor
+from web.http import AuthenticatedRequest, breadcrumbs, client_ip, path_url_prefix
 
 SESSION_KEY = "unlocked_shares"
 
@@ -79,6 +81,7 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
+    # The version and the package's latest one come along: share.serving_version costs no query.
     return get_object_or_404(Share.objects.select_related("package", "version", "package__latest_version"), token=token)
 
 
@@ -148,37 +151,52 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if request.method == "POST":
         return redirect("share_page", token=share.token)
     package = share.package
+    version = share.serving_version
+    if version is None:
+        return _share_waiting(request, share)
+    if getattr(request, "htmx", False):
+        # The waiting page polls this URL: the version is out, so show it.
+        return _no_store(HttpResponseClientRefresh())
     try:
         folder = normalize_folder(request.GET.get("path", ""))
+        cursor = request.GET.get("cursor", "")
+        listing = list_version_folder(version, folder, cursor=cursor)
     except InvalidPath:
         raise Http404("No such folder") from None
-    page = page_number(request)
-    listing = list_folder(package, folder, page=page)
-    if folder and listing.is_empty:
+    except InvalidCursor as error:
+        raise Http404(error.message) from None
+    if not listing.exists:
         raise Http404("No such folder")
-    if not folder and page == 1:
+    if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
     share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
     context = {
         "share": share,
         "package": package,
+        "version": version,
         "listing": listing,
-        "readme_html": markdown_to_html(listing.readme.read_text()) if listing.readme else "",
-        "description_html": markdown_to_html(package.description) if package.description else "",
+        # Each row links to its path: one reverse per route, not one per row.
+        "urls": {
+            "view": path_url_prefix("share_view_entry", share.token),
+            "resolve": path_url_prefix("share_resolve", share.token),
+        },
+        "readme_html": (
+            markdown_to_html_cached(sha256=listing.readme.sha256, read=listing.readme.read_text)
+            if listing.readme
+            else ""
+        ),
+        "description_html": description_html(package.description) if package.description else "",
         "resolve_base": _resolve_base(request, share),
         "share_url": share_url,
         "is_owner": _is_owner(request, share),
-        "repositories": _repository_recipes(request, share, share_url),
+        "repositories": _repository_recipes(request, share, version, share_url),
     }
     return _no_store(render(request, "shares/page.html", context))
 
 
-def _repository_recipes(request: HttpRequest, share: Share, share_url: str) -> dict[str, str] | None:
-    """The clone recipes, once the share serves a version; showing them asks for the builds,
-    so the repositories are usually ready by the time someone runs `git clone`."""
-    version = share.serving_version
-    if version is None:
-        return None
+def _repository_recipes(request: HttpRequest, share: Share, version: PackageVersion, share_url: str) -> dict[str, str]:
+    """The clone recipes; showing them asks for the builds, so the repositories are
+    usually ready by the time someone runs `git clone`."""
     for kind in ShareRepository.Kind:
         services.share_repository_request(share=share, version=version, kind=kind, base_url=_site_base(request))
     folder = share.package.slug
@@ -186,6 +204,24 @@ def _repository_recipes(request: HttpRequest, share: Share, share_url: str) -> d
         "annex_recipe": annex.annex_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
         "dvc_recipe": dvc.dvc_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
     }
+
+
+def _share_waiting(request: HttpRequest, share: Share) -> HttpResponseBase:
+    """No published version to show yet: say so, with the progress of the one being published.
+
+    The page polls this same URL with htmx; the partial stops polling once the version is
+    out (the response then tells htmx to reload the page) or has failed.
+    """
+    pending = share.version if share.version_id else share.package.versions.order_by("-number").first()
+    context = {
+        "share": share,
+        "package": share.package,
+        "pending": pending,
+        "is_owner": _is_owner(request, share),
+        "checksumming": pending is not None and pending.state == PackageVersion.State.CHECKSUMMING,
+    }
+    template = "shares/_publishing.html" if getattr(request, "htmx", False) else "shares/waiting.html"
+    return _no_store(render(request, template, context))
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -197,11 +233,17 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
             return redirect("share_page", token=token)
         return access
     share = access
-    entry = get_object_or_404(PackageEntry.objects.select_related("source"), package=share.package, path=path)
-    kind, html = render_text(entry.path, entry.read_text()) if entry.is_text else ("pointer", "")
+    version = share.serving_version
+    if version is None:
+        return redirect("share_page", token=token)
+    entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
+    kind, html = (
+        render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
+    )
     context = {
         "share": share,
         "package": share.package,
+        "version": version,
         "entry": entry,
         "kind": kind,
         "html": html,

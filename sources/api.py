@@ -2,74 +2,73 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
 from sources import services
+from sources.api_errors import errors
 from sources.backends import StorageError
-from sources.http import api_user
 from sources.models import Source, SourceObject
+from web.http import api_user
 
 router = Router(tags=["sources"])
 
 
-class SourceIn(Schema):
-    name: str
-    kind: str
-    bucket: str | None = None
-    container: str | None = None
-    prefix: str | None = None
-    endpoint_url: str | None = None
-    account_url: str | None = None
-    region: str | None = None
-    addressing_style: str | None = None
-    path: str | None = None
-    presign_ttl: int | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
-    account_key: str | None = None
-    sas_token: str | None = None
-    connection_string: str | None = None
+Kind = Literal["s3", "azure", "local"]
+AddressingStyle = Literal["auto", "path", "virtual"]
+# Between one minute and seven days, as the model's validators say.
+PresignTtl = Annotated[int, Field(ge=60, le=7 * 24 * 3600)]
+Secret = Annotated[str, Field(max_length=4096)]
 
 
-class SourcePatch(Schema):
-    name: str | None = None
-    bucket: str | None = None
-    container: str | None = None
-    prefix: str | None = None
-    endpoint_url: str | None = None
-    account_url: str | None = None
-    region: str | None = None
-    addressing_style: str | None = None
-    path: str | None = None
-    presign_ttl: int | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
-    account_key: str | None = None
-    sas_token: str | None = None
-    connection_string: str | None = None
+class SourceFields(Schema):
+    """What a source is made of; every field optional, as a PATCH sends it."""
+
+    name: str | None = Field(None, min_length=1, max_length=100, pattern=r"\S")
+    bucket: str | None = Field(None, max_length=255)
+    container: str | None = Field(None, max_length=255)
+    prefix: str | None = Field(None, max_length=1024)
+    endpoint_url: str | None = Field(None, max_length=500)
+    account_url: str | None = Field(None, max_length=500)
+    region: str | None = Field(None, max_length=64)
+    addressing_style: AddressingStyle | None = None
+    path: str | None = Field(None, max_length=1024)
+    presign_ttl: PresignTtl | None = None
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    session_token: Secret | None = None
+    account_key: Secret | None = None
+    sas_token: Secret | None = None
+    connection_string: Secret | None = None
+
+
+class SourceIn(SourceFields):
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    kind: Kind
+
+
+class SourcePatch(SourceFields):
+    pass
 
 
 class SourceOut(Schema):
     id: uuid.UUID
     name: str
-    kind: str
+    kind: Kind
     bucket: str
     prefix: str
     endpoint_url: str
     region: str
-    addressing_style: str
+    addressing_style: AddressingStyle
     path: str
     presign_ttl: int
     credentials: list[str]
-    status: str
+    status: Literal["new", "queued", "indexing", "ready", "error"]
     last_error: str
     last_indexed_at: dt.datetime | None
     object_count: int
@@ -98,10 +97,11 @@ class ObjectPage(Schema):
 
 
 class ObjectQuery(Schema):
-    prefix: str = ""
-    cursor: str = ""
-    limit: int = 200
-    q: str = ""
+    prefix: str = Field("", max_length=1024)
+    cursor: str = Field("", max_length=2048)
+    # One page is at most 1000 rows: a larger page is refused, not served.
+    limit: int = Field(200, ge=1, le=1000)
+    q: str = Field("", max_length=200)
 
 
 def source_out(source: Source) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def get_source(request: HttpRequest, source_id: uuid.UUID) -> Source:
     return get_object_or_404(Source, public_id=source_id, owner=api_user(request))
 
 
-def _fields(body: SourceIn | SourcePatch) -> tuple[dict[str, Any], dict[str, str]]:
+def _fields(body: SourceFields) -> tuple[dict[str, Any], dict[str, str]]:
     data = body.dict(exclude_unset=True)
     fields = {
         "name": data.get("name"),
@@ -151,11 +151,9 @@ def list_sources(request: HttpRequest) -> list[dict[str, Any]]:
     return [source_out(source) for source in Source.objects.filter(owner=api_user(request))]
 
 
-@router.post("/sources", response={201: SourceOut})
+@router.post("/sources", response={201: SourceOut, **errors(502)})
 def create_source(request: HttpRequest, body: SourceIn) -> Status[dict[str, Any]]:
     fields, credentials = _fields(body)
-    if body.kind not in Source.Kind.values:
-        raise HttpError(400, "kind must be one of: s3, azure, local.")
     source = services.source_create(owner=api_user(request), kind=body.kind, fields=fields, credentials=credentials)
     return Status(201, source_out(source))
 
@@ -165,7 +163,7 @@ def read_source(request: HttpRequest, source_id: uuid.UUID) -> dict[str, Any]:
     return source_out(get_source(request, source_id))
 
 
-@router.patch("/sources/{uuid:source_id}", response=SourceOut)
+@router.patch("/sources/{uuid:source_id}", response={200: SourceOut, **errors(502)})
 def update_source(request: HttpRequest, source_id: uuid.UUID, body: SourcePatch) -> dict[str, Any]:
     source = get_source(request, source_id)
     fields, credentials = _fields(body)
@@ -173,7 +171,7 @@ def update_source(request: HttpRequest, source_id: uuid.UUID, body: SourcePatch)
     return source_out(source)
 
 
-@router.delete("/sources/{uuid:source_id}", response={204: None})
+@router.delete("/sources/{uuid:source_id}", response={204: None, **errors(409)})
 def delete_source(request: HttpRequest, source_id: uuid.UUID) -> Status[None]:
     source = get_source(request, source_id)
     try:
@@ -200,7 +198,7 @@ def index_source(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str,
     return Status(202, source_out(source))
 
 
-@router.get("/sources/{uuid:source_id}/objects", response=ObjectPage)
+@router.get("/sources/{uuid:source_id}/objects", response={200: ObjectPage, **errors(409)})
 def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[ObjectQuery]) -> dict[str, Any]:
     """One page of a folder: folders first, then files. `prefix` is a storage key prefix."""
     source = get_source(request, source_id)
@@ -210,13 +208,12 @@ def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Object
     root = source.normalized_prefix
     prefix = query.prefix or root
     if not prefix.startswith(root):
-        raise HttpError(400, f"The prefix must start with the source's prefix “{root}”.")
+        raise HttpError(422, f"The prefix must start with the source's prefix “{root}”.")
     folder = prefix[len(root) :]
     if folder and not folder.endswith("/"):
         folder += "/"
-    limit = min(max(query.limit, 1), 1000)
     rows, next_cursor = SourceObject.objects.page(
-        source, folder, cursor=query.cursor, name_contains=query.q, limit=limit
+        source, folder, cursor=query.cursor, name_contains=query.q, limit=query.limit
     )
     return {
         "prefix": root + folder,

@@ -28,8 +28,8 @@ from sources import clients, services
 from sources.backends import ObjectNotFound, StorageError
 from sources.backends.local import LocalBackend, load_link
 from sources.forms import SourceForm
-from sources.http import AuthenticatedRequest, breadcrumbs
 from sources.models import Source, SourceObject
+from web.http import AuthenticatedRequest, breadcrumbs
 
 PAGE_SIZE = 200
 PREVIEW_BYTES = 64 * 1024

@@ -69,9 +69,16 @@ def insert_rows(model: Any, columns: list[str], rows: Iterable[tuple[Any, ...]],
 
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(quote(column) for column in columns)}) VALUES ({placeholders})"  # noqa: S608
+    names = ", ".join(quote(column) for column in columns)
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: executemany would make one round trip per row.
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
         for chunk in _batched(rows, batch):
             cursor.executemany(sql, chunk)
 

@@ -113,11 +113,12 @@ def test_it_creates_an_azure_source(api: Api, azurite: AzureServer, azure_contai
     ("change", "status", "message"),
     [
         ({"secret_access_key": "wrong"}, 201, None),  # moto accepts any key; signatures are pinned elsewhere
-        ({"bucket": "missing-bucket"}, 400, "does not exist"),
+        ({"bucket": "missing-bucket"}, 422, "does not exist"),
         ({"endpoint_url": "http://127.0.0.1:9"}, 502, "Could not connect"),
-        ({"endpoint_url": "http://192.168.1.1"}, 400, "internal address"),
-        ({"kind": "ftp"}, 400, "kind must be"),
-        ({"access_key_id": None}, 400, "both needed"),
+        ({"endpoint_url": "http://192.168.1.1"}, 422, "internal address"),
+        ({"kind": "ftp"}, 400, "not valid"),
+        ({"presign_ttl": 10}, 400, "not valid"),
+        ({"access_key_id": None}, 422, "both needed"),
     ],
 )
 def test_bad_source_input_gets_a_json_error(
@@ -133,11 +134,54 @@ def test_malformed_bodies_get_400(api: Api) -> None:
     response = api.client.post(f"{API}/packages", data="{not json", content_type="application/json", **api.headers)
     assert response.status_code == 400
     assert api.call("post", "/packages", {"description": "no name"}).status_code == 400
+    assert api.call("post", "/packages", {"name": "   "}).status_code == 400
+    assert not Package.objects.exists()
+
+
+def test_bodies_that_are_not_json_objects_get_400(api: Api) -> None:
+    pid = api.call("post", "/packages", {"name": "Kept"}).json()["id"]
+    for body in (5, [None, None], "name", None):
+        response = api.client.patch(
+            f"{API}/packages/{pid}", data=json.dumps(body), content_type="application/json", **api.headers
+        )
+        assert response.status_code == 400, body
+        assert "Cannot parse request body" in response.json()["detail"]
+        response = api.client.post(
+            f"{API}/packages/{pid}/shares", data=json.dumps(body), content_type="application/json", **api.headers
+        )
+        assert response.status_code == 400, body
+    assert Package.objects.get().name == "Kept"
+    assert not Package.objects.get().shares.exists()
+
+
+def test_a_malformed_id_in_an_api_address_gets_a_json_404(api: Api) -> None:
+    response = api.call("get", "/packages/not-a-uuid")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_pages_of_more_than_1000_objects_are_refused(api: Api, local_source: Source) -> None:
+    response = api.call("get", f"/sources/{local_source.public_id}/objects", limit=1_000_000)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["loc"] == ["query", "limit"]
+
+
+def test_the_openapi_document_lists_every_error_status(client: Client) -> None:
+    schema = client.get(f"{API}/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            statuses = set(operation["responses"])
+            assert {"400", "401", "422"} <= statuses, (method, path)
+            if "{" in path:
+                assert "404" in statuses, (method, path)
+    assert "409" in schema["paths"]["/api/v1/sources/{source_id}"]["delete"]["responses"]
+    ttl = schema["components"]["schemas"]["SourceIn"]["properties"]["presign_ttl"]
+    assert {"minimum": 60, "maximum": 604800}.items() <= ttl["anyOf"][0].items()
 
 
 def test_local_sources_are_for_admins_only(api: Api, tmp_path: Path) -> None:
     response = api.call("post", "/sources", {"name": "nfs", "kind": "local", "path": str(tmp_path)})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "administrator" in response.json()["detail"]
 
 
@@ -181,10 +225,10 @@ def test_it_curates_a_package_through_the_api(api: Api, local_source: Source) ->
     assert api.call("delete", f"/packages/{pid}/entries/measurements/f001.csv").status_code == 204
     assert api.call("delete", f"/packages/{pid}/entries/nothing/here").status_code == 404
     entries = api.call("get", f"/packages/{pid}/entries").json()
-    assert len(entries) == 26
+    assert len(entries["items"]) == 26 and entries["next_cursor"] is None
     assert api.call("get", f"/packages/{pid}").json()["entry_count"] == 26
     bad = api.call("post", f"/packages/{pid}/entries", {"source": sid, "keys": ["../etc/passwd"], "target": ""})
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     renamed = api.call("patch", f"/packages/{pid}", {"name": "Renamed set"}).json()
     assert renamed["slug"] == "renamed-set"
 
@@ -199,7 +243,7 @@ def test_it_shares_and_revokes_through_the_api(api: Api, local_source: Source, c
     assert "s3cret!" not in share.content.decode()
     assert api.call("get", f"/packages/{pid}/shares").json()[0]["token"] == body["token"]
     expired = api.call("post", f"/packages/{pid}/shares", {"expires_at": "2001-01-01T00:00:00Z"})
-    assert expired.status_code == 400
+    assert expired.status_code == 422
     assert api.call("delete", f"/shares/{body['token']}").status_code == 204
     assert client.get(f"/s/{body['token']}/").status_code == 410
 
@@ -235,4 +279,4 @@ def test_an_outsider_gets_404_on_every_route(api: Api, outsider_api: Api, local_
     own = outsider_api.call("post", "/packages", {"name": "theirs"}).json()["id"]
     response = outsider_api.call("post", f"/packages/{own}/entries", {"source": str(sid), "keys": ["top.txt"]})
     assert response.status_code == 404
-    assert api.call("get", f"/packages/{pid}/entries").json()[0]["path"] == "README.md"
+    assert api.call("get", f"/packages/{pid}/entries").json()["items"][0]["path"] == "README.md"

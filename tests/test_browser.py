@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from packager import tasks
+from packager.models import Package
+from packager.versions import version_publish_run
 from shares.demo import seed_demo
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
@@ -50,7 +53,12 @@ def log_in(page: Page, base: str, username: str, password: str) -> None:
 
 
 def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
-    browser: Browser, live_server: Any, settings: Any, tmp_path: Path, output_dir: Path
+    browser: Browser,
+    live_server: Any,
+    settings: Any,
+    tmp_path: Path,
+    output_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.VAR_DIR = tmp_path
     demo = seed_demo()
@@ -79,13 +87,18 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", name="Two seasons")).to_be_visible()
 
-    # A password share.
+    # A password share. Sharing publishes v1; the test runs its checksumming (not a worker)
+    # while the collaborator waits.
+    monkeypatch.setattr(tasks.publish_version, "delay", lambda version_pk: None)
     page.get_by_role("link", name="Share…").click()
     page.get_by_label("Password").fill("lake-2024")
     page.get_by_role("button", name="Create link").click()
     expect(page.get_by_text("Share link created")).to_be_visible()
     share_path = page.locator("td a.mono").first.get_attribute("href")
     assert share_path and share_path.startswith("/s/")
+
+    version = Package.objects.get(name="Winter and summer").versions.get(number=1)
+    assert version.state == "checksumming"
 
     # A collaborator, in a browser of their own.
     collaborator = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -97,7 +110,12 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     expect(visitor.get_by_text("That password is not right")).to_be_visible()
     visitor.get_by_label("Password").fill("lake-2024")
     visitor.get_by_role("button", name="Unlock").click()
-    expect(visitor.get_by_role("heading", name="Two seasons")).to_be_visible()
+    expect(visitor.get_by_text("Version 1 is being published")).to_be_visible()
+    expect(visitor.get_by_text("0 of 2 files checksummed")).to_be_visible()
+    version_publish_run(version_pk=version.pk)
+    # The waiting page polls and reloads itself once the version is out.
+    expect(visitor.get_by_role("heading", name="Two seasons")).to_be_visible(timeout=15_000)
+    expect(visitor.locator("#version")).to_contain_text("v1")
     expect(visitor.locator(".readme strong")).to_have_text("winter and summer")
     expect(visitor.get_by_role("link", name="measurements")).to_be_visible()
     visitor.screenshot(path=str(output_dir / "share-page.png"), full_page=True)
@@ -107,10 +125,12 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     download = download_info.value
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
-    assert download.suggested_filename == "winter-and-summer.zip"
+    assert download.suggested_filename == "winter-and-summer-v1.zip"
     names = sorted(zipfile.ZipFile(saved).namelist())
     assert names == [
+        "winter-and-summer/HOW-TO-DOWNLOAD.md",
         "winter-and-summer/README.md",
+        "winter-and-summer/datapackage.json",
         "winter-and-summer/manifest.jsonl",
         "winter-and-summer/measurements/2024-summer.csv.pointer.json",
         "winter-and-summer/measurements/2024-winter.csv.pointer.json",

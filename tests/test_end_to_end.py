@@ -219,7 +219,7 @@ def test_end_to_end_through_the_api(
         http("POST", entries, body={"source": azure_id, "prefix": "images/", "target": "azure"}, headers=auth)[0] == 201
     )
     status, body, _ = http("GET", entries, headers=auth)
-    assert sorted(entry["path"] for entry in json.loads(body)) == sorted(expected_files())
+    assert sorted(entry["path"] for entry in json.loads(body)["items"]) == sorted(expected_files())
     assert (
         http("POST", entries, body={"path": "README.md", "text": "# Survey\n\nData from two stores."}, headers=auth)[0]
         == 201

@@ -29,8 +29,7 @@ from packager.models import Package, PackageVersion, VersionEntry
 from shares import services
 from shares.models import Share
 from sources.models import Source
-from tests.conftest import S3Server
-from tests.factories import add_version_entries, make_local_source, make_source, publish, write_files
+from tests.factories import add_version_entries, make_local_source, publish, write_files
 
 pytestmark = pytest.mark.django_db
 
@@ -291,24 +290,6 @@ def test_the_resolver_answers_416_past_the_end_and_409_for_drift(client: Any, sh
     assert "has changed in storage since version 1 was published" in changed.content.decode()
     missing = client.get(reverse("share_resolve", args=[share.token, "data/a.csv"]))
     assert missing.status_code == 409 and "is gone from storage" in missing.content.decode()
-
-
-def test_a_pinned_object_version_keeps_its_bytes_after_an_overwrite(
-    client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
-) -> None:
-    s3 = moto_server.client()
-    s3.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(Bucket=s3_bucket, Key="v.csv", Body=b"first bytes")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
-    package = packages.package_create(owner=owner, name="versioned")
-    packages.package_add_objects(package=package, source=source, paths=["v.csv"])
-    publish(package)
-    share = services.share_create(package=package, created_by=owner)
-    s3.put_object(Bucket=s3_bucket, Key="v.csv", Body=b"second bytes, longer")
-    location = client.get(reverse("share_resolve", args=[share.token, "v.csv"]))["Location"]
-    assert "versionId=" in location
-    with urllib.request.urlopen(location, timeout=10) as fetched:  # moto on 127.0.0.1
-        assert fetched.read() == b"first bytes"
 
 
 def test_wget_fetches_everything_and_a_second_run_ends_at_once(

@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from packager import services
-from packager.models import Package, PackageEntry
+from packager.models import Package
 from packager.paths import InvalidPath, normalize_path
 from packager.render import markdown_to_html, notebook_to_html
 from sources.models import Source
@@ -204,22 +202,6 @@ def test_the_package_page_shows_the_tree_totals_and_rendered_readme(
     folder = owner_client.get(reverse("package_detail", args=[package.public_id]), {"path": "raw/2024/"})
     assert b"feb.csv" in folder.content and b"deep" in folder.content
     assert owner_client.get(reverse("package_detail", args=[package.public_id]), {"path": "nope/"}).status_code == 404
-
-
-def test_a_folder_of_ten_thousand_entries_pages_with_few_queries(
-    owner: Any, owner_client: Any, package: Package
-) -> None:
-    PackageEntry.objects.bulk_create(
-        PackageEntry(package=package, path=f"big/f{index:05d}.txt", kind="text", size=index) for index in range(10_000)
-    )
-    url = reverse("package_detail", args=[package.public_id])
-    with CaptureQueriesContext(connection) as queries:
-        response = owner_client.get(url, {"path": "big/", "page": 3})
-    assert response.status_code == 200
-    assert len(queries) <= 10
-    body = response.content.decode()
-    assert "f00400.txt" in body and "f00599.txt" in body and "f00600.txt" not in body
-    assert "Page 3 of 50" in body
 
 
 def test_the_owner_adds_files_from_the_browser_to_a_new_package(owner: Any, owner_client: Any, source: Source) -> None:

@@ -236,6 +236,7 @@ def test_revoked_and_expired_links_answer_410(client: Any, open_share: Share, st
 def test_text_and_notebooks_render_on_the_share(client: Any, owner: Any, open_share: Share) -> None:
     notebook = json.dumps({"cells": [{"cell_type": "markdown", "source": "## Plot"}], "metadata": {}})
     packages.package_write_text(package=open_share.package, path="nb/plot.ipynb", content=notebook)
+    publish(open_share.package)
     response = client.get(reverse("share_view_entry", args=[open_share.token, "nb/plot.ipynb"]))
     assert b"<h2>Plot</h2>" in response.content
     data = client.get(reverse("share_view_entry", args=[open_share.token, "data/a.csv"]))
@@ -332,3 +333,20 @@ def test_a_basic_auth_password_is_hashed_once_for_many_files(
     Share.objects.filter(pk=locked_share.pk).update(password_hash=make_password("new one"))
     assert client.get(url, **basic("correct horse")).status_code == 401
     assert client.get(url, **basic("new one")).status_code == 307
+
+
+def test_a_readme_is_read_and_rendered_once_per_content(client: Any, open_share: Share) -> None:
+    """The second visitor gets the cached HTML: the stored file is not read again."""
+    from django.core.files.storage import default_storage
+
+    page = reverse("share_page", args=[open_share.token])
+    readme = open_share.package.entries.get(path="README.md")
+    assert b"<h1>Welcome</h1>" in client.get(page).content
+    default_storage.delete(readme.text_file.name)  # a read now would fail
+    assert b"<h1>Welcome</h1>" in client.get(page).content
+    entry_page = reverse("share_view_entry", args=[open_share.token, "README.md"])
+    assert b"<h1>Welcome</h1>" in client.get(entry_page).content
+    # New content has a new hash: it is rendered afresh, never served stale.
+    packages.package_write_text(package=open_share.package, path="README.md", content="# Changed\n")
+    body = client.get(page).content
+    assert b"<h1>Changed</h1>" in body and b"Welcome" not in body

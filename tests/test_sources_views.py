@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,33 +82,6 @@ def test_it_reports_wrong_s3_credentials(owner_client: Any, moto_server_with_aut
         assert code in response.content
         assert server.secret_access_key.encode() not in response.content
     assert Source.objects.count() == 1
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """Accepts connections and never answers: an endpoint that times out."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    held: list[socket.socket] = []
-    stopping = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stopping.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stopping.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
 
 
 def test_it_reports_a_timeout(owner_client: Any, moto_server: S3Server, settings: Any, silent_server: int) -> None:

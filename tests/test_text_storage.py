@@ -12,6 +12,7 @@ from django.urls import reverse
 from packager import services
 from shares.services import share_create
 from tests.conftest import S3Server
+from tests.factories import publish
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +46,7 @@ def test_text_entries_live_in_the_bucket_and_reach_the_zip(
     entry = services.package_write_text(package=package, path="README.md", content="# Kept in S3")
     keys = [item["Key"] for item in moto_server.client().list_objects_v2(Bucket=s3_text_storage)["Contents"]]
     assert keys == [f"packager-text/{entry.text_file.name}"]
+    publish(package)
     share = share_create(package=package, created_by=owner)
     body = b"".join(client.get(reverse("share_download_zip", args=[share.token])).streaming_content)
     assert zipfile.ZipFile(io.BytesIO(body)).read("stored-remotely/README.md") == b"# Kept in S3"

@@ -271,7 +271,7 @@ def test_the_api_creates_pinned_and_latest_shares(local_package: Package, owner_
     assert (pinned.json()["version"], pinned.json()["serving_version"]) == (1, 1)
     latest = owner_client.post(url, {}, content_type="application/json").json()
     assert (latest["version"], latest["serving_version"]) == ("latest", 1)
-    assert owner_client.post(url, {"version": 5}, content_type="application/json").status_code == 400
+    assert owner_client.post(url, {"version": 5}, content_type="application/json").status_code == 422  # no version 5
     assert owner_client.post(url, {"version": "newest"}, content_type="application/json").status_code == 400
 
 

@@ -22,7 +22,17 @@ from packager.exports.rows import Row, resolve_url, rows
 if TYPE_CHECKING:
     from packager.models import Package, PackageVersion
 
-__all__ = ["Export", "ShareLinks", "resolve_url", "version_prepare"]
+__all__ = [
+    "Export",
+    "ShareLinks",
+    "datapackage_json",
+    "download_zip",
+    "manifest_jsonl",
+    "prepared",
+    "resolve_url",
+    "urls_txt",
+    "version_prepare",
+]
 
 # Bumped when what version_prepare stores changes: older versions are prepared again.
 FORMAT = 1

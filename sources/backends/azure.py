@@ -122,7 +122,9 @@ class AzureBackend(Backend):
             return b""
         try:
             blob = self.container.get_blob_client(key, version_id=version_id or None)
-            return blob.download_blob(offset=0 if length else None, length=length).readall()
+            # A ranged download: only `length` bytes are asked for (and read).
+            stream = blob.download_blob(offset=0 if length else None, length=length, max_concurrency=1)
+            return stream.readall() if length is None else stream.read(length)
         except AzureError as error:
             raise _translate(error, container=self.container_name, key=key) from error
 

@@ -218,7 +218,8 @@ class S3Backend(Backend):
         try:
             body = self.client.get_object(**params)["Body"]
             try:
-                return body.read()
+                # An endpoint that ignores Range sends the whole object: read no further.
+                return body.read(length)
             finally:
                 body.close()
         except (BotoCoreError, ClientError) as error:

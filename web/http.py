@@ -1,4 +1,4 @@
-"""Request types shared by every app's views (sources is the layer all others build on)."""
+"""Request helpers shared by every app's views and API routes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import cast
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.urls import reverse
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -18,14 +19,6 @@ class AuthenticatedRequest(HttpRequest):
 def api_user(request: HttpRequest) -> User:
     """The user that the API's authentication found (ninja sets request.auth)."""
     return cast(User, request.auth)  # type: ignore[attr-defined]
-
-
-def page_number(request: HttpRequest) -> int:
-    """The ?page= of a paginated listing; anything that is not a number is page 1."""
-    try:
-        return max(int(request.GET.get("page", "1")), 1)
-    except ValueError:
-        return 1
 
 
 def breadcrumbs(folder: str) -> list[tuple[str, str]]:
@@ -43,3 +36,11 @@ def client_ip(request: HttpRequest) -> str | None:
     if settings.BEHIND_PROXY and forwarded:
         return forwarded.split(",")[-1].strip() or None
     return request.META.get("REMOTE_ADDR")
+
+
+def path_url_prefix(name: str, *args: object) -> str:
+    """The URL of the route `name` with an empty trailing <path:...>: a page that links to
+    hundreds of paths appends each one (quoted) instead of reversing the route per row."""
+    marker = "~"
+    url = reverse(name, args=[*args, marker])
+    return url[: -len(marker)]

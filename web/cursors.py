@@ -1,0 +1,35 @@
+"""Opaque cursors for keyset pagination: the sort key of the last row a page showed."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+
+class InvalidCursor(ValueError):
+    message = "This page link is not valid (the cursor is damaged); start from the first page."
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+
+def encode_cursor(*values: Any) -> str:
+    """A URL-safe token that carries JSON values (strings, numbers)."""
+    raw = json.dumps(list(values), ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *types: type) -> tuple[Any, ...]:
+    """The values of a cursor, checked against the expected types, or InvalidCursor."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        raise InvalidCursor() from None
+    if (
+        not isinstance(values, list)
+        or len(values) != len(types)
+        or not all(type(value) is kind for value, kind in zip(values, types, strict=True))
+    ):
+        raise InvalidCursor()
+    return tuple(values)
