@@ -52,7 +52,13 @@ system-test-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-run: install
+# `make run` keeps one random secret key per checkout under var/ (production sets SECRET_KEY).
+var/secret-key:
+	@mkdir -p var
+	@umask 077 && python3 -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+run: export SECRET_KEY_FILE ?= $(CURDIR)/var/secret-key
+run: install var/secret-key
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py collectstatic --noinput --verbosity 0
 	$(PYTHON) manage.py seed_demo
@@ -64,8 +70,9 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# django-stubs loads the settings, which want a secret key; mypy signs nothing with it.
 typecheck: $(VENV)/.installed-test
-	$(VENV)/bin/mypy
+	SECRET_KEY=$${SECRET_KEY:-mypy-only-not-a-secret} $(VENV)/bin/mypy
 
 # The suite runs twice: on SQLite, then on a PostgreSQL server it starts and stops itself.
 pytest: install-test

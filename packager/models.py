@@ -31,6 +31,10 @@ class Package(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def entry_sources(self) -> models.QuerySet[Source]:
+        """The sources its entries point into (one query when evaluated)."""
+        return Source.objects.filter(pk__in=PackageEntry.objects.filter(package=self).values("source_id"))
+
 
 def text_upload_to(entry: PackageEntry, filename: str) -> str:
     # Stored under a random name: the logical path lives in the database, so renaming an
@@ -307,3 +311,17 @@ class ApiToken(models.Model):
     @classmethod
     def new_token(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class AttemptCounter(models.Model):
+    """Password attempts counted in a time window: share unlocks and logins (packager.ratelimit).
+
+    Kept in the database so that every web process counts together, Redis or not.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

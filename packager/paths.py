@@ -1,13 +1,15 @@
 """Logical paths inside a package.
 
 A logical path becomes a file name on a collaborator's disk (in the ZIP, from wget -x),
-so it is normalized strictly: "/"-separated, no empty, "." or ".." segments, no control
-characters, no backslashes, Unicode NFC.
+so it is normalized strictly: "/"-separated, no empty, "." or ".." segments, no control,
+bidi-override or zero-width characters, no backslashes, Unicode NFC.
 """
 
 from __future__ import annotations
 
 import unicodedata
+
+from sources.names import invisible_characters, visible
 
 MAX_PATH = 1024
 MAX_SEGMENT = 255
@@ -34,7 +36,12 @@ def normalize_path(raw: str) -> str:
         if segment in {".", ".."}:
             raise InvalidPath(f"“{raw}”: “.” and “..” are not allowed in paths.")
         if any(ord(char) < 32 or ord(char) == 127 for char in segment):
-            raise InvalidPath(f"“{raw}”: control characters are not allowed in paths.")
+            raise InvalidPath(f"“{visible(raw)}”: control characters are not allowed in paths.")
+        if hidden := invisible_characters(segment):
+            raise InvalidPath(
+                f"“{visible(raw)}”: invisible or text-direction characters ({', '.join(hidden)}) are not "
+                "allowed in paths: they make a name look like another one."
+            )
         if len(segment) > MAX_SEGMENT:
             raise InvalidPath(f"“{raw}”: a file or folder name may be at most {MAX_SEGMENT} characters.")
     clean = "/".join(segments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,14 +27,24 @@ _ATTRIBUTES = {
     "code": {"class"},
     "div": {"class"},
     "span": {"class"},
+    "pre": {"class"},
 }
 # Images may come inline from notebook outputs (data: URIs), never as a script vector.
 _SAFE_DATA_IMAGES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/gif;base64,")
 
 
+# Classes that the notebook renderer and Markdown's code blocks set; any other class could
+# dress text up as packager's own interface (a "ready" badge, an error banner).
+_CLASS_PATTERN = re.compile(r"nb-(?:markdown|code|output|count|stdout|stderr)|language-[A-Za-z0-9_+#.-]{1,40}")
+
+
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    if tag == "img" and attribute == "src" and value.startswith("data:"):
-        return value if value.startswith(_SAFE_DATA_IMAGES) else None
+    if value.lstrip().lower().startswith("data:"):
+        # data: only for images (notebook outputs), never a link that opens a document.
+        return value if tag == "img" and attribute == "src" and value.startswith(_SAFE_DATA_IMAGES) else None
+    if attribute == "class":
+        kept = [name for name in value.split() if _CLASS_PATTERN.fullmatch(name)]
+        return " ".join(kept) or None
     return value
 
 

@@ -7,9 +7,11 @@ sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PACKAGER_VAR_DIR", BASE_DIR / "var"))
@@ -28,8 +30,37 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The default key is for local development only; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "packager-development-key-change-me-in-production")
+
+
+def secret_key() -> str:
+    """SECRET_KEY, or the contents of the file SECRET_KEY_FILE names (`make run` keeps one under var/).
+
+    It signs sessions and local-file links and derives the key that encrypts stored
+    credentials, so a key anybody can read in the repository is never used: without one,
+    only DEBUG mode starts, with a throwaway key of its own.
+    """
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if not key and os.environ.get("SECRET_KEY_FILE"):
+        key = Path(os.environ["SECRET_KEY_FILE"]).read_text().strip()
+    if key:
+        return key
+    if DEBUG:
+        # One random key per checkout, kept so that the web server and the worker share
+        # it and sessions survive a restart.
+        kept = VAR_DIR / "secret-key"
+        if not kept.exists():
+            kept.touch(mode=0o600)
+            kept.write_text(secrets.token_urlsafe(50))
+        return kept.read_text().strip()
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY (a long random string, e.g. from `python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'`) or SECRET_KEY_FILE (a file holding one). packager "
+        "refuses to start without it unless DEBUG=1. Keep the same key across restarts: it signs "
+        "sessions and links and, unless CREDENTIALS_KEYS is set, encrypts stored credentials."
+    )
+
+
+SECRET_KEY = secret_key()
 # Old keys stay here while sessions, signed links and stored credentials move to the new key.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
@@ -60,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -123,6 +155,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Every login form (the site's, the admin's) counts wrong passwords: LOGIN_ATTEMPTS.
+AUTHENTICATION_BACKENDS = ["packager.auth.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "packages"
 LOGOUT_REDIRECT_URL = "login"
@@ -171,12 +205,35 @@ STORAGES = {
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
+# Served over HTTPS (directly or behind a proxy that says so): cookies travel over HTTPS
+# only, and browsers are told to use nothing else for SECURE_HSTS_SECONDS.
+SECURE_COOKIES = env_bool("SECURE_COOKIES", False)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+# Django sends Strict-Transport-Security on HTTPS responses only.
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600 if SECURE_COOKIES else 0)))
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts and styles from packager's own static
+# files only, never inline, so that HTML slipping through a README cannot run. Images
+# may also be data: URIs (notebook outputs) and come from the storage hosts that a page's
+# package links to (added per page, see shares.views and packager.views).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Celery. The default broker keeps messages in files under var/, so `make run` needs no
@@ -205,8 +262,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Endpoints that resolve to loopback, private or link-local addresses are refused unless
 # they match this comma-separated list of host names, IP addresses or CIDR networks.
 SOURCE_ENDPOINT_ALLOWLIST = env_list("SOURCE_ENDPOINT_ALLOWLIST")
-# Folders under which admins may add local-folder sources (empty: any absolute path).
-LOCAL_SOURCE_ROOTS = env_list("LOCAL_SOURCE_ROOTS")
+# Folders under which admins may add local-folder sources; never "anywhere". By default
+# only the demo's data folder (empty: no local-folder sources at all).
+LOCAL_SOURCE_ROOTS = env_list("LOCAL_SOURCE_ROOTS", str(BASE_DIR / "demo" / "data"))
 SOURCE_CONNECT_TIMEOUT = float(os.environ.get("SOURCE_CONNECT_TIMEOUT", "5"))
 SOURCE_READ_TIMEOUT = float(os.environ.get("SOURCE_READ_TIMEOUT", "20"))
 DEFAULT_PRESIGN_TTL = int(os.environ.get("DEFAULT_PRESIGN_TTL", "900"))
@@ -223,8 +281,15 @@ CHECKSUM_CONFIRM_BYTES = int(os.environ.get("CHECKSUM_CONFIRM_BYTES", str(50 * 1
 PUBLISH_HEARTBEAT_SECONDS = float(os.environ.get("PUBLISH_HEARTBEAT_SECONDS", "2"))
 
 # Shares.
+# Wrong share passwords allowed per client (an IPv4 address or an IPv6 /64) per window,
+# and per share across all clients per (longer) window.
 SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))
 SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
+SHARE_UNLOCK_SHARE_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_SHARE_ATTEMPTS", "50"))
+SHARE_UNLOCK_SHARE_WINDOW = int(os.environ.get("SHARE_UNLOCK_SHARE_WINDOW", "3600"))
+# Wrong passwords allowed per account, and per client, per window, at every login form.
+LOGIN_ATTEMPTS = int(os.environ.get("LOGIN_ATTEMPTS", "10"))
+LOGIN_WINDOW = int(os.environ.get("LOGIN_WINDOW", "900"))
 # A share's git repository whose build has waited or run this long (lost task, killed
 # worker) or failed this long ago is built again when next asked for.
 SHARE_REPOSITORY_STALE_SECONDS = int(os.environ.get("SHARE_REPOSITORY_STALE_SECONDS", "600"))

@@ -6,10 +6,11 @@ from django.urls import include, path
 
 from packager import views
 from packager.api import api
+from packager.auth import LoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("packages/", views.package_list, name="packages"),
     path("packages/add-objects/", views.package_add_objects, name="package_add_objects"),

@@ -20,7 +20,7 @@ from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_package_folder
 from sources.models import Source
 from web.cursors import InvalidCursor
-from web.http import AuthenticatedRequest, path_url_prefix
+from web.http import AuthenticatedRequest, allow_storage_images, path_url_prefix
 
 
 def _get_package(request: AuthenticatedRequest, public_id: uuid.UUID) -> Package:
@@ -81,7 +81,7 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         raise Http404("No such folder")
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
-    return render(
+    response = render(
         request,
         "packager/detail.html",
         {
@@ -98,6 +98,7 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             "publish_form": PublishForm(),
         },
     )
+    return allow_storage_images(response, readme_html, package.entry_sources())
 
 
 @login_required
@@ -214,7 +215,8 @@ def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -
     kind, html = (
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
-    return render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
+    response = render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
+    return allow_storage_images(response, html, package.entry_sources())
 
 
 @login_required

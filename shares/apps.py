@@ -5,3 +5,10 @@ from django.apps import AppConfig
 
 class SharesConfig(AppConfig):
     name = "shares"
+
+    def ready(self) -> None:
+        from shares.services import share_grant_stands
+        from sources import grants
+
+        # Local-folder links issued through a share stop working when the share does.
+        grants.register("share", share_grant_stands)

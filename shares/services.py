@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from packager import versions
+from packager import ratelimit, versions
 from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares.models import Share, ShareEvent, ShareRepository
@@ -31,6 +31,9 @@ COUNTERS: dict[str, str] = {
     ShareEvent.Kind.ZIP: "zip_count",
     ShareEvent.Kind.RESOLVE: "resolve_count",
 }
+
+
+MIN_PASSWORD_LENGTH = 8
 
 
 class ShareError(Exception):
@@ -85,8 +88,8 @@ def share_create(
             expires_at = timezone.make_aware(expires_at)
         if expires_at <= timezone.now():
             raise ShareError("The expiry must be in the future.")
-    if password and len(password) < 4:
-        raise ShareError("Use a password of at least 4 characters, or none.")
+    if password and len(password) < MIN_PASSWORD_LENGTH:
+        raise ShareError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters, or none.")
     return Share.objects.create(
         package=package,
         version=_pinned_version(package, version, created_by),
@@ -95,6 +98,19 @@ def share_create(
         expires_at=expires_at,
         label=label.strip()[:100],
     )
+
+
+def share_grant(share: Share) -> str:
+    """What packager's own download links issued through this share carry (see sources.grants)."""
+    return f"share:{share.pk}"
+
+
+def share_grant_stands(share_id: str) -> bool:
+    """Whether links issued through a share still work: it is open and its owner active."""
+    share = (
+        Share.objects.select_related("package__owner").filter(pk=int(share_id)).first() if share_id.isdigit() else None
+    )
+    return share is not None and share.is_active and share.package.owner.is_active
 
 
 def share_revoke(*, share: Share) -> None:
@@ -110,36 +126,61 @@ def share_record(*, share: Share, kind: str, ip_address: str | None, path: str =
     ShareEvent.objects.create(share=share, kind=kind, path=path[:1024], ip_address=ip_address)
 
 
-def _attempts_key(share: Share, ip_address: str | None) -> str:
-    return f"share-unlock:{share.pk}:{ip_address or '-'}"
+def client_attempts_key(share: Share, ip_address: str | None) -> str:
+    return f"share-unlock:{share.pk}:{ratelimit.client_network(ip_address)}"
+
+
+def share_attempts_key(share: Share) -> str:
+    return f"share-unlock:{share.pk}"
 
 
 def share_unlock(*, share: Share, password: str, ip_address: str | None) -> bool:
-    """Check a share password; TooManyAttempts after SHARE_UNLOCK_ATTEMPTS failures.
+    """Check a share password; TooManyAttempts once the guessing limits are reached.
 
-    Failures are counted per share and client address for SHARE_UNLOCK_WINDOW seconds,
-    so guessing a password costs the guesser time while other visitors are unaffected.
+    Attempts are counted per client (an IPv4 address or an IPv6 /64) for
+    SHARE_UNLOCK_WINDOW seconds, and per share across all clients for
+    SHARE_UNLOCK_SHARE_WINDOW seconds, so that many addresses give no more tries. Each
+    attempt takes its slot before the slow hash is checked; a right password gives it back.
     """
+    client_key, all_key = client_attempts_key(share, ip_address), share_attempts_key(share)
     # wget sends the password with every file it fetches, and a password hash check costs
     # hundreds of milliseconds by design: a password verified once is remembered for a
     # while, as a keyed digest that changes when the share's password does.
     proof = salted_hmac("packager.shares.verified", f"{share.unlock_marker}:{password}").hexdigest()
     verified_key = f"share-verified:{share.pk}:{proof}"
-    if cache.get(verified_key):
+    # While a limit is reached every password is refused, the right one too: otherwise a
+    # guesser would keep trying past the limit and recognise the right one when it passes.
+    known = cache.get_many([verified_key, f"locked:{client_key}", f"locked:{all_key}"])
+    if known.get(verified_key) and len(known) == 1:
         return True
-    key = _attempts_key(share, ip_address)
-    if cache.get(key, 0) >= settings.SHARE_UNLOCK_ATTEMPTS:
+    if not ratelimit.attempt_take(
+        key=client_key, limit=settings.SHARE_UNLOCK_ATTEMPTS, window=settings.SHARE_UNLOCK_WINDOW
+    ):
+        cache.set(f"locked:{client_key}", True, timeout=settings.SHARE_UNLOCK_WINDOW)
         raise TooManyAttempts("Too many wrong passwords. Wait a few minutes and try again.")
+    if not ratelimit.attempt_take(
+        key=all_key, limit=settings.SHARE_UNLOCK_SHARE_ATTEMPTS, window=settings.SHARE_UNLOCK_SHARE_WINDOW
+    ):
+        ratelimit.attempt_refund(key=client_key)
+        cache.set(f"locked:{all_key}", True, timeout=settings.SHARE_UNLOCK_WINDOW)
+        raise TooManyAttempts(
+            "This link is locked for a while after too many wrong passwords. Try again later, "
+            "or ask its owner for a new link."
+        )
     if share.check_password(password):
-        cache.delete(key)
+        ratelimit.attempt_refund(key=client_key)
+        ratelimit.attempt_refund(key=all_key)
         cache.set(verified_key, True, timeout=settings.SHARE_UNLOCK_WINDOW)
         return True
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=settings.SHARE_UNLOCK_WINDOW)
     share_record(share=share, kind=ShareEvent.Kind.UNLOCK_FAILED, ip_address=ip_address)
     return False
+
+
+def shares_locked_until(*, shares: list[Share]) -> dict[int, dt.datetime]:
+    """For the owner's list: which shares refuse every password now, and until when (one query)."""
+    keys = {share_attempts_key(share): share.pk for share in shares if share.has_password}
+    exhausted = ratelimit.attempts_exhausted(keys=keys, limit=settings.SHARE_UNLOCK_SHARE_ATTEMPTS)
+    return {keys[key]: until for key, until in exhausted.items()}
 
 
 # Repositories -----------------------------------------------------------------------

@@ -33,7 +33,7 @@ from shares.models import Share, ShareEvent, ShareRepository
 from sources.backends import StorageError
 from sources.services import source_sign_url
 from web.cursors import InvalidCursor
-from web.http import AuthenticatedRequest, breadcrumbs, client_ip, path_url_prefix
+from web.http import AuthenticatedRequest, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
 
 SESSION_KEY = "unlocked_shares"
 
@@ -82,7 +82,14 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 def _get_share(token: str) -> Share:
     # The version and the package's latest one come along: share.serving_version costs no query.
-    return get_object_or_404(Share.objects.select_related("package", "version", "package__latest_version"), token=token)
+    return get_object_or_404(
+        Share.objects.select_related("package__owner", "version", "package__latest_version"), token=token
+    )
+
+
+def _is_open(share: Share) -> bool:
+    """Neither revoked nor expired, and its owner's account is still active."""
+    return share.is_active and share.package.owner.is_active
 
 
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
@@ -103,7 +110,7 @@ def _challenge(message: str = "This share needs its password.") -> HttpResponse:
 def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
     """The share for a download endpoint, or the response that refuses it."""
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     try:
         if not _is_unlocked(request, share):
@@ -130,7 +137,7 @@ def _no_store(response: HttpResponseBase) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     share = _get_share(token)
-    if not share.is_active:
+    if not _is_open(share):
         return _gone(request, share)
     form = UnlockForm(request.POST or None)
     if not _needs_no_password(request, share):
@@ -170,6 +177,10 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
     share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+    is_owner = _is_owner(request, share)
+    readme = listing.readme
+    readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    about_html = description_html(package.description) if package.description else ""
     context = {
         "share": share,
         "package": package,
@@ -180,18 +191,17 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
             "view": path_url_prefix("share_view_entry", share.token),
             "resolve": path_url_prefix("share_resolve", share.token),
         },
-        "readme_html": (
-            markdown_to_html_cached(sha256=listing.readme.sha256, read=listing.readme.read_text)
-            if listing.readme
-            else ""
-        ),
-        "description_html": description_html(package.description) if package.description else "",
+        "readme_html": readme_html,
+        "description_html": about_html,
         "resolve_base": _resolve_base(request, share),
         "share_url": share_url,
-        "is_owner": _is_owner(request, share),
+        "is_owner": is_owner,
+        "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
         "repositories": _repository_recipes(request, share, version, share_url),
     }
-    return _no_store(render(request, "shares/page.html", context))
+    response = render(request, "shares/page.html", context)
+    allow_storage_images(response, readme_html + about_html, package.entry_sources())
+    return _no_store(response)
 
 
 def _repository_recipes(request: HttpRequest, share: Share, version: PackageVersion, share_url: str) -> dict[str, str]:
@@ -250,7 +260,8 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "resolve_url": exports.resolve_url(_resolve_base(request, share), entry.path),
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
-    return _no_store(render(request, "shares/entry.html", context))
+    response = render(request, "shares/entry.html", context)
+    return _no_store(allow_storage_images(response, html, share.package.entry_sources()))
 
 
 def _not_published(share: Share) -> HttpResponse:
@@ -408,7 +419,13 @@ def _entry_redirect(
     assert entry.source is not None
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
-        url = source_sign_url(source=entry.source, key=entry.key, method=method, version_id=entry.version_id)
+        url = source_sign_url(
+            source=entry.source,
+            key=entry.key,
+            method=method,
+            version_id=entry.version_id,
+            grant=services.share_grant(share),  # revoking the share stops packager's own links
+        )
     except StorageError as error:
         return _text(error.message + "\n", status=409 if error.reason == "config" else 502)
     if request.method == "GET":
@@ -498,11 +515,17 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
-    shares = package.shares.select_related("version", "package__latest_version")
+    shares = list(package.shares.select_related("version", "package__latest_version"))
+    locked = services.shares_locked_until(shares=shares)
     return render(
         request,
         "shares/package_shares.html",
-        {"package": package, "form": form, "shares": shares, "base_url": request.build_absolute_uri("/")[:-1]},
+        {
+            "package": package,
+            "form": form,
+            "shares": [(share, locked.get(share.pk)) for share in shares],
+            "base_url": request.build_absolute_uri("/")[:-1],
+        },
     )
 
 

@@ -11,8 +11,8 @@ import hashlib
 import json
 import threading
 
-from sources.backends import BACKENDS, Backend
-from sources.endpoints import check_endpoint
+from sources.backends import BACKENDS, Backend, StorageError
+from sources.endpoints import check_endpoint, local_path_error
 from sources.models import Source
 
 _lock = threading.Lock()
@@ -28,6 +28,8 @@ def build_backend(source: Source) -> Backend:
     """A new client for a source (not cached): for checking settings before they are saved."""
     if source.kind == Source.Kind.S3 and source.endpoint_url:
         check_endpoint(source.endpoint_url)
+    if source.kind == Source.Kind.LOCAL and (refused := local_path_error(source.local_path)):
+        raise StorageError(refused, reason="config")
     backend = BACKENDS[source.kind](source.backend_config(), source.credentials)
     if source.kind == Source.Kind.AZURE:
         # The account URL may come from a connection string: check what the client uses.

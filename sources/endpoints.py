@@ -2,47 +2,28 @@
 
 A source's endpoint is chosen by a user, so without a check the server could be made to
 send requests to its own network (cloud metadata services, internal admin ports).
-Endpoints that resolve to loopback, private, link-local or otherwise reserved addresses
-are refused unless SOURCE_ENDPOINT_ALLOWLIST names them.
+Endpoints that resolve to any address that is not public (loopback, private, link-local,
+carrier-grade NAT, 6to4 or NAT64 addresses leading to one of these...) are refused unless
+SOURCE_ENDPOINT_ALLOWLIST names them. This check gives a clear message when a source is
+saved; sources.backends.network enforces the same rule on every connection.
+
+Folders on the server are sources only under LOCAL_SOURCE_ROOTS.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from sources.backends.base import StorageError
+from sources.backends.network import AddressRefused, checked_addresses
 
 
 class EndpointRefused(StorageError):
     reason = "config"
-
-
-def _allowlist() -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
-    names: set[str] = set()
-    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for item in settings.SOURCE_ENDPOINT_ALLOWLIST:
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            names.add(item.lower().rstrip("."))
-    return names, networks
-
-
-def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
 
 
 def check_endpoint(url: str) -> None:
@@ -53,21 +34,31 @@ def check_endpoint(url: str) -> None:
     if parts.username or parts.password:
         raise EndpointRefused("Put credentials in their own fields, never in the endpoint URL.")
     host = parts.hostname.lower().rstrip(".")
-    names, networks = _allowlist()
-    if host in names:
-        return
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as error:
         raise EndpointRefused("The endpoint URL has an invalid port.") from error
     try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        checked_addresses(host, port)
+    except AddressRefused as refused:
+        raise EndpointRefused(refused.message) from refused
     except (socket.gaierror, UnicodeError) as error:
         raise StorageError(f"Could not resolve the endpoint host “{host}”.", reason="unreachable") from error
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if _is_internal(address) and not any(address in network for network in networks):
-            raise EndpointRefused(
-                f"The endpoint “{host}” resolves to an internal address ({address}), which "
-                "is not allowed. An administrator can allow it with SOURCE_ENDPOINT_ALLOWLIST."
-            )
+
+
+def local_path_error(local_path: str) -> str:
+    """Why a folder may not be a source ("" when it may): it must lie under LOCAL_SOURCE_ROOTS.
+
+    Checked when a source is saved (forms, API, commands, the Django admin) and again
+    whenever its client is built, so narrowing LOCAL_SOURCE_ROOTS takes effect at once.
+    """
+    path = Path(local_path or "")
+    if not local_path or not path.is_absolute():
+        return "Give an absolute folder path on the server."
+    if not settings.LOCAL_SOURCE_ROOTS:
+        return "No folder on the server may be a source: an administrator can set LOCAL_SOURCE_ROOTS."
+    # resolve() follows symbolic links, so a link inside a root that leads out of it is refused.
+    if not any(path.resolve().is_relative_to(Path(root).resolve()) for root in settings.LOCAL_SOURCE_ROOTS):
+        roots = ", ".join(str(root) for root in settings.LOCAL_SOURCE_ROOTS)
+        return f"This folder is outside the folders allowed by LOCAL_SOURCE_ROOTS ({roots})."
+    return ""

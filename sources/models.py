@@ -4,6 +4,7 @@ import base64
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -106,6 +107,26 @@ class Source(models.Model):
             "connect_timeout": settings.SOURCE_CONNECT_TIMEOUT,
             "read_timeout": settings.SOURCE_READ_TIMEOUT,
         }
+
+    @property
+    def download_origins(self) -> list[str]:
+        """The origins its signed download links point to (for the pages' image policy)."""
+        if self.kind == self.Kind.LOCAL:
+            return []  # packager's own links
+        if self.endpoint_url:
+            parts = urlsplit(self.endpoint_url)
+            if not parts.hostname:
+                return []
+            origins = [f"{parts.scheme}://{parts.netloc}"]
+            if self.kind == self.Kind.S3 and self.addressing_style != self.AddressingStyle.PATH:
+                origins.append(f"{parts.scheme}://{self.bucket}.{parts.netloc}")
+            return origins
+        if self.kind == self.Kind.S3:  # AWS itself, in any of its URL styles
+            region = self.region or "us-east-1"
+            hosts = [f"{self.bucket}.s3.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
+            hosts += [f"{self.bucket}.s3.amazonaws.com", "s3.amazonaws.com"]
+            return [f"https://{host}" for host in hosts]
+        return []  # an Azure account known from its connection string only
 
     def key_for(self, path: str) -> str:
         """The storage key of a path relative to the source's prefix."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +15,8 @@ from django.utils import timezone
 
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
+from sources.backends.local import LocalBackend
+from sources.endpoints import local_path_error
 from sources.models import Source, SourceObject
 
 logger = logging.getLogger(__name__)
@@ -73,13 +74,9 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
     elif source.kind == Source.Kind.LOCAL:
         if not trusted and not can_add_local_sources(user):
             errors["kind"] = "Only an administrator may add a folder on the server as a source."
-        path = Path(source.local_path or "")
-        if not source.local_path or not path.is_absolute():
-            errors["local_path"] = "Give an absolute folder path on the server."
-        elif settings.LOCAL_SOURCE_ROOTS and not any(
-            path.resolve().is_relative_to(Path(root).resolve()) for root in settings.LOCAL_SOURCE_ROOTS
-        ):
-            errors["local_path"] = "This folder is outside the folders allowed by LOCAL_SOURCE_ROOTS."
+        path_error = local_path_error(source.local_path)
+        if path_error:
+            errors["local_path"] = path_error
     else:
         errors["kind"] = "Choose s3, azure or local."
     if source.endpoint_url and not source.endpoint_url.startswith(("http://", "https://")):
@@ -333,10 +330,12 @@ def source_index(*, source_pk: int) -> bool:
     return True
 
 
-def source_sign_url(*, source: Source, key: str, method: str = "GET", version_id: str = "") -> str:
-    return clients.backend_for(source).sign_url(
-        key, method=method, expires_in=source.presign_ttl, version_id=version_id
-    )
+def source_sign_url(*, source: Source, key: str, method: str = "GET", version_id: str = "", grant: str = "") -> str:
+    """A download URL; packager's own (local-folder) links also carry the grant they were issued for."""
+    backend = clients.backend_for(source)
+    if grant and isinstance(backend, LocalBackend):
+        return backend.sign_url(key, method=method, expires_in=source.presign_ttl, version_id=version_id, grant=grant)
+    return backend.sign_url(key, method=method, expires_in=source.presign_ttl, version_id=version_id)
 
 
 def source_rotate_credentials() -> int:

@@ -24,7 +24,7 @@ from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from sources import clients, services
+from sources import clients, grants, services
 from sources.backends import ObjectNotFound, StorageError
 from sources.backends.local import LocalBackend, load_link
 from sources.forms import SourceForm
@@ -284,15 +284,23 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
         )
     except signing.BadSignature:
         raise Http404("Invalid link") from None
+    if link.get("grant") and not grants.grant_stands(link["grant"]):
+        return HttpResponse(
+            "This download link was withdrawn: the share it came from was revoked or has expired.\n",
+            status=410,
+            content_type="text/plain; charset=utf-8",
+        )
     source = Source.objects.filter(public_id=link["source"], kind=Source.Kind.LOCAL).first()
     if source is None:
         raise Http404("Source not found")
-    backend = clients.backend_for(source)
-    assert isinstance(backend, LocalBackend)
     try:
+        backend = clients.backend_for(source)
+        assert isinstance(backend, LocalBackend)
         path = backend.path_of(link["key"])
     except ObjectNotFound:
         raise Http404("File not found") from None
+    except StorageError as error:  # e.g. the folder is no longer under LOCAL_SOURCE_ROOTS
+        return HttpResponse(error.message + "\n", status=403, content_type="text/plain; charset=utf-8")
     stat = path.stat()
     size = stat.st_size
     etag = f'"{stat.st_mtime_ns:x}-{size:x}"'

@@ -210,8 +210,10 @@ def _static_root() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings: Any, tmp_path: Path) -> None:
+def _test_settings(settings: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.SOURCE_ENDPOINT_ALLOWLIST = ["127.0.0.1", "localhost"]
+    # Tests keep their local-folder sources in pytest's temporary folders, beside the demo's.
+    settings.LOCAL_SOURCE_ROOTS = [*settings.LOCAL_SOURCE_ROOTS, str(tmp_path_factory.getbasetemp())]
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.STORAGES = {
         **settings.STORAGES,

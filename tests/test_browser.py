@@ -65,6 +65,15 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     base = live_server.url
     curator = browser.new_context(viewport={"width": 1280, "height": 900})
     page = curator.new_page()
+    # The Content-Security-Policy allows no inline script or style: the pages must not need any.
+    violations: list[str] = []
+
+    def watch(tab: Page) -> None:
+        tab.on(
+            "console", lambda message: violations.append(message.text) if "Content Security" in message.text else None
+        )
+
+    watch(page)
     log_in(page, base, demo.username, demo.password)
 
     # Browse the demo source and pick two files.
@@ -103,6 +112,7 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     # A collaborator, in a browser of their own.
     collaborator = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     visitor = collaborator.new_page()
+    watch(visitor)
     visitor.goto(base + share_path)
     expect(visitor.get_by_text("protected by a password")).to_be_visible()
     visitor.get_by_label("Password").fill("wrong guess")
@@ -136,5 +146,13 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
         "winter-and-summer/measurements/2024-winter.csv.pointer.json",
         "winter-and-summer/urls.txt",
     ]
+
+    # Revoking asks first (a confirm dialog from app.js, not an inline handler).
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_text("Share link revoked")).to_be_visible()
+    visitor.goto(base + share_path)
+    expect(visitor.get_by_role("heading", name="This link is no longer available")).to_be_visible()
+    assert violations == []
     curator.close()
     collaborator.close()

@@ -246,12 +246,12 @@ def test_text_and_notebooks_render_on_the_share(client: Any, owner: Any, open_sh
 def test_the_owner_creates_and_revokes_shares(owner_client: Any, package: Package) -> None:
     url = reverse("package_shares", args=[package.public_id])
     response = owner_client.post(
-        url, {"password": "pw12", "label": "for Ana", "expires_at": "2099-01-01T10:00"}, follow=True
+        url, {"password": "pw12-secret", "label": "for Ana", "expires_at": "2099-01-01T10:00"}, follow=True
     )
     share = package.shares.get()
-    assert share.has_password and share.password_hash != "pw12" and share.label == "for Ana"
+    assert share.has_password and share.password_hash != "pw12-secret" and share.label == "for Ana"
     assert f"/s/{share.token}/".encode() in response.content
-    assert b"pw12" not in response.content
+    assert b"pw12-secret" not in response.content
     past = owner_client.post(url, {"expires_at": "2000-01-01T10:00"})
     assert b"must be in the future" in past.content
     owner_client.post(reverse("share_revoke", args=[share.token]))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import cast
+import ipaddress
+from collections.abc import Iterable
+from typing import Protocol, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 
 
@@ -30,12 +32,25 @@ def breadcrumbs(folder: str) -> list[tuple[str, str]]:
     return crumbs
 
 
+def _valid_address(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return None
+
+
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address; behind a proxy, the one the proxy appended last."""
+    """The client's address; behind a proxy, the one the proxy appended last.
+
+    Always a valid address or None: the value is stored in address columns (PostgreSQL
+    `inet`) and counted by the password limits, so a forged header must not break either.
+    """
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if settings.BEHIND_PROXY and forwarded:
-        return forwarded.split(",")[-1].strip() or None
-    return request.META.get("REMOTE_ADDR")
+        address = _valid_address(forwarded.split(",")[-1])
+        if address is not None:
+            return address
+    return _valid_address(request.META.get("REMOTE_ADDR"))
 
 
 def path_url_prefix(name: str, *args: object) -> str:
@@ -44,3 +59,27 @@ def path_url_prefix(name: str, *args: object) -> str:
     marker = "~"
     url = reverse(name, args=[*args, marker])
     return url[: -len(marker)]
+
+
+class DownloadsFrom(Protocol):
+    """Anything that knows the storage origins its download links redirect to (a Source)."""
+
+    @property
+    def download_origins(self) -> Iterable[str]: ...
+
+
+Response = TypeVar("Response", bound=HttpResponseBase)
+
+
+def allow_storage_images(response: Response, html: str, sources: Iterable[DownloadsFrom]) -> Response:
+    """Let a page's rendered README or notebook show images that its links fetch from storage.
+
+    The Content-Security-Policy allows images from packager and data: URIs only; a README
+    may point at a file of the package (r/<path>), which redirects to the storage service.
+    Only pages whose HTML has an image pay for the query.
+    """
+    if "<img" in html:
+        origins = sorted({origin for source in sources for origin in source.download_origins})
+        if origins:
+            response._csp_update = {"img-src": origins}  # type: ignore[attr-defined]  # django-csp's per-response hook
+    return response

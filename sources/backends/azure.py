@@ -15,6 +15,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
 
 from sources.backends.base import (
@@ -25,6 +26,7 @@ from sources.backends.base import (
     StorageError,
     Streamed,
 )
+from sources.backends.network import guarded_session
 
 
 def _translate(error: Exception, *, container: str, key: str = "") -> StorageError:
@@ -60,6 +62,10 @@ class AzureBackend(Backend):
             "connection_timeout": config.get("connect_timeout", 5),
             "read_timeout": config.get("read_timeout", 20),
             "retry_total": 1,
+            # Every connection checks the address it reaches, and a redirect is an error
+            # rather than a request to wherever the answer points.
+            "transport": RequestsTransport(session=guarded_session(), session_owner=False),
+            "permit_redirects": False,
         }
         connection_string = credentials.get("connection_string")
         if connection_string:

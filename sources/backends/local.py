@@ -92,12 +92,18 @@ class LocalBackend(Backend):
 
         return Streamed(info=info, chunks=chunks())
 
-    def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
-        token = signing.dumps(
-            {"source": self.config["source_id"], "key": key, "expires": int(time.time()) + expires_in},
-            salt=LINK_SALT,
-            compress=True,
-        )
+    def sign_url(
+        self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "", grant: str = ""
+    ) -> str:
+        """A packager link; `grant` names what it was issued through (see sources.grants)."""
+        payload: dict[str, Any] = {
+            "source": self.config["source_id"],
+            "key": key,
+            "expires": int(time.time()) + expires_in,
+        }
+        if grant:
+            payload["grant"] = grant
+        token = signing.dumps(payload, salt=LINK_SALT, compress=True)
         # The name is only there so that clients that name files after the URL get a
         # sensible one; the token alone decides what is served.
         return reverse("local_file", kwargs={"token": token}) + "?name=" + quote(key.rpartition("/")[2], safe="")

@@ -20,6 +20,7 @@ from botocore.exceptions import (
 )
 
 from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError, Streamed
+from sources.backends.network import find_refusal, guard_boto_client
 
 _AUTH_CODES = {
     "InvalidAccessKeyId",
@@ -62,6 +63,9 @@ def _store_sha256(head: Mapping[str, Any]) -> str:
 
 def _translate(error: Exception, *, bucket: str, key: str = "") -> StorageError:
     """Turn a botocore exception into a message a curator can act on."""
+    refusal = find_refusal(error)
+    if refusal is not None:
+        return refusal
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code == "NoSuchBucket":
@@ -110,6 +114,8 @@ class S3Backend(Backend):
                 max_pool_connections=20,
             ),
         )
+        # Every connection, also to `<bucket>.<endpoint host>`, checks the address it reaches.
+        guard_boto_client(self.client)
         self._versioned: bool | None = None
 
     def check(self) -> None:

@@ -32,6 +32,13 @@
     }
   });
 
+  // Forms that ask before doing something that cannot be undone (no inline handlers:
+  // the Content-Security-Policy allows scripts from static files only).
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
   // "Select all" checkboxes in listings.
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-select-all]")) {
