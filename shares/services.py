@@ -211,6 +211,16 @@ def share_repository_request(*, share: Share, version: PackageVersion, kind: str
     return repository
 
 
+def share_repositories_prepare(*, share: Share, version: PackageVersion, base_url: str) -> None:
+    """Ask a worker to have both repositories of the share's version built, from a page
+    that shows the recipes: no database query here (the share page keeps its fixed count),
+    and at most once an hour per share and version (a cache entry, not a row)."""
+    if cache.add(f"share-repositories:{share.pk}:{version.pk}", True, timeout=3600):
+        from shares.tasks import prepare_share_repositories
+
+        transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, version.pk, base_url))
+
+
 def _write_repository(repository: ShareRepository, directory: Path) -> None:
     share, version = repository.share, repository.version
     share_base = f"{repository.base_url}/s/{share.token}/"

@@ -29,7 +29,7 @@ from packager.render import description_html, markdown_to_html_cached, render_te
 from packager.tree import list_version_folder
 from shares import services
 from shares.forms import ShareForm, UnlockForm
-from shares.models import Share, ShareEvent, ShareRepository
+from shares.models import Share, ShareEvent
 from sources.backends import StorageError
 from sources.services import source_sign_url
 from web.cursors import InvalidCursor
@@ -207,8 +207,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
 def _repository_recipes(request: HttpRequest, share: Share, version: PackageVersion, share_url: str) -> dict[str, str]:
     """The clone recipes; showing them asks for the builds, so the repositories are
     usually ready by the time someone runs `git clone`."""
-    for kind in ShareRepository.Kind:
-        services.share_repository_request(share=share, version=version, kind=kind, base_url=_site_base(request))
+    services.share_repositories_prepare(share=share, version=version, base_url=_site_base(request))
     folder = share.package.slug
     return {
         "annex_recipe": annex.annex_recipe(share_url=share_url, folder=folder, has_password=share.has_password),

@@ -333,8 +333,12 @@ def test_it_shows_the_clone_recipes_with_the_real_link_and_asks_for_the_builds(
     assert f"git clone {link}annex.git local-set &amp;&amp; cd local-set\ngit annex get ." in text
     assert f"git clone {link}dvc.git local-set &amp;&amp; cd local-set\ndvc pull" in text
     assert "wget -c -x -nH --cut-dirs=3 -i urls.txt" in text
-    # Viewing the page had both repositories built, before anyone clones.
+    # Viewing the page had both repositories built, before anyone clones; viewing it
+    # again asks for nothing more (and costs the page no query: a cache entry says so).
     assert set(share.repositories.values_list("kind", "state")) == {("annex", "ready"), ("dvc", "ready")}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert client.get(f"/s/{share.token}/").status_code == 200
+    assert callbacks == []
 
     locked = services.share_create(package=local_package, created_by=owner, password=PASSWORD)
     page = client.get(f"/s/{locked.token}/")
