@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-publish bench-export bench-pages bench-repos clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-repos clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -37,13 +37,14 @@ $(CLIENTS)/.installed:
 	$(CLIENTS)/bin/pip install --quiet "git-annex>=10.20250605" "dvc>=3.50,<4"
 	touch $@
 
-# Debian packages the tests drive for real: wget, git, unzip, jq, chromium, Redis and PostgreSQL.
+# Debian packages the tests drive for real: wget, git, aria2c, unzip, jq, chromium, Redis and PostgreSQL.
 system-test-deps:
 	@missing=""; \
 	command -v wget >/dev/null || missing="$$missing wget"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v unzip >/dev/null || missing="$$missing unzip"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v aria2c >/dev/null || missing="$$missing aria2"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -64,6 +65,7 @@ run: install var/secret-key
 	$(PYTHON) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
 	$(VENV)/bin/celery --app packager worker --pool solo --loglevel INFO & \
+	$(VENV)/bin/celery --app packager beat --loglevel INFO & \
 	$(PYTHON) manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.installed-test
@@ -95,8 +97,12 @@ clean:
 bench: .venv-bench/.installed
 	.venv-bench/bin/python bench/listing.py
 
-bench-browse: install
+bench-browse: install-test
 	$(PYTHON) bench/browse.py
+
+# The index task against a bare paged listing of the same moto bucket.
+bench-index: install-test
+	$(PYTHON) bench/index.py
 
 bench-publish: install
 	$(PYTHON) bench/publish.py
@@ -113,3 +119,11 @@ bench-pages: install-test
 # The git-annex and DVC repositories of a 100k-file version: build, size, clone, requests per file.
 bench-repos: install-test
 	$(PYTHON) bench/repos.py
+
+bench-sign: install
+	$(PYTHON) bench/sign.py
+
+# wrk (Debian) loads the resolver; PostgreSQL comes with the test dependencies.
+bench-resolve: install-test
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(PYTHON) bench/resolve.py

@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -18,13 +19,15 @@ from ninja.responses import Status
 
 from packager import services, versions
 from packager.api_auth import AUTH
+from packager.errors import database_unavailable
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
 from sources.api import router as sources_router
-from sources.api_errors import ObjectBodyParser, document_errors, errors
 from sources.backends import StorageError
+from sources.search import Search
+from web.api_errors import ObjectBodyParser, document_errors, errors
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 from web.http import api_user
 
@@ -78,6 +81,15 @@ class EntryOut(Schema):
     version_id: str | None
 
 
+class SearchIn(Schema):
+    q: str = ""
+    glob: str = ""
+    min_size: int | None = Field(None, ge=0)
+    max_size: int | None = Field(None, ge=0)
+    modified_after: dt.datetime | None = None
+    modified_before: dt.datetime | None = None
+
+
 class EntryPageQuery(Schema):
     cursor: str = Field("", description="The next_cursor of the previous page; empty for the first page.")
     limit: int = Field(200, ge=1, le=1000, description="Entries per page.")
@@ -98,11 +110,12 @@ class VersionEntryPage(Schema):
 
 
 class EntriesIn(Schema):
-    """One of {source, keys, target}, {source, prefix, target} or {path, text}."""
+    """One of {source, keys, target}, {source, prefix, target}, {source, search, target} or {path, text}."""
 
     source: uuid.UUID | None = None
     keys: list[Key] | None = Field(None, min_length=1, max_length=10_000)
     prefix: str | None = Field(None, max_length=1024)
+    search: SearchIn | None = Field(None, description="every indexed file matching this search of the source")
     target: str = Field("", max_length=1024)
     path: str | None = Field(None, min_length=1, max_length=1024)
     text: str | None = Field(None, max_length=services.MAX_TEXT_SIZE)
@@ -114,6 +127,10 @@ class EntryPatch(Schema):
 
 class Added(Schema):
     added: list[EntryOut]
+
+
+class AddedCount(Schema):
+    added_count: int
 
 
 def package_out(package: Package) -> dict[str, Any]:
@@ -183,13 +200,13 @@ def _keyset_page(rows: QuerySet[Any], key: str, kind: type, cursor: str, limit: 
     """One page of rows ordered by a unique `key`, and the cursor of the next page.
 
     The cursor carries the last key shown, so every page is one range scan of an index
-    (the thousandth page costs what the first does); a damaged cursor is a 400.
+    (the thousandth page costs what the first does); a damaged cursor is a 422.
     """
     if cursor:
         try:
             rows = rows.filter(**{f"{key}__gt": decode_cursor(cursor, kind)[0]})
         except InvalidCursor as error:
-            raise HttpError(400, error.message) from None
+            raise HttpError(422, error.message) from None
     page = list(rows.order_by(key)[: limit + 1])
     if len(page) <= limit:
         return page, None
@@ -220,18 +237,31 @@ def list_version_entries(
     return {"items": [{**entry_out(entry), "drift": entry.drift} for entry in entries], "next_cursor": next_cursor}
 
 
-@router.post("/packages/{uuid:package_id}/entries", response={201: Added, **errors(409, 502, 507)})
+@router.post("/packages/{uuid:package_id}/entries", response={201: Added | AddedCount, **errors(409, 502, 507)})
 def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> Status[dict[str, Any]]:
-    """Objects by key, a whole prefix (recursively), or a text file."""
+    """Objects by key, a whole prefix (recursively), every match of a search, or a text file.
+
+    A search adds the matching files below their common folder under the target and
+    answers with how many were added (tens of thousands fit in one request).
+    """
     package = get_package(request, package_id)
     if body.path is not None:
         if body.text is None:
             raise HttpError(422, "A text entry needs both “path” and “text”.")
         entry = services.package_write_text(package=package, path=body.path, content=body.text)
         return Status(201, {"added": [entry_out(entry)]})
-    if body.source is None or (body.keys is None) == (body.prefix is None):
-        raise HttpError(422, "Give {source, keys, target}, {source, prefix, target} or {path, text}.")
+    given = [body.keys is not None, body.prefix is not None, body.search is not None]
+    if body.source is None or sum(given) != 1:
+        raise HttpError(
+            422, "Give {source, keys, target}, {source, prefix, target}, {source, search, target} or {path, text}."
+        )
     source = get_source(request, body.source)
+    if body.search is not None:
+        if not source.is_indexed:
+            raise HttpError(409, "Search needs the source's index, which is being built; try again when it is ready.")
+        search = Search(**{**body.search.dict(), "q": body.search.q.strip(), "glob": body.search.glob.strip()})
+        added = services.package_add_search(package=package, source=source, search=search, target=body.target)
+        return Status(201, {"added_count": added})
     root = source.normalized_prefix
     keys = body.keys if body.keys is not None else [body.prefix.rstrip("/") + "/" if body.prefix else root]
     outside = [key for key in keys if not key.startswith(root)]
@@ -444,6 +474,13 @@ def on_share_error(request: HttpRequest, error: ShareError) -> HttpResponse:
 @api.exception_handler(StorageError)
 def on_storage_error(request: HttpRequest, error: StorageError) -> HttpResponse:
     return _error(request, error.message, 422 if error.reason in {"auth", "not_found", "config"} else 502)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
+    logger.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+    return database_unavailable(request)
 
 
 @api.exception_handler(Http404)

@@ -4,6 +4,8 @@ from typing import Any
 
 from django import forms
 
+from sources.forms import SearchForm
+
 
 class PackageForm(forms.Form):
     name = forms.CharField(max_length=200)
@@ -24,6 +26,21 @@ class AddObjectsForm(forms.Form):
         data = super().clean() or {}
         if not self.paths:
             raise forms.ValidationError("Select at least one file or folder first.")
+        if not data.get("package") and not (data.get("new_package_name") or "").strip():
+            raise forms.ValidationError("Choose a package, or name a new one.")
+        return data
+
+
+class AddSearchForm(SearchForm):
+    """ "Add all matches to a package" on the search page: the search, then where to."""
+
+    source = forms.UUIDField(widget=forms.HiddenInput)
+    package = forms.UUIDField(required=False)
+    new_package_name = forms.CharField(max_length=200, required=False, label="or a new package named")
+    target = forms.CharField(max_length=1024, required=False, label="into folder")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if not data.get("package") and not (data.get("new_package_name") or "").strip():
             raise forms.ValidationError("Choose a package, or name a new one.")
         return data

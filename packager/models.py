@@ -187,6 +187,10 @@ class PackageVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.package} v{self.number}"
 
+    def entry_sources(self) -> models.QuerySet[Source]:
+        """The sources its entries point into (one query when evaluated)."""
+        return Source.objects.filter(pk__in=VersionEntry.objects.filter(package_version=self).values("source_id"))
+
     @property
     def is_published(self) -> bool:
         return self.state == self.State.PUBLISHED

@@ -19,6 +19,7 @@ from packager.paths import InvalidPath, add_to_folders, ancestors, folder_parent
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject
+from sources.search import InvalidSearch, Search, common_folder, matches
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,9 @@ class _Found:
 def _objects_below(source: Source, folder: str) -> Iterator[ObjectInfo]:
     """Every object below a folder of the source, from the index when there is one."""
     if source.is_indexed:
-        rows = SourceObject.objects.filter(source=source, is_dir=False, path__startswith=folder).order_by("path")
+        rows = SourceObject.objects.filter(
+            source=source, is_dir=False, vanished_at__isnull=True, path__startswith=folder
+        ).order_by("path")
         for row in rows.iterator(chunk_size=2000):
             yield ObjectInfo(
                 key=source.key_for(row.path),
@@ -222,7 +225,7 @@ def _objects_below(source: Source, folder: str) -> Iterator[ObjectInfo]:
 
 
 def _object_info(source: Source, path: str) -> ObjectInfo:
-    row = SourceObject.objects.filter(source=source, path=path, is_dir=False).first()
+    row = SourceObject.objects.filter(source=source, path=path, is_dir=False, vanished_at__isnull=True).first()
     if row is not None:
         return ObjectInfo(
             key=source.key_for(path),
@@ -309,6 +312,62 @@ def package_add_objects(
     _update_folders(package, added=[(entry.path, entry.size) for entry in entries])
     package.save(update_fields=["updated_at"])
     return entries
+
+
+@transaction.atomic
+def package_add_search(*, package: Package, source: Source, search: Search, target: str = "") -> int:
+    """Add every indexed file that matches a search; how many entries were added.
+
+    The matches keep their folders below the deepest folder they all share, under the
+    target folder. Rows are streamed from the index and written in batches, so tens of
+    thousands of matches cost a few queries per thousand, not one per match.
+    """
+    if search.is_empty():
+        raise PackageError("Give at least one search criterion.")
+    try:
+        found = matches(source, search)
+        paths = found.values_list("path", flat=True)
+        first, last = paths.first(), paths.last()
+    except InvalidSearch as error:
+        raise PackageError(str(error)) from error
+    if first is None or last is None:
+        raise PackageError("Nothing in the index matches this search.")
+    shared = len(common_folder(first, last))
+    try:
+        folder = normalize_folder(target)
+    except InvalidPath as error:
+        raise PackageError(error.message) from error
+    current = dict(
+        ((path, (source_id, key)) for path, source_id, key in package.entries.values_list("path", "source_id", "key"))
+    )
+    entries: list[PackageEntry] = []
+    columns = ("path", "size", "etag", "version_id", "md5", "last_modified")
+    for path, size, etag, version_id, md5, last_modified in found.values_list(*columns).iterator(chunk_size=2000):
+        key = source.key_for(path)
+        try:
+            entry_path = normalize_path(folder + path[shared:])
+        except InvalidPath as error:
+            raise PackageError(error.message) from error
+        if current.get(entry_path) == (source.pk, key):
+            continue  # already there, the same object at the same path
+        entries.append(
+            PackageEntry(
+                package=package,
+                path=entry_path,
+                kind=PackageEntry.Kind.POINTER,
+                source=source,
+                key=key,
+                size=size,
+                etag=etag,
+                version_id=version_id,
+                md5=md5,
+                last_modified=last_modified,
+            )
+        )
+    _check_paths(package, [entry.path for entry in entries])
+    PackageEntry.objects.bulk_create(entries, batch_size=1000)
+    package.save(update_fields=["updated_at"])
+    return len(entries)
 
 
 # Text entries ---------------------------------------------------------------------

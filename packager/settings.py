@@ -6,6 +6,7 @@ sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -92,6 +93,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Downloads from open shares are answered here, before sessions, CSRF and URL routing
+    # (after the security headers and the CSP).
+    "shares.middleware.ResolveFastLane",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "packager.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "packager.urls"
@@ -257,6 +262,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Where `celery beat` (started by `make run` with the worker) keeps its last run times.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Storage sources.
 # Endpoints that resolve to loopback, private or link-local addresses are refused unless
@@ -268,6 +275,12 @@ LOCAL_SOURCE_ROOTS = env_list("LOCAL_SOURCE_ROOTS", str(BASE_DIR / "demo" / "dat
 SOURCE_CONNECT_TIMEOUT = float(os.environ.get("SOURCE_CONNECT_TIMEOUT", "5"))
 SOURCE_READ_TIMEOUT = float(os.environ.get("SOURCE_READ_TIMEOUT", "20"))
 DEFAULT_PRESIGN_TTL = int(os.environ.get("DEFAULT_PRESIGN_TTL", "900"))
+# An index run that has written nothing for this long was killed; it may be claimed again.
+INDEX_STALE_SECONDS = float(os.environ.get("INDEX_STALE_SECONDS", "600"))
+# Index rows written per upsert; progress and cancellation are checked after each batch.
+INDEX_BATCH_SIZE = int(os.environ.get("INDEX_BATCH_SIZE", "1000"))
+# Index rows of objects that vanished from the bucket are kept (marked) this long.
+INDEX_VANISHED_RETENTION = dt.timedelta(days=float(os.environ.get("INDEX_VANISHED_RETENTION_DAYS", "30")))
 # Keys that encrypt source credentials at rest. Empty: derived from SECRET_KEY (and
 # SECRET_KEY_FALLBACKS for rotation). The first key encrypts; all of them decrypt.
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
@@ -285,11 +298,20 @@ PUBLISH_HEARTBEAT_SECONDS = float(os.environ.get("PUBLISH_HEARTBEAT_SECONDS", "2
 # and per share across all clients per (longer) window.
 SHARE_UNLOCK_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_ATTEMPTS", "5"))
 SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
+# The access log of a share that expired or was revoked is deleted this long after.
+SHARE_EVENT_RETENTION = dt.timedelta(days=float(os.environ.get("SHARE_EVENT_RETENTION_DAYS", "90")))
 SHARE_UNLOCK_SHARE_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_SHARE_ATTEMPTS", "50"))
 SHARE_UNLOCK_SHARE_WINDOW = int(os.environ.get("SHARE_UNLOCK_SHARE_WINDOW", "3600"))
 # Wrong passwords allowed per account, and per client, per window, at every login form.
 LOGIN_ATTEMPTS = int(os.environ.get("LOGIN_ATTEMPTS", "10"))
 LOGIN_WINDOW = int(os.environ.get("LOGIN_WINDOW", "900"))
+# The access log is counted in memory by each web process and written in batches: after
+# this many seconds or this many events, whichever comes first (see shares/access_log.py).
+ACCESS_LOG_FLUSH_SECONDS = float(os.environ.get("ACCESS_LOG_FLUSH_SECONDS", "10"))
+ACCESS_LOG_FLUSH_EVENTS = int(os.environ.get("ACCESS_LOG_FLUSH_EVENTS", "1000"))
+# How long a web process reuses a resolve lookup (share state + entry); a revoked or
+# expired share, or a newly published version, is seen within this time. 0: never reused.
+RESOLVE_CACHE_SECONDS = float(os.environ.get("RESOLVE_CACHE_SECONDS", "2"))
 # A share's git repository whose build has waited or run this long (lost task, killed
 # worker) or failed this long ago is built again when next asked for.
 SHARE_REPOSITORY_STALE_SECONDS = int(os.environ.get("SHARE_REPOSITORY_STALE_SECONDS", "600"))
@@ -307,7 +329,12 @@ LOGGING = {
 }
 
 # Periodic work, run by `celery beat` next to the worker.
+INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A version whose publishing worker died is picked up again.
     "resume-stalled-publishes": {"task": "packager.tasks.resume_stalled_publishes", "schedule": 60.0},
+    # Sources due for a scheduled re-index, and index runs whose worker died, are queued.
+    "index-due-sources": {"task": "sources.tasks.index_due_sources", "schedule": INDEX_SCHEDULE_SECONDS},
+    # Expired and revoked shares' access logs are deleted after SHARE_EVENT_RETENTION.
+    "purge-share-events": {"task": "shares.tasks.purge_share_events", "schedule": 24 * 3600.0},
 }

@@ -18,7 +18,8 @@ from packager.models import Package, PackageEntry, PackageFolder, PackageVersion
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 from web.http import breadcrumbs
 
-PAGE_SIZE = 200
+# Rows per folder page: rendering them is most of what a page costs.
+PAGE_SIZE = 100
 # Looked up by exact path (an index lookup), in this order of preference.
 README_NAMES = [
     f"{stem}{suffix}"
@@ -82,7 +83,10 @@ def _page(
 
 
 def _readme(file_rows: QuerySet[Any], folder: str) -> Any:
-    found = {entry.name: entry for entry in file_rows.filter(path__in=[folder + name for name in README_NAMES])}
+    # Unordered: the default order of version entries (position) would have SQLite walk the
+    # (version, position) index through the whole version instead of looking the paths up.
+    paths = [folder + name for name in README_NAMES]
+    found = {entry.name: entry for entry in file_rows.filter(parent=folder, path__in=paths).order_by()}
     return next((found[name] for name in README_NAMES if name in found), None)
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("packages/", views.package_list, name="packages"),
     path("packages/add-objects/", views.package_add_objects, name="package_add_objects"),
+    path("packages/add-search/", views.package_add_search, name="package_add_search"),
     path("packages/<uuid:public_id>/", views.package_detail, name="package_detail"),
     path("packages/<uuid:public_id>/edit/", views.package_edit, name="package_edit"),
     path("packages/<uuid:public_id>/versions/", views.package_versions, name="package_versions"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,7 +14,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from packager import services, versions
-from packager.forms import AddObjectsForm, ApiTokenForm, MoveForm, PackageForm, PublishForm, TextEntryForm, UploadForm
+from packager.forms import (
+    AddObjectsForm,
+    AddSearchForm,
+    ApiTokenForm,
+    MoveForm,
+    PackageForm,
+    PublishForm,
+    TextEntryForm,
+    UploadForm,
+)
 from packager.models import ApiToken, Package, PackageEntry, PackageFolder, PackageVersion
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html_cached, render_text_cached
@@ -129,31 +139,58 @@ def package_delete(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
     return render(request, "packager/delete.html", {"package": package})
 
 
-@login_required
-@require_POST
-def package_add_objects(request: AuthenticatedRequest) -> HttpResponse:
-    """The "add to package" action of the source browser."""
-    form = AddObjectsForm(request.POST)
+def _add_to_package(
+    request: AuthenticatedRequest,
+    form: AddObjectsForm | AddSearchForm,
+    invalid: str,
+    add: Callable[[Package, Source], int],
+) -> HttpResponse:
+    """The "add to package" actions: a chosen or new package, then add(package, source) files."""
     back = request.META.get("HTTP_REFERER") or reverse("source_list")
     if not form.is_valid():
-        for error in form.non_field_errors() or ["Choose a package and select files."]:
+        for error in form.non_field_errors() or [invalid]:
             messages.error(request, str(error))
         return redirect(back)
     source = get_object_or_404(Source, public_id=form.cleaned_data["source"], owner=request.user)
     package_id = form.cleaned_data.get("package")
     try:
-        if package_id:
-            package = _get_package(request, package_id)
-        else:
-            package = services.package_create(owner=request.user, name=form.cleaned_data["new_package_name"])
-        added = services.package_add_objects(
-            package=package, source=source, paths=form.paths, target=form.cleaned_data.get("target") or ""
-        )
+        with transaction.atomic():  # a new package is not kept when adding fails
+            if package_id:
+                package = _get_package(request, package_id)
+            else:
+                package = services.package_create(owner=request.user, name=form.cleaned_data["new_package_name"])
+            added = add(package, source)
     except services.PackageError as error:
         messages.error(request, error.message)
         return redirect(back)
-    messages.success(request, f"Added {len(added)} file{'s' if len(added) != 1 else ''} to “{package.name}”.")
+    messages.success(request, f"Added {added:,} file{'s' if added != 1 else ''} to “{package.name}”.")
     return redirect(_package_url(package))
+
+
+@login_required
+@require_POST
+def package_add_objects(request: AuthenticatedRequest) -> HttpResponse:
+    """The "add to package" action of the source browser."""
+    form = AddObjectsForm(request.POST)
+
+    def add(package: Package, source: Source) -> int:
+        target = form.cleaned_data.get("target") or ""
+        return len(services.package_add_objects(package=package, source=source, paths=form.paths, target=target))
+
+    return _add_to_package(request, form, "Choose a package and select files.", add)
+
+
+@login_required
+@require_POST
+def package_add_search(request: AuthenticatedRequest) -> HttpResponse:
+    """ "Add all matches to a package" on a source's search page."""
+    form = AddSearchForm(request.POST)
+
+    def add(package: Package, source: Source) -> int:
+        target = form.cleaned_data.get("target") or ""
+        return services.package_add_search(package=package, source=source, search=form.search(), target=target)
+
+    return _add_to_package(request, form, "Check the search and choose a package.", add)
 
 
 @login_required

@@ -84,6 +84,7 @@ class ShareEvent(models.Model):
         ZIP = "zip", "Downloaded the ZIP"
         URLS = "urls", "Downloaded urls.txt"
         MANIFEST = "manifest", "Downloaded the manifest"
+        DIRECT = "direct", "Downloaded a direct URL list"
         RESOLVE = "resolve", "Fetched a file"
         UNLOCK_FAILED = "unlock_failed", "Wrong password"
 
@@ -91,7 +92,8 @@ class ShareEvent(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     path = models.CharField(max_length=1024, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    # When it happened (written later, in a batch: see shares.access_log).
+    at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-at"]
@@ -99,6 +101,39 @@ class ShareEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.path}".strip()
+
+
+class ShareDailyCount(models.Model):
+    """How many accesses of one kind a share had on one UTC day (see shares.access_log)."""
+
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="daily_counts")
+    day = models.DateField()
+    kind = models.CharField(max_length=20, choices=ShareEvent.Kind.choices)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day", "kind"]
+        constraints = [models.UniqueConstraint(fields=["share", "day", "kind"], name="share_daily_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind}: {self.count}"
+
+
+class ShareFileCount(models.Model):
+    """How often one file of a share was fetched, and when last (see shares.access_log)."""
+
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="file_counts")
+    path = models.CharField(max_length=1024)
+    count = models.PositiveBigIntegerField(default=0)
+    last_fetched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-count", "path"]
+        constraints = [models.UniqueConstraint(fields=["share", "path"], name="share_file_count_unique")]
+        indexes = [models.Index(fields=["share", "-count"], name="share_file_count_top")]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.count}"
 
 
 class ShareRepository(models.Model):

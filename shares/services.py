@@ -14,24 +14,17 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from packager import ratelimit, versions
 from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
+from shares import access_log, resolver
 from shares.models import Share, ShareEvent, ShareRepository
 
 logger = logging.getLogger(__name__)
-
-COUNTERS: dict[str, str] = {
-    ShareEvent.Kind.VIEW: "view_count",
-    ShareEvent.Kind.ZIP: "zip_count",
-    ShareEvent.Kind.RESOLVE: "resolve_count",
-}
-
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -115,15 +108,13 @@ def share_grant_stands(share_id: str) -> bool:
 
 def share_revoke(*, share: Share) -> None:
     Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    resolver.forget()
     share.refresh_from_db(fields=["revoked_at"])
 
 
 def share_record(*, share: Share, kind: str, ip_address: str | None, path: str = "") -> None:
-    updates: dict[str, Any] = {"last_accessed_at": timezone.now()}
-    if kind in COUNTERS:
-        updates[COUNTERS[kind]] = F(COUNTERS[kind]) + 1
-    Share.objects.filter(pk=share.pk).update(**updates)
-    ShareEvent.objects.create(share=share, kind=kind, path=path[:1024], ip_address=ip_address)
+    """Count one access in the access log (in memory, written in batches)."""
+    access_log.share_access_record(share_id=share.pk, kind=kind, path=path, ip_address=ip_address)
 
 
 def client_attempts_key(share: Share, ip_address: str | None) -> str:
@@ -183,6 +174,14 @@ def shares_locked_until(*, shares: list[Share]) -> dict[int, dt.datetime]:
     return {keys[key]: until for key, until in exhausted.items()}
 
 
+def share_events_purge() -> int:
+    """Delete the access log of shares that expired or were revoked longer ago than the retention."""
+    cutoff = timezone.now() - settings.SHARE_EVENT_RETENTION
+    ended = Share.objects.filter(models.Q(expires_at__lt=cutoff) | models.Q(revoked_at__lt=cutoff))
+    deleted, _ = ShareEvent.objects.filter(share__in=ended).delete()
+    return deleted
+
+
 # Repositories -----------------------------------------------------------------------
 
 
@@ -239,7 +238,10 @@ def share_repository_build(*, repository_pk: int) -> None:
     stale = now - dt.timedelta(seconds=settings.SHARE_REPOSITORY_STALE_SECONDS)
     claimed = (
         ShareRepository.objects.filter(pk=repository_pk)
-        .filter(Q(state=ShareRepository.State.PENDING) | Q(state=ShareRepository.State.BUILDING, started_at__lt=stale))
+        .filter(
+            models.Q(state=ShareRepository.State.PENDING)
+            | models.Q(state=ShareRepository.State.BUILDING, started_at__lt=stale)
+        )
         .update(state=ShareRepository.State.BUILDING, started_at=now, error="")
     )
     if claimed != 1:

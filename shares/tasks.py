@@ -22,3 +22,9 @@ def prepare_share_repositories(share_pk: int, version_pk: int, base_url: str) ->
         return
     for kind in ShareRepository.Kind:
         services.share_repository_request(share=share, version=version, kind=kind, base_url=base_url)
+
+
+@shared_task
+def purge_share_events() -> int:
+    """Celery beat, daily: drop the access logs of shares that ended long ago."""
+    return services.share_events_purge()

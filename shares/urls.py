@@ -9,6 +9,8 @@ urlpatterns = [
     path("s/<str:token>/download.zip", views.share_download_zip, name="share_download_zip"),
     path("s/<str:token>/urls.txt", views.share_urls, name="share_urls"),
     path("s/<str:token>/manifest.jsonl", views.share_manifest, name="share_manifest"),
+    path("s/<str:token>/direct.txt", views.share_direct_txt, name="share_direct_txt"),
+    path("s/<str:token>/direct.tsv", views.share_direct_tsv, name="share_direct_tsv"),
     path("s/<str:token>/datapackage.json", views.share_datapackage, name="share_datapackage"),
     path("s/<str:token>/r/<path:path>", views.share_resolve, name="share_resolve"),
     path(

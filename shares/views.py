@@ -22,16 +22,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
-from packager.exports import annex, dvc, gitrepo
+from packager.exports import annex, direct, dvc, gitrepo
 from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
 from packager.tree import list_version_folder
-from shares import services
+from shares import access_log, resolver, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.services import source_sign_url
+from sources.backends.local import LocalBackend
 from web.cursors import InvalidCursor
 from web.http import AuthenticatedRequest, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
 
@@ -81,7 +81,8 @@ def _remember_unlock(request: HttpRequest, share: Share) -> None:
 
 
 def _get_share(token: str) -> Share:
-    # The version and the package's latest one come along: share.serving_version costs no query.
+    # The version and the package's latest one come along: share.serving_version costs no
+    # query; the owner too, whose account must still be active.
     return get_object_or_404(
         Share.objects.select_related("package__owner", "version", "package__latest_version"), token=token
     )
@@ -121,7 +122,7 @@ def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
 
 
 def _resolve_base(request: HttpRequest, share: Share) -> str:
-    return request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})) + "r/"
+    return _links(request, share).resolve_base
 
 
 def _no_store(response: HttpResponseBase) -> HttpResponseBase:
@@ -200,7 +201,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "repositories": _repository_recipes(request, share, version, share_url),
     }
     response = render(request, "shares/page.html", context)
-    allow_storage_images(response, readme_html + about_html, package.entry_sources())
+    allow_storage_images(response, readme_html + about_html, version.entry_sources())
     return _no_store(response)
 
 
@@ -260,7 +261,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
     }
     response = render(request, "shares/entry.html", context)
-    return _no_store(allow_storage_images(response, html, share.package.entry_sources()))
+    return _no_store(allow_storage_images(response, html, version.entry_sources()))
 
 
 def _not_published(share: Share) -> HttpResponse:
@@ -338,6 +339,48 @@ def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
     return _sized(request, exports.urls_txt(version, _links(request, share)), "text/plain; charset=utf-8")
 
 
+def _direct_list(request: HttpRequest, token: str, kind: str) -> HttpResponseBase:
+    """direct.txt / direct.tsv: freshly signed storage URLs for clients that cannot come back."""
+    access = _download_version(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share, version = access
+    try:
+        expires_in = direct.parse_expires_in(request.GET.get("expires_in"))
+        signers = direct.signers_for(version, expires_in, grant=services.share_grant(share))
+    except direct.DirectListError as error:
+        return _no_store(_text(error.message + "\n", status=400))
+    except StorageError as error:
+        return _no_store(_text(error.message + "\n", status=409 if error.reason == "config" else 502))
+    base = request.build_absolute_uri("/")[:-1]
+
+    def absolute(url: str) -> str:
+        return base + url
+
+    if kind == "tsv":
+        body = direct.direct_tsv(version, signers=signers, absolute=absolute)
+        content_type = "text/tab-separated-values; charset=utf-8"
+    else:
+        body = direct.direct_txt(version, signers=signers, absolute=absolute)
+        content_type = "text/plain; charset=utf-8"
+    if request.method == "HEAD":
+        return _no_store(HttpResponse(content_type=content_type))
+    access_log.share_access_record(share_id=share.pk, kind=ShareEvent.Kind.DIRECT)
+    response = StreamingHttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="direct.{kind}"'
+    return _no_store(response)
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_direct_txt(request: HttpRequest, token: str) -> HttpResponseBase:
+    return _direct_list(request, token, "txt")
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_direct_tsv(request: HttpRequest, token: str) -> HttpResponseBase:
+    return _direct_list(request, token, "tsv")
+
+
 @require_http_methods(["GET", "HEAD"])
 def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
     access = _download_version(request, token)
@@ -359,79 +402,96 @@ def share_datapackage(request: HttpRequest, token: str) -> HttpResponseBase:
     return _sized(request, exports.datapackage_json(version, _links(request, share)), "application/json")
 
 
-def _range_is_unsatisfiable(header: str, size: int) -> bool:
-    """True when every range of a well-formed `bytes=` Range header starts at or past the
-    end. (Anything else is left to the store, which answers 206, 200 or its own 416.)"""
-    unit, _, ranges = header.partition("=")
-    if unit.strip().lower() != "bytes" or not ranges.strip():
-        return False
-    for spec in ranges.split(","):
-        first, dash, last = (part.strip() for part in spec.partition("-"))
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
-            return False
-        if first and last and int(last) < int(first):
-            return False
-        satisfiable = int(first) < size if first else (int(last) > 0 and size > 0)
-        if satisfiable:
-            return False
-    return True
+def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, what: str) -> HttpResponseBase:
+    """307 to a freshly signed storage URL for one entry of the version a share serves.
+
+    The hot path of every download: one query (resolver.lookup), no write, no session
+    for a share without a password. `match` is the column the entry is found by (path,
+    sha256, md5) and `what` names the file in messages.
+    """
+    looked_up = getattr(request, "resolve_lookup", None)  # by the fast lane, which passed it on
+    if looked_up is not None and looked_up[0] == (token, match, value):
+        found = looked_up[1]
+    else:
+        found = resolver.lookup(token, match=match, value=value)
+    if found is None:
+        raise Http404("No such share")
+    if not found.is_active:
+        return _gone(request, _get_share(token))
+    if found.has_password:
+        share = found.share()
+        try:
+            if not _is_unlocked(request, share):
+                return _challenge()
+        except services.TooManyAttempts as error:
+            return _text(error.message + "\n", status=429)
+    if found.version_id is None:
+        return _not_published(_get_share(token))
+    return resolved_response(request, found, what=what)
+
+
+def resolve_open_share(
+    request: HttpRequest, token: str, *, match: str, value: str, what: str
+) -> HttpResponseBase | None:
+    """resolve_entry for an active share without a password; None for anything else (an
+    unknown token, a password, a revoked or expired link, nothing published), which the
+    full view answers."""
+    found = resolver.lookup(token, match=match, value=value)
+    if found is None or not found.is_active or found.has_password or found.version_id is None:
+        request.resolve_lookup = ((token, match, value), found)  # type: ignore[attr-defined]
+        return None
+    return resolved_response(request, found, what=what)
+
+
+def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str) -> HttpResponseBase:
+    """The answer for an entry of the published version of a share the client may download from."""
+    entry = found.entry
+    if entry is None:
+        return _no_store(_text(f"No file {what} in version {found.version_number} of this package.\n", status=404))
+    if entry["drift"]:
+        change = "is gone from" if entry["drift"] == VersionEntry.Drift.MISSING else "has changed in"
+        return _no_store(
+            _text(
+                f"“{entry['path']}” {change} storage since version {found.version_number} was published, so "
+                "packager will not send you to other bytes. Ask the package's owner to publish a new version.\n",
+                status=409,
+            )
+        )
+    requested_range = request.headers.get("Range", "")
+    if requested_range and resolver.range_is_unsatisfiable(requested_range, entry["size"]):
+        # Said here, not left to the store: some stores answer 206 to a range starting at
+        # the end, and wget -c would then fetch a complete file forever.
+        refused = _text(f"The range starts past the end of “{entry['path']}” ({entry['size']:,} bytes).\n", status=416)
+        refused["Content-Range"] = f"bytes */{entry['size']}"
+        return _no_store(refused)
+    if found.source is None:
+        # Text files are kept by packager itself: small, served as they are.
+        with default_storage.open(entry["text_name"], "rb") as handle:
+            return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    try:
+        backend = resolver.backend_for_row(found.source)
+        expires_in = resolver.presign_ttl(found.source)
+        if isinstance(backend, LocalBackend):  # revoking the share stops packager's own links
+            url = backend.sign_url(
+                entry["key"], expires_in=expires_in, grant=services.share_grant(found.share()), method=method
+            )
+        else:
+            url = backend.sign_url(entry["key"], method=method, expires_in=expires_in, version_id=entry["version_id"])
+    except StorageError as error:
+        return _no_store(_text(error.message + "\n", status=409 if error.reason == "config" else 502))
+    if method == "GET":
+        access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.RESOLVE, path=entry["path"])
+    response = HttpResponse(status=307)
+    # Storage URLs are absolute; a local folder's signed link is packager's own path.
+    response["Location"] = request.build_absolute_uri(url) if url.startswith("/") else url
+    return _no_store(response)
 
 
 @require_http_methods(["GET", "HEAD"])
 def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
-    """307 to a freshly signed storage URL for the version's entry; the bytes never pass
-    through packager. The object's version id, where pinned, is signed as such."""
-    access = _download_version(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share, version = access
-    entry = VersionEntry.objects.select_related("source").filter(package_version=version, path=path).first()
-    if entry is None:
-        return _text(f"No file “{path}” in version {version.number} of this package.\n", status=404)
-    return _entry_redirect(request, share, version, entry)
-
-
-def _entry_redirect(
-    request: HttpRequest, share: Share, version: PackageVersion, entry: VersionEntry
-) -> HttpResponseBase:
-    """307 to a storage URL freshly signed for the request's method (HEAD gets HEAD); the
-    bytes never pass through packager. Shared by the path and content-addressed lookups."""
-    path = entry.path
-    if entry.drift:
-        what = "is gone from" if entry.drift == VersionEntry.Drift.MISSING else "has changed in"
-        return _text(
-            f"“{path}” {what} storage since version {version.number} was published, so packager will not "
-            "send you to other bytes. Ask the package's owner to publish a new version.\n",
-            status=409,
-        )
-    requested_range = request.headers.get("Range", "")
-    if requested_range and _range_is_unsatisfiable(requested_range, entry.size):
-        # Said here, not left to the store: Azurite answers 206 to a range starting at the
-        # end, and wget -c would then fetch a complete file forever.
-        refused = _text(f"The range starts past the end of “{path}” ({entry.size:,} bytes).\n", status=416)
-        refused["Content-Range"] = f"bytes */{entry.size}"
-        return _no_store(refused)
-    if entry.is_text:
-        # Text files are kept by packager itself: small, served as they are.
-        with default_storage.open(entry.text_name, "rb") as handle:
-            return _no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
-    assert entry.source is not None
-    method = "HEAD" if request.method == "HEAD" else "GET"
-    try:
-        url = source_sign_url(
-            source=entry.source,
-            key=entry.key,
-            method=method,
-            version_id=entry.version_id,
-            grant=services.share_grant(share),  # revoking the share stops packager's own links
-        )
-    except StorageError as error:
-        return _text(error.message + "\n", status=409 if error.reason == "config" else 502)
-    if request.method == "GET":
-        services.share_record(share=share, kind=ShareEvent.Kind.RESOLVE, ip_address=client_ip(request), path=path)
-    response = HttpResponse(status=307)
-    response["Location"] = request.build_absolute_uri(url)
-    return _no_store(response)
+    """307 to a freshly signed storage URL; the bytes never pass through packager."""
+    return resolve_entry(request, token, match="path", value=path, what=f"“{path}”")
 
 
 # Repositories and content-addressed lookup -------------------------------------------
@@ -441,29 +501,12 @@ def _site_base(request: HttpRequest) -> str:
     return request.build_absolute_uri("/")[:-1]
 
 
-HASH_LENGTHS = {"sha256": 64, "md5": 32}
-
-
 @require_http_methods(["GET", "HEAD"])
 def share_by_hash(request: HttpRequest, token: str, algorithm: str, digest: str) -> HttpResponseBase:
-    """/sha256/<hex> and /md5/<hex>: 307 to the file with that content in the share's version."""
-    access = _download_version(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share, version = access
-    digest = digest.lower()
-    if len(digest) != HASH_LENGTHS[algorithm] or any(character not in "0123456789abcdef" for character in digest):
-        return _text(f"“{digest}” is not a {algorithm} digest ({HASH_LENGTHS[algorithm]} hex digits).\n", status=404)
-    # Several paths may share one content; any of them is the same bytes.
-    entry = (
-        VersionEntry.objects.select_related("source")
-        .filter(package_version=version, **{algorithm: digest})
-        .order_by()
-        .first()
-    )
-    if entry is None:
-        return _text(f"No file with {algorithm} {digest} in this share.\n", status=404)
-    return _entry_redirect(request, share, version, entry)
+    """/sha256/<hex> and /md5/<hex>: 307 to the file with that content in the share's
+    version, through the same lookup as r/<path> (several paths may share one content:
+    any of them is the same bytes)."""
+    return resolve_entry(request, token, match=algorithm, value=digest.lower(), what=f"with {algorithm} {digest}")
 
 
 @require_http_methods(["GET", "HEAD"])

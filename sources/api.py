@@ -11,9 +11,11 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from sources import services
-from sources.api_errors import errors
 from sources.backends import StorageError
-from sources.models import Source, SourceObject
+from sources.browse import browse_page
+from sources.models import Source
+from sources.search import COUNT_CAP, InvalidSearch, Search, search_count, search_page
+from web.api_errors import errors
 from web.http import api_user
 
 router = Router(tags=["sources"])
@@ -45,6 +47,7 @@ class SourceFields(Schema):
     account_key: Secret | None = None
     sas_token: Secret | None = None
     connection_string: Secret | None = None
+    reindex_every_hours: int | None = Field(None, ge=0, le=24 * 365, description="0 or null: never")
 
 
 class SourceIn(SourceFields):
@@ -54,6 +57,15 @@ class SourceIn(SourceFields):
 
 class SourcePatch(SourceFields):
     pass
+
+
+class IndexOut(Schema):
+    state: Literal["new", "queued", "indexing", "ready", "error", "cancelled"]
+    listed: int = Field(description="objects listed by the running (or last) index")
+    rate: float = Field(description="objects listed per second")
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    error: str
 
 
 class SourceOut(Schema):
@@ -68,11 +80,13 @@ class SourceOut(Schema):
     path: str
     presign_ttl: int
     credentials: list[str]
-    status: Literal["new", "queued", "indexing", "ready", "error"]
+    status: Literal["new", "queued", "indexing", "ready", "error", "cancelled"]
     last_error: str
     last_indexed_at: dt.datetime | None
     object_count: int
     total_size: int
+    reindex_every_hours: int | None
+    index: IndexOut
     created_at: dt.datetime
 
 
@@ -91,9 +105,13 @@ class ObjectEntry(Schema):
 
 
 class ObjectPage(Schema):
+    origin: Literal["live", "index"] = Field(
+        alias="from", description="“live”: listed from storage now; “index”: from the index"
+    )
     prefix: str
     entries: list[ObjectEntry]
     next_cursor: str | None
+    indexed_at: dt.datetime | None
 
 
 class ObjectQuery(Schema):
@@ -102,6 +120,45 @@ class ObjectQuery(Schema):
     # One page is at most 1000 rows: a larger page is refused, not served.
     limit: int = Field(200, ge=1, le=1000)
     q: str = Field("", max_length=200)
+
+
+class SearchQuery(Schema):
+    q: str = Field("", max_length=200, description="part of the file name, any case")
+    glob: str = Field(
+        "", max_length=1024, description="over the key below the source's prefix: * ? [..] within a folder, ** across"
+    )
+    min_size: int | None = Field(None, ge=0)
+    max_size: int | None = Field(None, ge=0)
+    modified_after: dt.datetime | None = None
+    modified_before: dt.datetime | None = None
+    cursor: str = Field("", max_length=2048)
+    limit: int = Field(200, ge=1, le=1000)
+
+    def search(self) -> Search:
+        return Search(
+            q=self.q.strip(),
+            glob=self.glob.strip(),
+            min_size=self.min_size,
+            max_size=self.max_size,
+            modified_after=self.modified_after,
+            modified_before=self.modified_before,
+        )
+
+
+class SearchEntry(Schema):
+    key: str
+    name: str
+    size: int
+    etag: str
+    last_modified: dt.datetime | None
+
+
+class SearchPage(Schema):
+    total: int = Field(description=f"matches, exact up to {COUNT_CAP:,}")
+    total_exact: bool = Field(description="false: there are more than `total` matches")
+    entries: list[SearchEntry]
+    next_cursor: str | None
+    indexed_at: dt.datetime | None
 
 
 def source_out(source: Source) -> dict[str, Any]:
@@ -122,6 +179,15 @@ def source_out(source: Source) -> dict[str, Any]:
         "last_indexed_at": source.last_indexed_at,
         "object_count": source.object_count,
         "total_size": source.total_size,
+        "reindex_every_hours": source.reindex_every_hours,
+        "index": {
+            "state": source.status,
+            "listed": source.index_listed,
+            "rate": source.index_rate,
+            "started_at": source.index_started_at,
+            "finished_at": source.index_finished_at,
+            "error": source.last_error,
+        },
         "created_at": source.created_at,
     }
 
@@ -143,7 +209,10 @@ def _fields(body: SourceFields) -> tuple[dict[str, Any], dict[str, str]]:
         "presign_ttl": data.get("presign_ttl"),
     }
     credentials = {name: data[name] for name in services.CREDENTIAL_NAMES if data.get(name)}
-    return {k: v for k, v in fields.items() if v is not None}, credentials
+    kept = {k: v for k, v in fields.items() if v is not None}
+    if "reindex_every_hours" in data:
+        kept["reindex_every_hours"] = data["reindex_every_hours"] or None  # 0 or null: never
+    return kept, credentials
 
 
 @router.get("/sources", response=list[SourceOut])
@@ -198,13 +267,25 @@ def index_source(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str,
     return Status(202, source_out(source))
 
 
-@router.get("/sources/{uuid:source_id}/objects", response={200: ObjectPage, **errors(409)})
-def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[ObjectQuery]) -> dict[str, Any]:
-    """One page of a folder: folders first, then files. `prefix` is a storage key prefix."""
+@router.post("/sources/{uuid:source_id}/index/cancel", response={202: SourceOut, **errors(409)})
+def cancel_index(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str, Any]]:
+    """Stop the queued or running index; what it listed so far stays in the index."""
     source = get_source(request, source_id)
-    if not source.is_indexed:
-        message = source.last_error or "The source is being indexed; try again in a moment."
-        raise HttpError(409, message)
+    try:
+        services.source_index_cancel(source=source)
+    except services.NothingToCancel as error:
+        raise HttpError(409, str(error)) from error
+    return Status(202, source_out(source))
+
+
+@router.get("/sources/{uuid:source_id}/objects", response={200: ObjectPage, **errors(502)}, by_alias=True)
+def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[ObjectQuery]) -> dict[str, Any]:
+    """One page of a folder: folders first, then files. `prefix` is a storage key prefix.
+
+    Until the source's first index is ready the page is listed live from storage
+    (`"from": "live"`, cursor = the service's continuation token); then from the index.
+    """
+    source = get_source(request, source_id)
     root = source.normalized_prefix
     prefix = query.prefix or root
     if not prefix.startswith(root):
@@ -212,10 +293,9 @@ def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Object
     folder = prefix[len(root) :]
     if folder and not folder.endswith("/"):
         folder += "/"
-    rows, next_cursor = SourceObject.objects.page(
-        source, folder, cursor=query.cursor, name_contains=query.q, limit=query.limit
-    )
+    page = browse_page(source, folder, cursor=query.cursor, name_contains=query.q, limit=query.limit)
     return {
+        "from": page.origin,
         "prefix": root + folder,
         "entries": [
             {
@@ -226,7 +306,39 @@ def list_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Object
                 "etag": row.etag,
                 "last_modified": row.last_modified,
             }
+            for row in page.rows
+        ],
+        "next_cursor": page.next_cursor or None,
+        "indexed_at": source.last_indexed_at,
+    }
+
+
+@router.get("/sources/{uuid:source_id}/search", response={200: SearchPage, **errors(409)})
+def search_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[SearchQuery]) -> dict[str, Any]:
+    """Files of the index by name, glob, size and date; in key order, a page at a time."""
+    source = get_source(request, source_id)
+    if not source.is_indexed:
+        raise HttpError(409, source.last_error or "Search needs the index, which is being built; browse meanwhile.")
+    search = query.search()
+    root = source.normalized_prefix
+    try:
+        rows, next_cursor = search_page(source, search, cursor=query.cursor, limit=query.limit)
+        total, exact = search_count(source, search)
+    except InvalidSearch as error:
+        raise HttpError(422, str(error)) from error
+    return {
+        "total": total,
+        "total_exact": exact,
+        "entries": [
+            {
+                "key": root + row.path,
+                "name": row.name,
+                "size": row.size,
+                "etag": row.etag,
+                "last_modified": row.last_modified,
+            }
             for row in rows
         ],
         "next_cursor": next_cursor or None,
+        "indexed_at": source.last_indexed_at,
     }

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 
 from sources.models import Source
+from sources.search import Search
 from sources.services import CREDENTIAL_FIELDS, CREDENTIAL_NAMES, EDITABLE_FIELDS
 
 SECRET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
@@ -30,6 +32,13 @@ class SourceForm(forms.Form):
     local_path = forms.CharField(max_length=1024, required=False, label="Folder on the server")
     presign_ttl = forms.IntegerField(
         min_value=60, max_value=7 * 24 * 3600, initial=900, label="Download link lifetime (seconds)"
+    )
+    reindex_every_hours = forms.IntegerField(
+        min_value=1,
+        max_value=24 * 365,
+        required=False,
+        label="Re-index every (hours)",
+        help_text="Leave empty to re-index only when you ask.",
     )
     access_key_id = forms.CharField(required=False, widget=SECRET, label="Access key id")
     secret_access_key = forms.CharField(required=False, widget=SECRET, label="Secret access key")
@@ -62,3 +71,35 @@ class SourceForm(forms.Form):
     def credentials(self) -> dict[str, str]:
         kind = self.cleaned_data["kind"]
         return {name: self.cleaned_data.get(name) or "" for name in CREDENTIAL_FIELDS[Source.Kind(kind)]}
+
+
+class SearchForm(forms.Form):
+    """The search of a source's index, as the browser page and "add all matches" send it."""
+
+    q = forms.CharField(max_length=200, required=False, label="Name contains")
+    glob = forms.CharField(
+        max_length=1024, required=False, label="Key matches", help_text="e.g. **/*.parquet or raw/2024-*/**"
+    )
+    min_size = forms.IntegerField(min_value=0, required=False, label="At least (bytes)")
+    max_size = forms.IntegerField(min_value=0, required=False, label="At most (bytes)")
+    modified_after = forms.DateField(
+        required=False, label="Modified on or after", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    modified_before = forms.DateField(
+        required=False, label="Modified before", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    @staticmethod
+    def _midnight(day: dt.date | None) -> dt.datetime | None:
+        return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else None
+
+    def search(self) -> Search:
+        data = self.cleaned_data
+        return Search(
+            q=(data.get("q") or "").strip(),
+            glob=(data.get("glob") or "").strip(),
+            min_size=data.get("min_size"),
+            max_size=data.get("max_size"),
+            modified_after=self._midnight(data.get("modified_after")),
+            modified_before=self._midnight(data.get("modified_before")),
+        )

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from sources import crypto
 
@@ -31,6 +32,7 @@ class Source(models.Model):
         INDEXING = "indexing", "Indexing"
         READY = "ready", "Indexed"
         ERROR = "error", "Indexing failed"
+        CANCELLED = "cancelled", "Indexing cancelled"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources")
@@ -56,7 +58,19 @@ class Source(models.Model):
     last_error = models.TextField(blank=True)
     index_generation = models.PositiveIntegerField(default=0)
     index_started_at = models.DateTimeField(null=True, blank=True)
+    index_finished_at = models.DateTimeField(null=True, blank=True)
+    # Progress of the running (or last) index: objects listed so far, and when the run last
+    # wrote a batch. A run whose heartbeat is old was killed and may be claimed again.
+    index_listed = models.BigIntegerField(default=0)
+    index_heartbeat_at = models.DateTimeField(null=True, blank=True)
     last_indexed_at = models.DateTimeField(null=True, blank=True)
+    # Celery beat re-indexes the source this often; None (the default) never.
+    reindex_every_hours = models.PositiveIntegerField(
+        "re-index every (hours)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+    )
     object_count = models.BigIntegerField(default=0)
     total_size = models.BigIntegerField(default=0)
 
@@ -136,6 +150,26 @@ class Source(models.Model):
     def is_indexed(self) -> bool:
         return self.last_indexed_at is not None
 
+    @property
+    def index_running(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.INDEXING}
+
+    @property
+    def index_elapsed(self) -> float:
+        """Seconds the running (or last) index took so far."""
+        if self.index_started_at is None:
+            return 0.0
+        end = self.index_finished_at if self.status != self.Status.INDEXING else None
+        if end is None or end < self.index_started_at:
+            end = timezone.now()
+        return max((end - self.index_started_at).total_seconds(), 0.0)
+
+    @property
+    def index_rate(self) -> float:
+        """Objects listed per second by the running (or last) index."""
+        elapsed = self.index_elapsed
+        return round(self.index_listed / elapsed, 1) if elapsed > 0 else 0.0
+
 
 def encode_cursor(is_dir: bool, name: str) -> str:
     raw = json.dumps([int(is_dir), name], ensure_ascii=False).encode()
@@ -160,7 +194,7 @@ class SourceObjectQuerySet(models.QuerySet["SourceObject"]):
         Keyset pagination on (is_dir, name) walks the (source, parent, is_dir, name) index,
         so the thousandth page costs what the first one does.
         """
-        rows = self.filter(source=source, parent=folder)
+        rows = self.filter(source=source, parent=folder, vanished_at__isnull=True)
         if name_contains:
             rows = rows.filter(name__icontains=name_contains)
         position = decode_cursor(cursor) if cursor else None
@@ -205,6 +239,8 @@ class SourceObject(models.Model):
     md5 = models.CharField(max_length=32, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     generation = models.PositiveIntegerField(default=0)
+    # Set when a re-index no longer finds the object; cleared if it comes back.
+    vanished_at = models.DateTimeField(null=True, blank=True)
 
     objects = SourceObjectQuerySet.as_manager()
 

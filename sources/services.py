@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from sources import clients
@@ -37,10 +39,9 @@ EDITABLE_FIELDS = (
     "addressing_style",
     "local_path",
     "presign_ttl",
+    "reindex_every_hours",
 )
-# An index run that has not finished after this long was killed; it may be claimed again.
-STALE_INDEXING = dt.timedelta(hours=2)
-INDEX_BATCH = 1000
+INDEX_BATCH = settings.INDEX_BATCH_SIZE
 
 
 class SourceInUse(Exception):
@@ -83,6 +84,8 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
         errors["endpoint_url"] = "The endpoint must be an http:// or https:// URL."
     if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
         errors["presign_ttl"] = "Choose between 60 seconds and 7 days."
+    if source.reindex_every_hours is not None and not 1 <= source.reindex_every_hours <= 24 * 365:
+        errors["reindex_every_hours"] = "Choose between 1 hour and a year, or leave empty for never."
     if (
         source.owner_id
         and Source.objects.filter(owner_id=source.owner_id, name=source.name).exclude(pk=source.pk).exists()
@@ -98,6 +101,8 @@ def source_check(*, source: Source) -> None:
 
 
 def _assign(source: Source, fields: dict[str, Any]) -> None:
+    if "reindex_every_hours" in fields:
+        source.reindex_every_hours = fields["reindex_every_hours"] or None  # empty or 0: never
     for name in EDITABLE_FIELDS:
         if name in fields and fields[name] is not None:
             value = fields[name]
@@ -200,19 +205,53 @@ def source_index_request(*, source: Source) -> None:
     transaction.on_commit(lambda: index_source.delay(source_pk))
 
 
+class NothingToCancel(Exception):
+    pass
+
+
+def source_index_cancel(*, source: Source) -> None:
+    """Stop a queued or running index; the run notices at its next batch and stops.
+
+    What the run already wrote stays (rows are upserted in place), and the previous index,
+    if any, stays browsable.
+    """
+    cancelled = Source.objects.filter(pk=source.pk, status__in=[Source.Status.QUEUED, Source.Status.INDEXING]).update(
+        status=Source.Status.CANCELLED, index_finished_at=timezone.now()
+    )
+    source.refresh_from_db()
+    if not cancelled:
+        raise NothingToCancel("No index of this source is queued or running.")
+    logger.info("index of source %s cancelled", source.public_id)
+
+
+def stale_after() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.INDEX_STALE_SECONDS)
+
+
 def _claim_index(source_pk: int) -> bool:
     now = timezone.now()
     claimable = models.Q(
         status__in=[Source.Status.NEW, Source.Status.QUEUED, Source.Status.READY, Source.Status.ERROR]
-    ) | models.Q(status=Source.Status.INDEXING, index_started_at__lt=now - STALE_INDEXING)
+    ) | models.Q(status=Source.Status.INDEXING, index_heartbeat_at__lt=now - stale_after())
     return (
         Source.objects.filter(claimable, pk=source_pk).update(
             status=Source.Status.INDEXING,
             index_started_at=now,
+            index_heartbeat_at=now,
+            index_finished_at=None,
+            index_listed=0,
             index_generation=models.F("index_generation") + 1,
         )
         == 1
     )
+
+
+class IndexStopped(Exception):
+    """The run was cancelled, or another run took the source over."""
+
+
+def _this_run(source_pk: int, generation: int) -> models.QuerySet[Source]:
+    return Source.objects.filter(pk=source_pk, status=Source.Status.INDEXING, index_generation=generation)
 
 
 def _parent_of(path: str) -> tuple[str, str]:
@@ -222,90 +261,176 @@ def _parent_of(path: str) -> tuple[str, str]:
     return (f"{parent}/" if parent else ""), name + ("/" if path.endswith("/") else "")
 
 
-def _upsert(rows: list[SourceObject]) -> None:
-    SourceObject.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["source", "path"],
-        update_fields=[
-            "parent",
-            "name",
-            "is_dir",
-            "size",
-            "file_count",
-            "etag",
-            "last_modified",
-            "version_id",
-            "md5",
-            "generation",
-        ],
+# The columns a listing writes, in the order of an index row tuple; on conflict every one but
+# the key is updated, so vanished_at is cleared for objects that came back. sha256 is
+# written empty for new rows and left alone on existing ones.
+ROW_COLUMNS = (
+    "source_id",
+    "path",
+    "parent",
+    "name",
+    "is_dir",
+    "size",
+    "file_count",
+    "etag",
+    "last_modified",
+    "version_id",
+    "md5",
+    "generation",
+    "vanished_at",
+    "sha256",
+)
+_UPDATED_COLUMNS = ROW_COLUMNS[2:-1]
+
+
+def _upsert_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(SourceObject._meta.db_table)
+    columns = ", ".join(quote(name) for name in ROW_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(ROW_COLUMNS))
+    updates = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in _UPDATED_COLUMNS)
+    # Only names from the model's metadata go into the text; values are parameters.
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({quote('source_id')}, {quote('path')}) DO UPDATE SET {updates}"
     )
 
 
+def index_rows_upsert(rows: list[tuple[Any, ...]]) -> None:
+    """Insert or update index rows (tuples in ROW_COLUMNS order) in one executemany.
+
+    The same statement bulk_create(update_conflicts=True) would send, without building a
+    model instance and preparing every field of every row: at a million objects that is most
+    of the index task's CPU (bench/index.py). tests/test_sources_index.py pins the rows it
+    writes to bulk_create's.
+    """
+    if not rows:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    prepared = [(*row[:8], adapt(row[8]), *row[9:12], adapt(row[12]), row[13]) for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(_upsert_sql(), prepared)
+
+
+def _read_ahead(objects: Iterable[ObjectInfo], *, chunk: int = 1000, depth: int = 4) -> Iterator[ObjectInfo]:
+    """The objects, listed by a thread a few pages ahead.
+
+    The storage service's answer time and the database's write time then overlap instead of
+    adding up: the next page is on its way while this one is written (bench/index.py).
+    """
+    pending: queue.Queue[list[ObjectInfo] | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: list[ObjectInfo] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                pending.put(value, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False  # the reader gave up (cancelled, or failed)
+
+    def produce() -> None:
+        try:
+            buffer: list[ObjectInfo] = []
+            for info in objects:
+                buffer.append(info)
+                if len(buffer) >= chunk:
+                    if not put(buffer):
+                        return
+                    buffer = []
+            if put(buffer):
+                put(None)
+        except BaseException as error:  # handed to the reader, which raises it
+            put(error)
+
+    threading.Thread(target=produce, name="index-read-ahead", daemon=True).start()
+    try:
+        while True:
+            value = pending.get()
+            if value is None:
+                return
+            if isinstance(value, BaseException):
+                raise value
+            yield from value
+    finally:
+        stop.set()
+
+
 def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) -> tuple[int, int]:
+    """Upsert every listed object and its folders; progress after every batch.
+
+    Raises IndexStopped as soon as a batch finds the run cancelled or taken over.
+    """
     prefix = source.normalized_prefix
     folders: dict[str, list[int]] = {}  # folder path -> [file count, total size]
-    batch: list[SourceObject] = []
+    batch: list[tuple[Any, ...]] = []
     count = total = 0
+    last_parent: str | None = None
+    chain: list[list[int]] = []  # the totals of the last parent and its ancestors
+
+    def flush() -> None:
+        with transaction.atomic():  # one commit per batch
+            index_rows_upsert(batch)
+            batch.clear()
+            # One UPDATE per batch: progress, heartbeat, and whether the run is still ours.
+            if not _this_run(source.pk, generation).update(index_listed=count, index_heartbeat_at=timezone.now()):
+                raise IndexStopped
+
     for info in objects:
         path = info.key[len(prefix) :]
         if not path or path.endswith("/"):
             continue
         parent, name = _parent_of(path)
         batch.append(
-            SourceObject(
-                source=source,
-                path=path,
-                parent=parent,
-                name=name,
-                is_dir=False,
-                size=info.size,
-                etag=info.etag[:200],
-                last_modified=info.last_modified,
-                version_id=info.version_id,
-                md5=info.md5,
-                generation=generation,
+            (
+                source.pk,
+                path,
+                parent,
+                name,
+                False,
+                info.size,
+                0,
+                info.etag[:200],
+                info.last_modified,
+                info.version_id,
+                info.md5,
+                generation,
+                None,
+                "",
             )
         )
         count += 1
         total += info.size
-        folder = parent
-        while folder:
-            totals = folders.setdefault(folder, [0, 0])
+        if parent != last_parent:  # keys come in order: a folder's objects are consecutive
+            last_parent, chain, folder = parent, [], parent
+            while folder:
+                chain.append(folders.setdefault(folder, [0, 0]))
+                folder = _parent_of(folder)[0]
+        for totals in chain:
             totals[0] += 1
             totals[1] += info.size
-            folder = _parent_of(folder)[0]
         if len(batch) >= INDEX_BATCH:
-            _upsert(batch)
-            batch = []
+            flush()
     if batch:
-        _upsert(batch)
-    folder_rows = []
+        flush()
     for folder, (files, size) in folders.items():
         parent, name = _parent_of(folder)
-        folder_rows.append(
-            SourceObject(
-                source=source,
-                path=folder,
-                parent=parent,
-                name=name,
-                is_dir=True,
-                size=size,
-                file_count=files,
-                generation=generation,
-            )
-        )
-    for start in range(0, len(folder_rows), INDEX_BATCH):
-        _upsert(folder_rows[start : start + INDEX_BATCH])
+        batch.append((source.pk, folder, parent, name, True, size, files, "", None, "", "", generation, None, ""))
+        if len(batch) >= INDEX_BATCH:
+            index_rows_upsert(batch)
+            batch.clear()
+    index_rows_upsert(batch)
     return count, total
 
 
 def source_index(*, source_pk: int) -> bool:
-    """List the whole source into its index. Returns False when another run holds it.
+    """List the whole source into its index. Returns False when it did not complete.
 
-    Rows are upserted with the run's generation and the rows of older generations are
-    deleted at the end, so a run killed half-way leaves the previous index readable and
-    the next run finishes the job.
+    Rows are upserted in place with the run's generation, so the previous index stays
+    browsable while the run goes on, and a run killed half-way leaves nothing that the next
+    run does not overwrite. At the end, folders of older generations are deleted and files
+    of older generations (no longer listed) are marked vanished.
     """
     if not _claim_index(source_pk):
         return False
@@ -313,21 +438,66 @@ def source_index(*, source_pk: int) -> bool:
     generation = source.index_generation  # this run's own number, taken with the claim
     try:
         backend = clients.backend_for(source)
-        count, total = _index_rows(source, generation, backend.iter_objects(source.normalized_prefix))
+        listing = _read_ahead(backend.iter_objects(source.normalized_prefix))
+        count, total = _index_rows(source, generation, listing)
+    except IndexStopped:
+        logger.info("index of source %s stopped: cancelled or taken over", source.public_id)
+        return False
     except StorageError as error:
-        Source.objects.filter(pk=source_pk).update(status=Source.Status.ERROR, last_error=error.message)
+        _this_run(source_pk, generation).update(
+            status=Source.Status.ERROR, last_error=error.message, index_finished_at=timezone.now()
+        )
         logger.warning("indexing source %s failed: %s", source.public_id, error.message)
         raise
+    now = timezone.now()
     with transaction.atomic():
-        SourceObject.objects.filter(source_id=source_pk, generation__lt=generation).delete()
-        Source.objects.filter(pk=source_pk).update(
+        finished = _this_run(source_pk, generation).update(
             status=Source.Status.READY,
             last_error="",
-            last_indexed_at=timezone.now(),
+            last_indexed_at=now,
+            index_finished_at=now,
+            index_listed=count,
             object_count=count,
             total_size=total,
         )
+        if not finished:
+            return False
+        older = SourceObject.objects.filter(source_id=source_pk, generation__lt=generation)
+        older.filter(is_dir=True).delete()
+        older.filter(is_dir=False, vanished_at__isnull=True).update(vanished_at=now)
+        SourceObject.objects.filter(
+            source_id=source_pk, vanished_at__lt=now - settings.INDEX_VANISHED_RETENTION
+        ).delete()
     return True
+
+
+def sources_due_for_index() -> list[int]:
+    """Sources whose schedule says re-index now, and runs whose worker died."""
+    now = timezone.now()
+    scheduled = Source.objects.filter(
+        reindex_every_hours__isnull=False,
+        status__in=[Source.Status.READY, Source.Status.ERROR, Source.Status.CANCELLED, Source.Status.NEW],
+    ).only("pk", "reindex_every_hours", "last_indexed_at", "index_finished_at")
+    due = [
+        source.pk
+        for source in scheduled
+        if source.reindex_every_hours is not None
+        and (
+            source.index_finished_at is None
+            or source.index_finished_at <= now - dt.timedelta(hours=source.reindex_every_hours)
+        )
+    ]
+    stale = Source.objects.filter(status=Source.Status.INDEXING, index_heartbeat_at__lt=now - stale_after())
+    return due + list(stale.values_list("pk", flat=True))
+
+
+def sources_index_due() -> int:
+    """Queue every source due for an index (Celery beat calls this); how many were queued."""
+    due = sources_due_for_index()
+    for source in Source.objects.filter(pk__in=due):
+        with transaction.atomic():
+            source_index_request(source=source)
+    return len(due)
 
 
 def source_sign_url(*, source: Source, key: str, method: str = "GET", version_id: str = "", grant: str = "") -> str:

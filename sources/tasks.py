@@ -24,3 +24,9 @@ def index_source(source_pk: int) -> None:
         # the source for its owner to see. A timeout or a refused connection may.
         if error.reason in {"timeout", "unreachable"}:
             raise TransientStorageError(error.message) from error
+
+
+@shared_task
+def index_due_sources() -> int:
+    """Celery beat: queue scheduled re-indexes, and re-queue runs whose worker died."""
+    return services.sources_index_due()

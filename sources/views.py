@@ -27,8 +27,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sources import clients, grants, services
 from sources.backends import ObjectNotFound, StorageError
 from sources.backends.local import LocalBackend, load_link
-from sources.forms import SourceForm
+from sources.browse import BrowsePage, browse_page
+from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
+from sources.search import InvalidSearch, search_count, search_page
 from web.http import AuthenticatedRequest, breadcrumbs
 
 PAGE_SIZE = 200
@@ -163,6 +165,26 @@ def source_reindex(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
 
 
 @login_required
+@require_POST
+def source_index_cancel(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    source = _get_source(request, public_id)
+    try:
+        services.source_index_cancel(source=source)
+    except services.NothingToCancel as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Indexing cancelled. What was listed so far stays in the index.")
+    return redirect("source_browse", public_id=source.public_id)
+
+
+@login_required
+def source_index_progress(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The index progress box; the browse page polls it while an index runs."""
+    source = _get_source(request, public_id)
+    return render(request, "sources/_index_progress.html", {"source": source})
+
+
+@login_required
 def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: str = "") -> HttpResponse:
     source = _get_source(request, public_id)
     folder = folder.lstrip("/")
@@ -170,25 +192,61 @@ def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: s
         folder += "/"
     name_filter = request.GET.get("q", "").strip()
     cursor = request.GET.get("cursor", "")
-    rows, next_cursor = SourceObject.objects.page(
-        source, folder, cursor=cursor, name_contains=name_filter, limit=PAGE_SIZE
-    )
-    folder_missing = folder and not rows and not cursor and not name_filter and source.is_indexed
-    if folder_missing and not SourceObject.objects.filter(source=source, path=folder).exists():
-        raise Http404("No such folder")
+    listing_error = ""
+    try:
+        page = browse_page(source, folder, cursor=cursor, name_contains=name_filter, limit=PAGE_SIZE)
+    except StorageError as error:
+        page, listing_error = BrowsePage(origin="live", rows=[], next_cursor=""), error.message
+    if folder and not page.rows and not cursor and not name_filter and not listing_error:
+        live = page.origin == "live"
+        if live or not SourceObject.objects.filter(source=source, path=folder, vanished_at__isnull=True).exists():
+            raise Http404("No such folder")
     context = {
         "source": source,
         "folder": folder,
         "crumbs": breadcrumbs(folder),
-        "rows": rows,
-        "next_cursor": next_cursor,
+        "rows": page.rows,
+        "origin": page.origin,
+        "next_cursor": page.next_cursor,
         "cursor": cursor,
         "q": name_filter,
-        "refresh": source.status in {Source.Status.QUEUED, Source.Status.INDEXING},
+        "listing_error": listing_error,
     }
     if getattr(request, "htmx", False):
         return render(request, "sources/_rows.html", context)
     return render(request, "sources/browse.html", context)
+
+
+@login_required
+def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Search the index: name, glob, size, date; results a page at a time, and "add all"."""
+    source = _get_source(request, public_id)
+    form = SearchForm(request.GET or None)
+    context: dict[str, object] = {"source": source, "form": form, "rows": [], "searched": False}
+    if form.is_bound and form.is_valid() and source.is_indexed and not form.search().is_empty():
+        search = form.search()
+        cursor = request.GET.get("cursor", "")
+        try:
+            rows, next_cursor = search_page(source, search, cursor=cursor, limit=PAGE_SIZE)
+            total, exact = search_count(source, search)
+        except InvalidSearch as error:
+            form.add_error("glob", str(error))
+        else:
+            query = request.GET.copy()
+            query.pop("cursor", None)
+            context.update(
+                searched=True,
+                rows=rows,
+                total=total,
+                exact=exact,
+                next_cursor=next_cursor,
+                cursor=cursor,
+                query=query.urlencode(),
+                search_fields=[(name, value) for name, value in query.items() if value],
+            )
+    if getattr(request, "htmx", False) and context["searched"]:
+        return render(request, "sources/_search_rows.html", context)
+    return render(request, "sources/search.html", context)
 
 
 def _looks_like_text(path: str, content_type: str) -> bool:

@@ -21,6 +21,7 @@ import boto3
 import pytest
 from azure.storage.blob import BlobServiceClient
 from botocore.client import Config
+from django.test import Client
 
 from packager.celery import app as celery_app
 from tests.servers import MotoServer, RedisServer, ServerProcess
@@ -220,6 +221,20 @@ def _test_settings(settings: Any, tmp_path: Path, tmp_path_factory: pytest.TempP
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The access log counts in memory as in production; tests that read counts flush it
+    # (shares.access_log.access_log_flush), and what a test left unwritten is dropped.
+    settings.ACCESS_LOG_FLUSH_EVENTS = 1_000_000
+    settings.ACCESS_LOG_FLUSH_SECONDS = 3600
+    # Every resolve looks its share up afresh; tests of the lookup cache turn it on.
+    settings.RESOLVE_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _unwritten_access_log_dropped() -> Iterator[None]:
+    from shares import access_log
+
+    yield
+    access_log.access_log_discard()
 
 
 @pytest.fixture(autouse=True)
@@ -244,6 +259,41 @@ def outsider(django_user_model: Any) -> Any:
 @pytest.fixture
 def admin_user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("ada", password="admin-password-1", is_staff=True)
+
+
+API = "/api/v1"
+
+
+class Api:
+    """A tiny JSON client with a bearer token."""
+
+    def __init__(self, client: Client, token: str | None) -> None:
+        self.client = client
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        kwargs: dict[str, Any] = dict(self.headers)
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        elif params:
+            kwargs["data"] = params
+        return getattr(self.client, method)(API + path, **kwargs)
+
+
+@pytest.fixture
+def api(owner: Any) -> Api:
+    from packager.services import api_token_create
+
+    _, token = api_token_create(user=owner, name="tests")
+    return Api(Client(), token)
+
+
+@pytest.fixture
+def outsider_api(outsider: Any) -> Api:
+    from packager.services import api_token_create
+
+    _, token = api_token_create(user=outsider, name="tests")
+    return Api(Client(), token)
 
 
 @pytest.fixture

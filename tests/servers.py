@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 
 def free_port() -> int:
@@ -85,6 +85,28 @@ class PostgresServer:
         )
         wait_for_port(port, None, "postgres")
         return cls(directory=directory, port=port, bin_dir=bin_dir)
+
+    def restart(self) -> None:
+        """Stop (dropping every connection, as a crash or an upgrade does) and start again."""
+        subprocess.run(
+            # The options of the first start are kept in postmaster.opts; the log must be named again.
+            _as_server_user(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.directory / "data"),
+                    "-l",
+                    str(self.directory / "log"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "restart",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        wait_for_port(self.port, None, "postgres")
 
     def stop(self) -> None:
         subprocess.run(
@@ -168,3 +190,48 @@ class MotoServer(ServerProcess):
         return cls.spawn(
             "moto_server", lambda port: [executable, "-H", "127.0.0.1", "-p", str(port)], environment=environment
         )
+
+
+class GunicornServer(ServerProcess):
+    """gunicorn serving a WSGI application on 127.0.0.1 with sync workers."""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(
+        cls, application: str, *, workers: int = 1, environment: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> GunicornServer:
+        executable = str(Path(sys.executable).with_name("gunicorn"))
+        return cls.spawn(
+            "gunicorn",
+            lambda port: [
+                executable,
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--graceful-timeout",
+                "10",
+                application,
+            ],
+            environment=environment,
+            cwd=cwd,
+        )
+
+    def stop_gracefully(self, timeout: float = 20) -> int:
+        """SIGTERM, as a process manager does on a restart; the exit status."""
+        self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
+
+def database_url(settings_dict: dict[str, Any]) -> str:
+    """A DATABASE_URL for the database Django is connected to (for servers started by tests)."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"

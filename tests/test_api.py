@@ -12,39 +12,10 @@ from django.test import Client
 from packager.models import ApiToken, Package
 from packager.services import api_token_create
 from sources.models import Source
-from tests.conftest import AzureServer, S3Server
+from tests.conftest import API, Api, AzureServer, S3Server
 from tests.factories import make_local_source, write_files
 
 pytestmark = pytest.mark.django_db
-API = "/api/v1"
-
-
-class Api:
-    """A tiny JSON client with a bearer token."""
-
-    def __init__(self, client: Client, token: str | None) -> None:
-        self.client = client
-        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
-
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        kwargs: dict[str, Any] = dict(self.headers)
-        if body is not None:
-            kwargs.update(data=json.dumps(body), content_type="application/json")
-        elif params:
-            kwargs["data"] = params
-        return getattr(self.client, method)(API + path, **kwargs)
-
-
-@pytest.fixture
-def api(owner: Any) -> Api:
-    _, token = api_token_create(user=owner, name="tests")
-    return Api(Client(), token)
-
-
-@pytest.fixture
-def outsider_api(outsider: Any) -> Api:
-    _, token = api_token_create(user=outsider, name="tests")
-    return Api(Client(), token)
 
 
 @pytest.fixture

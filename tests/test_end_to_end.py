@@ -24,7 +24,7 @@ from packager.models import Package
 from packager.services import api_token_create
 from sources.models import Source
 from tests.conftest import AzureServer, S3Server
-from tests.factories import store_objects
+from tests.factories import publish, store_objects
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -225,6 +225,7 @@ def test_end_to_end_through_the_api(
         == 201
     )
 
+    publish(Package.objects.get(public_id=package_id))
     status, body, _ = http("POST", f"{api}/packages/{package_id}/shares", body={"password": PASSWORD}, headers=auth)
     assert status == 201
     share = json.loads(body)
@@ -286,6 +287,7 @@ def test_end_to_end_through_the_pages(
     assert b"<h1>Survey</h1>" in detail.content
     assert detail.context["listing"].total_count == len(expected_files()) + 1
 
+    publish(package)
     browser.post(f"/packages/{package.public_id}/shares/", {"password": PASSWORD, "label": "e2e"})
     token = package.shares.get().token
     download_and_check(live_server.url, token, wget, tmp_path)

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from packager import services
 from packager.models import Package, PackageEntry, PackageFolder, PackageVersion, VersionEntry
 from packager.paths import add_to_folders
+from packager.tree import PAGE_SIZE
 from packager.versions import package_publish
 from shares import services as shares
 from shares.models import Share
@@ -143,7 +146,7 @@ def test_it_pages_the_draft_with_a_cursor_and_the_same_queries_on_every_page(
         if not cursor:
             break
         assert "Next page" in response.content.decode()
-    assert pages == 3
+    assert pages == -(-453 // PAGE_SIZE)
     assert seen == [f"big/sub{index}/" for index in range(3)] + [f"big/f{i:04d}.bin" for i in range(450)]
     assert owner_client.get(url, {"path": "big/", "cursor": "not a cursor"}).status_code == 404
 
@@ -313,17 +316,20 @@ def test_the_api_pages_the_draft_entries_with_a_cursor(
         if cursor is None:
             break
     assert seen == sorted(paths)
-    assert owner_client.get(url, {"cursor": "garbage!"}).status_code == 400
+    assert owner_client.get(url, {"cursor": "garbage!"}).status_code == 422  # well-formed, but not a cursor we issued
     assert "cursor" in owner_client.get(url, {"cursor": encode_cursor(3)}).json()["detail"]
     assert owner_client.get(url, {"limit": 0}).status_code == 400
     assert owner_client.get(url, {"limit": 5000}).status_code == 400
 
 
-def test_the_api_pages_a_version_entries_in_code_point_order(owner_client: Any, package: Package) -> None:
+def test_the_api_pages_a_version_entries_in_code_point_order(
+    owner_client: Any, package: Package, django_assert_num_queries: Any
+) -> None:
     version = publish(package)
     url = f"/api/v1/packages/{package.public_id}/versions/{version.number}/entries"
     first = owner_client.get(url, {"limit": 4}).json()
-    second = owner_client.get(url, {"limit": 4, "cursor": first["next_cursor"]}).json()
+    with django_assert_num_queries(4):  # session, user, version, entries
+        second = owner_client.get(url, {"limit": 4, "cursor": first["next_cursor"]}).json()
     assert second["next_cursor"] is None
     paths = [item["path"] for item in first["items"] + second["items"]]
     assert paths == sorted(VersionEntry.objects.filter(package_version=version).values_list("path", flat=True))
@@ -358,3 +364,36 @@ def test_a_new_share_of_an_unpublished_package_shows_the_progress_of_v1(
     share = shares.share_create(package=package, created_by=owner)
     body = client.get(reverse("share_page", args=[share.token])).content.decode()
     assert "Version 1 is being published" in body and "0 of 5 files checksummed" in body
+
+
+def test_every_folder_page_query_searches_an_index_instead_of_reading_the_package(
+    client: Any, owner_client: Any, owner: Any
+) -> None:
+    """On SQLite, the query plans: a page that read every entry of the package or version
+    would show a SCAN of an entry table, or a SEARCH on the package or version alone."""
+    if connection.vendor != "sqlite":
+        pytest.skip("query plans are checked on SQLite")
+    package = services.package_create(owner=owner, name="Planned")
+    bulk_package(package, [f"data/f{index:04d}.bin" for index in range(300)] + ["data/sub/x.bin"])
+    services.package_write_text(package=package, path="data/README.md", content="# Data")
+    publish(package)
+    share = shares.share_create(package=package, created_by=owner)
+    pages = [
+        (owner_client, reverse("package_detail", args=[package.public_id])),
+        (client, reverse("share_page", args=[share.token])),
+    ]
+    for page_client, url in pages:
+        for query in ({}, {"path": "data/"}, {"path": "data/", "cursor": encode_cursor("f", "data/f0200.bin")}):
+            with CaptureQueriesContext(connection) as captured:
+                assert page_client.get(url, query).status_code == 200
+            for sql in [item["sql"] for item in captured.captured_queries if item["sql"].startswith("SELECT")]:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+                    plan = [row[3] for row in cursor.fetchall()]
+                whole = [
+                    step
+                    for step in plan
+                    if "entry" in step
+                    and (step.startswith("SCAN") or step.endswith(("(package_id=?)", "_version_id=?)")))
+                ]
+                assert not whole, (url, query, sql, plan)

@@ -70,16 +70,18 @@ class Client:
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
+def scratch(tmp_path: Path, settings: Any) -> Iterator[Path]:
     """A folder on tmpfs when there is one: the test is about the database, not the disk."""
     folder = Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else tmp_path))
+    settings.LOCAL_SOURCE_ROOTS = [*settings.LOCAL_SOURCE_ROOTS, str(folder)]  # local sources live under roots
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_an_index_of_200000_objects_runs_while_clients_browse_resolve_and_share(
-    live_server: Any, owner: Any, tmp_path: Path, scratch: Path
+    live_server: Any, owner: Any, tmp_path: Path, scratch: Path, settings: Any
 ) -> None:
+    settings.LOCAL_SOURCE_ROOTS = [*settings.LOCAL_SOURCE_ROOTS, str(scratch)]
     # A package shared from a small source, and the big source: indexed once small, so
     # that it is browsable while its re-index writes 200,000 rows.
     write_files(tmp_path / "small", {"a.csv": b"alpha\n", "b.csv": b"beta\n"})
@@ -103,7 +105,12 @@ def test_an_index_of_200000_objects_runs_while_clients_browse_resolve_and_share(
             "-c",
             f"from sources import services; assert services.source_index(source_pk={big.pk})",
         ],
-        env={**os.environ, "DATABASE_URL": database_url(), "PACKAGER_VAR_DIR": str(tmp_path)},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "PACKAGER_VAR_DIR": str(tmp_path),
+            "LOCAL_SOURCE_ROOTS": str(scratch),
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -15,7 +15,7 @@ from django.urls import reverse
 from packager import services as packages
 from shares import services
 from shares.models import Share
-from tests.factories import make_local_source, write_files
+from tests.factories import make_local_source, publish, write_files
 from web.http import client_ip
 
 RIGHT = "correct horse battery"
@@ -27,6 +27,7 @@ def locked_share(owner: Any, tmp_path: Path) -> Share:
     source = make_local_source(owner, tmp_path)
     package = packages.package_create(owner=owner, name="Guarded")
     packages.package_add_objects(package=package, source=source, paths=["a.csv"])
+    publish(package)  # shares serve published versions
     return services.share_create(package=package, created_by=owner, password=RIGHT)
 
 

@@ -21,7 +21,7 @@ from shares import services as shares
 from sources import clients
 from sources.models import Source
 from sources.services import source_sign_url
-from tests.factories import make_local_source, make_source, write_files
+from tests.factories import make_local_source, make_source, publish, write_files
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def test_a_staff_user_may_not_add_a_folder_outside_the_local_source_roots(staff_
     response = staff_api.post(
         "/api/v1/sources", {"kind": "local", "name": "etc", "path": path}, content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # well-formed, refused for what it says
     assert "LOCAL_SOURCE_ROOTS" in response.json()["detail"]
     assert not Source.objects.exists()
 
@@ -68,7 +68,7 @@ def test_no_folder_may_be_a_source_when_the_roots_are_empty(staff_api: Client, s
     response = staff_api.post(
         "/api/v1/sources", {"kind": "local", "name": "demo", "path": str(DEMO_DATA)}, content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # well-formed, refused for what it says
     assert "No folder on the server may be a source" in response.json()["detail"]
 
 
@@ -83,7 +83,7 @@ def test_a_link_out_of_a_root_is_refused(staff_api: Client, settings: Any, tmp_p
         {"kind": "local", "name": "escape", "path": str(root / "escape")},
         content_type="application/json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # well-formed, refused for what it says
 
 
 @pytest.mark.django_db
@@ -228,6 +228,7 @@ def test_a_readme_may_show_images_from_the_storage_its_links_redirect_to(
     package = packages.package_create(owner=owner, name="Plots")
     packages.package_add_objects(package=package, source=source, paths=["plot.png"])
     packages.package_write_text(package=package, path="README.md", content="![plot](r/plot.png)\n")
+    publish(package)  # shares serve published versions
     share = shares.share_create(package=package, created_by=owner)
 
     response = client.get(reverse("share_page", args=[share.token]))
@@ -305,6 +306,7 @@ def _local_share(owner: Any, tmp_path: Path) -> Any:
     source = make_local_source(owner, tmp_path)
     package = packages.package_create(owner=owner, name="Local")
     packages.package_add_objects(package=package, source=source, paths=["data.bin"])
+    publish(package)  # shares serve published versions
     return shares.share_create(package=package, created_by=owner)
 
 

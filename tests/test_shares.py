@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from packager import services as packages
 from packager.models import Package
-from shares import services
+from shares import access_log, services
 from shares.models import Share, ShareEvent
 from sources.models import Source
 from tests.conftest import S3Server
@@ -73,6 +73,7 @@ def test_the_share_page_shows_the_tree_and_the_sanitized_readme(client: Any, ope
     assert "<em>this</em>" in body
     assert "data" in body and "download.zip" in body and "wget -c" in body
     assert response["Cache-Control"] == "private, no-store"
+    access_log.access_log_flush()
     open_share.refresh_from_db()
     assert open_share.view_count == 1
 
@@ -110,6 +111,7 @@ def test_the_zip_streams_text_pointers_urls_and_manifest(client: Any, open_share
     manifest = [json.loads(line) for line in archive.read("shared-set/manifest.jsonl").decode().splitlines()]
     assert [record["path"] for record in manifest] == ["README.md", "data/a.csv", "data/sub/b #1.bin"]
     assert manifest[0]["sha256"] and manifest[0]["kind"] == "text"
+    access_log.access_log_flush()
     open_share.refresh_from_db()
     assert open_share.zip_count == 1
 
@@ -141,6 +143,7 @@ def test_resolve_redirects_to_a_signed_link_that_serves_ranges(client: Any, open
     # A forged or altered link is refused.
     assert client.get(location.replace("/files/", "/files/x")).status_code == 404
     assert client.get(reverse("share_resolve", args=[open_share.token, "data/missing.csv"])).status_code == 404
+    access_log.access_log_flush()
     open_share.refresh_from_db()
     assert open_share.resolve_count == 1
 
@@ -209,6 +212,7 @@ def test_password_guessing_is_rate_limited(client: Any, locked_share: Share, set
     assert blocked.status_code == 429
     assert b"Too many wrong passwords" in blocked.content
     assert client.get(reverse("share_urls", args=[locked_share.token]), **basic("correct horse")).status_code == 429
+    access_log.access_log_flush()
     assert locked_share.events.filter(kind=ShareEvent.Kind.UNLOCK_FAILED).count() == 3
 
 
@@ -346,7 +350,8 @@ def test_a_readme_is_read_and_rendered_once_per_content(client: Any, open_share:
     assert b"<h1>Welcome</h1>" in client.get(page).content
     entry_page = reverse("share_view_entry", args=[open_share.token, "README.md"])
     assert b"<h1>Welcome</h1>" in client.get(entry_page).content
-    # New content has a new hash: it is rendered afresh, never served stale.
+    # A new version with new content has a new hash: rendered afresh, never served stale.
     packages.package_write_text(package=open_share.package, path="README.md", content="# Changed\n")
+    publish(open_share.package, "changed readme")  # the share serves published versions only
     body = client.get(page).content
     assert b"<h1>Changed</h1>" in body and b"Welcome" not in body

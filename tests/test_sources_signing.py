@@ -33,6 +33,7 @@ KEYS = [
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda remove_tzinfo=True: FROZEN)
+    monkeypatch.setattr("sources.backends.signing.utc_now", lambda: FROZEN.replace(tzinfo=dt.UTC))
 
 
 def reference_client(server: S3Server, style: str, session_token: str | None = None) -> Any:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sources.models import Source, SourceObject
+from sources.models import Source
 from tests.conftest import S3Server
 from tests.factories import make_local_source, make_source, write_files
 
@@ -171,21 +171,6 @@ def test_a_deleted_object_gets_a_clear_404(
     response = owner_client.get(reverse("source_object", args=[source.public_id, "gone.txt"]))
     assert response.status_code == 404
     assert b"no longer exists" in response.content
-
-
-def test_reindexing_drops_deleted_objects_and_adds_new_ones(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
-    client = moto_server.client()
-    client.put_object(Bucket=s3_bucket, Key="a/old.txt", Body=b"old")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
-    client.delete_object(Bucket=s3_bucket, Key="a/old.txt")
-    client.put_object(Bucket=s3_bucket, Key="b/new.txt", Body=b"new!")
-    from sources.services import source_index
-
-    assert source_index(source_pk=source.pk)
-    paths = set(SourceObject.objects.filter(source=source).values_list("path", flat=True))
-    assert paths == {"b/", "b/new.txt"}
-    source.refresh_from_db()
-    assert (source.object_count, source.total_size) == (1, 4)
 
 
 def test_an_index_run_that_cannot_list_records_the_error(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from kombu import pools as kombu_pools
@@ -45,15 +49,18 @@ def _reset_connections() -> None:
 
 
 def start_worker(
-    redis_server: RedisServer, folder: Path, name: str = "worker", **extra_env: str
+    redis_server: RedisServer, folder: Path, name: str = "worker", *, command: str = "worker", **extra_env: str
 ) -> subprocess.Popen[bytes]:
-    """A real Celery worker process on Redis, sharing the test database; its log goes to folder/<name>.log."""
+    """A real Celery worker (or, with command="beat", beat) process on Redis, sharing the test
+    database; its log goes to folder/<name>.log."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": redis_server.url,
         "SOURCE_ENDPOINT_ALLOWLIST": "127.0.0.1,localhost",
         "PACKAGER_VAR_DIR": str(folder),
+        # The tests' local sources live in pytest's temporary folders, as in this process.
+        "LOCAL_SOURCE_ROOTS": ",".join(settings.LOCAL_SOURCE_ROOTS),
         **extra_env,
     }
     log = (folder / f"{name}.log").open("wb")
@@ -62,9 +69,8 @@ def start_worker(
             str(Path(sys.executable).with_name("celery")),
             "--app",
             "packager",
-            "worker",
-            "--pool",
-            "solo",
+            command,
+            *(["--pool", "solo"] if command == "worker" else ["--schedule", str(folder / "beat-schedule")]),
             "--loglevel",
             "INFO",
         ],
@@ -140,12 +146,17 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     # A run that died half-way: claimed long ago, rows of a newer generation written,
     # one of them for an object that no longer exists.
     Source.objects.filter(pk=source.pk).update(
-        status=Source.Status.INDEXING, index_started_at=timezone.now() - services.STALE_INDEXING * 2, index_generation=1
+        status=Source.Status.INDEXING,
+        index_started_at=timezone.now() - services.stale_after() * 3,
+        index_heartbeat_at=timezone.now() - services.stale_after() * 2,
+        index_generation=1,
     )
     SourceObject.objects.create(source=source, path="gone.csv", parent="", name="gone.csv", size=1, generation=1)
     services.source_index_request(source=source)
     source = wait_for_status(source, Source.Status.READY, worker, tmp_path / "worker.log")
-    assert list(SourceObject.objects.filter(source=source).values_list("path", flat=True)) == ["kept.csv"]
+    live = SourceObject.objects.filter(source=source, vanished_at__isnull=True)
+    assert list(live.values_list("path", flat=True)) == ["kept.csv"]
+    assert SourceObject.objects.get(source=source, path="gone.csv").vanished_at is not None
     assert source.index_generation == 2
 
 
@@ -182,7 +193,7 @@ def test_a_publish_killed_mid_way_resumes_without_reading_finished_objects(
             first.kill()
     version.refresh_from_db()
     done_at_kill = version.progress_done
-    assert 5 <= done_at_kill < count, "the worker finished before it could be killed"
+    assert 5 <= done_at_kill < count, (done_at_kill, (tmp_path / "first.log").read_text()[-3000:])
     assert version.state == PackageVersion.State.CHECKSUMMING
     second = start_worker(redis_broker, tmp_path, "second", **settings)
     try:
@@ -231,3 +242,93 @@ def test_a_worker_on_redis_builds_the_repository_a_request_asked_for(
     response = client.get(url)
     assert response.status_code == 200
     assert b"\trefs/heads/main" in b"".join(response.streaming_content)
+
+
+def put_objects(server: S3Server, bucket: str, keys: list[str]) -> None:
+    client = server.client()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=bucket, Key=key, Body=key.encode()), keys))
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_losses(
+    redis_broker: RedisServer,
+    moto_server: S3Server,
+    s3_bucket: str,
+    owner: Any,
+    tmp_path: Path,
+    settings: Any,
+) -> None:
+    # Two listing pages (S3 answers 1,000 keys a page): the kill lands once the first page
+    # is written, while the second is being fetched.
+    keys = [f"runs/{index % 20:02d}/part-{index:05d}.json" for index in range(1500)]
+    put_objects(moto_server, s3_bucket, keys)
+    worker_settings = {"INDEX_BATCH_SIZE": "100", "INDEX_STALE_SECONDS": "2"}
+    settings.INDEX_STALE_SECONDS = 2
+    first = start_worker(redis_broker, tmp_path, "first", **worker_settings)
+    try:
+        source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
+        services.source_index_request(source=source)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            source.refresh_from_db()
+            if source.status == Source.Status.INDEXING and source.index_listed >= 1000:
+                break
+            assert source.status != Source.Status.READY, "the index finished before the kill"
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        stop_worker(first)
+    source.refresh_from_db()
+    assert source.status == Source.Status.INDEXING
+    assert 1000 <= source.index_listed < len(keys)  # killed mid-way
+    written = SourceObject.objects.filter(source=source, is_dir=False).count()
+    assert 0 < written < len(keys)
+
+    time.sleep(2.5)  # the dead run's heartbeat grows stale
+    second = start_worker(redis_broker, tmp_path, "second", **worker_settings)
+    try:
+        assert services.sources_index_due() == 1  # what beat does every minute
+        source = wait_for_status(source, Source.Status.READY, second, tmp_path / "second.log")
+    finally:
+        stop_worker(second)
+    files = SourceObject.objects.filter(source=source, is_dir=False)
+    assert source.object_count == len(keys) == files.count()
+    assert sorted(files.values_list("path", flat=True)) == sorted(keys)  # no duplicates, no losses
+    assert not files.filter(vanished_at__isnull=False).exists()
+    assert set(files.values_list("generation", flat=True)) == {source.index_generation}
+    folders = SourceObject.objects.filter(source=source, parent="runs/", is_dir=True)
+    assert folders.count() == 20 and sum(folders.values_list("file_count", flat=True)) == len(keys)
+
+
+@pytest.mark.slow
+def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
+    redis_broker: RedisServer,
+    worker: subprocess.Popen[bytes],
+    moto_server: S3Server,
+    s3_bucket: str,
+    owner: Any,
+    tmp_path: Path,
+) -> None:
+    moto_server.client().put_object(Bucket=s3_bucket, Key="a.csv", Body=b"a")
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    moto_server.client().put_object(Bucket=s3_bucket, Key="b.csv", Body=b"b")
+    long_ago = timezone.now() - dt.timedelta(hours=2)
+    Source.objects.filter(pk=source.pk).update(
+        reindex_every_hours=1, index_finished_at=long_ago, last_indexed_at=long_ago
+    )
+    beat = start_worker(redis_broker, tmp_path, "beat", command="beat", INDEX_SCHEDULE_SECONDS="1")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            source.refresh_from_db()
+            if source.status == Source.Status.READY and source.last_indexed_at and source.last_indexed_at > long_ago:
+                break
+            assert beat.poll() is None, (tmp_path / "beat.log").read_text()[-3000:]
+            time.sleep(0.2)
+        else:
+            raise AssertionError((tmp_path / "beat.log").read_text()[-3000:])
+    finally:
+        stop_worker(beat)
+    assert source.object_count == 2

@@ -46,7 +46,7 @@ def test_text_entries_live_in_the_bucket_and_reach_the_zip(
     entry = services.package_write_text(package=package, path="README.md", content="# Kept in S3")
     keys = [item["Key"] for item in moto_server.client().list_objects_v2(Bucket=s3_text_storage)["Contents"]]
     assert keys == [f"packager-text/{entry.text_file.name}"]
-    publish(package)
+    publish(package)  # reads the text back from the bucket for the ZIP
     share = share_create(package=package, created_by=owner)
     body = b"".join(client.get(reverse("share_download_zip", args=[share.token])).streaming_content)
     assert zipfile.ZipFile(io.BytesIO(body)).read("stored-remotely/README.md") == b"# Kept in S3"

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from sources.backends.azure import AzureBackend
-from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, SigningUnsupported, StorageError, Streamed
+from sources.backends.base import (
+    Backend,
+    FolderPage,
+    ObjectInfo,
+    ObjectNotFound,
+    SigningUnsupported,
+    StorageError,
+    Streamed,
+)
 from sources.backends.local import LocalBackend
 from sources.backends.s3 import S3Backend
 
@@ -13,4 +21,13 @@ BACKENDS: dict[str, type[Backend]] = {
     "local": LocalBackend,
 }
 
-__all__ = ["BACKENDS", "Backend", "ObjectInfo", "ObjectNotFound", "SigningUnsupported", "StorageError", "Streamed"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "FolderPage",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "SigningUnsupported",
+    "StorageError",
+    "Streamed",
+]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,10 +15,11 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline.transport import RequestsTransport
-from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+from azure.storage.blob import BlobPrefix, BlobServiceClient
 
 from sources.backends.base import (
     Backend,
+    FolderPage,
     ObjectInfo,
     ObjectNotFound,
     SigningUnsupported,
@@ -27,6 +27,7 @@ from sources.backends.base import (
     Streamed,
 )
 from sources.backends.network import guarded_session
+from sources.backends.signing import AzureSasSigner
 
 
 def _translate(error: Exception, *, container: str, key: str = "") -> StorageError:
@@ -80,12 +81,21 @@ class AzureBackend(Backend):
                 credential = None
             self.service = BlobServiceClient(config["endpoint_url"], credential=credential, **options)
         self.container = self.service.get_container_client(self.container_name)
-        shared_key = getattr(self.service.credential, "account_key", None)
-        self._account_key: str | None = shared_key
+        shared_key: str | None = getattr(self.service.credential, "account_key", None)
+        self.signer = (
+            AzureSasSigner(
+                container_url=self.container.url.partition("?")[0],
+                account_name=self.service.account_name or "",
+                container=self.container_name,
+                account_key=shared_key,
+            )
+            if shared_key
+            else None
+        )
 
     @property
     def supports_signing(self) -> bool:
-        return bool(self._account_key)
+        return self.signer is not None
 
     def check(self) -> None:
         try:
@@ -102,6 +112,23 @@ class AzureBackend(Backend):
                 yield self._info(blob)
         except AzureError as error:
             raise _translate(error, container=self.container_name) from error
+
+    def list_folder(self, prefix: str, *, cursor: str = "", limit: int = 1000) -> FolderPage:
+        folders: list[str] = []
+        objects: list[ObjectInfo] = []
+        try:
+            pages = self.container.walk_blobs(
+                name_starts_with=prefix or None, delimiter="/", results_per_page=limit
+            ).by_page(continuation_token=cursor or None)
+            for item in next(pages, []):
+                if isinstance(item, BlobPrefix):
+                    folders.append(item.name)
+                elif not item.name.endswith("/"):
+                    objects.append(self._info(item))
+        except AzureError as error:
+            raise _translate(error, container=self.container_name) from error
+        token = getattr(pages, "continuation_token", None)  # set by the page iterator after each page
+        return FolderPage(folders=folders, objects=objects, next_cursor=token or "")
 
     @staticmethod
     def _info(blob: Any) -> ObjectInfo:
@@ -151,24 +178,10 @@ class AzureBackend(Backend):
         return Streamed(info=ObjectInfo(**{**info.__dict__, "key": key}), chunks=chunks())
 
     def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
-        if not self._account_key:
+        if self.signer is None:
             raise SigningUnsupported(
                 "This Azure source authenticates with a SAS token, so packager cannot sign "
                 "download links for it: connect it with an account key or a connection string."
             )
-        now = dt.datetime.now(dt.UTC)
-        # A read SAS serves GET and HEAD alike. Start a little in the past so a client
-        # whose clock is slightly ahead of the service is not refused.
-        token = generate_blob_sas(
-            account_name=self.service.account_name or "",
-            container_name=self.container_name,
-            blob_name=key,
-            account_key=self._account_key,
-            permission=BlobSasPermissions(read=True),
-            start=now - dt.timedelta(minutes=5),
-            expiry=now + dt.timedelta(seconds=expires_in),
-            version_id=version_id or None,
-        )
-        blob = self.container.get_blob_client(key, version_id=version_id or None)
-        separator = "&" if "?" in blob.url else "?"
-        return f"{blob.url}{separator}{token}"
+        # A read SAS serves GET and HEAD alike.
+        return self.signer.sign(key, expires_in=expires_in, version_id=version_id)

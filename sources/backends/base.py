@@ -48,6 +48,15 @@ class ObjectInfo:
 
 
 @dataclass(frozen=True)
+class FolderPage:
+    """One page of a delimiter listing: the sub-folders and objects directly in a folder."""
+
+    folders: list[str]  # full keys, each ending in "/"
+    objects: list[ObjectInfo]
+    next_cursor: str  # the service's continuation token; "" after the last page
+
+
+@dataclass(frozen=True)
 class ByteRange:
     start: int
     end: int  # inclusive
@@ -73,6 +82,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with prefix, recursively, in key order."""
+
+    @abc.abstractmethod
+    def list_folder(self, prefix: str, *, cursor: str = "", limit: int = 1000) -> FolderPage:
+        """One page of what is directly in the folder `prefix` (which ends in "/" or is "")."""
 
     @abc.abstractmethod
     def stat(self, key: str, version_id: str = "") -> ObjectInfo:

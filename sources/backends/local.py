@@ -18,7 +18,7 @@ from urllib.parse import quote
 from django.core import signing
 from django.urls import reverse
 
-from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError, Streamed
+from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed
 
 LINK_SALT = "packager.sources.local-file"
 
@@ -72,6 +72,35 @@ class LocalBackend(Backend):
                 yield self._info(key, self.path_of(key))
             except (ObjectNotFound, OSError):
                 continue  # removed while listing, or a link out of the folder
+
+    def list_folder(self, prefix: str, *, cursor: str = "", limit: int = 1000) -> FolderPage:
+        """The folder's entries, folders first, by name; the cursor is an offset into them."""
+        self.check()
+        folder = (self.root / prefix).resolve()
+        if (folder != self.root and self.root not in folder.parents) or not folder.is_dir():
+            return FolderPage(folders=[], objects=[], next_cursor="")
+        start = int(cursor) if cursor.isdigit() else 0
+        with os.scandir(folder) as found:
+            entries = sorted(
+                (not entry.is_dir(follow_symlinks=False), entry.name)
+                for entry in found
+                if entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False)
+            )
+        folders: list[str] = []
+        objects: list[ObjectInfo] = []
+        for is_file, name in entries[start : start + limit]:
+            key = prefix + name
+            if not is_file:
+                folders.append(key + "/")
+                continue
+            try:
+                objects.append(self._info(key, self.path_of(key)))
+            except (ObjectNotFound, OSError):
+                continue  # removed while listing
+        following = start + limit
+        return FolderPage(
+            folders=folders, objects=objects, next_cursor=str(following) if following < len(entries) else ""
+        )
 
     def stat(self, key: str, version_id: str = "") -> ObjectInfo:
         return self._info(key, self.path_of(key))

@@ -19,8 +19,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from sources.backends.base import Backend, ObjectInfo, ObjectNotFound, StorageError, Streamed
+from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed
 from sources.backends.network import find_refusal, guard_boto_client
+from sources.backends.signing import S3Signer
 
 _AUTH_CODES = {
     "InvalidAccessKeyId",
@@ -117,6 +118,22 @@ class S3Backend(Backend):
         # Every connection, also to `<bucket>.<endpoint host>`, checks the address it reaches.
         guard_boto_client(self.client)
         self._versioned: bool | None = None
+        self.signer = self._build_signer()
+
+    def _build_signer(self) -> S3Signer | None:
+        """Our own signer, given where botocore's endpoint rules put the bucket (asked once)."""
+        access_key_id = self.credentials.get("access_key_id")
+        secret_access_key = self.credentials.get("secret_access_key")
+        if not (access_key_id and secret_access_key):
+            return None  # credentials from the environment: botocore finds and refreshes them
+        probe = self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": "k"})
+        return S3Signer(
+            bucket_url=probe.partition("?")[0].removesuffix("/k"),
+            region=self.client.meta.region_name or "us-east-1",
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            session_token=self.credentials.get("session_token") or "",
+        )
 
     def check(self) -> None:
         try:
@@ -154,6 +171,29 @@ class S3Backend(Backend):
                     )
         except (BotoCoreError, ClientError) as error:
             raise _translate(error, bucket=self.bucket) from error
+
+    def list_folder(self, prefix: str, *, cursor: str = "", limit: int = 1000) -> FolderPage:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": limit}
+        if cursor:
+            params["ContinuationToken"] = cursor
+        try:
+            page = self.client.list_objects_v2(**params)
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, bucket=self.bucket) from error
+        return FolderPage(
+            folders=[common["Prefix"] for common in page.get("CommonPrefixes", [])],
+            objects=[
+                ObjectInfo(
+                    key=item["Key"],
+                    size=item["Size"],
+                    etag=item.get("ETag", "").strip('"'),
+                    last_modified=item.get("LastModified"),
+                )
+                for item in page.get("Contents", [])
+                if not item["Key"].endswith("/")  # the folder's own marker
+            ],
+            next_cursor=page.get("NextContinuationToken", "") if page.get("IsTruncated") else "",
+        )
 
     def _iter_latest_versions(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_object_versions")
@@ -233,6 +273,8 @@ class S3Backend(Backend):
 
     def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
         # A presigned URL is bound to its HTTP method: HEAD needs its own signature.
+        if self.signer is not None:
+            return self.signer.sign(key, method=method, expires_in=expires_in, version_id=version_id)
         operation = "head_object" if method == "HEAD" else "get_object"
         return self.client.generate_presigned_url(
             operation,

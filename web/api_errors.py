@@ -8,7 +8,8 @@ once, so a new route is documented without repeating them:
 - 401: no valid token or session,
 - 404: a route with path parameters names nothing the caller owns,
 - 422: the request matches the schema but is refused for what it says (an expiry in the
-  past, a key outside the source's prefix, a path that is not valid).
+  past, a key outside the source's prefix, a path that is not valid),
+- 503: the database is unreachable for a moment (a restart); nothing was changed.
 
 Statuses only some routes answer (409 conflicts, 502 storage failures, 507 a full disk) are declared on the
 route with `errors(409)`.
@@ -37,10 +38,11 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state.",
     422: "Well-formed, but refused for what it says.",
     502: "The storage service failed or did not answer.",
+    503: "The database is not reachable right now; nothing was changed. Retry after Retry-After seconds.",
     507: "The server is out of disk space; nothing was saved.",
 }
 # Statuses any route may answer.
-COMMON = (400, 401, 422)
+COMMON = (400, 401, 422, 503)
 
 
 def errors(*statuses: int) -> dict[int, type[Error]]:

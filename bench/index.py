@@ -1,0 +1,101 @@
+"""The index task against a bare paged ListObjectsV2 of the same moto bucket, interleaved.
+
+Prints, for each round, the wall time and this process's CPU time (the client: boto3
+parsing, building rows, the database writes of SQLite in process) of a bare paged listing
+and of the index task (the first round fills an empty index, later rounds re-index: upserts
+in place), and their ratios. Goal: the index costs at most 1.25x the bare listing.
+
+    make bench-index            # 200,000 objects, 2 rounds
+    .venv/bin/python bench/index.py --objects 50000 --rounds 3
+
+The bucket lives in a separate moto process (bench/bulk_bucket.py), filled in memory and
+answering listings without moto's per-page whole-bucket sort; the server's cost is the same
+for both runs of a round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("PACKAGER_VAR_DIR", tempfile.mkdtemp(prefix="packager-bench-"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packager.settings")
+os.environ["SOURCE_ENDPOINT_ALLOWLIST"] = "127.0.0.1"
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+
+import django
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from bench.layout import BulkBucket  # noqa: E402
+from sources import clients, services  # noqa: E402
+from sources.models import Source, SourceObject  # noqa: E402
+
+BUCKET = "bench-index"
+
+
+def timed(run: Callable[[], int]) -> tuple[float, float, int]:
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    count = run()
+    return time.perf_counter() - start_wall, time.process_time() - start_cpu, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    print(f"filling a moto bucket with {args.objects:,} objects…", flush=True)
+    bucket = BulkBucket(BUCKET, args.objects)
+    try:
+        user = get_user_model().objects.create_user("bench")
+        source = services.source_create(
+            owner=user,
+            kind="s3",
+            fields={"name": "bench", "bucket": BUCKET, "endpoint_url": bucket.endpoint_url, "addressing_style": "path"},
+            credentials={"access_key_id": "bench", "secret_access_key": "bench-secret"},
+            index=False,
+        )
+        client = clients.backend_for(source).client  # type: ignore[attr-defined]
+
+        def bare_listing() -> int:
+            count = 0
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+                count += len(page.get("Contents", []))
+            return count
+
+        def index_task() -> int:
+            Source.objects.filter(pk=source.pk).update(status=Source.Status.QUEUED)
+            assert services.source_index(source_pk=source.pk)
+            return Source.objects.get(pk=source.pk).object_count
+
+        print(f"{'round':<6} {'run':<22} {'wall s':>8} {'cpu s':>8} {'objects':>9}  ratio wall / cpu")
+        for round_number in range(1, args.rounds + 1):
+            bare_wall, bare_cpu, bare_count = timed(bare_listing)
+            index_wall, index_cpu, index_count = timed(index_task)
+            indexed = SourceObject.objects.filter(source=source, is_dir=False, vanished_at__isnull=True).count()
+            assert bare_count == index_count == indexed == args.objects, (bare_count, index_count, indexed)
+            name = "index (empty table)" if round_number == 1 else "re-index (upserts)"
+            print(f"{round_number:<6} {'bare list_objects_v2':<22} {bare_wall:8.2f} {bare_cpu:8.2f} {bare_count:9,}")
+            print(
+                f"{round_number:<6} {name:<22} {index_wall:8.2f} {index_cpu:8.2f} {index_count:9,}"
+                f"  {index_wall / bare_wall:.2f}x / {index_cpu / bare_cpu:.2f}x",
+                flush=True,
+            )
+    finally:
+        bucket.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""The resolver under load: packager against a bare one-view Django app, same gunicorn.
+
+`make bench-resolve` builds a throwaway database (SQLite, then PostgreSQL with
+`--database postgresql` or both with `--database both`) holding one published version of
+--entries files, half on an S3 source and half on an Azure source, and an open share of
+it. It starts gunicorn twice with the same settings (--workers sync workers): once with
+packager, once with bench/bare_app.py, whose one view answers 307 with no database, no
+middleware and no signing. Then `wrk` (--connections, --seconds) runs against each in
+turn, interleaved round by round, for GET and HEAD on an S3 entry and an Azure entry.
+It prints each median req/s and the ratio packager / bare (goal: at least 50%).
+
+Last, it times `direct.txt` of the whole version (one signed URL per file) to the last
+byte (goal: 100,000 entries in at most 2 s).
+
+Nothing leaves the machine: the sources point at 127.0.0.1 and are never contacted
+(signing is arithmetic, and the resolver only redirects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import GunicornServer, PostgresServer  # noqa: E402
+
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def build_database(database_url: str, var_dir: Path, entries: int) -> str:
+    """Migrate and fill the database in a child process (Django is set up once per database);
+    returns the share token."""
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT)!r})
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from bench.resolve import fill
+print(fill({entries}))
+"""
+    environment = {**os.environ, **server_environment(database_url, var_dir)}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise SystemExit(completed.stderr)
+    return completed.stdout.strip().splitlines()[-1]
+
+
+def fill(entries: int) -> str:
+    """One user, an S3 and an Azure source, a published version of `entries` files, a share."""
+    from django.contrib.auth import get_user_model
+
+    from packager import services as packages
+    from packager.models import PackageEntry, PackageVersion, VersionEntry
+    from shares import services as shares
+    from sources import services as sources
+
+    user = get_user_model().objects.create_user("bench")
+    s3 = sources.source_create(
+        owner=user,
+        kind="s3",
+        fields={
+            "name": "bench s3",
+            "bucket": "bench-bucket",
+            "endpoint_url": "http://127.0.0.1:9",
+            "region": "eu-central-1",
+            "addressing_style": "path",
+            "presign_ttl": 900,
+        },
+        credentials={"access_key_id": "AKIDEXAMPLE", "secret_access_key": "bench-secret"},
+        check=False,
+        index=False,
+    )
+    azure = sources.source_create(
+        owner=user,
+        kind="azure",
+        fields={
+            "name": "bench azure",
+            "bucket": "bench",
+            "endpoint_url": "http://127.0.0.1:9/devstoreaccount1",
+            "presign_ttl": 900,
+        },
+        credentials={"account_key": AZURITE_KEY},
+        check=False,
+        index=False,
+    )
+    package = packages.package_create(owner=user, name="bench")
+    version = PackageVersion.objects.create(
+        package=package,
+        number=1,
+        state=PackageVersion.State.PUBLISHED,
+        entry_count=entries,
+        file_count=entries,
+        total_size=entries * 1000,
+    )
+    batch = []
+    for index in range(entries):
+        digest = hashlib.sha256(str(index).encode()).hexdigest()
+        batch.append(
+            VersionEntry(
+                package_version=version,
+                position=index,
+                path=f"data/{index // 1000:03d}/sample {index:06d}.bin",
+                parent=f"data/{index // 1000:03d}/",
+                kind=PackageEntry.Kind.POINTER,
+                size=1000,
+                sha256=digest,
+                md5=digest[:32],
+                source=s3 if index % 2 == 0 else azure,
+                key=f"raw/{index // 1000:03d}/sample {index:06d}.bin",
+            )
+        )
+        if len(batch) == 5000:
+            VersionEntry.objects.bulk_create(batch)
+            batch = []
+    VersionEntry.objects.bulk_create(batch)
+    package.latest_version = version
+    package.save(update_fields=["latest_version"])
+    return shares.share_create(package=package, created_by=user).token
+
+
+def server_environment(database_url: str, var_dir: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-only-secret-key-of-a-throwaway-database",
+        "PACKAGER_VAR_DIR": str(var_dir),
+        "SOURCE_ENDPOINT_ALLOWLIST": "127.0.0.1",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "packager.settings",
+    }
+
+
+# Every request for another file of the version (even-numbered: the S3 ones), as
+# `wget -i urls.txt` does: no lookup is ever reused.
+DISTINCT_FILES = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local index = (counter * 2 + math.random(0, 499) * 200) % {entries}
+  index = index - index % 2
+  return wrk.format("GET", string.format("{prefix}data/%03d/sample%%20%06d.bin", math.floor(index / 1000), index))
+end
+"""
+
+
+def wrk(url: str, *, method: str, connections: int, seconds: int, script_dir: Path, script_text: str = "") -> float:
+    script = script_dir / f"{method.lower()}-{len(script_text)}.lua"
+    script.write_text(script_text or f'wrk.method = "{method}"\n')
+    completed = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if "Non-2xx or 3xx responses" in completed.stdout:
+        raise SystemExit(f"{url} answered errors under load:\n{completed.stdout}")
+    found = re.search(r"Requests/sec:\s+([\d.]+)", completed.stdout)
+    if found is None:
+        raise SystemExit(completed.stdout + completed.stderr)
+    return float(found.group(1))
+
+
+def time_direct_list(url: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 (127.0.0.1)
+        body = response.read()
+    return time.perf_counter() - start, body.count(b"\n  out=")
+
+
+def bench(database: str, options: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="packager-bench-resolve-"))
+    postgres = PostgresServer.start() if database == "postgresql" else None
+    try:
+        database_url = postgres.url if postgres else f"sqlite:///{work / 'bench.sqlite3'}"
+        token = build_database(database_url, work / "var", options.entries)
+        environment = server_environment(database_url, work / "var")
+        packager = GunicornServer.start("packager.wsgi", workers=options.workers, environment=environment, cwd=ROOT)
+        bare = GunicornServer.start(
+            "bench.bare_app:application", workers=options.workers, environment={"PYTHONPATH": str(ROOT)}, cwd=ROOT
+        )
+        try:
+            cases = {
+                ("GET", "S3"): "data/000/sample 000000.bin",
+                ("GET", "Azure"): "data/000/sample 000001.bin",
+                ("HEAD", "S3"): "data/000/sample 000000.bin",
+                ("HEAD", "Azure"): "data/000/sample 000001.bin",
+            }
+            distinct = DISTINCT_FILES.replace("{entries}", str(options.entries)).replace("{prefix}", f"/s/{token}/r/")
+            runs: dict[tuple[str, str, str], list[float]] = {}
+            # Warm up: each worker builds a source's storage client on its first request
+            # (seconds on a loaded machine), so every worker must see every source first.
+            for server in (packager, bare):
+                for path in sorted(set(cases.values())):
+                    url = f"{server.url}/s/{token}/r/{urllib.parse.quote(path)}"
+                    subprocess.run(
+                        ["wrk", "-t", "2", "-c", "4", "-d", "8s", "--timeout", "60s", url],
+                        capture_output=True,
+                        check=True,
+                    )
+            for _ in range(options.rounds):
+                for (method, store), path in cases.items():
+                    for name, server in (("bare", bare), ("packager", packager)):
+                        url = f"{server.url}/s/{token}/r/{urllib.parse.quote(path)}"
+                        rate = wrk(
+                            url,
+                            method=method,
+                            connections=options.connections,
+                            seconds=options.seconds,
+                            script_dir=work,
+                        )
+                        runs.setdefault((method, store, name), []).append(rate)
+                for name, server in (("bare", bare), ("packager", packager)):
+                    rate = wrk(
+                        f"{server.url}/",
+                        method="GET",
+                        connections=options.connections,
+                        seconds=options.seconds,
+                        script_dir=work,
+                        script_text=distinct,
+                    )
+                    runs.setdefault(("GET", "S3, new file each time", name), []).append(rate)
+            print(
+                f"\n{database}: gunicorn {options.workers} sync workers, wrk {options.connections} connections, "
+                f"{options.rounds} interleaved rounds of {options.seconds}s (median req/s)"
+            )
+            print(f"{'request':30} {'bare Django':>12} {'packager':>10} {'ratio':>7}")
+            for method, store in [*cases, ("GET", "S3, new file each time")]:
+                bare_rate = statistics.median(runs[(method, store, "bare")])
+                ours = statistics.median(runs[(method, store, "packager")])
+                print(f"{method + ' ' + store:30} {bare_rate:12,.0f} {ours:10,.0f} {ours / bare_rate:6.0%}")
+            seconds, count = time_direct_list(f"{packager.url}/s/{token}/direct.txt")
+            seconds_tsv, _ = time_direct_list(f"{packager.url}/s/{token}/direct.tsv")
+            print(
+                f"direct.txt of {options.entries:,} entries ({count:,} URLs): {seconds:.2f} s to the last byte; "
+                f"direct.tsv: {seconds_tsv:.2f} s (goal: 100,000 in at most 2 s)"
+            )
+        finally:
+            packager.stop()
+            bare.stop()
+    finally:
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk (make bench-resolve does).")
+    for database in ("sqlite", "postgresql") if options.database == "both" else (options.database,):
+        bench(database, options)
+
+
+if __name__ == "__main__":
+    main()
