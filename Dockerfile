@@ -2,6 +2,8 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PACKAGER_VAR_DIR=/data
 WORKDIR /app
+# git builds the shares' git-annex and DVC repositories (git fast-import).
+RUN apt-get update && apt-get install -y --no-install-recommends git && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY packager packager
 COPY sources sources

@@ -1,11 +1,12 @@
 # packager: `make run` serves the demo, `make test` runs every check.
 SHELL := /bin/bash
 VENV ?= .venv
+CLIENTS ?= .venv-clients
 PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-preview bench-notebook clean
+.PHONY: run test install install-test system-test-deps lint typecheck pytest bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-preview bench-notebook bench-repos clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -25,12 +26,22 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test node_modules/.installed system-test-deps
+install-test: $(VENV)/.installed-test node_modules/.installed system-test-deps $(CLIENTS)/.installed
 
-# Debian packages the tests drive for real: wget, aria2c, unzip, jq, chromium, Redis and PostgreSQL.
+# The command-line clients collaborators use, driven for real by the tests: git-annex (its
+# PyPI package ships the binary) and DVC. They get a venv of their own so DVC's many pins
+# never constrain the app's dependencies.
+$(CLIENTS)/.installed:
+	python3 -m venv $(CLIENTS)
+	$(CLIENTS)/bin/pip install --quiet --upgrade pip
+	$(CLIENTS)/bin/pip install --quiet "git-annex>=10.20250605" "dvc>=3.50,<4"
+	touch $@
+
+# Debian packages the tests drive for real: wget, git, aria2c, unzip, jq, chromium, Redis and PostgreSQL.
 system-test-deps:
 	@missing=""; \
 	command -v wget >/dev/null || missing="$$missing wget"; \
+	command -v git >/dev/null || missing="$$missing git"; \
 	command -v unzip >/dev/null || missing="$$missing unzip"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v aria2c >/dev/null || missing="$$missing aria2"; \
@@ -74,7 +85,7 @@ pytest: install-test
 test: install-test lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .venv-bench node_modules var staticfiles test-output
+	rm -rf $(VENV) .venv-bench $(CLIENTS) node_modules var staticfiles test-output
 
 # Benchmarks print figures. s3fs pins botocore through aiobotocore, so it gets its own venv.
 .venv-bench/.installed: pyproject.toml
@@ -112,6 +123,10 @@ bench-export: install-test
 bench-pages: install-test
 	$(PYTHON) bench/pages.py
 	$(PYTHON) bench/pages.py --postgres
+
+# The git-annex and DVC repositories of a 100k-file version: build, size, clone, requests per file.
+bench-repos: install-test
+	$(PYTHON) bench/repos.py
 
 bench-sign: install
 	$(PYTHON) bench/sign.py

@@ -24,6 +24,15 @@ from shares import views
 FAST_ROUTES: list[tuple[re.Pattern[str], str, Callable[[str], str]]] = [
     # s/<token>/r/<path>: as shares/urls.py routes it (str, then path converters).
     (re.compile(r"/s/(?P<token>[^/]+)/r/(?P<value>.+)"), "path", lambda value: f"“{value}”"),
+    # Content addresses, and the DVC remote (files/md5/<2>/<30>), which git-annex and DVC
+    # ask for once or twice per file. Upper-case hex goes down the normal stack.
+    (re.compile(r"/s/(?P<token>[^/]+)/sha256/(?P<value>[0-9a-f]{64})"), "sha256", lambda value: f"with sha256 {value}"),
+    (re.compile(r"/s/(?P<token>[^/]+)/md5/(?P<value>[0-9a-f]{32})"), "md5", lambda value: f"with md5 {value}"),
+    (
+        re.compile(r"/s/(?P<token>[^/]+)/dvc/files/md5/(?P<head>[0-9a-f]{2})/(?P<value>[0-9a-f]{30})"),
+        "md5",
+        lambda value: f"with md5 {value}",
+    ),
 ]
 
 
@@ -38,6 +47,8 @@ class ResolveFastLane:
                 if found is not None:
                     request.get_host()  # refuses a Host outside ALLOWED_HOSTS, as CommonMiddleware does
                     value = found["value"]
+                    if "head" in found.groupdict():
+                        value = found["head"] + value
                     response = views.resolve_open_share(
                         request, found["token"], match=match, value=value, what=describe(value)
                     )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
@@ -133,3 +134,48 @@ class ShareFileCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.count}"
+
+
+class ShareRepository(models.Model):
+    """A share's git repository (git-annex or DVC) for one version, built once by a task.
+
+    Its files (for git's dumb HTTP protocol) sit in Django's storage under `storage_prefix`.
+    The repository names the share's own URLs (resolve links, the DVC remote), so it is
+    built per share and version, for the site address in `base_url`.
+    """
+
+    class Kind(models.TextChoices):
+        ANNEX = "annex", "git-annex"
+        DVC = "dvc", "DVC"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be built"
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="repositories")
+    version = models.ForeignKey(PackageVersion, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    base_url = models.CharField(max_length=500)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    storage_prefix = models.CharField(max_length=300, blank=True)
+    size = models.BigIntegerField(default=0)
+    build_seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["share", "version", "kind"], name="share_repository_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} repository of {self.share} ({self.state})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == self.State.READY

@@ -1,21 +1,30 @@
-"""Writes on shares: create, revoke, record access, unlock with rate limiting."""
+"""Writes on shares: create, revoke, record access, unlock with rate limiting, build repositories."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import tempfile
+import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from packager import ratelimit, versions
+from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares import access_log, resolver
-from shares.models import Share, ShareEvent
+from shares.models import Share, ShareEvent, ShareRepository
+
+logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -171,3 +180,93 @@ def share_events_purge() -> int:
     ended = Share.objects.filter(models.Q(expires_at__lt=cutoff) | models.Q(revoked_at__lt=cutoff))
     deleted, _ = ShareEvent.objects.filter(share__in=ended).delete()
     return deleted
+
+
+# Repositories -----------------------------------------------------------------------
+
+
+def share_repository_request(*, share: Share, version: PackageVersion, kind: str, base_url: str) -> ShareRepository:
+    """The share's repository of `kind` for `version`; asks a worker to build it if needed.
+
+    Never builds in the caller: a request answers 503 until the task is done. A build
+    that has waited or run longer than SHARE_REPOSITORY_STALE_SECONDS (a lost task, a killed
+    worker) or that failed that long ago is asked for again.
+    """
+    repository, created = ShareRepository.objects.get_or_create(
+        share=share, version=version, kind=kind, defaults={"base_url": base_url}
+    )
+    if repository.is_ready:
+        return repository
+    stale = timezone.now() - dt.timedelta(seconds=settings.SHARE_REPOSITORY_STALE_SECONDS)
+    if created or (
+        ShareRepository.objects.filter(pk=repository.pk, requested_at__lt=stale)
+        .exclude(state=ShareRepository.State.READY)
+        .update(state=ShareRepository.State.PENDING, requested_at=timezone.now())
+        == 1
+    ):
+        from shares.tasks import build_share_repository
+
+        transaction.on_commit(lambda: build_share_repository.delay(repository.pk))
+    return repository
+
+
+def share_repositories_prepare(*, share: Share, version: PackageVersion, base_url: str) -> None:
+    """Ask a worker to have both repositories of the share's version built, from a page
+    that shows the recipes: no database query here (the share page keeps its fixed count),
+    and at most once an hour per share and version (a cache entry, not a row)."""
+    if cache.add(f"share-repositories:{share.pk}:{version.pk}", True, timeout=3600):
+        from shares.tasks import prepare_share_repositories
+
+        transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, version.pk, base_url))
+
+
+def _write_repository(repository: ShareRepository, directory: Path) -> None:
+    share, version = repository.share, repository.version
+    share_base = f"{repository.base_url}/s/{share.token}/"
+    files = gitrepo.version_files(version, resolve_base=share_base + "r/")
+    message = f"{version.package.name}, version {version.number}\n\n{version.message}".strip() + "\n"
+    when = version.published_at or version.created_at
+    if repository.kind == ShareRepository.Kind.ANNEX:
+        annex.write_annex_repository(directory, files, when=when, message=message)
+    else:
+        dvc.write_dvc_repository(directory, files, remote_url=share_base + "dvc", when=when, message=message)
+
+
+def share_repository_build(*, repository_pk: int) -> None:
+    """Build one repository and store it. Idempotent: claims the row with a conditional update."""
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.SHARE_REPOSITORY_STALE_SECONDS)
+    claimed = (
+        ShareRepository.objects.filter(pk=repository_pk)
+        .filter(
+            models.Q(state=ShareRepository.State.PENDING)
+            | models.Q(state=ShareRepository.State.BUILDING, started_at__lt=stale)
+        )
+        .update(state=ShareRepository.State.BUILDING, started_at=now, error="")
+    )
+    if claimed != 1:
+        return
+    repository = ShareRepository.objects.select_related("share", "version__package").get(pk=repository_pk)
+    # A new prefix per build: a rerun never overwrites what a client may be reading.
+    prefix = f"share-repositories/{repository.public_id}/{uuid.uuid4().hex}"
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="packager-repository-") as scratch:
+            directory = Path(scratch) / "repository.git"
+            _write_repository(repository, directory)
+            size = gitrepo.store_repository(directory, storage=default_storage, prefix=prefix)
+    except Exception as error:
+        # Whatever went wrong (git, storage, a text file gone) is kept for the owner and
+        # retried after SHARE_REPOSITORY_STALE_SECONDS; the endpoints answer 503 meanwhile.
+        logger.exception("Building repository %s failed", repository.public_id)
+        ShareRepository.objects.filter(pk=repository_pk, state=ShareRepository.State.BUILDING).update(
+            state=ShareRepository.State.FAILED, error=str(error)[:2000]
+        )
+        return
+    ShareRepository.objects.filter(pk=repository_pk, state=ShareRepository.State.BUILDING).update(
+        state=ShareRepository.State.READY,
+        storage_prefix=prefix,
+        size=size,
+        build_seconds=time.monotonic() - started,
+        built_at=timezone.now(),
+    )

@@ -2,7 +2,26 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from packager.models import PackageVersion
 from shares import services
+from shares.models import Share, ShareRepository
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def build_share_repository(repository_pk: int) -> None:
+    """Build a share's git-annex or DVC repository once; a rerun of a done build does nothing."""
+    services.share_repository_build(repository_pk=repository_pk)
+
+
+@shared_task
+def prepare_share_repositories(share_pk: int, version_pk: int, base_url: str) -> None:
+    """Request the git-annex and DVC builds of a share's version (each built once)."""
+    share = Share.objects.filter(pk=share_pk).first()
+    version = PackageVersion.objects.filter(pk=version_pk, state=PackageVersion.State.PUBLISHED).first()
+    if share is None or version is None:
+        return
+    for kind in ShareRepository.Kind:
+        services.share_repository_request(share=share, version=version, kind=kind, base_url=base_url)
 
 
 @shared_task

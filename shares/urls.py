@@ -13,6 +13,18 @@ urlpatterns = [
     path("s/<str:token>/direct.tsv", views.share_direct_tsv, name="share_direct_tsv"),
     path("s/<str:token>/datapackage.json", views.share_datapackage, name="share_datapackage"),
     path("s/<str:token>/r/<path:path>", views.share_resolve, name="share_resolve"),
+    path(
+        "s/<str:token>/annex.git/<path:name>",
+        views.share_repository_file,
+        {"kind": "annex"},
+        name="share_annex_repository",
+    ),
+    path(
+        "s/<str:token>/dvc.git/<path:name>", views.share_repository_file, {"kind": "dvc"}, name="share_dvc_repository"
+    ),
+    path("s/<str:token>/dvc/files/md5/<str:head>/<str:tail>", views.share_dvc_object, name="share_dvc_object"),
+    path("s/<str:token>/sha256/<str:digest>", views.share_by_hash, {"algorithm": "sha256"}, name="share_by_sha256"),
+    path("s/<str:token>/md5/<str:digest>", views.share_by_hash, {"algorithm": "md5"}, name="share_by_md5"),
     path("s/<str:token>/view/<path:path>", views.share_view_entry, name="share_view_entry"),
     path("packages/<uuid:public_id>/shares/", views.package_shares, name="package_shares"),
     path("shares/<str:token>/revoke/", views.share_revoke, name="share_revoke"),

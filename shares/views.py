@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import (
+    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
-from packager.exports import direct
+from packager.exports import annex, direct, dvc, gitrepo
 from packager.models import Package, PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
@@ -184,6 +185,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         raise Http404("No such folder")
     if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
+    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
     is_owner = _is_owner(request, share)
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
@@ -201,13 +203,25 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "readme_html": readme_html,
         "description_html": about_html,
         "resolve_base": _resolve_base(request, share),
-        "share_url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
+        "share_url": share_url,
         "is_owner": is_owner,
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if is_owner else None,
+        "repositories": _repository_recipes(request, share, version, share_url),
     }
     response = render(request, "shares/page.html", context)
     allow_storage_images(response, readme_html + about_html, version.entry_sources())
     return _no_store(response)
+
+
+def _repository_recipes(request: HttpRequest, share: Share, version: PackageVersion, share_url: str) -> dict[str, str]:
+    """The clone recipes; showing them asks for the builds, so the repositories are
+    usually ready by the time someone runs `git clone`."""
+    services.share_repositories_prepare(share=share, version=version, base_url=_site_base(request))
+    folder = share.package.slug
+    return {
+        "annex_recipe": annex.annex_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
+        "dvc_recipe": dvc.dvc_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
+    }
 
 
 def _share_waiting(request: HttpRequest, share: Share) -> HttpResponseBase:
@@ -494,6 +508,51 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
 def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
     """307 to a freshly signed storage URL; the bytes never pass through packager."""
     return resolve_entry(request, token, match="path", value=path, what=f"“{path}”")
+
+
+# Repositories and content-addressed lookup -------------------------------------------
+
+
+def _site_base(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/")[:-1]
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_by_hash(request: HttpRequest, token: str, algorithm: str, digest: str) -> HttpResponseBase:
+    """/sha256/<hex> and /md5/<hex>: 307 to the file with that content in the share's
+    version, through the same lookup as r/<path> (several paths may share one content:
+    any of them is the same bytes)."""
+    return resolve_entry(request, token, match=algorithm, value=digest.lower(), what=f"with {algorithm} {digest}")
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_dvc_object(request: HttpRequest, token: str, head: str, tail: str) -> HttpResponseBase:
+    """The share's DVC remote: DVC 3 asks for files/md5/<2 hex>/<30 hex>."""
+    return share_by_hash(request, token=token, algorithm="md5", digest=head + tail)
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_repository_file(request: HttpRequest, token: str, kind: str, name: str) -> HttpResponseBase:
+    """A file of the share's git-annex or DVC repository, for git's dumb HTTP protocol."""
+    access = _download_version(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    share, version = access
+    if not gitrepo.is_served_file(name):
+        return _text("Not in this repository.\n", status=404)
+    repository = services.share_repository_request(
+        share=share, version=version, kind=kind, base_url=_site_base(request)
+    )
+    if not repository.is_ready:
+        response = _text(
+            f"The {repository.get_kind_display()} repository of this share is being prepared. Try again in a minute.\n",
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        return _no_store(response)
+    handle = default_storage.open(f"{repository.storage_prefix}/{name}", "rb")
+    content_type = "application/octet-stream" if name.startswith("objects/pack/") else "text/plain; charset=utf-8"
+    return _no_store(FileResponse(handle, content_type=content_type))
 
 
 # Owner pages ------------------------------------------------------------------------

@@ -40,6 +40,16 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(content)
 
 
+def store_objects(
+    s3_client: Any, bucket: str, s3_objects: dict[str, bytes], container: Any, azure_objects: dict[str, bytes]
+) -> None:
+    """Put objects in an S3 bucket and an Azure container (a ContainerClient)."""
+    for key, content in s3_objects.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=content)
+    for key, content in azure_objects.items():
+        container.upload_blob(key, content)
+
+
 def publish(package: Any, message: str = "", created_by: Any = None) -> Any:
     """Publish the package's draft as its next version, synchronously, and return it published."""
     from packager import versions

@@ -24,7 +24,7 @@ from packager.models import Package
 from packager.services import api_token_create
 from sources.models import Source
 from tests.conftest import AzureServer, S3Server
-from tests.factories import publish
+from tests.factories import publish, store_objects
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,12 +62,8 @@ def http(method: str, url: str, *, body: Any = None, headers: dict[str, str] | N
 
 @pytest.fixture
 def stored(moto_server: S3Server, s3_bucket: str, azurite: AzureServer, azure_container: str) -> None:
-    s3 = moto_server.client()
-    for key, content in S3_OBJECTS.items():
-        s3.put_object(Bucket=s3_bucket, Key=key, Body=content)
     container = azurite.service().get_container_client(azure_container)
-    for key, content in AZURE_OBJECTS.items():
-        container.upload_blob(key, content)
+    store_objects(moto_server.client(), s3_bucket, S3_OBJECTS, container, AZURE_OBJECTS)
 
 
 def expected_files() -> dict[str, bytes]:

@@ -21,11 +21,14 @@ from django.db import connection
 from django.utils import timezone
 from kombu import pools as kombu_pools
 
+from packager import services as packages
 from packager.celery import app as celery_app
+from shares import services as share_services
+from shares.models import ShareRepository
 from sources import services
 from sources.models import Source, SourceObject
 from tests.conftest import S3Server
-from tests.factories import make_source
+from tests.factories import make_local_source, make_source, publish, write_files
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -212,6 +215,33 @@ def test_a_publish_killed_mid_way_resumes_without_reading_finished_objects(
     hashes = dict(version.entries.values_list("path", "sha256"))
     assert hashes == {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}
     assert version.progress_done == count
+
+
+def test_a_worker_on_redis_builds_the_repository_a_request_asked_for(
+    worker: subprocess.Popen[bytes], owner: Any, tmp_path: Path, client: Any
+) -> None:
+    write_files(tmp_path / "data", {"a.csv": b"alpha\n", "sub/b.bin": b"\x00\x01"})
+    package = packages.package_create(owner=owner, name="Worked")
+    packages.package_add_objects(
+        package=package, source=make_local_source(owner, tmp_path / "data"), paths=["a.csv", "sub/"]
+    )
+    packages.package_write_text(package=package, path="README.md", content="# Worked\n")
+    publish(package)
+    share = share_services.share_create(package=package, created_by=owner)
+    url = f"/s/{share.token}/dvc.git/info/refs"
+    # The request only asks; the worker (sharing the database and the media folder) builds.
+    assert client.get(url).status_code == 503
+    deadline = time.monotonic() + 60
+    repository = ShareRepository.objects.get(share=share, kind="dvc")
+    while not repository.is_ready and time.monotonic() < deadline:
+        assert repository.state != ShareRepository.State.FAILED, repository.error
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+        time.sleep(0.2)
+        repository.refresh_from_db()
+    assert repository.is_ready, (tmp_path / "worker.log").read_text()[-3000:]
+    response = client.get(url)
+    assert response.status_code == 200
+    assert b"\trefs/heads/main" in b"".join(response.streaming_content)
 
 
 def put_objects(server: S3Server, bucket: str, keys: list[str]) -> None:

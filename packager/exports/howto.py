@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from django.template.defaultfilters import filesizeformat
 
+from packager.exports.annex import annex_recipe
+from packager.exports.dvc import dvc_recipe
 from packager.paths import POINTER_SUFFIX
 
 if TYPE_CHECKING:
@@ -31,6 +33,12 @@ def render(version: PackageVersion, package: Package, *, share_url: str, has_pas
     password_note = (
         "\nThis share has a password: wget asks for it (any user name works; `--password=…` "
         "instead of `--ask-password` for scripts).\n"
+        if has_password
+        else ""
+    )
+    clone_password_note = (
+        "\ngit asks for the password (any user name) and caches it for git-annex; DVC asks for it "
+        "on `dvc pull` (it is kept out of git, in `.dvc/config.local`).\n"
         if has_password
         else ""
     )
@@ -75,5 +83,17 @@ jq -j '.path, "\\u0000", .size, "\\u0000", .sha256, "\\n"' manifest.jsonl | sha2
 
 A pointer's `resolve` is relative to the share link: `{share_url}` + `resolve`.
 `datapackage.json` describes the same files as a Frictionless Data Package.
+
+## Or clone it with git-annex or DVC
+
+The same files as a git repository; the data still comes straight from cloud storage and
+every file is checked against its hash (run these anywhere, not in this folder):
+
+```
+{annex_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
+
+```
+{dvc_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
+{clone_password_note}
 """
     return text.encode()
