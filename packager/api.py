@@ -16,7 +16,7 @@ from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from packager import publications, services, versions
 from packager.api_auth import AUTH
@@ -92,6 +92,14 @@ class SearchIn(BaseModel):
     max_size: int | None = Field(None, ge=0)
     modified_after: dt.datetime | None = None
     modified_before: dt.datetime | None = None
+
+    @field_validator("modified_after", "modified_before", mode="before")
+    @classmethod
+    def _iso_text_only(cls, value: Any) -> Any:
+        # pydantic would take a number for seconds since 1970; the API documents ISO 8601 text.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("a date and time in ISO 8601, e.g. 2024-05-01T00:00:00Z")
+        return value
 
 
 class EntryPageQuery(Schema):

@@ -253,3 +253,11 @@ def test_an_outsider_gets_404_on_every_route(api: Api, outsider_api: Api, local_
     response = outsider_api.call("post", f"/packages/{own}/entries", {"source": str(sid), "keys": ["top.txt"]})
     assert response.status_code == 404
     assert api.call("get", f"/packages/{pid}/entries").json()["items"][0]["path"] == "README.md"
+
+
+def test_a_search_date_must_be_iso_text_not_a_number(api: Api) -> None:
+    pid = api.call("post", "/packages", {"name": "Dated"}).json()["id"]
+    body = {"path": "a.txt", "text": "", "search": {"modified_before": 0}}
+    response = api.call("post", f"/packages/{pid}/entries", body)
+    assert response.status_code == 400
+    assert not Package.objects.get().entries.exists()
