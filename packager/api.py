@@ -16,7 +16,7 @@ from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import Status
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from packager import publications, services, versions
 from packager.api_auth import AUTH
@@ -93,13 +93,21 @@ class SearchIn(BaseModel):
     modified_after: dt.datetime | None = None
     modified_before: dt.datetime | None = None
 
+    # Strict: pydantic would otherwise take "5" or true for a size and a number of seconds
+    # for a date, where the OpenAPI document promises integers and ISO 8601 text.
+    model_config = ConfigDict(strict=True)
+
     @field_validator("modified_after", "modified_before", mode="before")
     @classmethod
-    def _iso_text_only(cls, value: Any) -> Any:
-        # pydantic would take a number for seconds since 1970; the API documents ISO 8601 text.
-        if value is not None and not isinstance(value, str):
+    def _iso_text(cls, value: Any) -> Any:
+        if value is None or isinstance(value, dt.datetime):
+            return value
+        if not isinstance(value, str):
             raise ValueError("a date and time in ISO 8601, e.g. 2024-05-01T00:00:00Z")
-        return value
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("a date and time in ISO 8601, e.g. 2024-05-01T00:00:00Z") from None
 
 
 class EntryPageQuery(Schema):

@@ -257,7 +257,7 @@ def test_an_outsider_gets_404_on_every_route(api: Api, outsider_api: Api, local_
 
 def test_a_search_date_must_be_iso_text_not_a_number(api: Api) -> None:
     pid = api.call("post", "/packages", {"name": "Dated"}).json()["id"]
-    body = {"path": "a.txt", "text": "", "search": {"modified_before": 0}}
-    response = api.call("post", f"/packages/{pid}/entries", body)
-    assert response.status_code == 400
+    for search in ({"modified_before": 0}, {"max_size": "5"}, {"min_size": True}, {"modified_after": "soon"}):
+        body = {"path": "a.txt", "text": "", "search": search}
+        assert api.call("post", f"/packages/{pid}/entries", body).status_code == 400, search
     assert not Package.objects.get().entries.exists()
