@@ -42,7 +42,22 @@ def text_upload_to(entry: PackageEntry, filename: str) -> str:
     return f"packages/{entry.package.public_id}/{uuid.uuid4().hex}"
 
 
-class PackageEntry(models.Model):
+class EntryFile:
+    """What a draft entry and a version's entry both say of their file."""
+
+    path: str
+    kind: str
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2]
+
+    @property
+    def is_text(self) -> bool:
+        return self.kind == "text"
+
+
+class PackageEntry(EntryFile, models.Model):
     class Kind(models.TextChoices):
         POINTER = "pointer", "Data file (pointer)"
         TEXT = "text", "Text file"
@@ -74,14 +89,6 @@ class PackageEntry(models.Model):
 
     def __str__(self) -> str:
         return self.path
-
-    @property
-    def name(self) -> str:
-        return self.path.rpartition("/")[2]
-
-    @property
-    def is_text(self) -> bool:
-        return self.kind == self.Kind.TEXT
 
     def read_text(self) -> str:
         with self.text_file.open("rb") as handle:
@@ -196,7 +203,7 @@ class PackageVersion(models.Model):
         return self.state == self.State.PUBLISHED
 
 
-class VersionEntry(models.Model):
+class VersionEntry(EntryFile, models.Model):
     """One file of a published version. Never changes once the version is published.
 
     `position` is the rank of the path in code-point order: exports, manifests and the top
@@ -241,14 +248,6 @@ class VersionEntry(models.Model):
 
     def __str__(self) -> str:
         return self.path
-
-    @property
-    def name(self) -> str:
-        return self.path.rpartition("/")[2]
-
-    @property
-    def is_text(self) -> bool:
-        return self.kind == PackageEntry.Kind.TEXT
 
     def read_text(self) -> str:
         from django.core.files.storage import default_storage
