@@ -97,6 +97,15 @@ class SearchIn(BaseModel):
     # for a date, where the OpenAPI document promises integers and ISO 8601 text.
     model_config = ConfigDict(strict=True)
 
+    @field_validator("min_size", "max_size", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        # JSON Schema counts 5.0 as an integer, so the document's "integer" takes it too;
+        # strict mode still refuses "5", true and 5.5.
+        if type(value) is float and value.is_integer():
+            return int(value)
+        return value
+
     @field_validator("modified_after", "modified_before", mode="before")
     @classmethod
     def _iso_text(cls, value: Any) -> Any:

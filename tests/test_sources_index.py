@@ -489,3 +489,14 @@ def test_anonymous_users_are_sent_to_log_in(client: Client, owner: Any, tmp_path
     for name in ("source_search", "source_index_progress"):
         response = client.get(reverse(name, args=[source.public_id]))
         assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_a_whole_number_written_as_a_float_is_a_size_but_a_fraction_is_not(api: Api, searchable: Source) -> None:
+    # JSON Schema counts 800.0 as an integer, and the OpenAPI document says "integer".
+    package = api.call("post", "/packages", {"name": "floats"}).json()
+    search = {"glob": "raw/2024-02/**", "min_size": 0.0, "max_size": 1e12}
+    body = {"source": str(searchable.public_id), "search": search, "target": "feb"}
+    added = api.call("post", f"/packages/{package['id']}/entries", body)
+    assert added.status_code == 201 and added.json() == {"added_count": 11}
+    body["search"] = {"glob": "raw/2024-02/**", "min_size": 0.5}
+    assert api.call("post", f"/packages/{package['id']}/entries", body).status_code == 400
