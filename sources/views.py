@@ -31,7 +31,7 @@ from sources.browse import BrowsePage, browse_page
 from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
 from sources.previews import object_preview
-from sources.search import InvalidSearch, search_count, search_page
+from sources.search import InvalidSearch, search_page
 from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs
 
 PAGE_SIZE = 200
@@ -209,8 +209,7 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
         search = form.search()
         cursor = request.GET.get("cursor", "")
         try:
-            rows, next_cursor = search_page(source, search, cursor=cursor, limit=PAGE_SIZE)
-            total, exact = search_count(source, search)
+            page = search_page(source, search, cursor=cursor, limit=PAGE_SIZE)
         except InvalidSearch as error:
             form.add_error("glob", str(error))
         else:
@@ -218,10 +217,10 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
             query.pop("cursor", None)
             context.update(
                 searched=True,
-                rows=rows,
-                total=total,
-                exact=exact,
-                next_cursor=next_cursor,
+                rows=page.rows,
+                total=page.total,
+                exact=page.exact,
+                next_cursor=page.next_cursor,
                 cursor=cursor,
                 query=query.urlencode(),
                 search_fields=[(name, value) for name, value in query.items() if value],
