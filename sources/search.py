@@ -270,7 +270,11 @@ def search_page(source: Source, search: Search, *, cursor: str = "", limit: int 
     else:
         page = rows
         total, exact = _count(rows, COUNT_CAP)
-    found = list(page[: limit + 1])
+    # The keys of the page first, from the search index alone (its filters compare columns
+    # the index holds), then their rows: walking past many non-matching keys never reads
+    # the table, on SQLite or PostgreSQL.
+    keys = page.values("path")[: limit + 1]
+    found = list(SourceObject.objects.filter(source=source, path__in=keys).order_by("path"))
     if len(found) <= limit:
         return SearchPage(found, "", total, exact)
     found = found[:limit]
