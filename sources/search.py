@@ -15,6 +15,7 @@ names contain it; when many do, walking the keys in order fills a page at once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -171,6 +172,23 @@ class Search:
         return not (self.q or self.glob) and all(
             value is None for value in (self.min_size, self.max_size, self.modified_after, self.modified_before)
         )
+
+    def as_json(self) -> dict[str, Any]:
+        """Its fields as JSON values (dates as ISO 8601 text), for a job to keep."""
+        values = dataclasses.asdict(self)
+        for name in ("modified_after", "modified_before"):
+            if values[name] is not None:
+                values[name] = values[name].isoformat()
+        return values
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> Search:
+        dates = {
+            name: dt.datetime.fromisoformat(values[name])
+            for name in ("modified_after", "modified_before")
+            if values.get(name) is not None
+        }
+        return cls(**{**values, **dates})
 
 
 def _key_range(head: str) -> Q:
