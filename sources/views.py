@@ -32,7 +32,7 @@ from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
 from sources.previews import object_preview
 from sources.search import InvalidSearch, search_page
-from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs
+from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
 
 PAGE_SIZE = 200
 
@@ -186,6 +186,8 @@ def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: s
     context = {
         "source": source,
         "folder": folder,
+        # Each row links to its path: one reverse per route, not one per row.
+        "urls": {name: path_url_prefix(f"source_{name}", source.public_id) for name in ("browse", "object")},
         "crumbs": breadcrumbs(folder),
         "rows": page.rows,
         "origin": page.origin,
