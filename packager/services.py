@@ -465,11 +465,13 @@ def add_matches_job_run(*, job_pk: int) -> bool:
                 AddMatchesJob.objects.filter(pk=job.pk).update(
                     added=F("added") + added, resume_after=after, heartbeat_at=timezone.now()
                 )
-    except PackageError as error:
+    except (PackageError, IntegrityError) as error:
+        # IntegrityError: an entry took one of the paths after the check (an edit meanwhile).
+        message = error.message if isinstance(error, PackageError) else "A path was taken in the package meanwhile."
         AddMatchesJob.objects.filter(pk=job.pk).update(
-            state=AddMatchesJob.State.FAILED, error=error.message, finished_at=timezone.now()
+            state=AddMatchesJob.State.FAILED, error=message, finished_at=timezone.now()
         )
-        logger.info("adding matches to package %s failed: %s", package.public_id, error.message)
+        logger.info("adding matches to package %s failed: %s", package.public_id, message)
         return True
     Package.objects.filter(pk=package.pk).update(updated_at=timezone.now())
     AddMatchesJob.objects.filter(pk=job.pk).update(state=AddMatchesJob.State.DONE, finished_at=timezone.now())

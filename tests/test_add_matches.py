@@ -139,3 +139,19 @@ def test_outsiders_get_404_and_anonymous_users_log_in(
     assert anonymous.status_code == 302 and "login" in anonymous["Location"]
     other = services.package_create(owner=owner, name="other")
     assert api.call("get", f"/packages/{other.public_id}/add-jobs/{job.public_id}").status_code == 404
+
+
+def test_a_path_taken_after_the_check_fails_the_job_instead_of_retrying_forever(
+    owner: Any, big: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sources.search import Search
+
+    package = services.package_create(owner=owner, name="raced")
+    job = services.package_add_search(package=package, source=big, search=Search(glob="big/**"), target="")
+    assert isinstance(job, AddMatchesJob)
+    monkeypatch.setattr(services, "_check_matches", lambda *args: None)  # the edit lands after the check
+    services.package_write_text(package=package, path="part-3/f00013.bin", content="not the object")
+    assert services.add_matches_job_run(job_pk=job.pk)
+    job.refresh_from_db()
+    assert job.state == "failed" and "meanwhile" in job.error
+    assert not services.add_matches_job_run(job_pk=job.pk)  # a failed job is not run again
