@@ -272,6 +272,22 @@ def _select(source: Source, selected: Iterable[str], *, keep_folder_names: bool)
     return found
 
 
+def _pointer_entry(package: Package, source: Source, path: str, info: ObjectInfo) -> PackageEntry:
+    return PackageEntry(
+        package=package,
+        path=path,
+        parent=parent_of(path),
+        kind=PackageEntry.Kind.POINTER,
+        source=source,
+        key=info.key,
+        size=info.size,
+        etag=info.etag,
+        version_id=info.version_id,
+        md5=info.md5,
+        last_modified=info.last_modified,
+    )
+
+
 @transaction.atomic
 def package_add_objects(
     *, package: Package, source: Source, paths: list[str], target: str = "", keep_folder_names: bool = True
@@ -296,22 +312,7 @@ def package_add_objects(
     }
     fresh = [(path, info) for path, info in wanted if current.get(path) != (source.pk, info.key)]
     _check_paths(package, [path for path, _ in fresh])
-    entries = [
-        PackageEntry(
-            package=package,
-            path=path,
-            parent=parent_of(path),
-            kind=PackageEntry.Kind.POINTER,
-            source=source,
-            key=info.key,
-            size=info.size,
-            etag=info.etag,
-            version_id=info.version_id,
-            md5=info.md5,
-            last_modified=info.last_modified,
-        )
-        for path, info in fresh
-    ]
+    entries = [_pointer_entry(package, source, path, info) for path, info in fresh]
     PackageEntry.objects.bulk_create(entries, batch_size=1000)
     _update_folders(package, added=[(entry.path, entry.size) for entry in entries])
     package.save(update_fields=["updated_at"])
@@ -327,7 +328,8 @@ class _Matches:
     folder: str  # the target folder
 
 
-_MATCH_COLUMNS = ("path", "size", "etag", "version_id", "md5", "last_modified")
+# The index columns a match is added from.
+_MATCH_COLUMNS = ("path", "size", "etag", "last_modified", "version_id", "md5")
 ADD_MATCHES_BATCH = 2000
 
 
@@ -374,20 +376,13 @@ def _add_match_batch(package: Package, source: Source, found: _Matches, rows: li
     wanted = {_entry_path(found, row[0]): row for row in rows}
     there = set(package.entries.filter(path__in=list(wanted), source=source).values_list("path", "key"))
     entries = [
-        PackageEntry(
-            package=package,
-            path=entry_path,
-            parent=parent_of(entry_path),
-            kind=PackageEntry.Kind.POINTER,
-            source=source,
-            key=source.key_for(path),
-            size=size,
-            etag=etag,
-            version_id=version_id,
-            md5=md5,
-            last_modified=last_modified,
+        _pointer_entry(
+            package,
+            source,
+            entry_path,
+            ObjectInfo(source.key_for(path), size, etag, last_modified=modified, version_id=version_id, md5=md5),
         )
-        for entry_path, (path, size, etag, version_id, md5, last_modified) in wanted.items()
+        for entry_path, (path, size, etag, modified, version_id, md5) in wanted.items()
         if (entry_path, source.key_for(path)) not in there
     ]
     PackageEntry.objects.bulk_create(entries, batch_size=1000)
