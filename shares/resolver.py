@@ -41,7 +41,7 @@ SOURCE_COLUMNS = (
     "encrypted_credentials",
     *(name for name in EDITABLE_FIELDS if name != "name"),
 )
-ENTRY_COLUMNS = ("path", "kind", "size", "key", "version_id", "drift", "text_name", "sha256")
+ENTRY_COLUMNS = ("path", "kind", "size", "key", "version_id", "drift", "text_name", "sha256", "position")
 MATCH_COLUMNS = {"path", "sha256", "md5"}
 
 
@@ -95,8 +95,11 @@ def _sql(match: str) -> str:
 
 
 # Entries a block query reads at once: urls.txt, wget -i and git annex get go through a
-# version in position order, so the next files asked for are usually in the block.
+# version in position order, so the next files asked for are usually in the block. A
+# block is read only once a process sees a client going that way (two misses close in
+# position); a client asking for files at random pays for one row a miss, not 256.
 ENTRY_BLOCK = 256
+STREAK_GAP = ENTRY_BLOCK + 64
 
 
 def _entry_sql(match: str, *, block: bool) -> str:
@@ -171,6 +174,12 @@ _sources: dict[int, tuple[float, tuple[Any, ...]]] = {}
 _entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], int | None] | None] = {}
 
 
+# version id -> (position of this process's last miss by path, whether it followed the one
+# before closely: then misses read blocks)
+_streaks: dict[int, tuple[int, bool]] = {}
+POSITION = ENTRY_COLUMNS.index("position")
+
+
 def forget() -> None:
     """Drop this process's recent lookups (after a change to a share made here)."""
     _shares.clear()
@@ -187,9 +196,9 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
       or a source given new settings, is seen by every web process within that time (at
       once by the process that made the change);
     - an entry of a published version, once read, is kept (up to RESOLVE_CACHE_ENTRIES per
-      process) until a verify changes the version's drift; looking a path up reads the
-      ENTRY_BLOCK entries that follow it too, so a client going through urls.txt costs a
-      query per block of files, not per file.
+      process) until a verify changes the version's drift; once misses come in position
+      order, looking a path up reads the ENTRY_BLOCK entries that follow it too, so a
+      client going through urls.txt costs a query per block of files, not per file.
     """
     if match not in MATCH_COLUMNS:
         raise ValueError(f"cannot look entries up by {match}")
@@ -217,7 +226,8 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
             return _query(token, match, value, now + lifetime)
         _sources[source_id] = (now + lifetime, tuple(row))
         return _found(token, state, entry_values, tuple(row))
-    block = match == "path"
+    streak = _streaks.get(state.version_id)
+    block = match == "path" and streak is not None and streak[1]  # misses come in order
     with connection.cursor() as cursor:
         arguments = [state.version_id, state.version_id, value] if block else [state.version_id, value]
         cursor.execute(_statement("entries", match, block), arguments)
@@ -234,7 +244,16 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
         _remember(state, match, entry_values[0] if block else value, entry_values, source_values, now + lifetime)
     if found_values is None:
         _entries[key] = None
+    elif match == "path":
+        _note_miss(state.version_id, found_values[POSITION])
     return _found(token, state, found_values, found_source)
+
+
+def _note_miss(version_id: int, position: int) -> None:
+    streak = _streaks.get(version_id)
+    if len(_streaks) >= 1000:
+        _streaks.clear()
+    _streaks[version_id] = (position, streak is not None and 0 < position - streak[0] <= STREAK_GAP)
 
 
 def _split(row: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
@@ -304,6 +323,8 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
                 _entries[(state.version_id, state.drift_checked_at, match, value)] = None
             else:
                 _remember(state, match, value, entry_values, source_values, deadline)
+                if match == "path":
+                    _note_miss(state.version_id, entry_values[POSITION])
     return _found(token, state, entry_values, source_values)
 
 

@@ -313,8 +313,19 @@ def test_going_through_a_version_in_order_costs_a_query_per_block_of_files(
             response = client.get(resolve_url(share, f"part/{index:04d}.bin"))
             assert response.status_code == 307
             assert f"/raw/{index:04d}.bin?" in response["Location"]  # each its own object
-    # The first file with the share, then blocks of 256 from the second file on.
-    assert len(queries) == 1 + 3
+    # The first file with the share, the second alone; the third shows the order: blocks of
+    # 256 from there on.
+    assert len(queries) == 1 + 1 + 3
+    # A client asking for files at random (here: a process that has read nothing yet) pays
+    # a query per file but reads no blocks it would not use.
+    from shares import resolver
+
+    resolver._entries.clear()
+    resolver._streaks.clear()
+    with CaptureQueriesContext(connection) as queries:
+        for index in (500, 13, 377, 90, 250):
+            assert f"/raw/{index:04d}.bin?" in client.get(resolve_url(share, f"part/{index:04d}.bin"))["Location"]
+    assert len(queries) == 5 and len(resolver._entries) == 5
     with CaptureQueriesContext(connection) as queries:
         assert client.get(resolve_url(share, "part/no-such.bin")).status_code == 404
         assert client.get(resolve_url(share, "part/no-such.bin")).status_code == 404
