@@ -41,6 +41,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=REQUESTS)
     parser.add_argument("--baseline-repeat", type=int, default=3)
     parser.add_argument("--postgres", action="store_true", help="start a PostgreSQL server and run on it")
+    parser.add_argument("--explain", action="store_true", help="print the plan of every query over 5 ms")
     return parser.parse_args()
 
 
@@ -200,6 +201,22 @@ def timed(run: Callable[[], Any], repeat: int) -> tuple[list[float], list[float]
     return wall, cpu
 
 
+def explain_slow_queries(run: Callable[[], Any]) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    run()
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    for query in captured.captured_queries:
+        if float(query["time"]) * 1000 > 5:
+            print(f"  {float(query['time']) * 1000:.1f} ms: {query['sql'][:300]}")
+            prefix = "EXPLAIN ANALYZE " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+            with connection.cursor() as cursor:
+                cursor.execute(prefix + query["sql"])
+                for row in cursor.fetchall():
+                    print("    " + " | ".join(str(value) for value in row))
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench")
@@ -242,6 +259,8 @@ def main() -> None:
             with connection.execute_wrapper(queries):
                 response = client.get(url, query)
             assert response.status_code == 200, (page_name, folder_name, response.status_code)
+            if ARGS.explain:
+                explain_slow_queries(lambda client=client, url=url, query=query: client.get(url, query))
             timings, cpu = timed(lambda client=client, url=url, query=query: client.get(url, query), ARGS.requests)
             p95 = percentile95(timings)
             worst = max(worst, p95)
@@ -258,6 +277,9 @@ if __name__ == "__main__":
     try:
         main()
     finally:
+        from shares.access_log import access_log_flush
+
+        access_log_flush()  # the share page views counted, written while the database runs
         if ARGS.postgres:
             POSTGRES.stop()
     print(f"ran in {(dt.datetime.now() - started).total_seconds():.0f} s")

@@ -162,8 +162,23 @@ end
 """
 
 
+# Every file of the version in turn, S3 and Azure alternately, as `wget -i urls.txt` and
+# `git annex get` go (each wrk thread starts at its own random file).
+FILES_IN_ORDER = """
+counter = -1
+init = function(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+  counter = math.random(0, {entries} - 1)
+end
+request = function()
+  counter = (counter + 1) % {entries}
+  return wrk.format("GET", string.format("{prefix}data/%03d/sample%%20%06d.bin", math.floor(counter / 1000), counter))
+end
+"""
+
+
 def wrk(url: str, *, method: str, connections: int, seconds: int, script_dir: Path, script_text: str = "") -> float:
-    script = script_dir / f"{method.lower()}-{len(script_text)}.lua"
+    script = script_dir / f"{method.lower()}-{hashlib.sha256(script_text.encode()).hexdigest()[:12]}.lua"
     script.write_text(script_text or f'wrk.method = "{method}"\n')
     completed = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), url],
@@ -205,6 +220,8 @@ def bench(database: str, options: argparse.Namespace) -> None:
                 ("HEAD", "Azure"): "data/000/sample 000001.bin",
             }
             distinct = DISTINCT_FILES.replace("{entries}", str(options.entries)).replace("{prefix}", f"/s/{token}/r/")
+            in_order = FILES_IN_ORDER.replace("{entries}", str(options.entries)).replace("{prefix}", f"/s/{token}/r/")
+            patterns = {"GET, a random file each time": distinct, "GET, each file in turn": in_order}
             runs: dict[tuple[str, str, str], list[float]] = {}
             # Warm up: each worker builds a source's storage client on its first request
             # (seconds on a loaded machine), so every worker must see every source first.
@@ -228,25 +245,27 @@ def bench(database: str, options: argparse.Namespace) -> None:
                             script_dir=work,
                         )
                         runs.setdefault((method, store, name), []).append(rate)
-                for name, server in (("bare", bare), ("packager", packager)):
-                    rate = wrk(
-                        f"{server.url}/",
-                        method="GET",
-                        connections=options.connections,
-                        seconds=options.seconds,
-                        script_dir=work,
-                        script_text=distinct,
-                    )
-                    runs.setdefault(("GET", "S3, new file each time", name), []).append(rate)
+                for pattern, script_text in patterns.items():
+                    for name, server in (("bare", bare), ("packager", packager)):
+                        rate = wrk(
+                            f"{server.url}/",
+                            method="GET",
+                            connections=options.connections,
+                            seconds=options.seconds,
+                            script_dir=work,
+                            script_text=script_text,
+                        )
+                        runs.setdefault((pattern, "", name), []).append(rate)
             print(
                 f"\n{database}: gunicorn {options.workers} sync workers, wrk {options.connections} connections, "
                 f"{options.rounds} interleaved rounds of {options.seconds}s (median req/s)"
             )
             print(f"{'request':30} {'bare Django':>12} {'packager':>10} {'ratio':>7}")
-            for method, store in [*cases, ("GET", "S3, new file each time")]:
+            for method, store in [*cases, *((pattern, "") for pattern in patterns)]:
                 bare_rate = statistics.median(runs[(method, store, "bare")])
                 ours = statistics.median(runs[(method, store, "packager")])
-                print(f"{method + ' ' + store:30} {bare_rate:12,.0f} {ours:10,.0f} {ours / bare_rate:6.0%}")
+                label = f"{method} {store}".strip()
+                print(f"{label:30} {bare_rate:12,.0f} {ours:10,.0f} {ours / bare_rate:6.0%}")
             seconds, count = time_direct_list(f"{packager.url}/s/{token}/direct.txt")
             seconds_tsv, _ = time_direct_list(f"{packager.url}/s/{token}/direct.tsv")
             print(

@@ -317,6 +317,9 @@ ACCESS_LOG_FLUSH_EVENTS = int(os.environ.get("ACCESS_LOG_FLUSH_EVENTS", "1000"))
 # How long a web process reuses a resolve lookup (share state + entry); a revoked or
 # expired share, or a newly published version, is seen within this time. 0: never reused.
 RESOLVE_CACHE_SECONDS = float(os.environ.get("RESOLVE_CACHE_SECONDS", "2"))
+# Entries of published versions a web process keeps (they never change but for drift,
+# which a verify stamps): about 1 KB each.
+RESOLVE_CACHE_ENTRIES = int(os.environ.get("RESOLVE_CACHE_ENTRIES", "20000"))
 # A share's git repository whose build has waited or run this long (lost task, killed
 # worker) or failed this long ago is built again when next asked for.
 SHARE_REPOSITORY_STALE_SECONDS = int(os.environ.get("SHARE_REPOSITORY_STALE_SECONDS", "600"))

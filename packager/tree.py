@@ -82,11 +82,14 @@ def _page(
     return folders, files, encode_cursor(*last)
 
 
-def _readme(file_rows: QuerySet[Any], folder: str) -> Any:
-    # Unordered: the default order of version entries (position) would have SQLite walk the
-    # (version, position) index through the whole version instead of looking the paths up.
+def _readme(entries: QuerySet[Any], folder: str) -> Any:
+    """The folder's README: a lookup of each candidate path in the unique (package or
+    version, path) index. Nothing else is filtered in SQL: a condition on the parent or
+    the kind lets a planner without statistics (a table just filled) walk the whole folder
+    through the (…, parent, path) index instead. Unordered, for the same reason: the
+    default order of version entries (position) would have SQLite walk the whole version."""
     paths = [folder + name for name in README_NAMES]
-    found = {entry.name: entry for entry in file_rows.filter(parent=folder, path__in=paths).order_by()}
+    found = {entry.name: entry for entry in entries.filter(path__in=paths).order_by() if entry.is_text}
     return next((found[name] for name in README_NAMES if name in found), None)
 
 
@@ -110,7 +113,7 @@ def list_package_folder(package: Package, folder: str = "", *, cursor: str = "",
         cursor=cursor,
         next_cursor=next_cursor,
         breadcrumbs=breadcrumbs(folder),
-        readme=_readme(entries.filter(kind=PackageEntry.Kind.TEXT), folder),
+        readme=_readme(entries, folder),
     )
 
 
@@ -135,5 +138,5 @@ def list_version_folder(
         cursor=cursor,
         next_cursor=next_cursor,
         breadcrumbs=breadcrumbs(folder),
-        readme=_readme(entries.filter(kind=PackageEntry.Kind.TEXT), folder),
+        readme=_readme(entries, folder),
     )

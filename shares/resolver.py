@@ -41,7 +41,7 @@ SOURCE_COLUMNS = (
     "encrypted_credentials",
     *(name for name in EDITABLE_FIELDS if name != "name"),
 )
-ENTRY_COLUMNS = ("path", "kind", "size", "key", "version_id", "drift", "text_name", "sha256")
+ENTRY_COLUMNS = ("path", "kind", "size", "key", "version_id", "drift", "text_name", "sha256", "position")
 MATCH_COLUMNS = {"path", "sha256", "md5"}
 
 
@@ -83,7 +83,7 @@ def _sql(match: str) -> str:
     return (
         f"SELECT s.id, s.password_hash, "  # noqa: S608
         f"(s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > %s) AND u.is_active), "
-        f"p.id, p.owner_id, v.id, v.number, {entry_columns}, {source_columns} "
+        f"p.id, p.owner_id, v.id, v.number, v.drift_checked_at, {entry_columns}, {source_columns} "
         f"FROM {table(Share)} s JOIN {table(Package)} p ON p.id = s.package_id "
         f"JOIN {table(get_user_model())} u ON u.id = p.owner_id "
         f"LEFT JOIN {table(PackageVersion)} v ON v.id = COALESCE(s.version_id, p.latest_version_id) "
@@ -94,67 +94,238 @@ def _sql(match: str) -> str:
     )
 
 
-_statements: dict[tuple[str, str], str] = {}
-# Recent lookups of this process: (token, match, value) -> (monotonic deadline, found).
-_recent: dict[tuple[str, str, str], tuple[float, Found | None]] = {}
+# Entries a block query reads at once: urls.txt, wget -i and git annex get go through a
+# version in position order, so the next files asked for are usually in the block. A
+# block is read only once a process sees a client going that way (two misses close in
+# position); a client asking for files at random pays for one row a miss, not 256.
+ENTRY_BLOCK = 256
+STREAK_GAP = ENTRY_BLOCK + 64
+
+
+def _entry_sql(match: str, *, block: bool) -> str:
+    """The entries of one version (and their sources): by `match` = value, or (block) the
+    ENTRY_BLOCK entries from the one whose path = value on, in position order."""
+    quote = connection.ops.quote_name
+    entries, sources = quote(VersionEntry._meta.db_table), quote(Source._meta.db_table)
+    entry_columns = ", ".join(f"e.{quote(name)}" for name in ENTRY_COLUMNS)
+    source_columns = ", ".join(f"src.{quote(name)}" for name in SOURCE_COLUMNS)
+    if block:
+        where = (
+            f"e.package_version_id = %s AND e.position >= "  # noqa: S608
+            f"(SELECT position FROM {entries} WHERE package_version_id = %s AND path = %s)"
+        )
+        limit = ENTRY_BLOCK
+    else:
+        where = f"e.package_version_id = %s AND e.{quote(match)} = %s"
+        limit = 1
+    # Table and column names come from the models, quoted by the backend; values are bound.
+    return (
+        f"SELECT {entry_columns}, {source_columns} FROM {entries} e "  # noqa: S608
+        f"LEFT JOIN {sources} src ON src.id = e.source_id "
+        f"WHERE {where} ORDER BY e.position LIMIT {limit}"
+    )
+
+
+def _source_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in SOURCE_COLUMNS)
+    return f"SELECT {columns} FROM {quote(Source._meta.db_table)} WHERE id = %s"  # noqa: S608
+
+
+_statements: dict[tuple[Any, ...], str] = {}
+
+
+def _statement(*key: Any) -> str:
+    statement = _statements.get((connection.vendor, *key))
+    if statement is None:
+        kind, *rest = key
+        if kind == "share":
+            statement = _sql(rest[0])
+        elif kind == "entries":
+            statement = _entry_sql(rest[0], block=rest[1])
+        else:
+            statement = _source_sql()
+        _statements[(connection.vendor, *key)] = statement
+    return statement
+
+
+@dataclass(frozen=True, slots=True)
+class _ShareState:
+    """The share columns of a Found, and the served version's drift stamp."""
+
+    share_id: int
+    password_hash: str
+    is_active: bool
+    package_id: int
+    owner_id: int
+    version_id: int | None
+    version_number: int | None
+    drift_checked_at: Any
+
+
+# What this process read recently (see `lookup`):
+# token -> (monotonic deadline, share state or None for an unknown token)
+_shares: dict[str, tuple[float, _ShareState | None]] = {}
+# source id -> (monotonic deadline, source columns)
+_sources: dict[int, tuple[float, tuple[Any, ...]]] = {}
+# (version id, drift stamp, match, value) -> (entry columns, source id) or None. A published
+# version's entries never change but for their drift, which a verify rewrites together
+# with the version's drift_checked_at: keyed by both, an entry read once stays true.
+_entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], int | None] | None] = {}
+
+
+# version id -> (position of this process's last miss by path, whether it followed the one
+# before closely: then misses read blocks)
+_streaks: dict[int, tuple[int, bool]] = {}
+POSITION = ENTRY_COLUMNS.index("position")
 
 
 def forget() -> None:
     """Drop this process's recent lookups (after a change to a share made here)."""
-    _recent.clear()
+    _shares.clear()
+    _sources.clear()
 
 
 def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
     """The share with this token and its served version's entry whose `match` column equals
-    `value` (the first by path when several do), in one query; None for an unknown token.
+    `value` (the first by path when several do); None for an unknown token. At most one
+    query, and usually none:
 
-    A lookup is kept for RESOLVE_CACHE_SECONDS, so clients that fetch the same file again
-    and again (DVC, git-annex, retries) cost no query: a share revoked, expired, re-pinned
-    or given a new version is seen by every web process within that time (at once by the
-    process that made the change).
+    - a share's state (and a source's settings) read by one process is reused for
+      RESOLVE_CACHE_SECONDS: a share revoked, expired, re-pinned or given a new version,
+      or a source given new settings, is seen by every web process within that time (at
+      once by the process that made the change);
+    - an entry of a published version, once read, is kept (up to RESOLVE_CACHE_ENTRIES per
+      process) until a verify changes the version's drift; once misses come in position
+      order, looking a path up reads the ENTRY_BLOCK entries that follow it too, so a
+      client going through urls.txt costs a query per block of files, not per file.
     """
     if match not in MATCH_COLUMNS:
         raise ValueError(f"cannot look entries up by {match}")
     lifetime = settings.RESOLVE_CACHE_SECONDS
-    if lifetime <= 0:
-        return _query(token, match, value)
-    key = (token, match, value)
     now = time.monotonic()
-    cached = _recent.get(key)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    found = _query(token, match, value)
-    if len(_recent) >= 10_000:
-        _recent.clear()
-    _recent[key] = (now + lifetime, found)
-    return found
+    cached_share = _shares.get(token) if lifetime > 0 else None
+    if cached_share is None or cached_share[0] <= now:
+        return _query(token, match, value, now + lifetime)
+    state = cached_share[1]
+    if state is None or state.version_id is None:
+        return _found(token, state, None, None) if state is not None else None
+    key = (state.version_id, state.drift_checked_at, match, value)
+    if key in _entries:
+        cached_entry = _entries[key]
+        if cached_entry is None:
+            return _found(token, state, None, None)
+        entry_values, source_id = cached_entry
+        source = _sources.get(source_id) if source_id is not None else None
+        if source_id is None or (source is not None and source[0] > now):
+            return _found(token, state, entry_values, source[1] if source else None)
+        with connection.cursor() as cursor:
+            cursor.execute(_statement("source"), [source_id])
+            row = cursor.fetchone()
+        if row is None:
+            return _query(token, match, value, now + lifetime)
+        _sources[source_id] = (now + lifetime, tuple(row))
+        return _found(token, state, entry_values, tuple(row))
+    streak = _streaks.get(state.version_id)
+    block = match == "path" and streak is not None and streak[1]  # misses come in order
+    with connection.cursor() as cursor:
+        arguments = [state.version_id, state.version_id, value] if block else [state.version_id, value]
+        cursor.execute(_statement("entries", match, block), arguments)
+        rows = cursor.fetchall()
+    if len(_entries) + len(rows) > settings.RESOLVE_CACHE_ENTRIES:
+        _entries.clear()
+    found_values: tuple[Any, ...] | None = None
+    found_source: tuple[Any, ...] | None = None
+    for row in rows:
+        entry_values, source_values = _split(row)
+        if found_values is None:
+            found_values, found_source = entry_values, source_values
+        # A block is remembered by path (the first column), one entry by what it was asked.
+        _remember(state, match, entry_values[0] if block else value, entry_values, source_values, now + lifetime)
+    if found_values is None:
+        _entries[key] = None
+    elif match == "path":
+        _note_miss(state.version_id, found_values[POSITION])
+    return _found(token, state, found_values, found_source)
 
 
-def _query(token: str, match: str, value: str) -> Found | None:
-    statement = _statements.get((connection.vendor, match))
-    if statement is None:
-        statement = _statements[(connection.vendor, match)] = _sql(match)
+def _note_miss(version_id: int, position: int) -> None:
+    streak = _streaks.get(version_id)
+    if len(_streaks) >= 1000:
+        _streaks.clear()
+    _streaks[version_id] = (position, streak is not None and 0 < position - streak[0] <= STREAK_GAP)
+
+
+def _split(row: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    entry_values = tuple(row[: len(ENTRY_COLUMNS)])
+    source_values = tuple(row[len(ENTRY_COLUMNS) :])
+    return entry_values, source_values if source_values[0] is not None else None
+
+
+def _remember(
+    state: _ShareState,
+    match: str,
+    value: str,
+    entry_values: tuple[Any, ...],
+    source_values: tuple[Any, ...] | None,
+    deadline: float,
+) -> None:
+    source_id = source_values[0] if source_values is not None else None
+    if source_values is not None:
+        _sources[source_values[0]] = (deadline, source_values)
+    _entries[(state.version_id, state.drift_checked_at, match, value)] = (entry_values, source_id)
+
+
+def _found(
+    token: str, state: _ShareState, entry_values: tuple[Any, ...] | None, source: tuple[Any, ...] | None
+) -> Found:
+    return Found(
+        share_id=state.share_id,
+        token=token,
+        password_hash=state.password_hash,
+        is_active=state.is_active,
+        package_id=state.package_id,
+        owner_id=state.owner_id,
+        version_id=state.version_id,
+        version_number=state.version_number,
+        entry=dict(zip(ENTRY_COLUMNS, entry_values, strict=True)) if entry_values is not None else None,
+        source=source,
+    )
+
+
+def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
+    """The share, its served version and the entry in one query; remembers what it read."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(statement, [now, PackageVersion.State.PUBLISHED, value, token])
+        cursor.execute(_statement("share", match), [now, PackageVersion.State.PUBLISHED, value, token])
         row = cursor.fetchone()
+    lifetime_on = settings.RESOLVE_CACHE_SECONDS > 0
     if row is None:
+        if lifetime_on:
+            _shares[token] = (deadline, None)
         return None
-    share_id, password_hash, is_active, package_id, owner_id, version_id, version_number = row[:7]
-    entry_values = row[7 : 7 + len(ENTRY_COLUMNS)]
-    source_values = row[7 + len(ENTRY_COLUMNS) :]
-    return Found(
-        share_id=share_id,
-        token=token,
-        password_hash=password_hash,
-        is_active=bool(is_active),
-        package_id=package_id,
-        owner_id=owner_id,
-        version_id=version_id,
-        version_number=version_number,
-        entry=dict(zip(ENTRY_COLUMNS, entry_values, strict=True)) if entry_values[0] is not None else None,
-        source=tuple(source_values) if source_values[0] is not None else None,
+    share_id, password_hash, is_active, package_id, owner_id, version_id, version_number, stamp = row[:8]
+    state = _ShareState(
+        share_id, password_hash, bool(is_active), package_id, owner_id, version_id, version_number, stamp
     )
+    entry_values: tuple[Any, ...] | None
+    entry_values, source_values = _split(row[8:])
+    if entry_values[0] is None:
+        entry_values = source_values = None
+    if lifetime_on:
+        if len(_shares) >= 10_000:
+            _shares.clear()
+        _shares[token] = (deadline, state)
+        if state.version_id is not None:
+            if len(_entries) >= settings.RESOLVE_CACHE_ENTRIES:
+                _entries.clear()
+            if entry_values is None:
+                _entries[(state.version_id, state.drift_checked_at, match, value)] = None
+            else:
+                _remember(state, match, value, entry_values, source_values, deadline)
+                if match == "path":
+                    _note_miss(state.version_id, entry_values[POSITION])
+    return _found(token, state, entry_values, source_values)
 
 
 _backends_lock = threading.Lock()

@@ -270,3 +270,109 @@ def test_a_process_reuses_a_lookup_briefly_and_forgets_it_when_a_share_changes(
 def test_the_fast_lane_still_checks_the_host(client: Any, owner: Any, s3_package: Package) -> None:
     share = services.share_create(package=s3_package, created_by=owner)
     assert client.get(resolve_url(share, "data/a.csv"), HTTP_HOST="evil.example.org").status_code == 400
+
+
+@pytest.fixture
+def long_version(owner: Any, moto_server: S3Server, s3_bucket: str) -> Package:
+    """A published version of 600 files on an S3 source (rows written straight: nothing is
+    fetched, the resolver only signs)."""
+    from packager.models import PackageVersion
+
+    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    package = packages.package_create(owner=owner, name="long")
+    version = PackageVersion.objects.create(
+        package=package, number=1, state=PackageVersion.State.PUBLISHED, entry_count=600, file_count=600
+    )
+    VersionEntry.objects.bulk_create(
+        VersionEntry(
+            package_version=version,
+            position=index,
+            path=f"part/{index:04d}.bin",
+            parent="part/",
+            kind="pointer",
+            size=10,
+            sha256=f"{index:064x}",
+            md5=f"{index:032x}",
+            source=source,
+            key=f"raw/{index:04d}.bin",
+        )
+        for index in range(600)
+    )
+    Package.objects.filter(pk=package.pk).update(latest_version=version)
+    package.refresh_from_db()
+    return package
+
+
+def test_going_through_a_version_in_order_costs_a_query_per_block_of_files(
+    client: Any, owner: Any, long_version: Package, settings: Any
+) -> None:
+    settings.RESOLVE_CACHE_SECONDS = 60
+    share = services.share_create(package=long_version, created_by=owner)
+    with CaptureQueriesContext(connection) as queries:
+        for index in range(600):
+            response = client.get(resolve_url(share, f"part/{index:04d}.bin"))
+            assert response.status_code == 307
+            assert f"/raw/{index:04d}.bin?" in response["Location"]  # each its own object
+    # The first file with the share, the second alone; the third shows the order: blocks of
+    # 256 from there on.
+    assert len(queries) == 1 + 1 + 3
+    # A client asking for files at random (here: a process that has read nothing yet) pays
+    # a query per file but reads no blocks it would not use.
+    from shares import resolver
+
+    resolver._entries.clear()
+    resolver._streaks.clear()
+    with CaptureQueriesContext(connection) as queries:
+        for index in (500, 13, 377, 90, 250):
+            assert f"/raw/{index:04d}.bin?" in client.get(resolve_url(share, f"part/{index:04d}.bin"))["Location"]
+    assert len(queries) == 5 and len(resolver._entries) == 5
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(resolve_url(share, "part/no-such.bin")).status_code == 404
+        assert client.get(resolve_url(share, "part/no-such.bin")).status_code == 404
+    assert len(queries) == 1  # a miss is remembered too
+
+
+def test_a_cached_entry_gives_way_to_a_verify_and_a_source_to_new_settings(
+    client: Any, owner: Any, long_version: Package, settings: Any, django_assert_num_queries: Any
+) -> None:
+    from packager.models import PackageVersion
+    from shares import resolver
+    from sources.models import Source
+
+    settings.RESOLVE_CACHE_SECONDS = 60
+    share = services.share_create(package=long_version, created_by=owner)
+    assert client.get(resolve_url(share, "part/0001.bin")).status_code == 307
+    assert client.get(resolve_url(share, "part/0002.bin")).status_code == 307
+    # Another process changes the source's settings: seen once this process's copy expires
+    # (here: forced), with one query for the source alone.
+    Source.objects.update(bucket="renamed-bucket")
+    resolver._sources.clear()
+    with django_assert_num_queries(1):
+        moved = client.get(resolve_url(share, "part/0003.bin"))
+    assert "/renamed-bucket/raw/0003.bin?" in moved["Location"]
+    # A verify marks an entry changed and stamps the version, as versions.version_verify_run
+    # does in one transaction; once the share's state is read again, the entry is refused.
+    VersionEntry.objects.filter(path="part/0003.bin").update(drift=VersionEntry.Drift.CHANGED)
+    PackageVersion.objects.update(drift_checked_at=timezone.now())
+    assert client.get(resolve_url(share, "part/0003.bin")).status_code == 307  # within the lifetime
+    resolver._shares.clear()  # the share's state expires
+    assert client.get(resolve_url(share, "part/0001.bin")).status_code == 307
+    drifted = client.get(resolve_url(share, "part/0003.bin"))  # read with the block, before the verify
+    assert drifted.status_code == 409 and "has changed" in drifted.content.decode()
+    assert client.get(resolve_url(share, "part/0004.bin")).status_code == 307
+
+
+def test_lookups_by_content_are_cached_per_value(
+    client: Any, owner: Any, long_version: Package, settings: Any, django_assert_num_queries: Any
+) -> None:
+    settings.RESOLVE_CACHE_SECONDS = 60
+    share = services.share_create(package=long_version, created_by=owner)
+    digest = f"{7:064x}"
+    with django_assert_num_queries(1):
+        assert client.get(reverse("share_by_sha256", args=[share.token, digest])).status_code == 307
+    with django_assert_num_queries(0):
+        again = client.get(reverse("share_by_sha256", args=[share.token, digest]))
+    assert "/raw/0007.bin?" in again["Location"]
+    with django_assert_num_queries(1):
+        other = client.get(reverse("share_by_sha256", args=[share.token, f"{8:064x}"]))
+    assert "/raw/0008.bin?" in other["Location"]
