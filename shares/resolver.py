@@ -174,9 +174,10 @@ _sources: dict[int, tuple[float, tuple[Any, ...]]] = {}
 _entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], int | None] | None] = {}
 
 
-# version id -> (position of this process's last miss by path, whether it followed the one
-# before closely: then misses read blocks)
-_streaks: dict[int, tuple[int, bool]] = {}
+# version id -> (positions of this process's last misses by path, whether the last one
+# came right after one of those: then misses read blocks). Several are kept because several
+# clients may go through the same version at once, each in order.
+_streaks: dict[int, tuple[list[int], bool]] = {}
 POSITION = ENTRY_COLUMNS.index("position")
 
 
@@ -229,7 +230,7 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
     streak = _streaks.get(state.version_id)
     block = match == "path" and streak is not None and streak[1]  # misses come in order
     with connection.cursor() as cursor:
-        arguments = [state.version_id, state.version_id, value] if block else [state.version_id, value]
+        arguments: list[int | str] = [state.version_id, state.version_id, value] if block else [state.version_id, value]
         cursor.execute(_statement("entries", match, block), arguments)
         rows = cursor.fetchall()
     if len(_entries) + len(rows) > settings.RESOLVE_CACHE_ENTRIES:
@@ -250,10 +251,11 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
 
 
 def _note_miss(version_id: int, position: int) -> None:
-    streak = _streaks.get(version_id)
+    recent = _streaks[version_id][0] if version_id in _streaks else []
+    in_order = any(0 < position - earlier <= STREAK_GAP for earlier in recent)
     if len(_streaks) >= 1000:
         _streaks.clear()
-    _streaks[version_id] = (position, streak is not None and 0 < position - streak[0] <= STREAK_GAP)
+    _streaks[version_id] = ([*recent[-7:], position], in_order)
 
 
 def _split(row: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:

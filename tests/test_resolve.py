@@ -323,9 +323,17 @@ def test_going_through_a_version_in_order_costs_a_query_per_block_of_files(
     resolver._entries.clear()
     resolver._streaks.clear()
     with CaptureQueriesContext(connection) as queries:
-        for index in (500, 13, 377, 90, 250):
+        for index in (590, 450, 300, 120, 7):
             assert f"/raw/{index:04d}.bin?" in client.get(resolve_url(share, f"part/{index:04d}.bin"))["Location"]
     assert len(queries) == 5 and len(resolver._entries) == 5
+    # Two clients going through the version at once, each in order, interleaved.
+    resolver._entries.clear()
+    resolver._streaks.clear()
+    with CaptureQueriesContext(connection) as queries:
+        for index in range(250):
+            for start in (0, 300):
+                assert client.get(resolve_url(share, f"part/{start + index:04d}.bin")).status_code == 307
+    assert len(queries) <= 2 * (2 + 1 + 1)  # per client: two misses alone, then blocks of 256
     with CaptureQueriesContext(connection) as queries:
         assert client.get(resolve_url(share, "part/no-such.bin")).status_code == 404
         assert client.get(resolve_url(share, "part/no-such.bin")).status_code == 404
