@@ -15,4 +15,6 @@ RUN SECRET_KEY=build python manage.py collectstatic --noinput --verbosity 0
 RUN useradd --system --home /app packager && mkdir -p /data && chown packager /data
 USER packager
 EXPOSE 8000
-CMD ["gunicorn", "packager.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
+# Threaded workers: a long download (a ZIP of a big version to a slow client) holds one
+# thread, not a whole worker.
+CMD ["gunicorn", "packager.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]

@@ -27,6 +27,7 @@ def redirect(request: HttpRequest, token: str, rest: str) -> HttpResponse:
     return response
 
 
-urlpatterns = [path("s/<str:token>/r/<path:rest>", redirect)]
+# r/<path>, sha256/<hex>, dvc/files/md5/<2>/<30>: one route for all.
+urlpatterns = [path("s/<str:token>/<path:rest>", redirect)]
 
 application = get_wsgi_application()

@@ -6,7 +6,8 @@
 it. It starts gunicorn twice with the same settings (--workers sync workers): once with
 packager, once with bench/bare_app.py, whose one view answers 307 with no database, no
 middleware and no signing. Then `wrk` (--connections, --seconds) runs against each in
-turn, interleaved round by round, for GET and HEAD on an S3 entry and an Azure entry.
+turn, interleaved round by round, for GET and HEAD on an S3 entry and an Azure entry, the
+content-addressed and DVC endpoints, and GET of a random file and of every file in turn.
 It prints each median req/s and the ratio packager / bare (goal: at least 50%).
 
 Last, it times `direct.txt` of the whole version (one signed URL per file) to the last
@@ -213,11 +214,20 @@ def bench(database: str, options: argparse.Namespace) -> None:
             "bench.bare_app:application", workers=options.workers, environment={"PYTHONPATH": str(ROOT)}, cwd=ROOT
         )
         try:
+            first = "r/" + urllib.parse.quote("data/000/sample 000000.bin")
+            second = "r/" + urllib.parse.quote("data/000/sample 000001.bin")
+            digest = hashlib.sha256(b"0").hexdigest()  # the first file's, as fill() made it
+            md5 = digest[:32]
+            # Paths below /s/<token>/: r/<path>, then the content-addressed lookup and the
+            # DVC remote, which git-annex and DVC use.
             cases = {
-                ("GET", "S3"): "data/000/sample 000000.bin",
-                ("GET", "Azure"): "data/000/sample 000001.bin",
-                ("HEAD", "S3"): "data/000/sample 000000.bin",
-                ("HEAD", "Azure"): "data/000/sample 000001.bin",
+                ("GET", "S3"): first,
+                ("GET", "Azure"): second,
+                ("HEAD", "S3"): first,
+                ("HEAD", "Azure"): second,
+                ("GET", "sha256/<hex>"): f"sha256/{digest}",
+                ("GET", "dvc/files/md5/…"): f"dvc/files/md5/{md5[:2]}/{md5[2:]}",
+                ("HEAD", "dvc/files/md5/…"): f"dvc/files/md5/{md5[:2]}/{md5[2:]}",
             }
             distinct = DISTINCT_FILES.replace("{entries}", str(options.entries)).replace("{prefix}", f"/s/{token}/r/")
             in_order = FILES_IN_ORDER.replace("{entries}", str(options.entries)).replace("{prefix}", f"/s/{token}/r/")
@@ -226,8 +236,8 @@ def bench(database: str, options: argparse.Namespace) -> None:
             # Warm up: each worker builds a source's storage client on its first request
             # (seconds on a loaded machine), so every worker must see every source first.
             for server in (packager, bare):
-                for path in sorted(set(cases.values())):
-                    url = f"{server.url}/s/{token}/r/{urllib.parse.quote(path)}"
+                for path in (first, second):
+                    url = f"{server.url}/s/{token}/{path}"
                     subprocess.run(
                         ["wrk", "-t", "2", "-c", "4", "-d", "8s", "--timeout", "60s", url],
                         capture_output=True,
@@ -236,7 +246,7 @@ def bench(database: str, options: argparse.Namespace) -> None:
             for _ in range(options.rounds):
                 for (method, store), path in cases.items():
                     for name, server in (("bare", bare), ("packager", packager)):
-                        url = f"{server.url}/s/{token}/r/{urllib.parse.quote(path)}"
+                        url = f"{server.url}/s/{token}/{path}"
                         rate = wrk(
                             url,
                             method=method,

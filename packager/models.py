@@ -186,6 +186,8 @@ class PackageVersion(models.Model):
 
     # What the export layer computes once at publish time (sizes, blob names).
     exports = models.JSONField(default=dict, blank=True)
+    # The ids of the sources its entries point into, noted when it is sealed.
+    source_ids = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-number"]
@@ -195,7 +197,10 @@ class PackageVersion(models.Model):
         return f"{self.package} v{self.number}"
 
     def entry_sources(self) -> models.QuerySet[Source]:
-        """The sources its entries point into (one query when evaluated)."""
+        """The sources its entries point into (one query when evaluated): those noted when
+        the version was sealed, so a page of a million-file version does not read its rows."""
+        if self.state == self.State.PUBLISHED:
+            return Source.objects.filter(pk__in=self.source_ids)
         return Source.objects.filter(pk__in=VersionEntry.objects.filter(package_version=self).values("source_id"))
 
     @property

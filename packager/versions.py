@@ -387,12 +387,14 @@ def _seal(version: PackageVersion) -> None:
     """One ordered pass: the top hash and the folder aggregates; then publish."""
     folders: dict[str, list[int]] = {}
     count = files = total = 0
+    source_ids: set[int] = set()
 
     def rows() -> Iterator[tuple[str, int, str]]:
         nonlocal count, files, total
-        for path, size, sha256, kind in (
-            version.entries.order_by("position").values_list("path", "size", "sha256", "kind").iterator(chunk_size=5000)
-        ):
+        entries = version.entries.order_by("position").values_list("path", "size", "sha256", "kind", "source_id")
+        for path, size, sha256, kind, source_id in entries.iterator(chunk_size=5000):
+            if source_id is not None:
+                source_ids.add(source_id)
             count += 1
             total += size
             files += kind == PackageEntry.Kind.POINTER
@@ -432,6 +434,7 @@ def _seal(version: PackageVersion) -> None:
             total_size=total,
             progress_done=files,
             exports=prepared,
+            source_ids=sorted(source_ids),
             error="",
         )
         # Versions may finish out of order: "latest" only ever moves forward.

@@ -231,9 +231,16 @@ def test_a_readme_may_show_images_from_the_storage_its_links_redirect_to(
     publish(package)  # shares serve published versions
     share = shares.share_create(package=package, created_by=owner)
 
-    response = client.get(reverse("share_page", args=[share.token]))
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("share_page", args=[share.token]))
     assert response.status_code == 200
     assert _policy(response)["img-src"] == ["'self'", "data:", moto_server.endpoint_url]
+    # The version's sources were noted when it was sealed: its rows are not read for them.
+    source_queries = [query["sql"] for query in queries if '"sources_source"' in query["sql"]]
+    assert source_queries and not any("packager_versionentry" in sql for sql in source_queries)
 
 
 def test_https_settings_send_hsts_and_secure_cookies(tmp_path: Path) -> None:
