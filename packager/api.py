@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from packager import publications, services, versions
 from packager.api_auth import AUTH
 from packager.errors import database_unavailable
-from packager.models import Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
+from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from shares.api import router as shares_router
 from shares.services import ShareError
 from sources.api import get_source
@@ -162,6 +162,34 @@ class AddedCount(Schema):
     added_count: int
 
 
+class AddJobOut(Schema):
+    """Adding the matches of a search by a worker: poll `GET /packages/{id}/add-jobs/{job}`."""
+
+    id: uuid.UUID
+    state: Literal["queued", "running", "done", "failed"]
+    total: int = Field(description="matches to add")
+    added: int = Field(description="entries added so far")
+    error: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class AddJobAccepted(Schema):
+    job: AddJobOut
+
+
+def add_job_out(job: AddMatchesJob) -> dict[str, Any]:
+    return {
+        "id": job.public_id,
+        "state": job.state,
+        "total": job.total,
+        "added": job.added,
+        "error": job.error,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
 def package_out(package: Package) -> dict[str, Any]:
     # The package's aggregate row (folder ""), kept up to date by the services.
     whole = package.folders.filter(path="").first()
@@ -266,12 +294,17 @@ def list_version_entries(
     return {"items": [{**entry_out(entry), "drift": entry.drift} for entry in entries], "next_cursor": next_cursor}
 
 
-@router.post("/packages/{uuid:package_id}/entries", response={201: Added | AddedCount, **errors(409, 502, 507)})
+@router.post(
+    "/packages/{uuid:package_id}/entries",
+    response={201: Added | AddedCount, 202: AddJobAccepted, **errors(409, 502, 507)},
+)
 def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) -> Status[dict[str, Any]]:
     """Objects by key, a whole prefix (recursively), every match of a search, or a text file.
 
     A search adds the matching files below their common folder under the target and
-    answers with how many were added (tens of thousands fit in one request).
+    answers 201 with how many were added; past ADD_MATCHES_INLINE_LIMIT matches (20,000 by
+    default) it answers 202 with a job that a worker runs: poll
+    `GET /packages/{id}/add-jobs/{job}` for its progress.
     """
     package = get_package(request, package_id)
     if body.path is not None:
@@ -290,6 +323,8 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
             raise HttpError(409, "Search needs the source's index, which is being built; try again when it is ready.")
         search = Search(**{**body.search.model_dump(), "q": body.search.q.strip(), "glob": body.search.glob.strip()})
         added = services.package_add_search(package=package, source=source, search=search, target=body.target)
+        if isinstance(added, AddMatchesJob):
+            return Status(202, {"job": add_job_out(added)})
         return Status(201, {"added_count": added})
     root = source.normalized_prefix
     keys = body.keys if body.keys is not None else [body.prefix.rstrip("/") + "/" if body.prefix else root]
@@ -304,6 +339,13 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     for entry in entries:
         entry.source = source
     return Status(201, {"added": [entry_out(entry) for entry in entries]})
+
+
+@router.get("/packages/{uuid:package_id}/add-jobs/{uuid:job_id}", response=AddJobOut)
+def read_add_job(request: HttpRequest, package_id: uuid.UUID, job_id: uuid.UUID) -> dict[str, Any]:
+    """An "add all matches" job: its state and progress."""
+    package = get_package(request, package_id)
+    return add_job_out(get_object_or_404(AddMatchesJob, package=package, public_id=job_id))
 
 
 @router.patch("/packages/{uuid:package_id}/entries/{path:path}", response={200: list[EntryOut], **errors(409)})

@@ -384,3 +384,46 @@ class VersionPublication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.package_version} → {self.bucket or self.source_id}/{self.prefix}"
+
+
+class AddMatchesJob(models.Model):
+    """Adding every match of a search to a package, done by a worker when there are many.
+
+    The worker adds the matches in key order, a batch per transaction, and records the last
+    key added with each batch: a rerun after a killed worker resumes after it, and adding
+    is idempotent anyway (the same object at the same path is never added twice).
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Adding"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="add_jobs")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    # The search's fields (sources.search.Search), dates as ISO 8601 text.
+    search = models.JSONField(default=dict)
+    target = models.CharField(max_length=1024, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    total = models.BigIntegerField(default=0)  # matches found when the job was asked for
+    added = models.BigIntegerField(default=0)  # entries added so far
+    # The key (below the source's prefix) of the last match handled; "" before the first.
+    resume_after = models.CharField(max_length=1024, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The task claims the job with a conditional update on these (idempotent tasks); a
+    # running job whose heartbeat stopped is claimed again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.package_id}: {self.added}/{self.total}"
+
+    @property
+    def running(self) -> bool:
+        return self.state in {self.State.QUEUED, self.State.RUNNING}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import json
@@ -10,15 +11,18 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.text import slugify
 
-from packager.models import ApiToken, Package, PackageEntry, PackageFolder, VersionEntry, parent_of
+from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, VersionEntry, parent_of
 from packager.paths import InvalidPath, add_to_folders, ancestors, folder_parent, normalize_folder, normalize_path
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
-from sources.models import Source, SourceObject
+from sources.models import Source, SourceObject, SourceObjectQuerySet
 from sources.search import InvalidSearch, Search, common_folder, matches
 
 logger = logging.getLogger(__name__)
@@ -268,6 +272,22 @@ def _select(source: Source, selected: Iterable[str], *, keep_folder_names: bool)
     return found
 
 
+def _pointer_entry(package: Package, source: Source, path: str, info: ObjectInfo) -> PackageEntry:
+    return PackageEntry(
+        package=package,
+        path=path,
+        parent=parent_of(path),
+        kind=PackageEntry.Kind.POINTER,
+        source=source,
+        key=info.key,
+        size=info.size,
+        etag=info.etag,
+        version_id=info.version_id,
+        md5=info.md5,
+        last_modified=info.last_modified,
+    )
+
+
 @transaction.atomic
 def package_add_objects(
     *, package: Package, source: Source, paths: list[str], target: str = "", keep_folder_names: bool = True
@@ -292,82 +312,178 @@ def package_add_objects(
     }
     fresh = [(path, info) for path, info in wanted if current.get(path) != (source.pk, info.key)]
     _check_paths(package, [path for path, _ in fresh])
-    entries = [
-        PackageEntry(
-            package=package,
-            path=path,
-            parent=parent_of(path),
-            kind=PackageEntry.Kind.POINTER,
-            source=source,
-            key=info.key,
-            size=info.size,
-            etag=info.etag,
-            version_id=info.version_id,
-            md5=info.md5,
-            last_modified=info.last_modified,
-        )
-        for path, info in fresh
-    ]
+    entries = [_pointer_entry(package, source, path, info) for path, info in fresh]
     PackageEntry.objects.bulk_create(entries, batch_size=1000)
     _update_folders(package, added=[(entry.path, entry.size) for entry in entries])
     package.save(update_fields=["updated_at"])
     return entries
 
 
-@transaction.atomic
-def package_add_search(*, package: Package, source: Source, search: Search, target: str = "") -> int:
-    """Add every indexed file that matches a search; how many entries were added.
+@dataclass(frozen=True)
+class _Matches:
+    """The matches of a search, and where they land in the package."""
 
-    The matches keep their folders below the deepest folder they all share, under the
-    target folder. Rows are streamed from the index and written in batches, so tens of
-    thousands of matches cost a few queries per thousand, not one per match.
-    """
+    rows: SourceObjectQuerySet  # in key order
+    shared: int  # the length of their common folder, cut from every path
+    folder: str  # the target folder
+
+
+# The index columns a match is added from.
+_MATCH_COLUMNS = ("path", "size", "etag", "last_modified", "version_id", "md5")
+ADD_MATCHES_BATCH = 2000
+
+
+def _matches(source: Source, search: Search, target: str) -> _Matches:
     if search.is_empty():
         raise PackageError("Give at least one search criterion.")
     try:
-        found = matches(source, search)
-        paths = found.values_list("path", flat=True)
+        rows = matches(source, search)
+        paths = rows.values_list("path", flat=True)
         first, last = paths.first(), paths.last()
+        folder = normalize_folder(target)
     except InvalidSearch as error:
         raise PackageError(str(error)) from error
-    if first is None or last is None:
-        raise PackageError("Nothing in the index matches this search.")
-    shared = len(common_folder(first, last))
-    try:
-        folder = normalize_folder(target)
     except InvalidPath as error:
         raise PackageError(error.message) from error
-    current = dict(
-        ((path, (source_id, key)) for path, source_id, key in package.entries.values_list("path", "source_id", "key"))
-    )
-    entries: list[PackageEntry] = []
-    columns = ("path", "size", "etag", "version_id", "md5", "last_modified")
-    for path, size, etag, version_id, md5, last_modified in found.values_list(*columns).iterator(chunk_size=2000):
-        key = source.key_for(path)
-        try:
-            entry_path = normalize_path(folder + path[shared:])
-        except InvalidPath as error:
-            raise PackageError(error.message) from error
-        if current.get(entry_path) == (source.pk, key):
-            continue  # already there, the same object at the same path
-        entries.append(
-            PackageEntry(
-                package=package,
-                path=entry_path,
-                kind=PackageEntry.Kind.POINTER,
-                source=source,
-                key=key,
-                size=size,
-                etag=etag,
-                version_id=version_id,
-                md5=md5,
-                last_modified=last_modified,
-            )
+    if first is None or last is None:
+        raise PackageError("Nothing in the index matches this search.")
+    return _Matches(rows, len(common_folder(first, last)), folder)
+
+
+def _entry_path(found: _Matches, path: str) -> str:
+    try:
+        return normalize_path(found.folder + path[found.shared :])
+    except InvalidPath as error:
+        raise PackageError(error.message) from error
+
+
+def _check_matches(package: Package, source: Source, found: _Matches) -> None:
+    """Refuse the whole add, before anything is written, if a match would collide."""
+    current = {
+        path: (source_id, key) for path, source_id, key in package.entries.values_list("path", "source_id", "key")
+    }
+    fresh = []
+    for path in found.rows.values_list("path", flat=True).iterator(chunk_size=2000):
+        entry_path = _entry_path(found, path)
+        if current.get(entry_path) != (source.pk, source.key_for(path)):
+            fresh.append(entry_path)
+    _check_paths(package, fresh)
+
+
+def _add_match_batch(package: Package, source: Source, found: _Matches, rows: list[tuple[Any, ...]]) -> int:
+    """Add one batch of matches (value tuples in _MATCH_COLUMNS order) in the current
+    transaction; a match already in the package at its path is skipped. How many were added."""
+    wanted = {_entry_path(found, row[0]): row for row in rows}
+    there = set(package.entries.filter(path__in=list(wanted), source=source).values_list("path", "key"))
+    entries = [
+        _pointer_entry(
+            package,
+            source,
+            entry_path,
+            ObjectInfo(source.key_for(path), size, etag, last_modified=modified, version_id=version_id, md5=md5),
         )
-    _check_paths(package, [entry.path for entry in entries])
+        for entry_path, (path, size, etag, modified, version_id, md5) in wanted.items()
+        if (entry_path, source.key_for(path)) not in there
+    ]
     PackageEntry.objects.bulk_create(entries, batch_size=1000)
-    package.save(update_fields=["updated_at"])
+    _update_folders(package, added=[(entry.path, entry.size) for entry in entries])
     return len(entries)
+
+
+@transaction.atomic
+def package_add_search(*, package: Package, source: Source, search: Search, target: str = "") -> int | AddMatchesJob:
+    """Add every indexed file that matches a search: how many entries were added, or the job
+    that adds them when there are more than ADD_MATCHES_INLINE_LIMIT matches.
+
+    The matches keep their folders below the deepest folder they all share, under the
+    target folder. A collision refuses the whole request before anything is added. Inline,
+    rows are read and written in batches: a few queries per thousand matches.
+    """
+    found = _matches(source, search, target)
+    limit = settings.ADD_MATCHES_INLINE_LIMIT
+    total = found.rows.order_by().values("path").count()  # reads the search index alone
+    if total > limit:
+        job = AddMatchesJob.objects.create(
+            package=package, source=source, search=search.as_json(), target=target, total=total
+        )
+        transaction.on_commit(lambda: _enqueue_add_matches(job.pk))
+        return job
+    _lock(package)
+    _check_matches(package, source, found)
+    added = 0
+    after = ""
+    while batch := list(found.rows.filter(path__gt=after).values_list(*_MATCH_COLUMNS)[:ADD_MATCHES_BATCH]):
+        added += _add_match_batch(package, source, found, batch)
+        after = batch[-1][0]
+    package.save(update_fields=["updated_at"])
+    return added
+
+
+def _enqueue_add_matches(job_pk: int) -> None:
+    from packager.tasks import add_matches
+
+    add_matches.delay(job_pk)
+
+
+def _claim_add_job(job_pk: int) -> bool:
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.ADD_MATCHES_STALE_SECONDS)
+    running = Q(state=AddMatchesJob.State.RUNNING) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True))
+    waiting = Q(state=AddMatchesJob.State.QUEUED) | running
+    claimed = AddMatchesJob.objects.filter(waiting, pk=job_pk).update(
+        state=AddMatchesJob.State.RUNNING, heartbeat_at=now
+    )
+    return claimed == 1
+
+
+def add_matches_job_run(*, job_pk: int) -> bool:
+    """Add a job's matches, a batch per transaction; False when another worker has it or it is done.
+
+    Each batch commits with the last key it handled, so a rerun after a killed worker
+    resumes there; a batch it repeats adds nothing twice (same object, same path: skipped).
+    """
+    if not _claim_add_job(job_pk):
+        return False
+    job = AddMatchesJob.objects.select_related("package", "source").get(pk=job_pk)
+    package, source = job.package, job.source
+    try:
+        found = _matches(source, Search.from_json(job.search), job.target)
+        if not job.resume_after:  # nothing kept yet: check every match, count from zero
+            _check_matches(package, source, found)
+            AddMatchesJob.objects.filter(pk=job.pk).update(added=0)
+        after = job.resume_after
+        while batch := list(found.rows.filter(path__gt=after).values_list(*_MATCH_COLUMNS)[:ADD_MATCHES_BATCH]):
+            after = batch[-1][0]
+            with transaction.atomic():
+                _lock(package)
+                added = _add_match_batch(package, source, found, batch)
+                AddMatchesJob.objects.filter(pk=job.pk).update(
+                    added=F("added") + added, resume_after=after, heartbeat_at=timezone.now()
+                )
+    except (PackageError, IntegrityError) as error:
+        # IntegrityError: an entry took one of the paths after the check (an edit meanwhile).
+        message = error.message if isinstance(error, PackageError) else "A path was taken in the package meanwhile."
+        AddMatchesJob.objects.filter(pk=job.pk).update(
+            state=AddMatchesJob.State.FAILED, error=message, finished_at=timezone.now()
+        )
+        logger.info("adding matches to package %s failed: %s", package.public_id, message)
+        return True
+    Package.objects.filter(pk=package.pk).update(updated_at=timezone.now())
+    AddMatchesJob.objects.filter(pk=job.pk).update(state=AddMatchesJob.State.DONE, finished_at=timezone.now())
+    return True
+
+
+def add_matches_resume_stalled() -> int:
+    """Enqueue the task again for jobs nobody is working on (run by beat)."""
+    stale = timezone.now() - dt.timedelta(seconds=settings.ADD_MATCHES_STALE_SECONDS)
+    stalled = AddMatchesJob.objects.filter(
+        Q(state=AddMatchesJob.State.QUEUED, created_at__lt=stale)
+        | Q(state=AddMatchesJob.State.RUNNING, heartbeat_at__lt=stale)
+    )
+    pks = list(stalled.values_list("pk", flat=True)[:100])
+    for pk in pks:
+        _enqueue_add_matches(pk)
+    return len(pks)
 
 
 # Text entries ---------------------------------------------------------------------

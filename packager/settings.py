@@ -281,6 +281,11 @@ INDEX_STALE_SECONDS = float(os.environ.get("INDEX_STALE_SECONDS", "600"))
 INDEX_BATCH_SIZE = int(os.environ.get("INDEX_BATCH_SIZE", "1000"))
 # Index rows of objects that vanished from the bucket are kept (marked) this long.
 INDEX_VANISHED_RETENTION = dt.timedelta(days=float(os.environ.get("INDEX_VANISHED_RETENTION_DAYS", "30")))
+# "Add all matches to a package": up to this many matches are added in the request; more
+# are added by a worker (a job with progress). A running job whose heartbeat is older than
+# ADD_MATCHES_STALE_SECONDS was killed and may be claimed again.
+ADD_MATCHES_INLINE_LIMIT = int(os.environ.get("ADD_MATCHES_INLINE_LIMIT", "20000"))
+ADD_MATCHES_STALE_SECONDS = float(os.environ.get("ADD_MATCHES_STALE_SECONDS", "120"))
 # Keys that encrypt source credentials at rest. Empty: derived from SECRET_KEY (and
 # SECRET_KEY_FALLBACKS for rotation). The first key encrypts; all of them decrypt.
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
@@ -336,6 +341,7 @@ INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A version whose publishing worker died is picked up again.
     "resume-stalled-publishes": {"task": "packager.tasks.resume_stalled_publishes", "schedule": 60.0},
+    "resume-stalled-add-matches": {"task": "packager.tasks.resume_stalled_add_matches", "schedule": 60.0},
     # Sources due for a scheduled re-index, and index runs whose worker died, are queued.
     "index-due-sources": {"task": "sources.tasks.index_due_sources", "schedule": INDEX_SCHEDULE_SECONDS},
     # Expired and revoked shares' access logs are deleted after SHARE_EVENT_RETENTION.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from packager import publications, versions
+from packager import publications, services, versions
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -27,3 +27,15 @@ def resume_stalled_publishes() -> int:
 def publish_to_bucket(publication_pk: int) -> None:
     """Write a version's manifest, datapackage, text files and ZIP to a bucket. Idempotent."""
     publications.publication_run(publication_pk=publication_pk)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def add_matches(job_pk: int) -> None:
+    """Add every match of a search to a package. Idempotent: a rerun resumes after the last batch."""
+    services.add_matches_job_run(job_pk=job_pk)
+
+
+@shared_task
+def resume_stalled_add_matches() -> int:
+    """Re-enqueue "add all matches" jobs whose worker died (their heartbeat stopped)."""
+    return services.add_matches_resume_stalled()

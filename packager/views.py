@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import OuterRef, Subquery, Value
+from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from packager import publications, services, versions
 from packager.forms import (
@@ -25,7 +27,7 @@ from packager.forms import (
     TextEntryForm,
     UploadForm,
 )
-from packager.models import ApiToken, Package, PackageEntry, PackageFolder, PackageVersion
+from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, PackageVersion
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_package_folder
@@ -107,6 +109,7 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             "edit_form": PackageForm(initial={"name": package.name, "description": package.description}),
             "versions": package.versions.order_by("-number")[:5],
             "publish_form": PublishForm(),
+            **_recent_add_jobs(package),
         },
     )
     return allow_storage_images(response, readme_html, package.entry_sources())
@@ -144,7 +147,7 @@ def _add_to_package(
     request: AuthenticatedRequest,
     form: AddObjectsForm | AddSearchForm,
     invalid: str,
-    add: Callable[[Package, Source], int],
+    add: Callable[[Package, Source], int | AddMatchesJob],
 ) -> HttpResponse:
     """The "add to package" actions: a chosen or new package, then add(package, source) files."""
     back = request.META.get("HTTP_REFERER") or reverse("source_list")
@@ -164,7 +167,10 @@ def _add_to_package(
     except services.PackageError as error:
         messages.error(request, error.message)
         return redirect(back)
-    messages.success(request, f"Added {added:,} file{'s' if added != 1 else ''} to “{package.name}”.")
+    if isinstance(added, AddMatchesJob):
+        messages.success(request, f"Adding {added.total:,} files to “{package.name}”: see the progress below.")
+    else:
+        messages.success(request, f"Added {added:,} file{'s' if added != 1 else ''} to “{package.name}”.")
     return redirect(_package_url(package))
 
 
@@ -187,7 +193,7 @@ def package_add_search(request: AuthenticatedRequest) -> HttpResponse:
     """ "Add all matches to a package" on a source's search page."""
     form = AddSearchForm(request.POST)
 
-    def add(package: Package, source: Source) -> int:
+    def add(package: Package, source: Source) -> int | AddMatchesJob:
         target = form.cleaned_data.get("target") or ""
         return services.package_add_search(package=package, source=source, search=form.search(), target=target)
 
@@ -326,6 +332,21 @@ def _get_version(request: AuthenticatedRequest, public_id: uuid.UUID, number: in
         package__owner=request.user,
         number=number,
     )
+
+
+def _recent_add_jobs(package: Package) -> dict[str, object]:
+    """The running "add all matches" jobs of a package, and those that ended in the last hour."""
+    recent = Q(finished_at__isnull=True) | Q(finished_at__gt=timezone.now() - dt.timedelta(hours=1))
+    jobs = list(package.add_jobs.filter(recent).order_by("-created_at")[:5])
+    return {"add_jobs": jobs, "add_jobs_running": any(job.running for job in jobs)}
+
+
+@login_required
+@require_GET
+def package_add_jobs(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The progress of a package's "add all matches" jobs; the package page polls it while one runs."""
+    package = _get_package(request, public_id)
+    return render(request, "packager/_add_jobs.html", {"package": package, **_recent_add_jobs(package)})
 
 
 @login_required

@@ -14,7 +14,7 @@ from sources import services
 from sources.backends import StorageError
 from sources.browse import browse_page
 from sources.models import Source
-from sources.search import COUNT_CAP, InvalidSearch, Search, search_count, search_page
+from sources.search import COUNT_CAP, InvalidSearch, Search, search_page
 from web.api_errors import errors
 from web.http import api_user
 
@@ -322,13 +322,12 @@ def search_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Sear
     search = query.search()
     root = source.normalized_prefix
     try:
-        rows, next_cursor = search_page(source, search, cursor=query.cursor, limit=query.limit)
-        total, exact = search_count(source, search)
+        page = search_page(source, search, cursor=query.cursor, limit=query.limit)
     except InvalidSearch as error:
         raise HttpError(422, str(error)) from error
     return {
-        "total": total,
-        "total_exact": exact,
+        "total": page.total,
+        "total_exact": page.exact,
         "entries": [
             {
                 "key": root + row.path,
@@ -337,8 +336,8 @@ def search_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Sear
                 "etag": row.etag,
                 "last_modified": row.last_modified,
             }
-            for row in rows
+            for row in page.rows
         ],
-        "next_cursor": next_cursor or None,
+        "next_cursor": page.next_cursor or None,
         "indexed_at": source.last_indexed_at,
     }

@@ -1,24 +1,39 @@
 """Search over a source's index: a name substring, a glob over the key, size and date ranges.
 
 Every filter is SQL, so a search costs a page and a capped count, never a scan in Python.
-A glob becomes three filters: its literal head as a key range (served by the
-(source, path) index), a LIKE pattern that matches a superset (served on PostgreSQL by the
-trigram index on path), and the exact regular expression for what remains.
+Both read the partial index source_object_search (the live files of a source in key order,
+with their size and date) without touching the table, and stop early: a page once it is
+full, the count at COUNT_CAP + 1. The count is taken on the first page only; the cursor
+carries it to the next ones.
+
+A glob becomes filters on that index: its literal head as a key range, a LIKE (GLOB on
+SQLite) pattern that matches a superset, the number of "/" in the key when the glob has no
+"**" (which makes the superset exact), and a regular expression only for what remains. A
+name substring is found by a trigram index (pg_trgm on PostgreSQL, FTS5 on SQLite) when few
+names contain it; when many do, walking the keys in order fills a page at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Lookup, Q
+from django.db.models import CharField, Lookup, Q, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length, Replace
 
-from sources.models import Source, SourceObject, SourceObjectQuerySet, decode_cursor, encode_cursor
+from sources.models import Source, SourceObject, SourceObjectQuerySet
+from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 
 COUNT_CAP = 100_000
+# SQLite: a name substring goes through the trigram index when at most this many names hold
+# it; past that, the matches are common enough that walking the keys in order fills a page
+# sooner than sorting every candidate.
+TRIGRAM_CANDIDATES = 5_000
 
 
 class InvalidSearch(ValueError):
@@ -60,7 +75,10 @@ class Glob:
     like: str  # a LIKE pattern matching every key the glob matches (and maybe more)
     sqlite_glob: str  # the same superset as a SQLite GLOB pattern (case-sensitive, unlike its LIKE)
     regex: str  # the exact match, anchored
-    exact: bool  # the superset patterns match exactly what the glob does: no regex needed
+    exact: bool  # the superset patterns (with `slashes`) match exactly what the glob does
+    # Without "**", a matching key has exactly as many "/" as the glob: then no wildcard can
+    # have matched a "/", so the superset patterns, whose wildcards cross "/", become exact.
+    slashes: int | None
 
 
 def _like_escape(text: str) -> str:
@@ -80,6 +98,8 @@ def parse_glob(pattern: str) -> Glob:
     # "%" and "*" in the superset patterns cross "/", so they are exact only where the glob
     # crosses folders too: "**", and a "*" right after "**/" ("**/*.csv" is "%.csv").
     exact = True
+    has_class = False  # "[...]" is "_" / "?" in the superset patterns: any character
+    literal_slashes = 0
     index = 0
     while index < len(pattern):
         char = pattern[index]
@@ -120,19 +140,22 @@ def parse_glob(pattern: str) -> Glob:
             regex.append(f"[^/{members}]" if negated else f"[{members}]")
             like.append("_")
             native.append("?")
-            exact = False
+            has_class = True
             index = end + 1
         else:
+            literal_slashes += char == "/"
             regex.append(re.escape(char))
             like.append(_like_escape(char))
             native.append(_sqlite_glob_escape(char))
             index += 1
+    crosses_folders = "**" in pattern
     return Glob(
         literal_head=pattern[: len(pattern) if head_end is None else head_end],
         like=re.sub("%+", "%", "".join(like)),
         sqlite_glob=re.sub(r"\*+", "*", "".join(native)),
         regex="^" + "".join(regex) + "$",
-        exact=exact,
+        exact=(exact or not crosses_folders) and not has_class,
+        slashes=None if crosses_folders else literal_slashes,
     )
 
 
@@ -150,16 +173,51 @@ class Search:
             value is None for value in (self.min_size, self.max_size, self.modified_after, self.modified_before)
         )
 
+    def as_json(self) -> dict[str, Any]:
+        """Its fields as JSON values (dates as ISO 8601 text), for a job to keep."""
+        values = dataclasses.asdict(self)
+        for name in ("modified_after", "modified_before"):
+            if values[name] is not None:
+                values[name] = values[name].isoformat()
+        return values
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> Search:
+        dates = {
+            name: dt.datetime.fromisoformat(values[name])
+            for name in ("modified_after", "modified_before")
+            if values.get(name) is not None
+        }
+        return cls(**{**values, **dates})
+
 
 def _key_range(head: str) -> Q:
-    """Keys starting with head, as a range the (source, path) index serves on every database.
-
-    PostgreSQL compares with the column's collation, so its range is the LIKE prefix served
-    by the varchar_pattern_ops index instead.
-    """
-    if connection.vendor == "postgresql":
-        return Q(path__like=_like_escape(head) + "%")
+    """Keys starting with head: a range of the key index on both databases (on PostgreSQL
+    the key column is in the "C" collation, where ranges are code-point ranges)."""
     return Q(path__gte=head, path__lt=head + "\U0010ffff")
+
+
+def _name_candidates(q: str) -> RawSQL | None:
+    """SQLite: the ids of the rows whose name may contain q, from the FTS5 trigram index, or
+    None when q is too short for trigrams or too common for the ids to be worth sorting.
+
+    The trigram index folds case as icontains does (and more), so it finds a superset and
+    the icontains filter stays the exact test. PostgreSQL's planner uses its pg_trgm index on
+    UPPER(name) by itself.
+    """
+    if connection.vendor != "sqlite" or len(q) < 3:
+        return None
+    phrase = '"' + q.replace('"', '""') + '"'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM source_object_name_trigram "
+            "WHERE source_object_name_trigram MATCH %s LIMIT %s)",
+            [phrase, TRIGRAM_CANDIDATES + 1],
+        )
+        (found,) = cursor.fetchone()
+    if found > TRIGRAM_CANDIDATES:
+        return None
+    return RawSQL("SELECT rowid FROM source_object_name_trigram WHERE source_object_name_trigram MATCH %s", [phrase])
 
 
 def matches(source: Source, search: Search) -> SourceObjectQuerySet:
@@ -174,9 +232,15 @@ def matches(source: Source, search: Search) -> SourceObjectQuerySet:
             rows = rows.filter(path__sqlite_glob=glob.sqlite_glob)
         else:
             rows = rows.filter(path__like=glob.like)
+        if glob.slashes is not None:
+            slashes = Length("path") - Length(Replace("path", Value("/"), Value("")))
+            rows = rows.alias(slashes=slashes).filter(slashes=glob.slashes)
         if not glob.exact:
             rows = rows.filter(path__regex=glob.regex)
     if search.q:
+        candidates = _name_candidates(search.q)
+        if candidates is not None:
+            rows = rows.filter(id__in=candidates)
         rows = rows.filter(name__icontains=search.q)
     if search.min_size is not None:
         rows = rows.filter(size__gte=search.min_size)
@@ -189,26 +253,50 @@ def matches(source: Source, search: Search) -> SourceObjectQuerySet:
     return rows.order_by("path")
 
 
-def search_page(
-    source: Source, search: Search, *, cursor: str = "", limit: int = 200
-) -> tuple[list[SourceObject], str]:
-    """One page of matches and the cursor of the next ("" after the last)."""
-    rows = matches(source, search)
-    position = decode_cursor(cursor) if cursor else None
-    if position is not None:
-        rows = rows.filter(path__gt=position[1])
-    found = list(rows[: limit + 1])
-    if len(found) <= limit:
-        return found, ""
-    found = found[:limit]
-    return found, encode_cursor(False, found[-1].path)
-
-
 def search_count(source: Source, search: Search, *, cap: int | None = None) -> tuple[int, bool]:
     """How many files match, exact up to `cap`; (cap, False) means "more than cap"."""
-    cap = COUNT_CAP if cap is None else cap
-    counted = matches(source, search).order_by()[: cap + 1].count()
+    return _count(matches(source, search), COUNT_CAP if cap is None else cap)
+
+
+def _count(rows: SourceObjectQuerySet, cap: int) -> tuple[int, bool]:
+    # Only the key is selected, so the count reads the search index alone.
+    counted = rows.order_by().values("path")[: cap + 1].count()
     return (cap, False) if counted > cap else (counted, True)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    rows: list[SourceObject]
+    next_cursor: str  # "" after the last page
+    total: int  # matches, exact up to COUNT_CAP
+    exact: bool  # False: more than `total`
+
+
+def search_page(source: Source, search: Search, *, cursor: str = "", limit: int = 200) -> SearchPage:
+    """One page of matches, with the count of all of them.
+
+    The first page counts; its cursor carries the count (and the last key shown) to the
+    next page, which then costs one query. Raises InvalidSearch for a damaged cursor.
+    """
+    rows = matches(source, search)
+    if cursor:
+        try:
+            after, total, exact = decode_cursor(cursor, str, int, bool)
+        except InvalidCursor as error:
+            raise InvalidSearch(error.message) from None
+        page = rows.filter(path__gt=after)
+    else:
+        page = rows
+        total, exact = _count(rows, COUNT_CAP)
+    # The keys of the page first, from the search index alone (its filters compare columns
+    # the index holds), then their rows: walking past many non-matching keys never reads
+    # the table, on SQLite or PostgreSQL.
+    keys = page.values("path")[: limit + 1]
+    found = list(SourceObject.objects.filter(source=source, path__in=keys).order_by("path"))
+    if len(found) <= limit:
+        return SearchPage(found, "", total, exact)
+    found = found[:limit]
+    return SearchPage(found, encode_cursor(found[-1].path, total, exact), total, exact)
 
 
 def common_folder(first: str, last: str) -> str:

@@ -31,8 +31,8 @@ from sources.browse import BrowsePage, browse_page
 from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
 from sources.previews import object_preview
-from sources.search import InvalidSearch, search_count, search_page
-from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs
+from sources.search import InvalidSearch, search_page
+from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
 
 PAGE_SIZE = 200
 
@@ -186,6 +186,8 @@ def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: s
     context = {
         "source": source,
         "folder": folder,
+        # Each row links to its path: one reverse per route, not one per row.
+        "urls": {name: path_url_prefix(f"source_{name}", source.public_id) for name in ("browse", "object")},
         "crumbs": breadcrumbs(folder),
         "rows": page.rows,
         "origin": page.origin,
@@ -209,8 +211,7 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
         search = form.search()
         cursor = request.GET.get("cursor", "")
         try:
-            rows, next_cursor = search_page(source, search, cursor=cursor, limit=PAGE_SIZE)
-            total, exact = search_count(source, search)
+            page = search_page(source, search, cursor=cursor, limit=PAGE_SIZE)
         except InvalidSearch as error:
             form.add_error("glob", str(error))
         else:
@@ -218,10 +219,10 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
             query.pop("cursor", None)
             context.update(
                 searched=True,
-                rows=rows,
-                total=total,
-                exact=exact,
-                next_cursor=next_cursor,
+                rows=page.rows,
+                total=page.total,
+                exact=page.exact,
+                next_cursor=page.next_cursor,
                 cursor=cursor,
                 query=query.urlencode(),
                 search_fields=[(name, value) for name, value in query.items() if value],

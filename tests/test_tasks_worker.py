@@ -332,3 +332,60 @@ def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
     finally:
         stop_worker(beat)
     assert source.object_count == 2
+
+
+def test_a_worker_adds_a_large_match_set_and_a_killed_one_is_finished_without_duplicates(
+    redis_broker: RedisServer, owner: Any, tmp_path: Path, settings: Any
+) -> None:
+    from packager import services as packages
+    from packager import tasks
+    from packager.models import AddMatchesJob
+    from sources.search import Search
+
+    count = 40_000
+    settings.ADD_MATCHES_INLINE_LIMIT = 1_000  # this process decides: a job for the worker
+    (tmp_path / "empty").mkdir()
+    source = make_local_source(owner, tmp_path / "empty")
+    SourceObject.objects.bulk_create(
+        (
+            SourceObject(source=source, path=f"big/p{index % 40:02d}/f{index:06d}.bin", parent="", name="", size=index)
+            for index in range(count)
+        ),
+        batch_size=5000,
+    )
+    package = packages.package_create(owner=owner, name="Big")
+    job = packages.package_add_search(package=package, source=source, search=Search(glob="big/**"), target="all")
+    assert isinstance(job, AddMatchesJob) and job.total == count  # enqueued on commit (transactional test)
+    stale = {"ADD_MATCHES_STALE_SECONDS": "0.5"}
+    first = start_worker(redis_broker, tmp_path, "first", **stale)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job.refresh_from_db()
+            if job.added >= 4_000:
+                break
+            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.02)
+        first.kill()  # SIGKILL mid-way
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    job.refresh_from_db()
+    assert job.state == AddMatchesJob.State.RUNNING and 4_000 <= job.added < count, job.added
+    second = start_worker(redis_broker, tmp_path, "second", **stale)
+    try:
+        time.sleep(1)  # the killed run's heartbeat goes stale
+        tasks.resume_stalled_add_matches.delay()  # what beat does every minute
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            job.refresh_from_db()
+            if not job.running:
+                break
+            time.sleep(0.2)
+    finally:
+        stop_worker(second)
+    assert (job.state, job.added, job.error) == ("done", count, ""), (tmp_path / "second.log").read_text()[-3000:]
+    paths = list(package.entries.values_list("path", flat=True))
+    assert len(paths) == len(set(paths)) == count
+    assert package.entries.filter(path="all/p07/f000007.bin", parent="all/p07/").exists()
