@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,17 +136,12 @@ def _source_sql() -> str:
 _statements: dict[tuple[Any, ...], str] = {}
 
 
-def _statement(*key: Any) -> str:
-    statement = _statements.get((connection.vendor, *key))
+def _statement(key: tuple[Any, ...], build: Callable[[], str]) -> str:
+    """The statement `build` makes, built once per database vendor and key."""
+    full_key = (connection.vendor, *key)
+    statement = _statements.get(full_key)
     if statement is None:
-        kind, *rest = key
-        if kind == "share":
-            statement = _sql(rest[0])
-        elif kind == "entries":
-            statement = _entry_sql(rest[0], block=rest[1])
-        else:
-            statement = _source_sql()
-        _statements[(connection.vendor, *key)] = statement
+        statement = _statements[full_key] = build()
     return statement
 
 
@@ -221,7 +217,7 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
         if source_id is None or (source is not None and source[0] > now):
             return _found(token, state, entry_values, source[1] if source else None)
         with connection.cursor() as cursor:
-            cursor.execute(_statement("source"), [source_id])
+            cursor.execute(_statement(("source",), _source_sql), [source_id])
             row = cursor.fetchone()
         if row is None:
             return _query(token, match, value, now + lifetime)
@@ -231,10 +227,8 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
     block = match == "path" and streak is not None and streak[1]  # misses come in order
     with connection.cursor() as cursor:
         arguments: list[int | str] = [state.version_id, state.version_id, value] if block else [state.version_id, value]
-        cursor.execute(_statement("entries", match, block), arguments)
+        cursor.execute(_statement(("entries", match, block), lambda: _entry_sql(match, block=block)), arguments)
         rows = cursor.fetchall()
-    if len(_entries) + len(rows) > settings.RESOLVE_CACHE_ENTRIES:
-        _entries.clear()
     found_values: tuple[Any, ...] | None = None
     found_source: tuple[Any, ...] | None = None
     for row in rows:
@@ -244,7 +238,7 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
         # A block is remembered by path (the first column), one entry by what it was asked.
         _remember(state, match, entry_values[0] if block else value, entry_values, source_values, now + lifetime)
     if found_values is None:
-        _entries[key] = None
+        _remember(state, match, value, None, None, now + lifetime)
     elif match == "path":
         _note_miss(state.version_id, found_values[POSITION])
     return _found(token, state, found_values, found_source)
@@ -268,14 +262,21 @@ def _remember(
     state: _ShareState,
     match: str,
     value: str,
-    entry_values: tuple[Any, ...],
+    entry_values: tuple[Any, ...] | None,
     source_values: tuple[Any, ...] | None,
     deadline: float,
 ) -> None:
+    """Keep what a query found for `match` = `value` (None: no such entry) and its source."""
+    if len(_entries) >= settings.RESOLVE_CACHE_ENTRIES:
+        _entries.clear()
+    key = (state.version_id, state.drift_checked_at, match, value)
+    if entry_values is None:
+        _entries[key] = None
+        return
     source_id = source_values[0] if source_values is not None else None
     if source_values is not None:
         _sources[source_values[0]] = (deadline, source_values)
-    _entries[(state.version_id, state.drift_checked_at, match, value)] = (entry_values, source_id)
+    _entries[key] = (entry_values, source_id)
 
 
 def _found(
@@ -299,7 +300,8 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
     """The share, its served version and the entry in one query; remembers what it read."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(_statement("share", match), [now, PackageVersion.State.PUBLISHED, value, token])
+        statement = _statement(("share", match), lambda: _sql(match))
+        cursor.execute(statement, [now, PackageVersion.State.PUBLISHED, value, token])
         row = cursor.fetchone()
     lifetime_on = settings.RESOLVE_CACHE_SECONDS > 0
     if row is None:
@@ -319,14 +321,9 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
             _shares.clear()
         _shares[token] = (deadline, state)
         if state.version_id is not None:
-            if len(_entries) >= settings.RESOLVE_CACHE_ENTRIES:
-                _entries.clear()
-            if entry_values is None:
-                _entries[(state.version_id, state.drift_checked_at, match, value)] = None
-            else:
-                _remember(state, match, value, entry_values, source_values, deadline)
-                if match == "path":
-                    _note_miss(state.version_id, entry_values[POSITION])
+            _remember(state, match, value, entry_values, source_values, deadline)
+            if entry_values is not None and match == "path":
+                _note_miss(state.version_id, entry_values[POSITION])
     return _found(token, state, entry_values, source_values)
 
 
