@@ -53,7 +53,10 @@ def wait_for_answers(answers: list[tuple[str, str, int, dict[str, Any]]], phase:
 
 def test_a_postgresql_restart_gives_503s_then_recovers(owner: Any, tmp_path: Path) -> None:
     if connection.vendor != "postgresql":
-        pytest.skip("restarts the PostgreSQL server of the PostgreSQL pass (pytest -p tests.postgres_plugin)")
+        pytest.skip(
+            "restarts a database server, which SQLite has not; runs in make test's PostgreSQL pass "
+            "(pytest -p tests.postgres_plugin), whose server it restarts"
+        )
     from tests.postgres_plugin import _server as postgres
 
     _, token = packages.api_token_create(user=owner, name="restart")
