@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
@@ -11,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.client import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -20,6 +22,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.utils import parse_timestamp
 
 from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed, Written
 from sources.backends.network import find_refusal, guard_boto_client
@@ -36,6 +39,30 @@ _AUTH_CODES = {
 }
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
+
+
+def timestamp(text: str) -> dt.datetime:
+    """A response's timestamp, as botocore reads it, in a fraction of its time.
+
+    botocore reads every timestamp with dateutil's general parser, about 100 µs each: two
+    thirds of a listing's client CPU (a ListObjectsV2 page has 1,000 of them, all ISO 8601
+    in UTC, which the standard library reads in well under a microsecond). A timestamp that
+    does not name its offset (headers in RFC 822 form, epoch numbers, naive ISO strings)
+    goes to botocore's parser, so every result is the one botocore gives
+    (tests/test_s3_timestamps.py).
+    """
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return parse_timestamp(text)
+    return parsed if parsed.tzinfo is not None else parse_timestamp(text)
+
+
+def _session() -> boto3.session.Session:
+    """A boto3 session of its own whose clients read timestamps with `timestamp`."""
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=timestamp)
+    return boto3.session.Session(botocore_session=core)
 
 
 def _store_md5(head: Mapping[str, Any], etag: str) -> str:
@@ -107,7 +134,7 @@ class S3Backend(Backend):
     def __init__(self, config: dict[str, Any], credentials: dict[str, str]) -> None:
         super().__init__(config, credentials)
         self.bucket = config["bucket"]
-        self.client = boto3.session.Session().client(
+        self.client = _session().client(
             "s3",
             endpoint_url=config.get("endpoint_url") or None,
             region_name=config.get("region") or "us-east-1",
