@@ -229,10 +229,24 @@ def stale_after() -> dt.timedelta:
 
 
 def _claim_index(source_pk: int) -> bool:
+    """Take the source's index run: a new one, or one whose worker died, where it stopped.
+
+    Either way the run writes with a new generation number, which fences out the worker it
+    replaces should that one only have been slow.
+    """
     now = timezone.now()
-    claimable = models.Q(
-        status__in=[Source.Status.NEW, Source.Status.QUEUED, Source.Status.READY, Source.Status.ERROR]
-    ) | models.Q(status=Source.Status.INDEXING, index_heartbeat_at__lt=now - stale_after())
+    stale = models.Q(status=Source.Status.INDEXING, index_heartbeat_at__lt=now - stale_after())
+    next_generation = models.F("index_generation") + 1
+    resumed = (
+        Source.objects.filter(stale, pk=source_pk)
+        .exclude(index_resume_after="")
+        .update(index_heartbeat_at=now, index_generation=next_generation)
+    )
+    if resumed:
+        return True
+    claimable = (
+        models.Q(status__in=[Source.Status.NEW, Source.Status.QUEUED, Source.Status.READY, Source.Status.ERROR]) | stale
+    )
     return (
         Source.objects.filter(claimable, pk=source_pk).update(
             status=Source.Status.INDEXING,
@@ -240,7 +254,9 @@ def _claim_index(source_pk: int) -> bool:
             index_heartbeat_at=now,
             index_finished_at=None,
             index_listed=0,
-            index_generation=models.F("index_generation") + 1,
+            index_resume_after="",
+            index_generation=next_generation,
+            index_base_generation=next_generation,  # both from the row's old value
         )
         == 1
     )
@@ -357,30 +373,69 @@ def _read_ahead(objects: Iterable[ObjectInfo], *, chunk: int = 1000, depth: int 
         stop.set()
 
 
+def _folder_totals(source: Source) -> tuple[dict[str, list[int]], int, int]:
+    """What a killed run wrote before it stopped: its folders' totals, its file count and size.
+
+    One aggregate over the rows written since the run began (read once, when a run is
+    taken over), instead of listing those objects again.
+    """
+    folders: dict[str, list[int]] = {}
+    count = total = 0
+    written = (
+        SourceObject.objects.filter(
+            source_id=source.pk,
+            is_dir=False,
+            generation__gte=source.index_base_generation,
+            generation__lt=source.index_generation,
+        )
+        .values_list("parent")
+        .annotate(files=models.Count("pk"), size=models.Sum("size"))
+        .order_by()
+    )
+    for parent, files, size in written:
+        count += files
+        total += size or 0
+        folder = parent
+        while folder:
+            totals = folders.setdefault(folder, [0, 0])
+            totals[0] += files
+            totals[1] += size or 0
+            folder = _parent_of(folder)[0]
+    return folders, count, total
+
+
 def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) -> tuple[int, int]:
     """Upsert every listed object and its folders; progress after every batch.
 
+    A run taken over from a killed worker starts from the totals of what that worker wrote.
     Raises IndexStopped as soon as a batch finds the run cancelled or taken over.
     """
     prefix = source.normalized_prefix
     folders: dict[str, list[int]] = {}  # folder path -> [file count, total size]
-    batch: list[tuple[Any, ...]] = []
     count = total = 0
+    if source.index_resume_after:
+        folders, count, total = _folder_totals(source)
+    batch: list[tuple[Any, ...]] = []
     last_parent: str | None = None
+    last_key = ""
     chain: list[list[int]] = []  # the totals of the last parent and its ancestors
 
     def flush() -> None:
         with transaction.atomic():  # one commit per batch
             index_rows_upsert(batch)
             batch.clear()
-            # One UPDATE per batch: progress, heartbeat, and whether the run is still ours.
-            if not _this_run(source.pk, generation).update(index_listed=count, index_heartbeat_at=timezone.now()):
+            # One UPDATE per batch: progress, heartbeat, where to go on, and whether the run
+            # is still ours.
+            if not _this_run(source.pk, generation).update(
+                index_listed=count, index_heartbeat_at=timezone.now(), index_resume_after=last_key
+            ):
                 raise IndexStopped
 
     for info in objects:
         path = info.key[len(prefix) :]
         if not path or path.endswith("/"):
             continue
+        last_key = info.key
         parent, name = _parent_of(path)
         batch.append(
             (
@@ -438,7 +493,7 @@ def source_index(*, source_pk: int) -> bool:
     generation = source.index_generation  # this run's own number, taken with the claim
     try:
         backend = clients.backend_for(source)
-        listing = _read_ahead(backend.iter_objects(source.normalized_prefix))
+        listing = _read_ahead(backend.iter_objects(source.normalized_prefix, after=source.index_resume_after))
         count, total = _index_rows(source, generation, listing)
     except IndexStopped:
         logger.info("index of source %s stopped: cancelled or taken over", source.public_id)
@@ -457,12 +512,15 @@ def source_index(*, source_pk: int) -> bool:
             last_indexed_at=now,
             index_finished_at=now,
             index_listed=count,
+            index_resume_after="",
             object_count=count,
             total_size=total,
         )
         if not finished:
             return False
-        older = SourceObject.objects.filter(source_id=source_pk, generation__lt=generation)
+        # Rows of this run carry its generation, or an earlier one of the same run when it was
+        # taken over from a killed worker; the rest were not listed this time.
+        older = SourceObject.objects.filter(source_id=source_pk, generation__lt=source.index_base_generation)
         older.filter(is_dir=True).delete()
         older.filter(is_dir=False, vanished_at__isnull=True).update(vanished_at=now)
         SourceObject.objects.filter(

@@ -188,13 +188,14 @@ class S3Backend(Backend):
             self._versioned = status in {"Enabled", "Suspended"}
         return self._versioned
 
-    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def iter_objects(self, prefix: str = "", *, after: str = "") -> Iterator[ObjectInfo]:
         try:
             if self.is_versioned():
-                yield from self._iter_latest_versions(prefix)
+                yield from self._iter_latest_versions(prefix, after)
                 return
             paginator = self.client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            start: dict[str, Any] = {"StartAfter": after} if after else {}  # UTF-8 byte order: code points
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **start):
                 for item in page.get("Contents", []):
                     if item["Key"].endswith("/") and item["Size"] == 0:
                         continue  # a "folder marker" made by consoles, not data
@@ -230,11 +231,14 @@ class S3Backend(Backend):
             next_cursor=page.get("NextContinuationToken", "") if page.get("IsTruncated") else "",
         )
 
-    def _iter_latest_versions(self, prefix: str) -> Iterator[ObjectInfo]:
+    def _iter_latest_versions(self, prefix: str, after: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        start: dict[str, Any] = {"KeyMarker": after} if after else {}  # the versions of the keys after it
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **start):
             for item in page.get("Versions", []):
                 if not item.get("IsLatest") or (item["Key"].endswith("/") and item["Size"] == 0):
+                    continue
+                if after and item["Key"] <= after:
                     continue
                 version_id = item.get("VersionId") or ""
                 yield ObjectInfo(
