@@ -300,24 +300,37 @@ _UPDATED_COLUMNS = ROW_COLUMNS[2:-1]
 
 
 def _upsert_sql() -> str:
+    """One row's upsert on SQLite (run for every row); the whole batch's on PostgreSQL.
+
+    SQLite runs a prepared statement per row at little cost. PostgreSQL would parse, plan and
+    run one statement per row, which cost more than the index writes themselves
+    (bench/index.py); there the batch goes as one array per column, unnested, the form
+    Django's bulk_create uses on PostgreSQL too.
+    """
     quote = connection.ops.quote_name
     table = quote(SourceObject._meta.db_table)
     columns = ", ".join(quote(name) for name in ROW_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(ROW_COLUMNS))
+    if connection.vendor == "postgresql":
+        by_column = {field.column: field for field in SourceObject._meta.concrete_fields}
+        types = [by_column[name].cast_db_type(connection) for name in ROW_COLUMNS]
+        values = "SELECT * FROM UNNEST({})".format(", ".join(f"%s::{db_type}[]" for db_type in types))
+    else:
+        values = "VALUES ({})".format(", ".join(["%s"] * len(ROW_COLUMNS)))
     updates = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in _UPDATED_COLUMNS)
-    # Only names from the model's metadata go into the text; values are parameters.
+    # Only names and types from the model's metadata go into the text; values are parameters.
     return (
-        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"INSERT INTO {table} ({columns}) {values} "  # noqa: S608
         f"ON CONFLICT ({quote('source_id')}, {quote('path')}) DO UPDATE SET {updates}"
     )
 
 
 def index_rows_upsert(rows: list[tuple[Any, ...]]) -> None:
-    """Insert or update index rows (tuples in ROW_COLUMNS order) in one executemany.
+    """Insert or update index rows (tuples in ROW_COLUMNS order) in one statement per batch
+    on PostgreSQL, one executemany on SQLite.
 
-    The same statement bulk_create(update_conflicts=True) would send, without building a
-    model instance and preparing every field of every row: at a million objects that is most
-    of the index task's CPU (bench/index.py). tests/test_sources_index.py pins the rows it
+    The rows bulk_create(update_conflicts=True) would write, without building a model
+    instance and preparing every field of every row: at a million objects that is most of
+    the index task's CPU (bench/index.py). tests/test_sources_index.py pins the rows it
     writes to bulk_create's.
     """
     if not rows:
@@ -325,7 +338,10 @@ def index_rows_upsert(rows: list[tuple[Any, ...]]) -> None:
     adapt = connection.ops.adapt_datetimefield_value
     prepared = [(*row[:8], adapt(row[8]), *row[9:12], adapt(row[12]), row[13]) for row in rows]
     with connection.cursor() as cursor:
-        cursor.executemany(_upsert_sql(), prepared)
+        if connection.vendor == "postgresql":
+            cursor.execute(_upsert_sql(), [list(column) for column in zip(*prepared, strict=True)])
+        else:
+            cursor.executemany(_upsert_sql(), prepared)
 
 
 def _read_ahead(objects: Iterable[ObjectInfo], *, chunk: int = 1000, depth: int = 4) -> Iterator[ObjectInfo]:
