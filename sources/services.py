@@ -313,13 +313,13 @@ def _upsert_sql() -> str:
     if connection.vendor == "postgresql":
         by_column = {field.column: field for field in SourceObject._meta.concrete_fields}
         types = [by_column[name].cast_db_type(connection) for name in ROW_COLUMNS]
-        values = "SELECT * FROM UNNEST({})".format(", ".join(f"%s::{db_type}[]" for db_type in types))
+        values = "SELECT * FROM UNNEST({})".format(", ".join(f"%s::{db_type}[]" for db_type in types))  # noqa: S608
     else:
         values = "VALUES ({})".format(", ".join(["%s"] * len(ROW_COLUMNS)))
     updates = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in _UPDATED_COLUMNS)
     # Only names and types from the model's metadata go into the text; values are parameters.
     return (
-        f"INSERT INTO {table} ({columns}) {values} "  # noqa: S608
+        f"INSERT INTO {table} ({columns}) {values} "
         f"ON CONFLICT ({quote('source_id')}, {quote('path')}) DO UPDATE SET {updates}"
     )
 
