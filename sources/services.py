@@ -42,6 +42,10 @@ EDITABLE_FIELDS = (
     "reindex_every_hours",
 )
 INDEX_BATCH = settings.INDEX_BATCH_SIZE
+# Rows of the index read per query while merging a listing into it, and how many listed
+# objects at most go by between two progress updates when none needs writing.
+INDEX_READ_PAGE = 1000
+INDEX_PROGRESS_EVERY = 1000
 
 
 class SourceInUse(Exception):
@@ -389,21 +393,17 @@ def _read_ahead(objects: Iterable[ObjectInfo], *, chunk: int = 1000, depth: int 
         stop.set()
 
 
-def _folder_totals(source: Source) -> tuple[dict[str, list[int]], int, int]:
-    """What a killed run wrote before it stopped: its folders' totals, its file count and size.
+def _folder_totals(source: Source, upto: str) -> tuple[dict[str, list[int]], int, int]:
+    """The folder totals, file count and size of the live files up to `upto` (a path).
 
-    One aggregate over the rows written since the run began (read once, when a run is
-    taken over), instead of listing those objects again.
+    Where a run taken over from a killed worker starts: that worker left every row up to
+    its last key as the listing found it. One aggregate, read once, instead of listing
+    those objects again.
     """
     folders: dict[str, list[int]] = {}
     count = total = 0
     written = (
-        SourceObject.objects.filter(
-            source_id=source.pk,
-            is_dir=False,
-            generation__gte=source.index_base_generation,
-            generation__lt=source.index_generation,
-        )
+        SourceObject.objects.filter(source_id=source.pk, is_dir=False, vanished_at__isnull=True, path__lte=upto)
         .values_list("parent")
         .annotate(files=models.Count("pk"), size=models.Sum("size"))
         .order_by()
@@ -420,58 +420,114 @@ def _folder_totals(source: Source) -> tuple[dict[str, list[int]], int, int]:
     return folders, count, total
 
 
-def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) -> tuple[int, int]:
-    """Upsert every listed object and its folders; progress after every batch.
+# What a listing says of a file, in the order _indexed_files reads it, to tell whether a
+# row needs writing.
+_COMPARED = ("path", "size", "etag", "last_modified", "version_id", "md5")
 
-    A run taken over from a killed worker starts from the totals of what that worker wrote.
+
+def _indexed_files(source: Source, generation: int, after: str) -> Iterator[tuple[Any, ...]]:
+    """The live file rows the index held before this run, after `after`, in key order.
+
+    Read in keyset pages through the (source, path) index. Rows this run wrote carry its
+    generation and are left out: a page read after a batch must not find the batch's new
+    rows and take them for objects that were not listed.
+    """
+    rows = SourceObject.objects.filter(
+        source_id=source.pk, is_dir=False, vanished_at__isnull=True, generation__lt=generation
+    ).order_by("path")
+    while True:
+        page = list(rows.filter(path__gt=after).values_list(*_COMPARED)[:INDEX_READ_PAGE])
+        yield from page
+        if len(page) < INDEX_READ_PAGE:
+            return
+        after = page[-1][0]
+
+
+def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) -> tuple[int, int]:
+    """Merge the listing into the index; progress after every batch.
+
+    Listing and index rows both come in key order and are walked side by side: a listed
+    object the index holds unchanged costs no write; new and changed ones are upserted; rows
+    between two listed keys were not listed and are marked vanished. Re-indexing a bucket
+    that did not change is then a read of the index, not a rewrite of it.
+
+    A run taken over from a killed worker starts after that worker's last key.
     Raises IndexStopped as soon as a batch finds the run cancelled or taken over.
     """
     prefix = source.normalized_prefix
+    resume_path = source.index_resume_after[len(prefix) :]
     folders: dict[str, list[int]] = {}  # folder path -> [file count, total size]
     count = total = 0
     if source.index_resume_after:
-        folders, count, total = _folder_totals(source)
+        folders, count, total = _folder_totals(source, resume_path)
+    indexed = _indexed_files(source, generation, resume_path)
+    current = next(indexed, None)
     batch: list[tuple[Any, ...]] = []
+    vanished: list[str] = []
+    seen = 0  # objects listed since the last progress update
     last_parent: str | None = None
     last_key = ""
     chain: list[list[int]] = []  # the totals of the last parent and its ancestors
 
     def flush() -> None:
+        nonlocal seen
         with transaction.atomic():  # one commit per batch
             index_rows_upsert(batch)
-            batch.clear()
+            if vanished:
+                SourceObject.objects.filter(source_id=source.pk, path__in=vanished).update(vanished_at=timezone.now())
             # One UPDATE per batch: progress, heartbeat, where to go on, and whether the run
             # is still ours.
             if not _this_run(source.pk, generation).update(
                 index_listed=count, index_heartbeat_at=timezone.now(), index_resume_after=last_key
             ):
                 raise IndexStopped
+        batch.clear()
+        vanished.clear()
+        seen = 0
 
     for info in objects:
         path = info.key[len(prefix) :]
         if not path or path.endswith("/"):
             continue
+        while current is not None and current[0] < path:  # in the index, not listed: gone
+            vanished.append(current[0])
+            current = next(indexed, None)
+            if len(vanished) >= INDEX_BATCH:
+                flush()
         last_key = info.key
-        parent, name = _parent_of(path)
-        batch.append(
-            (
-                source.pk,
-                path,
-                parent,
-                name,
-                False,
-                info.size,
-                0,
-                info.etag[:200],
-                info.last_modified,
-                info.version_id,
-                info.md5,
-                generation,
-                None,
-                "",
-            )
+        etag = info.etag[:200]
+        unchanged = current is not None and current == (
+            path,
+            info.size,
+            etag,
+            info.last_modified,
+            info.version_id,
+            info.md5,
         )
+        if current is not None and current[0] == path:
+            current = next(indexed, None)
+        parent, name = _parent_of(path)
+        if not unchanged:
+            batch.append(
+                (
+                    source.pk,
+                    path,
+                    parent,
+                    name,
+                    False,
+                    info.size,
+                    0,
+                    etag,
+                    info.last_modified,
+                    info.version_id,
+                    info.md5,
+                    generation,
+                    None,
+                    "",
+                )
+            )
         count += 1
+        seen += 1
         total += info.size
         if parent != last_parent:  # keys come in order: a folder's objects are consecutive
             last_parent, chain, folder = parent, [], parent
@@ -481,10 +537,14 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
         for totals in chain:
             totals[0] += 1
             totals[1] += info.size
-        if len(batch) >= INDEX_BATCH:
+        if len(batch) >= INDEX_BATCH or seen >= INDEX_PROGRESS_EVERY:
             flush()
-    if batch:
-        flush()
+    while current is not None:  # after the last listed key
+        vanished.append(current[0])
+        current = next(indexed, None)
+        if len(vanished) >= INDEX_BATCH:
+            flush()
+    flush()
     for folder, (files, size) in folders.items():
         parent, name = _parent_of(folder)
         batch.append((source.pk, folder, parent, name, True, size, files, "", None, "", "", generation, None, ""))
@@ -498,10 +558,9 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
 def source_index(*, source_pk: int) -> bool:
     """List the whole source into its index. Returns False when it did not complete.
 
-    Rows are upserted in place with the run's generation, so the previous index stays
-    browsable while the run goes on, and a run killed half-way leaves nothing that the next
-    run does not overwrite. At the end, folders of older generations are deleted and files
-    of older generations (no longer listed) are marked vanished.
+    Rows are merged in place (_index_rows), so the previous index stays browsable while the
+    run goes on, and a run killed half-way is taken over where it stopped. At the end, the
+    folders' totals are written and folders of older runs deleted.
     """
     if not _claim_index(source_pk):
         return False
@@ -534,11 +593,11 @@ def source_index(*, source_pk: int) -> bool:
         )
         if not finished:
             return False
-        # Rows of this run carry its generation, or an earlier one of the same run when it was
-        # taken over from a killed worker; the rest were not listed this time.
-        older = SourceObject.objects.filter(source_id=source_pk, generation__lt=source.index_base_generation)
-        older.filter(is_dir=True).delete()
-        older.filter(is_dir=False, vanished_at__isnull=True).update(vanished_at=now)
+        # Folder rows are all written at the end of a run (files vanished during it); those of
+        # earlier runs name folders that are gone.
+        SourceObject.objects.filter(
+            source_id=source_pk, is_dir=True, generation__lt=source.index_base_generation
+        ).delete()
         SourceObject.objects.filter(
             source_id=source_pk, vanished_at__lt=now - settings.INDEX_VANISHED_RETENTION
         ).delete()

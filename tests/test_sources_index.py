@@ -265,27 +265,29 @@ def test_a_reindex_killed_half_way_goes_on_where_it_stopped(
     now |= {"a/new.csv": b"new", "d/new.csv": b"new"}
 
     monkeypatch.setattr(services, "INDEX_BATCH", 5)
+    monkeypatch.setattr(services, "INDEX_PROGRESS_EVERY", 5)
     real_upsert = services.index_rows_upsert
-    written: list[list[str]] = []
+    batches: list[list[str]] = []
 
-    def dies_on_the_fourth_batch(rows: list[tuple[Any, ...]]) -> None:
-        if len(written) == 3:
+    def dies_at_the_fourth_batch(rows: list[tuple[Any, ...]]) -> None:
+        if len(batches) == 3:
             raise KeyboardInterrupt  # as a killed worker: nothing of this batch is kept
-        written.append([row[1] for row in rows])
+        batches.append([row[1] for row in rows])
         real_upsert(rows)
 
-    monkeypatch.setattr(services, "index_rows_upsert", dies_on_the_fourth_batch)
+    monkeypatch.setattr(services, "index_rows_upsert", dies_at_the_fourth_batch)
     services.source_index_request(source=source)
     with pytest.raises(KeyboardInterrupt):
         services.source_index(source_pk=source.pk)
     source.refresh_from_db()
     assert source.status == Source.Status.INDEXING
-    assert source.index_listed == 15 and source.index_resume_after == written[-1][-1]
+    assert source.index_listed == 15 and source.index_resume_after == sorted(now)[14]
     assert not services.source_index(source_pk=source.pk)  # its heartbeat is fresh: the run is someone's
 
     settings.INDEX_STALE_SECONDS = 0
-    written.clear()
-    monkeypatch.setattr(services, "index_rows_upsert", real_upsert)
+    monkeypatch.setattr(
+        services, "index_rows_upsert", lambda rows: (batches.append([row[1] for row in rows]), real_upsert(rows))
+    )
     listed_after: list[str] = []
     backend_class = type(services.clients.backend_for(source))
     real_iter = backend_class.iter_objects
@@ -297,6 +299,9 @@ def test_a_reindex_killed_half_way_goes_on_where_it_stopped(
     monkeypatch.setattr(backend_class, "iter_objects", iter_objects)
     assert services.source_index(source_pk=source.pk)
     assert listed_after == [sorted(now)[14]]  # it went on after the 15th object written
+    # Objects that did not change were not written again, by either worker; only files, then folders.
+    files_written = [path for batch in batches for path in batch if not path.endswith("/")]
+    assert files_written == ["a/new.csv", "d/new.csv"]
 
     source.refresh_from_db()
     assert source.status == Source.Status.READY and source.index_resume_after == ""
