@@ -146,7 +146,7 @@ def main() -> None:
             own_wall, own_cpu, own_count = timed(listing(index_client))
             indexed = SourceObject.objects.filter(source=source, is_dir=False, vanished_at__isnull=True).count()
             assert bare_count == index_count == own_count == indexed == args.objects, (bare_count, index_count)
-            name = "index (empty table)" if round_number == 1 else "re-index (upserts)"
+            name = "index (empty table)" if round_number == 1 else "re-index (no change)"
             print(f"{round_number:<6} {'bare list_objects_v2':<30} {bare_wall:8.2f} {bare_cpu:8.2f} {bare_count:9,}")
             print(
                 f"{round_number:<6} {name:<30} {index_wall:8.2f} {index_cpu:8.2f} {index_count:9,}"
