@@ -4,6 +4,7 @@ it works out in Python (sources.browse.folder_rows)."""
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import zoneinfo
 
 import pytest
@@ -11,6 +12,7 @@ from django.template import Context, Template
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from sources import names
 from sources.browse import LiveEntry, folder_rows, iso_time, minute
 from sources.models import SourceObject
 
@@ -71,3 +73,13 @@ def test_folder_rows_show_what_the_filters_showed(zone: str) -> None:
         filtered = Template(ROWS_WITH_FILTERS).render(Context({"rows": rows, "folder": folder, "urls": urls}))
     assert ours.strip() == filtered.strip()
     assert "&lt;U+202E&gt;" in ours and "1,234,567 files" in ours and "%C3%A9t%C3%A9%20%231" in ours
+
+
+def test_visible_writes_out_every_hidden_character_and_nothing_else() -> None:
+    hidden = [chr(code) for code in range(0x110000) if unicodedata.category(chr(code)) in {"Cc", "Cf"}]
+    assert len(hidden) > 150
+    for char in hidden:
+        assert names.visible(f"a{char}b") == f"a<U+{ord(char):04X}>b"
+    # Unprintable to Python but not hidden (separators, surrogates, unassigned): kept as they are.
+    for name in ["été.csv", "数据.parquet", "a\u00a0b", "x\u2028y", "\U0001f642.txt", "a\ud800", "\U000e0080"]:
+        assert names.visible(name) == name
