@@ -158,8 +158,8 @@ def test_a_running_index_stops_at_its_next_batch_when_cancelled(
     listed = []
     backend_iter = services.clients.backend_for(source).iter_objects
 
-    def iter_and_cancel(prefix: str = "") -> Any:
-        for info in backend_iter(prefix):
+    def iter_and_cancel(prefix: str = "", *, after: str = "") -> Any:
+        for info in backend_iter(prefix, after=after):
             listed.append(info.key)
             if len(listed) == 12:  # the owner presses "Cancel indexing" mid-run
                 response = owner_client.post(reverse("source_index_cancel", args=[source.public_id]))
@@ -201,6 +201,124 @@ def test_reindexing_updates_rows_in_place_and_marks_vanished_objects(
     assert services.source_index(source_pk=source.pk)
     back = SourceObject.objects.get(source=source, path="a/old.txt")
     assert back.pk == ids["a/old.txt"] and back.vanished_at is None and back.size == 4
+
+
+class Store:
+    """One kind of storage with put and delete, for the tests that change what a source holds."""
+
+    def __init__(self, kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        self.kind = kind
+        if kind == "local":
+            self.folder = tmp_path / "data"
+            self.folder.mkdir()
+            self.fields: dict[str, Any] = {"name": "local", "kind": "local", "path": str(self.folder)}
+        elif kind in {"s3", "s3-versioned"}:
+            server: S3Server = request.getfixturevalue("moto_server")
+            self.bucket = request.getfixturevalue("s3_bucket")
+            self.s3 = server.client()
+            if kind == "s3-versioned":
+                self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+            self.fields = server.source_fields(self.bucket)
+        else:
+            azurite: AzureServer = request.getfixturevalue("azurite")
+            name = request.getfixturevalue("azure_container")
+            self.container = azurite.service().get_container_client(name)
+            self.fields = azurite.source_fields(name)
+
+    def put(self, key: str, body: bytes) -> None:
+        if self.kind == "local":
+            write_files(self.folder, {key: body})
+        elif self.kind == "azure":
+            self.container.upload_blob(key, body, overwrite=True)
+        else:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def delete(self, key: str) -> None:
+        if self.kind == "local":
+            (self.folder / key).unlink()
+        elif self.kind == "azure":
+            self.container.delete_blob(key)
+        else:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+@pytest.mark.parametrize("kind", ["local", "s3", "s3-versioned", "azure"])
+def test_a_reindex_killed_half_way_goes_on_where_it_stopped(
+    kind: str,
+    owner: Any,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    store = Store(kind, request, tmp_path)
+    first = {f"{folder}/f{index:02d}.csv": b"x" * (index + 1) for folder in ["a", "b/c", "d"] for index in range(8)}
+    for key, body in first.items():
+        store.put(key, body)
+    source = make_source(owner, store.fields)
+    # The source changes: two objects go (one before the kill's key, one after), two come.
+    for key in ["a/f03.csv", "d/f05.csv"]:
+        store.delete(key)
+    for key in ["a/new.csv", "d/new.csv"]:
+        store.put(key, b"new")
+    now = {key: body for key, body in first.items() if key not in {"a/f03.csv", "d/f05.csv"}}
+    now |= {"a/new.csv": b"new", "d/new.csv": b"new"}
+
+    monkeypatch.setattr(services, "INDEX_BATCH", 5)
+    monkeypatch.setattr(services, "INDEX_PROGRESS_EVERY", 5)
+    real_upsert = services.index_rows_upsert
+    batches: list[list[str]] = []
+
+    def dies_at_the_fourth_batch(rows: list[tuple[Any, ...]]) -> None:
+        if len(batches) == 3:
+            raise KeyboardInterrupt  # as a killed worker: nothing of this batch is kept
+        batches.append([row[1] for row in rows])
+        real_upsert(rows)
+
+    monkeypatch.setattr(services, "index_rows_upsert", dies_at_the_fourth_batch)
+    services.source_index_request(source=source)
+    with pytest.raises(KeyboardInterrupt):
+        services.source_index(source_pk=source.pk)
+    source.refresh_from_db()
+    assert source.status == Source.Status.INDEXING
+    assert source.index_listed == 15 and source.index_resume_after == sorted(now)[14]
+    assert not services.source_index(source_pk=source.pk)  # its heartbeat is fresh: the run is someone's
+
+    settings.INDEX_STALE_SECONDS = 0
+    monkeypatch.setattr(
+        services, "index_rows_upsert", lambda rows: (batches.append([row[1] for row in rows]), real_upsert(rows))
+    )
+    listed_after: list[str] = []
+    backend_class = type(services.clients.backend_for(source))
+    real_iter = backend_class.iter_objects
+
+    def iter_objects(self: Any, prefix: str = "", *, after: str = "") -> Any:
+        listed_after.append(after)
+        yield from real_iter(self, prefix, after=after)
+
+    monkeypatch.setattr(backend_class, "iter_objects", iter_objects)
+    assert services.source_index(source_pk=source.pk)
+    assert listed_after == [sorted(now)[14]]  # it went on after the 15th object written
+    # Objects that did not change were not written again, by either worker; only files, then folders.
+    files_written = [path for batch in batches for path in batch if not path.endswith("/")]
+    assert files_written == ["a/new.csv", "d/new.csv"]
+
+    source.refresh_from_db()
+    assert source.status == Source.Status.READY and source.index_resume_after == ""
+    files = SourceObject.objects.filter(source=source, is_dir=False)
+    live = dict(files.filter(vanished_at__isnull=True).values_list("path", "size"))
+    assert live == {key: len(body) for key, body in now.items()}  # no losses, no duplicates
+    assert set(files.filter(vanished_at__isnull=False).values_list("path", flat=True)) == {"a/f03.csv", "d/f05.csv"}
+    assert (source.object_count, source.total_size) == (len(now), sum(map(len, now.values())))
+    folders = {row.path: (row.file_count, row.size) for row in SourceObject.objects.filter(source=source, is_dir=True)}
+    expected: dict[str, tuple[int, int]] = {}
+    for key, body in now.items():
+        parts = key.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth]) + "/"
+            files_in, size_in = expected.get(folder, (0, 0))
+            expected[folder] = (files_in + 1, size_in + len(body))
+    assert folders == expected
 
 
 def test_the_hand_written_upsert_writes_what_bulk_create_would(owner: Any, tmp_path: Path) -> None:

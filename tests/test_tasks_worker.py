@@ -285,6 +285,8 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
     assert 1000 <= source.index_listed < len(keys)  # killed mid-way
     written = SourceObject.objects.filter(source=source, is_dir=False).count()
     assert 0 < written < len(keys)
+    assert source.index_resume_after == sorted(keys)[written - 1]
+    first_generation = source.index_generation
 
     time.sleep(2.5)  # the dead run's heartbeat grows stale
     second = start_worker(redis_broker, tmp_path, "second", **worker_settings)
@@ -297,7 +299,10 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
     assert source.object_count == len(keys) == files.count()
     assert sorted(files.values_list("path", flat=True)) == sorted(keys)  # no duplicates, no losses
     assert not files.filter(vanished_at__isnull=False).exists()
-    assert set(files.values_list("generation", flat=True)) == {source.index_generation}
+    # The second worker went on after the last object the first one wrote, and wrote the rest.
+    assert files.filter(generation=first_generation).count() == written
+    assert files.filter(generation=source.index_generation).count() == len(keys) - written
+    assert source.index_generation == first_generation + 1
     folders = SourceObject.objects.filter(source=source, parent="runs/", is_dir=True)
     assert folders.count() == 20 and sum(folders.values_list("file_count", flat=True)) == len(keys)
 

@@ -110,10 +110,13 @@ class AzureBackend(Backend):
         except AzureError as error:
             raise _translate(error, container=self.container_name) from error
 
-    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def iter_objects(self, prefix: str = "", *, after: str = "") -> Iterator[ObjectInfo]:
+        # Blob listings cannot start at a name (their marker is opaque and only comes with a
+        # page), so the keys up to `after` are listed again and skipped here.
         try:
             for blob in self.container.list_blobs(name_starts_with=prefix or None):
-                yield self._info(blob)
+                if not after or blob.name > after:
+                    yield self._info(blob)
         except AzureError as error:
             raise _translate(error, container=self.container_name) from error
 

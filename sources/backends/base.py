@@ -94,8 +94,12 @@ class Backend(abc.ABC):
         """Raise StorageError unless the location can be listed with these credentials."""
 
     @abc.abstractmethod
-    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with prefix, recursively, in key order."""
+    def iter_objects(self, prefix: str = "", *, after: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with prefix, recursively, in key order.
+
+        With `after`, only the keys that sort after it (code-point order): where an index run
+        that stopped half-way goes on.
+        """
 
     @abc.abstractmethod
     def list_folder(self, prefix: str, *, cursor: str = "", limit: int = 1000) -> FolderPage:

@@ -55,7 +55,7 @@ class LocalBackend(Backend):
             content_type=mimetypes.guess_type(key)[0] or "",
         )
 
-    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def iter_objects(self, prefix: str = "", *, after: str = "") -> Iterator[ObjectInfo]:
         self.check()
         # Walk the deepest folder that the prefix names, then filter on the rest of it.
         start = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
@@ -65,7 +65,7 @@ class LocalBackend(Backend):
             for filename in filenames:
                 path = Path(folder, filename)
                 key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix) and path.is_file():
+                if key.startswith(prefix) and key > after and path.is_file():
                     keys.append(key)
         for key in sorted(keys):
             try:
