@@ -21,4 +21,6 @@ def invisible_characters(name: str) -> list[str]:
 
 def visible(name: str) -> str:
     """The name with every hidden character written out, e.g. "invoice<U+202E>fdp.exe"."""
+    if name.isprintable():  # no Cc or Cf character (nor any other unprintable one): as it is
+        return name
     return "".join(f"<U+{ord(char):04X}>" if is_invisible(char) else char for char in name)

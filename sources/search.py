@@ -2,9 +2,11 @@
 
 Every filter is SQL, so a search costs a page and a capped count, never a scan in Python.
 Both read the partial index source_object_search (the live files of a source in key order,
-with their size and date) without touching the table, and stop early: a page once it is
-full, the count at COUNT_CAP + 1. The count is taken on the first page only; the cursor
-carries it to the next ones.
+with their size and date) or source_object_search_size (the same by size, for a size
+range) without touching the table, and stop early: a page once it is full, the count at
+COUNT_CAP + 1. The count is taken on the first page only; the cursor carries it to the
+next ones. A size range is counted in size order, so its count also notes the first
+matching key, where the page's walk in key order then starts.
 
 A glob becomes filters on that index: its literal head as a key range, a LIKE (GLOB on
 SQLite) pattern that matches a superset, the number of "/" in the key when the glob has no
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Lookup, Q, Value
+from django.db.models import CharField, Count, Lookup, Min, Q, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length, Replace
 
@@ -259,9 +261,24 @@ def search_count(source: Source, search: Search, *, cap: int | None = None) -> t
 
 
 def _count(rows: SourceObjectQuerySet, cap: int) -> tuple[int, bool]:
-    # Only the key is selected, so the count reads the search index alone.
+    # Only the key is selected, so the count reads a search index alone.
     counted = rows.order_by().values("path")[: cap + 1].count()
     return (cap, False) if counted > cap else (counted, True)
+
+
+def _count_and_first(rows: SourceObjectQuerySet, cap: int) -> tuple[int, bool, str | None]:
+    """The capped count, and the first matching key when every match was counted (None
+    when none match, or more than `cap` do).
+
+    For a size range, which the database counts through the size-led index: its order
+    says nothing of where the matches lie in key order, and the smallest key it counted is
+    the first match of all when it counted them all. Reading that key costs a little for
+    each match counted (at most cap + 1 of them), and is read in the same pass.
+    """
+    found = rows.order_by().values("path")[: cap + 1].aggregate(counted=Count("*"), first=Min("path"))
+    if found["counted"] > cap:
+        return cap, False, None
+    return found["counted"], True, found["first"]
 
 
 @dataclass(frozen=True)
@@ -286,8 +303,17 @@ def search_page(source: Source, search: Search, *, cursor: str = "", limit: int 
             raise InvalidSearch(error.message) from None
         page = rows.filter(path__gt=after)
     else:
-        page = rows
-        total, exact = _count(rows, COUNT_CAP)
+        first: str | None = None
+        if search.min_size is None and search.max_size is None:
+            total, exact = _count(rows, COUNT_CAP)
+        else:
+            total, exact, first = _count_and_first(rows, COUNT_CAP)
+        if total == 0:  # counted exactly: nothing to walk the index for
+            return SearchPage([], "", 0, True)
+        # The page walks the key index from the first match, not from the source's first key:
+        # a size range whose few matches lie far down the keys (a size and date range on an
+        # old part of the bucket) would otherwise read most of that index a second time.
+        page = rows if first is None else rows.filter(path__gte=first)
     # The keys of the page first, from the search index alone (its filters compare columns
     # the index holds), then their rows: walking past many non-matching keys never reads
     # the table, on SQLite or PostgreSQL.

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sources import clients, grants, services
 from sources.backends import ObjectNotFound, StorageError
 from sources.backends.local import LocalBackend, load_link
-from sources.browse import BrowsePage, browse_page
+from sources.browse import BrowsePage, browse_page, folder_rows
 from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
 from sources.previews import object_preview
@@ -186,10 +186,15 @@ def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: s
     context = {
         "source": source,
         "folder": folder,
-        # Each row links to its path: one reverse per route, not one per row.
-        "urls": {name: path_url_prefix(f"source_{name}", source.public_id) for name in ("browse", "object")},
         "crumbs": breadcrumbs(folder),
         "rows": page.rows,
+        # Each row links to its path: one reverse per route, not one per row.
+        "folder_rows": folder_rows(
+            page.rows,
+            folder,
+            browse_url=path_url_prefix("source_browse", source.public_id),
+            object_url=path_url_prefix("source_object", source.public_id),
+        ),
         "origin": page.origin,
         "next_cursor": page.next_cursor,
         "cursor": cursor,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sources import search as search_module
@@ -120,3 +122,33 @@ def test_a_glob_without_double_stars_stays_in_its_folders(owner: Any, tmp_path: 
     assert walk(source, Search(glob="a/[b]/x.csv"), limit=10) == ["a/b/x.csv"]
     assert walk(source, Search(glob="a/**/x.csv"), limit=10) == ["a/b/c/x.csv", "a/b/x.csv", "a/x.csv"]
     assert walk(source, Search(glob="a/**/x.*"), limit=10) == ["a/b.csv/x.txt", "a/b/c/x.csv", "a/b/x.csv", "a/x.csv"]
+
+
+def test_a_size_range_whose_matches_come_last_pages_from_the_first_match(
+    named: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = SourceObject.objects.filter(source=named, is_dir=False)
+    late = sorted(files.values_list("path", flat=True))[-12:]  # old, large files last in key order
+    files.filter(path__in=late).update(size=10_000, last_modified=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    files.filter(path=late[3]).update(vanished_at=timezone.now())
+    files.filter(path=late[0]).update(size=4_999)
+    search = Search(min_size=5_000, modified_before=dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+    wanted = late[1:3] + late[4:]
+    assert walk(named, search, limit=4) == wanted
+    with CaptureQueriesContext(connection) as queries:
+        first = search_page(named, search, limit=4)
+    assert (first.total, first.exact) == (10, True) and [row.path for row in first.rows] == wanted[:4]
+    # The count and the page; the page reads the keys from the first match on.
+    assert len(queries) == 2 and wanted[0] in queries[1]["sql"]
+    monkeypatch.setattr(search_module, "COUNT_CAP", 6)  # past the cap: the first match is not known
+    assert walk(named, search, limit=4) == wanted
+    capped = search_page(named, search, limit=4)
+    assert (capped.total, capped.exact) == (6, False) and [row.path for row in capped.rows] == wanted[:4]
+
+
+def test_a_search_that_matches_nothing_costs_its_count_alone(named: Source) -> None:
+    for search in (Search(min_size=1_000_000), Search(q="no-such-name"), Search(glob="d9/**")):
+        with CaptureQueriesContext(connection) as queries:
+            page = search_page(named, search)
+        assert (page.rows, page.total, page.exact, page.next_cursor) == ([], 0, True, "")
+        assert len(queries) == (2 if search.q and connection.vendor == "sqlite" else 1)
