@@ -347,7 +347,7 @@ def test_a_worker_adds_a_large_match_set_and_a_killed_one_is_finished_without_du
     from packager.models import AddMatchesJob
     from sources.search import Search
 
-    count = 40_000
+    count = 12_000  # six batches of 2,000
     settings.ADD_MATCHES_INLINE_LIMIT = 1_000  # this process decides: a job for the worker
     (tmp_path / "empty").mkdir()
     source = make_local_source(owner, tmp_path / "empty")
