@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -307,6 +308,8 @@ def main() -> None:
         finally:
             if server is not None:
                 server.stop()
+            else:  # the SQLite database of a million rows: half a gigabyte
+                shutil.rmtree(environment["PACKAGER_VAR_DIR"], ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,8 @@ def main() -> None:
             finally:
                 if server is not None:
                     server.stop()
+                else:
+                    shutil.rmtree(environment["PACKAGER_VAR_DIR"], ignore_errors=True)
         return
 
     call_command("migrate", verbosity=0)

@@ -39,7 +39,12 @@ TRIGRAM_CANDIDATES = 5_000
 
 
 class InvalidSearch(ValueError):
-    """A search the index cannot answer, with a message for the user."""
+    """A search the index cannot answer, with a message for the user, and the field at fault
+    ("" when it is none of the form's, such as a damaged cursor)."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class _PatternLookup(Lookup):
@@ -135,7 +140,7 @@ def parse_glob(pattern: str) -> Glob:
         elif char == "[":
             end = pattern.find("]", index + 2)
             if end == -1:
-                raise InvalidSearch("The glob has a “[” without its closing “]”.")
+                raise InvalidSearch("The glob has a “[” without its closing “]”.", field="glob")
             body = pattern[index + 1 : end]
             negated = body.startswith("!")
             members = re.escape(body[1:] if negated else body).replace("\\-", "-")

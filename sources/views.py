@@ -218,7 +218,7 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
         try:
             page = search_page(source, search, cursor=cursor, limit=PAGE_SIZE)
         except InvalidSearch as error:
-            form.add_error("glob", str(error))
+            form.add_error(error.field or None, str(error))  # None: shown above the form
         else:
             query = request.GET.copy()
             query.pop("cursor", None)

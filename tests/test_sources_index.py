@@ -548,6 +548,17 @@ def test_the_search_page_finds_and_adds_all_matches(owner_client: Any, searchabl
     assert all(entry.key.startswith("raw/") for entry in package.entries.all())
 
 
+def test_the_search_page_says_which_part_of_a_bad_search_is_wrong(owner_client: Any, searchable: Source) -> None:
+    url = reverse("source_search", args=[searchable.public_id])
+    damaged = owner_client.get(url, {"glob": "raw/**", "cursor": "not-a-cursor"})
+    assert damaged.status_code == 200
+    form = damaged.context["form"]
+    assert form.non_field_errors() and "glob" not in form.errors  # the cursor is at fault, not the glob
+    assert b"matching files" not in damaged.content
+    unclosed = owner_client.get(url, {"glob": "raw/[ab"})
+    assert "glob" in unclosed.context["form"].errors
+
+
 def test_the_api_adds_all_matches_keeping_folders_below_the_common_prefix(api: Api, searchable: Source) -> None:
     package = api.call("post", "/packages", {"name": "matches"}).json()
     body = {"source": str(searchable.public_id), "search": {"glob": "raw/2024-02/**"}, "target": "feb"}
