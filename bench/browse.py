@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.databases import run_per_database  # noqa: E402
 
 PAGE_GOAL_MS, SEARCH_GOAL_MS, LIVE_GOAL_MS = 50.0, 200.0, 1000.0
 
@@ -292,24 +292,7 @@ def main() -> None:
         f"--live-objects={args.live_objects}",
         f"--entries={args.entries}",
     ]
-    for database in args.databases.split(","):
-        environment = dict(os.environ)
-        server = None
-        if database == "postgresql":
-            from tests.servers import PostgresServer
-
-            server = PostgresServer.start()
-            environment["DATABASE_URL"] = server.url
-        else:
-            environment.pop("DATABASE_URL", None)
-            environment["PACKAGER_VAR_DIR"] = tempfile.mkdtemp(prefix="packager-bench-")
-        try:
-            subprocess.run([sys.executable, __file__, "--child", *forwarded], env=environment, check=True)
-        finally:
-            if server is not None:
-                server.stop()
-            else:  # the SQLite database of a million rows: half a gigabyte
-                shutil.rmtree(environment["PACKAGER_VAR_DIR"], ignore_errors=True)
+    run_per_database(args.databases.split(","), lambda database: [__file__, "--child", *forwarded])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import argparse
 import http.client
 import io
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.databases import run_per_database  # noqa: E402
+
 # For the benchmark's own processes and its gunicorn, which sign nothing that outlives them.
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 
@@ -46,24 +48,8 @@ def main() -> None:
     if args.child:
         run(args)
         return
-    from tests.servers import PostgresServer
-
-    for database in ("sqlite", "postgresql") if args.database == "both" else (args.database,):
-        var_dir = tempfile.mkdtemp(prefix="packager-bench-")
-        environment = {**os.environ, "PACKAGER_VAR_DIR": var_dir}
-        server = None
-        if database == "postgresql":
-            server = PostgresServer.start()
-            environment["DATABASE_URL"] = server.url
-        else:
-            environment.pop("DATABASE_URL", None)
-        try:
-            command = [sys.executable, __file__, "--child", "--database", database, "--sizes", args.sizes]
-            subprocess.run(command, env=environment, check=True)
-        finally:
-            if server is not None:
-                server.stop()
-            shutil.rmtree(var_dir, ignore_errors=True)  # a million-entry SQLite file is large
+    databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    run_per_database(databases, lambda database: [__file__, "--child", "--database", database, "--sizes", args.sizes])
 
 
 # One database ----------------------------------------------------------------------------

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,12 +41,11 @@ import django
 
 django.setup()
 
-import boto3  # noqa: E402
-from botocore.client import Config  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from bench.databases import run_per_database  # noqa: E402
 from bench.layout import BulkBucket  # noqa: E402
 from sources import clients, services  # noqa: E402
 from sources.models import Source, SourceObject  # noqa: E402
@@ -84,26 +81,10 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.child:
+        forwarded = [f"--objects={args.objects}", f"--rounds={args.rounds}", "--child"]
         for database in args.databases.split(","):
-            environment = dict(os.environ)
-            server = None
-            if database == "postgresql":
-                from tests.servers import PostgresServer
-
-                server = PostgresServer.start()
-                environment["DATABASE_URL"] = server.url
-            else:
-                environment.pop("DATABASE_URL", None)
-                environment["PACKAGER_VAR_DIR"] = tempfile.mkdtemp(prefix="packager-bench-")
             print(f"== {database}", flush=True)
-            forwarded = [f"--objects={args.objects}", f"--rounds={args.rounds}", "--child"]
-            try:
-                subprocess.run([sys.executable, __file__, *forwarded], env=environment, check=True)
-            finally:
-                if server is not None:
-                    server.stop()
-                else:
-                    shutil.rmtree(environment["PACKAGER_VAR_DIR"], ignore_errors=True)
+            run_per_database([database], lambda database: [__file__, *forwarded])
         return
 
     call_command("migrate", verbosity=0)
@@ -118,14 +99,7 @@ def main() -> None:
             credentials={"access_key_id": "bench", "secret_access_key": "bench-secret"},
             index=False,
         )
-        default_client = boto3.client(
-            "s3",
-            endpoint_url=bucket.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench-secret",
-            config=Config(s3={"addressing_style": "path"}),
-        )
+        default_client = bucket.client()
         index_client = clients.backend_for(source).client  # type: ignore[attr-defined]
 
         def listing(client: object) -> Callable[[], int]:

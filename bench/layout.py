@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.servers import free_port, wait_for_port
 
@@ -52,6 +53,20 @@ class BulkBucket:
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Any:
+        """A default boto3 client of the endpoint, as any script would make it."""
+        import boto3
+        from botocore.client import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench-secret",
+            config=Config(s3={"addressing_style": "path"}),
+        )
 
     def stop(self) -> None:
         assert self.process.stdin is not None

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.client import Config
 
 from bench.layout import BulkBucket
 
@@ -22,14 +20,7 @@ def buckets() -> Iterator[tuple[BulkBucket, BulkBucket]]:
 
 
 def pages(bucket: BulkBucket, **options: Any) -> list[dict[str, Any]]:
-    client = boto3.client(
-        "s3",
-        endpoint_url=bucket.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench-secret",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    client = bucket.client()
     found = []
     for page in client.get_paginator("list_objects_v2").paginate(
         Bucket=bucket.bucket, PaginationConfig={"PageSize": 7}, **options
