@@ -24,7 +24,7 @@ from packager.errors import database_unavailable
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from shares.api import router as shares_router
 from shares.services import ShareError
-from sources.api import get_source
+from sources.api import get_source, iso_datetime
 from sources.api import router as sources_router
 from sources.backends import StorageError
 from sources.search import Search
@@ -106,17 +106,7 @@ class SearchIn(BaseModel):
             return int(value)
         return value
 
-    @field_validator("modified_after", "modified_before", mode="before")
-    @classmethod
-    def _iso_text(cls, value: Any) -> Any:
-        if value is None or isinstance(value, dt.datetime):
-            return value
-        if not isinstance(value, str):
-            raise ValueError("a date and time in ISO 8601, e.g. 2024-05-01T00:00:00Z")
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("a date and time in ISO 8601, e.g. 2024-05-01T00:00:00Z") from None
+    _iso_text = field_validator("modified_after", "modified_before", mode="before")(iso_datetime)
 
 
 class EntryPageQuery(Schema):

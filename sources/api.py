@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
+from pydantic import field_validator
 
 from sources import services
 from sources.backends import StorageError
@@ -122,6 +123,25 @@ class ObjectQuery(Schema):
     q: str = Field("", max_length=200)
 
 
+ISO_8601 = "a date and time in ISO 8601, e.g. 2024-05-01T00:00:00Z"
+
+
+def iso_datetime(value: Any) -> Any:
+    """A search date as the OpenAPI document promises it: ISO 8601 text (or a datetime).
+
+    pydantic would also take a number, or text holding one, as seconds since 1970, so
+    `modified_before=0.5` searched for files older than half a second past 1970.
+    """
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(ISO_8601)
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(ISO_8601) from None
+
+
 class SearchQuery(Schema):
     q: str = Field("", max_length=200, description="part of the file name, any case")
     glob: str = Field(
@@ -133,6 +153,8 @@ class SearchQuery(Schema):
     modified_before: dt.datetime | None = None
     cursor: str = Field("", max_length=2048)
     limit: int = Field(200, ge=1, le=1000)
+
+    _iso_text = field_validator("modified_after", "modified_before", mode="before")(iso_datetime)
 
     def search(self) -> Search:
         return Search(

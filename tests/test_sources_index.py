@@ -513,6 +513,11 @@ def test_bad_searches_get_clear_errors(api: Api, owner: Any, searchable: Source,
     assert unclosed.status_code == 422 and "“[”" in unclosed.json()["detail"]
     negative = api.call("get", f"/sources/{sid}/search", min_size=-1)
     assert negative.status_code == 400  # the query does not validate
+    for not_a_date in ["0.5", "1700000000", "yesterday"]:  # numbers were taken as seconds since 1970
+        dated = api.call("get", f"/sources/{sid}/search", modified_before=not_a_date)
+        assert dated.status_code == 400 and "ISO 8601" in dated.text, not_a_date
+    iso = api.call("get", f"/sources/{sid}/search", modified_before="2100-01-01T00:00:00Z", glob="raw/**")
+    assert iso.status_code == 200 and iso.json()["total"] > 0
     unindexed = make_source(owner, {"name": "new", "kind": "local", "path": str(tmp_path)}, index=False)
     waiting = api.call("get", f"/sources/{unindexed.public_id}/search", q="a")
     assert waiting.status_code == 409 and "index" in waiting.json()["detail"]
