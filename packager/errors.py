@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -41,6 +43,58 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
         response = render(request, "503.html", {"message": DATABASE_UNAVAILABLE}, status=503)
     response["Retry-After"] = "5"
     return response
+
+
+NUL_IN_ADDRESS = "The address holds a NUL character (%00), which no name, key or value here can contain."
+NUL_IN_BODY = "The request body holds a NUL character (\\u0000), which no name, path, text or value here can contain."
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def _nul_in_json(request: HttpRequest) -> bool:
+    """Whether a JSON body holds a NUL in a string; read only when its text has the escape."""
+    if request.content_type != "application/json" or b"\\u0000" not in request.body:
+        return False
+    try:
+        return _holds_nul(json.loads(request.body))
+    except ValueError:
+        return False  # not JSON: the API says so itself
+
+
+class RefuseNulMiddleware:
+    """A request with a NUL character in its address or in a JSON string answers 400.
+
+    No storage key, package path, name or setting can hold one (S3 keys are XML text,
+    PostgreSQL text refuses it), and a value that reached the database with one would fail
+    there: a 500 instead of a clear answer. First in the chain after the security headers,
+    so the share fast lane never sees one either. (Forms refuse it themselves: Django's
+    CharField does.)
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")  # a NUL arrives there as %00: no parsing needed
+        if "\x00" in request.path_info or "%00" in query or "\x00" in query:
+            return self._refuse(request, NUL_IN_ADDRESS)
+        if _nul_in_json(request):
+            return self._refuse(request, NUL_IN_BODY)
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(request: HttpRequest, message: str) -> HttpResponse:
+        if _is_api(request):
+            return JsonResponse({"detail": message}, status=400)
+        return render(request, "400.html", {"message": message}, status=400)
 
 
 class DatabaseUnavailableMiddleware:

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "packager.errors.RefuseNulMiddleware",
     # Downloads from open shares are answered here, before sessions, CSRF and URL routing
     # (after the security headers and the CSP).
     "shares.middleware.ResolveFastLane",

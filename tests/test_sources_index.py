@@ -523,6 +523,41 @@ def test_bad_searches_get_clear_errors(api: Api, owner: Any, searchable: Source,
     assert waiting.status_code == 409 and "index" in waiting.json()["detail"]
 
 
+def test_an_address_with_a_nul_character_is_a_clear_400(
+    api: Api, owner_client: Any, client: Client, searchable: Source
+) -> None:
+    # PostgreSQL refuses NUL in text: such a value reaching a query was a 500 there.
+    sid = searchable.public_id
+    for params in [{"prefix": "raw/\x00"}, {"q": "a\x00b"}, {"cursor": "\x00"}]:
+        response = api.call("get", f"/sources/{sid}/objects", **params)
+        assert response.status_code == 400 and "NUL" in response.json()["detail"], params
+    searched = api.call("get", f"/sources/{sid}/search", glob="raw/\x00*")
+    assert searched.status_code == 400 and "NUL" in searched.json()["detail"]
+    page = owner_client.get(f"/sources/{sid}/browse/raw%00/")
+    assert page.status_code == 400 and b"NUL" in page.content
+    assert owner_client.get(f"/sources/{sid}/browse/raw/", {"q": "\x00"}).status_code == 400
+    assert client.get("/s/token%00/r/a.csv").status_code == 400  # before the share fast lane
+    assert api.call("get", f"/sources/{sid}/objects", prefix="raw/").status_code == 200
+
+
+def test_a_json_body_with_a_nul_character_is_a_clear_400(api: Api, tmp_path: Path) -> None:
+    package = api.call("post", "/packages", {"name": "nul"}).json()["id"]
+    for method, path, body in [
+        ("post", "/packages", {"name": "a\x00b"}),
+        ("patch", f"/packages/{package}", {"description": "x\x00"}),
+        ("post", f"/packages/{package}/versions", {"message": "m\x00"}),
+        ("post", f"/packages/{package}/shares", {"password": "pass\x00word-12"}),
+        ("post", "/sources", {"name": "s", "kind": "local", "path": str(tmp_path), "\x00": 1}),
+        ("post", f"/packages/{package}/entries", {"path": "a.md", "text": ["x", {"y": "\x00"}]}),
+    ]:
+        response = api.call(method, path, body)
+        assert response.status_code == 400 and "NUL" in response.json()["detail"], (path, body)
+    # The six characters of the escape, written as text, are no NUL.
+    text = api.call("post", f"/packages/{package}/entries", {"path": "escape.md", "text": "\\u0000 is NUL"})
+    assert text.status_code == 201
+    assert Package.objects.get(public_id=package).entries.get(path="escape.md").size == len("\\u0000 is NUL")
+
+
 def test_vanished_objects_are_not_found(searchable: Source) -> None:
     SourceObject.objects.filter(source=searchable, path="other/log-00.txt").update(vanished_at=timezone.now())
     assert search_count(searchable, Search(glob="other/*")) == (26, True)
