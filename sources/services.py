@@ -180,8 +180,15 @@ def source_update(
         return source
     location_changed = source.backend_config() != before
     with transaction.atomic():
-        source.save()
+        # Only what the owner edits: the index run's own columns (status, progress, resume
+        # key) may have moved since this instance was read.
+        source.save(update_fields=[*EDITABLE_FIELDS, "encrypted_credentials", "updated_at"])
         if location_changed:
+            # A run under way (or killed) lists the old location, and its resume key is a key
+            # of it: fence it out and start over.
+            Source.objects.filter(pk=source.pk, status=Source.Status.INDEXING).update(
+                status=Source.Status.QUEUED, index_resume_after="", index_generation=models.F("index_generation") + 1
+            )
             source_index_request(source=source)
     return source
 
@@ -472,9 +479,11 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
     def flush() -> None:
         nonlocal seen
         with transaction.atomic():  # one commit per batch
-            index_rows_upsert(batch)
+            # Vanished first: a key listed out of the index's order may be in both lists,
+            # and then it was listed.
             if vanished:
                 SourceObject.objects.filter(source_id=source.pk, path__in=vanished).update(vanished_at=timezone.now())
+            index_rows_upsert(batch)
             # One UPDATE per batch: progress, heartbeat, where to go on, and whether the run
             # is still ours.
             if not _this_run(source.pk, generation).update(
@@ -549,9 +558,8 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
         parent, name = _parent_of(folder)
         batch.append((source.pk, folder, parent, name, True, size, files, "", None, "", "", generation, None, ""))
         if len(batch) >= INDEX_BATCH:
-            index_rows_upsert(batch)
-            batch.clear()
-    index_rows_upsert(batch)
+            flush()  # fenced like the files' batches: a run taken over writes no folder
+    flush()
     return count, total
 
 
@@ -595,9 +603,7 @@ def source_index(*, source_pk: int) -> bool:
             return False
         # Folder rows are all written at the end of a run (files vanished during it); those of
         # earlier runs name folders that are gone.
-        SourceObject.objects.filter(
-            source_id=source_pk, is_dir=True, generation__lt=source.index_base_generation
-        ).delete()
+        SourceObject.objects.filter(source_id=source_pk, is_dir=True, generation__lt=generation).delete()
         SourceObject.objects.filter(
             source_id=source_pk, vanished_at__lt=now - settings.INDEX_VANISHED_RETENTION
         ).delete()
