@@ -70,7 +70,8 @@ def _nul_in_json(request: HttpRequest) -> bool:
 
 
 class RefuseNulMiddleware:
-    """A request with a NUL character in its address or in a JSON string answers 400.
+    """A request with a NUL character in its address or in a JSON string is refused (API 422,
+    pages 400).
 
     No storage key, package path, name or setting can hold one (S3 keys are XML text,
     PostgreSQL text refuses it), and a value that reached the database with one would fail
@@ -92,8 +93,10 @@ class RefuseNulMiddleware:
 
     @staticmethod
     def _refuse(request: HttpRequest, message: str) -> HttpResponse:
+        # The API's 422: the request matches the OpenAPI document (which puts no pattern on
+        # its strings) and is refused for what it says.
         if _is_api(request):
-            return JsonResponse({"detail": message}, status=400)
+            return JsonResponse({"detail": message}, status=422)
         return render(request, "400.html", {"message": message}, status=400)
 
 

@@ -523,16 +523,16 @@ def test_bad_searches_get_clear_errors(api: Api, owner: Any, searchable: Source,
     assert waiting.status_code == 409 and "index" in waiting.json()["detail"]
 
 
-def test_an_address_with_a_nul_character_is_a_clear_400(
+def test_an_address_with_a_nul_character_is_refused_clearly(
     api: Api, owner_client: Any, client: Client, searchable: Source
 ) -> None:
     # PostgreSQL refuses NUL in text: such a value reaching a query was a 500 there.
     sid = searchable.public_id
     for params in [{"prefix": "raw/\x00"}, {"q": "a\x00b"}, {"cursor": "\x00"}]:
         response = api.call("get", f"/sources/{sid}/objects", **params)
-        assert response.status_code == 400 and "NUL" in response.json()["detail"], params
+        assert response.status_code == 422 and "NUL" in response.json()["detail"], params
     searched = api.call("get", f"/sources/{sid}/search", glob="raw/\x00*")
-    assert searched.status_code == 400 and "NUL" in searched.json()["detail"]
+    assert searched.status_code == 422 and "NUL" in searched.json()["detail"]
     page = owner_client.get(f"/sources/{sid}/browse/raw%00/")
     assert page.status_code == 400 and b"NUL" in page.content
     assert owner_client.get(f"/sources/{sid}/browse/raw/", {"q": "\x00"}).status_code == 400
@@ -540,7 +540,7 @@ def test_an_address_with_a_nul_character_is_a_clear_400(
     assert api.call("get", f"/sources/{sid}/objects", prefix="raw/").status_code == 200
 
 
-def test_a_json_body_with_a_nul_character_is_a_clear_400(api: Api, tmp_path: Path) -> None:
+def test_a_json_body_with_a_nul_character_is_refused_clearly(api: Api, tmp_path: Path) -> None:
     package = api.call("post", "/packages", {"name": "nul"}).json()["id"]
     for method, path, body in [
         ("post", "/packages", {"name": "a\x00b"}),
@@ -551,7 +551,7 @@ def test_a_json_body_with_a_nul_character_is_a_clear_400(api: Api, tmp_path: Pat
         ("post", f"/packages/{package}/entries", {"path": "a.md", "text": ["x", {"y": "\x00"}]}),
     ]:
         response = api.call(method, path, body)
-        assert response.status_code == 400 and "NUL" in response.json()["detail"], (path, body)
+        assert response.status_code == 422 and "NUL" in response.json()["detail"], (path, body)
     # The six characters of the escape, written as text, are no NUL.
     text = api.call("post", f"/packages/{package}/entries", {"path": "escape.md", "text": "\\u0000 is NUL"})
     assert text.status_code == 201
