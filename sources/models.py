@@ -63,11 +63,10 @@ class Source(models.Model):
     # wrote a batch. A run whose heartbeat is old was killed and may be claimed again.
     index_listed = models.BigIntegerField(default=0)
     index_heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # Where a run that was killed goes on: the key of the last object it wrote, and the
-    # generation the run started with (a run taken over writes with the next generation, so
-    # the dead worker, should it wake, finds the run is no longer its own).
+    # Where a run that was killed goes on: the key of the last object it wrote. (A run taken
+    # over writes with the next index_generation, so the dead worker, should it wake, finds
+    # the run is no longer its own.)
     index_resume_after = models.CharField(max_length=1024, blank=True, editable=False)
-    index_base_generation = models.PositiveIntegerField(default=0, editable=False)
     last_indexed_at = models.DateTimeField(null=True, blank=True)
     # Celery beat re-indexes the source this often; None (the default) never.
     reindex_every_hours = models.PositiveIntegerField(

@@ -267,7 +267,6 @@ def _claim_index(source_pk: int) -> bool:
             index_listed=0,
             index_resume_after="",
             index_generation=next_generation,
-            index_base_generation=next_generation,  # both from the row's old value
         )
         == 1
     )

@@ -70,7 +70,6 @@ def test_a_killed_run_resumed_after_the_prefix_changed(
         index_resume_after="old/f04.csv",
         index_listed=5,
         index_generation=source.index_generation + 1,
-        index_base_generation=source.index_generation + 1,
     )
     source.refresh_from_db()
     # The owner points the source somewhere else meanwhile.

@@ -12,11 +12,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='source',
-            name='index_base_generation',
-            field=models.PositiveIntegerField(default=0, editable=False),
-        ),
-        migrations.AddField(
-            model_name='source',
             name='index_resume_after',
             field=models.CharField(blank=True, editable=False, max_length=1024),
         ),
