@@ -417,13 +417,18 @@ def _folder_totals(source: Source, upto: str) -> tuple[dict[str, list[int]], int
     for parent, files, size in written:
         count += files
         total += size or 0
-        folder = parent
-        while folder:
+        for folder in _folder_and_ancestors(parent):
             totals = folders.setdefault(folder, [0, 0])
             totals[0] += files
             totals[1] += size or 0
-            folder = _parent_of(folder)[0]
     return folders, count, total
+
+
+def _folder_and_ancestors(folder: str) -> Iterator[str]:
+    """ "a/b/", then "a/"; nothing for the root ("")."""
+    while folder:
+        yield folder
+        folder = _parent_of(folder)[0]
 
 
 # What a listing says of a file, in the order _indexed_files reads it, to tell whether a
@@ -493,15 +498,20 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
         vanished.clear()
         seen = 0
 
-    for info in objects:
-        path = info.key[len(prefix) :]
-        if not path or path.endswith("/"):
-            continue
-        while current is not None and current[0] < path:  # in the index, not listed: gone
+    def vanish_before(path: str | None) -> None:
+        """Index rows before `path` (all that are left, for None) were not listed: gone."""
+        nonlocal current
+        while current is not None and (path is None or current[0] < path):
             vanished.append(current[0])
             current = next(indexed, None)
             if len(vanished) >= INDEX_BATCH:
                 flush()
+
+    for info in objects:
+        path = info.key[len(prefix) :]
+        if not path or path.endswith("/"):
+            continue
+        vanish_before(path)
         last_key = info.key
         etag = info.etag[:200]
         unchanged = current is not None and current == (
@@ -538,20 +548,14 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
         seen += 1
         total += info.size
         if parent != last_parent:  # keys come in order: a folder's objects are consecutive
-            last_parent, chain, folder = parent, [], parent
-            while folder:
-                chain.append(folders.setdefault(folder, [0, 0]))
-                folder = _parent_of(folder)[0]
+            last_parent = parent
+            chain = [folders.setdefault(folder, [0, 0]) for folder in _folder_and_ancestors(parent)]
         for totals in chain:
             totals[0] += 1
             totals[1] += info.size
         if len(batch) >= INDEX_BATCH or seen >= INDEX_PROGRESS_EVERY:
             flush()
-    while current is not None:  # after the last listed key
-        vanished.append(current[0])
-        current = next(indexed, None)
-        if len(vanished) >= INDEX_BATCH:
-            flush()
+    vanish_before(None)  # after the last listed key
     flush()
     for folder, (files, size) in folders.items():
         parent, name = _parent_of(folder)
