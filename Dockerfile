@@ -17,4 +17,4 @@ USER packager
 EXPOSE 8000
 # Threaded workers: a long download (a ZIP of a big version to a slow client) holds one
 # thread, not a whole worker.
-CMD ["gunicorn", "packager.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]

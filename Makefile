@@ -64,8 +64,8 @@ run: install var/secret-key
 	$(PYTHON) manage.py collectstatic --noinput --verbosity 0
 	$(PYTHON) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
-	$(VENV)/bin/celery --app packager worker --pool solo --loglevel INFO & \
-	$(VENV)/bin/celery --app packager beat --loglevel INFO & \
+	$(VENV)/bin/celery --app config worker --pool solo --loglevel INFO & \
+	$(VENV)/bin/celery --app config beat --loglevel INFO & \
 	$(PYTHON) manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.installed-test

@@ -134,7 +134,7 @@ def fill_index(source_pk: int, objects: int, folder: int) -> None:
 def run_database(args: argparse.Namespace) -> None:
     """In a child process whose DATABASE_URL names the database to measure."""
     os.environ.setdefault("PACKAGER_VAR_DIR", tempfile.mkdtemp(prefix="packager-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packager.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
     os.environ["SOURCE_ENDPOINT_ALLOWLIST"] = "127.0.0.1"

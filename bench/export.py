@@ -57,7 +57,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     os.environ.setdefault("PACKAGER_VAR_DIR", tempfile.mkdtemp(prefix="packager-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packager.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
@@ -178,7 +178,7 @@ class Gunicorn:
         self.port = free_port()
         gunicorn = Path(sys.executable).parent / "gunicorn"
         self.process = subprocess.Popen(
-            [str(gunicorn), "packager.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{self.port}", "--timeout", "600"],
+            [str(gunicorn), "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{self.port}", "--timeout", "600"],
             cwd=ROOT,
             env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"},
             stderr=(Path(os.environ["PACKAGER_VAR_DIR"]) / "gunicorn.log").open("w"),

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("PACKAGER_VAR_DIR", tempfile.mkdtemp(prefix="packager-bench-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packager.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["SOURCE_ENDPOINT_ALLOWLIST"] = "127.0.0.1"
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 

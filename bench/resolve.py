@@ -146,7 +146,7 @@ def server_environment(database_url: str, var_dir: Path) -> dict[str, str]:
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
-        "DJANGO_SETTINGS_MODULE": "packager.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
     }
 
 
@@ -209,7 +209,7 @@ def bench(database: str, options: argparse.Namespace) -> None:
         database_url = postgres.url if postgres else f"sqlite:///{work / 'bench.sqlite3'}"
         token = build_database(database_url, work / "var", options.entries)
         environment = server_environment(database_url, work / "var")
-        packager = GunicornServer.start("packager.wsgi", workers=options.workers, environment=environment, cwd=ROOT)
+        packager = GunicornServer.start("config.wsgi", workers=options.workers, environment=environment, cwd=ROOT)
         bare = GunicornServer.start(
             "bench.bare_app:application", workers=options.workers, environment={"PYTHONPATH": str(ROOT)}, cwd=ROOT
         )

@@ -3,46 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 from typing import Annotated, Any, Literal
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Query, Router, Schema
-from ninja.errors import AuthenticationError, HttpError
-from ninja.errors import ValidationError as NinjaValidationError
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from packager import publications, services, versions
-from packager.api_auth import AUTH
-from packager.errors import database_unavailable
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
-from shares.api import router as shares_router
-from shares.services import ShareError
 from sources.api import get_source, iso_datetime
-from sources.api import router as sources_router
-from sources.backends import StorageError
 from sources.search import Search
-from web.api_errors import ObjectBodyParser, document_errors, errors
+from web.api_errors import errors
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 from web.http import api_user
 
-logger = logging.getLogger(__name__)
-
-
-class PackagerAPI(NinjaAPI):
-    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
-        return document_errors(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
-
-
-api = PackagerAPI(
-    title="packager", version="1", auth=AUTH, urls_namespace="api-1", docs_url="/docs", parser=ObjectBodyParser()
-)
 router = Router(tags=["packages"])
 Key = Annotated[str, Field(max_length=1024)]
 # A name must hold something other than spaces.
@@ -583,77 +562,3 @@ def create_publication(
     )
     publication.refresh_from_db()
     return Status(202, publication_out(publication, version=version))
-
-
-api.add_router("", sources_router)
-api.add_router("", router)
-api.add_router("", shares_router)
-
-
-# Errors: JSON with a message and the right status, never a 500 page ---------------------
-
-
-def _error(request: HttpRequest, message: Any, status: int) -> HttpResponse:
-    return api.create_response(request, {"detail": message}, status=status)
-
-
-@api.exception_handler(NinjaValidationError)
-def on_invalid_request(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
-    return api.create_response(request, {"detail": "The request is not valid.", "errors": error.errors}, status=400)
-
-
-@api.exception_handler(DjangoValidationError)
-def on_invalid_data(request: HttpRequest, error: DjangoValidationError) -> HttpResponse:
-    fields = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
-    first = next(iter(fields.values()))[0]
-    return api.create_response(request, {"detail": first, "fields": fields}, status=422)
-
-
-@api.exception_handler(services.PackageError)
-def on_package_error(request: HttpRequest, error: services.PackageError) -> HttpResponse:
-    return _error(request, error.message, error.status)
-
-
-@api.exception_handler(publications.PublicationError)
-def on_publication_error(request: HttpRequest, error: publications.PublicationError) -> HttpResponse:
-    return _error(request, error.message, error.status)
-
-
-@api.exception_handler(versions.VersionError)
-def on_version_error(request: HttpRequest, error: versions.VersionError) -> HttpResponse:
-    return _error(request, error.message, error.status)
-
-
-@api.exception_handler(ShareError)
-def on_share_error(request: HttpRequest, error: ShareError) -> HttpResponse:
-    return _error(request, error.message, 422)
-
-
-@api.exception_handler(StorageError)
-def on_storage_error(request: HttpRequest, error: StorageError) -> HttpResponse:
-    return _error(request, error.message, 422 if error.reason in {"auth", "not_found", "config"} else 502)
-
-
-@api.exception_handler(OperationalError)
-@api.exception_handler(InterfaceError)
-def on_database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
-    logger.warning("database unavailable on %s %s: %s", request.method, request.path, error)
-    return database_unavailable(request)
-
-
-@api.exception_handler(Http404)
-def on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:
-    return _error(request, "Not found.", 404)
-
-
-@api.exception_handler(AuthenticationError)
-def on_unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
-    return _error(request, "Authentication required: log in, or send Authorization: Bearer <token>.", 401)
-
-
-@api.exception_handler(Exception)
-def on_unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
-    if isinstance(error, HttpError):
-        return _error(request, str(error), error.status_code)
-    logger.exception("API error on %s %s", request.method, request.path)
-    return _error(request, "Something went wrong on the server; it has been logged.", 500)

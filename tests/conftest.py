@@ -24,7 +24,7 @@ from azure.storage.blob import BlobServiceClient
 from botocore.client import Config
 from django.test import Client
 
-from packager.celery import app as celery_app
+from config.celery import app as celery_app
 from tests.servers import MotoServer, RedisServer, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -71,7 +71,7 @@ def test_a_postgresql_restart_gives_503s_then_recovers(owner: Any, tmp_path: Pat
         "gunicorn",
         lambda port: [
             str(Path(sys.executable).with_name("gunicorn")),
-            "packager.wsgi",
+            "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

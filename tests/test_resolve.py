@@ -207,7 +207,7 @@ def test_a_graceful_restart_of_gunicorn_loses_no_count(owner: Any, tmp_path: Pat
     publish(package)
     share = services.share_create(package=package, created_by=owner)
     server = GunicornServer.start(
-        "packager.wsgi",
+        "config.wsgi",
         workers=2,
         environment={
             "DATABASE_URL": database_url(connection.settings_dict),

@@ -52,7 +52,7 @@ def test_the_local_source_roots_default_to_the_demo_data_folder() -> None:
     environment = {key: value for key, value in os.environ.items() if key != "LOCAL_SOURCE_ROOTS"}
     printed = subprocess.run(
         [sys.executable, "-c", "from django.conf import settings; print(settings.LOCAL_SOURCE_ROOTS)"],
-        env={**environment, "DJANGO_SETTINGS_MODULE": "packager.settings"},
+        env={**environment, "DJANGO_SETTINGS_MODULE": "config.settings"},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -152,7 +152,7 @@ def test_it_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
 def test_gunicorn_refuses_to_serve_without_a_secret_key(tmp_path: Path) -> None:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     result = subprocess.run(
-        [gunicorn, "packager.wsgi", "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "--preload"],
+        [gunicorn, "config.wsgi", "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "--preload"],
         env=_environment(tmp_path),
         cwd=ROOT,
         capture_output=True,
@@ -173,7 +173,7 @@ def test_debug_mode_keeps_a_random_key_under_var(tmp_path: Path) -> None:
     printed = [
         subprocess.run(
             [sys.executable, "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
-            env={**_environment(tmp_path, DEBUG="1"), "DJANGO_SETTINGS_MODULE": "packager.settings"},
+            env={**_environment(tmp_path, DEBUG="1"), "DJANGO_SETTINGS_MODULE": "config.settings"},
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -249,7 +249,7 @@ def test_https_settings_send_hsts_and_secure_cookies(tmp_path: Path) -> None:
         "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS >= 31536000)"
     )
     environment = {**_environment(tmp_path, SECURE_COOKIES="1", SECRET_KEY="k" * 50)}
-    environment["DJANGO_SETTINGS_MODULE"] = "packager.settings"
+    environment["DJANGO_SETTINGS_MODULE"] = "config.settings"
     printed = subprocess.run(
         [sys.executable, "-c", code], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )

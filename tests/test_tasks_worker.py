@@ -21,8 +21,8 @@ from django.db import connection
 from django.utils import timezone
 from kombu import pools as kombu_pools
 
+from config.celery import app as celery_app
 from packager import services as packages
-from packager.celery import app as celery_app
 from shares import services as share_services
 from shares.models import ShareRepository
 from sources import services

@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config.api import api
 from packager import views
-from packager.api import api
 from packager.auth import LoginForm
 
 urlpatterns = [
