@@ -1,7 +1,6 @@
 """Fixtures: users, and real storage servers started once per test session on 127.0.0.1.
 
-- S3: SeaweedFS behind a proxy as strict as AWS (`seaweed`, `s3_bucket`), and moto where
-  only moto will do (tests/s3_servers.py says what for).
+- S3: SeaweedFS behind a proxy as strict as AWS (`seaweed`, `s3_bucket`; tests/s3_servers.py).
 - Azure Blob: Azurite from npm, which does check SAS signatures.
 """
 
@@ -22,7 +21,7 @@ from azure.storage.blob import BlobServiceClient
 from django.test import Client
 
 from config.celery import app as celery_app
-from tests.s3_servers import S3Server, moto_server, s3_bucket, seaweed
+from tests.s3_servers import S3Server, s3_bucket, seaweed
 from tests.servers import RedisServer, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,7 @@ OUTPUT = ROOT / "test-output"
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
-__all__ = ["S3Server", "moto_server", "s3_bucket", "seaweed"]  # the S3 fixtures, and what tests import from here
+__all__ = ["S3Server", "s3_bucket", "seaweed"]  # the S3 fixtures, and what tests import from here
 
 # Unit tests run Celery tasks in the calling thread; tests/test_tasks_redis.py runs a real worker.
 celery_app.conf.task_always_eager = True

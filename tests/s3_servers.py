@@ -14,9 +14,14 @@ SeaweedFS quirks met so far (AWS behaves as packager expects; these are SeaweedF
 - a wrong `ChecksumSHA256` is refused with BadDigest whose message speaks of Content-MD5;
 - bucket names follow AWS's rules (3 to 63 characters), unlike moto.
 
-moto is still used for:
-- the benchmarks' bulk bucket (bench/bulk_bucket.py fills moto's memory directly; its test
-  compares it with stock moto), which needs moto's internals, not a check.
+moto (tests/servers.py's MotoServer) is no longer a fixture of the suite; it is still used for
+- the benchmarks' bulk bucket (bench/bulk_bucket.py fills moto's memory directly, and
+  tests/test_bench_bulk_bucket.py compares its listings with stock moto's): moto's internals
+  are the point there, not a check;
+- bench/listing.py and bench/preview_parquet.py, which measure packager's side only.
+What moto stood in for before is here now: credentials, signatures and expiry are checked
+for real, and a read-only identity (`SeaweedS3.reader()`) replaces moto's IAM policies for
+refused writes.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import pytest
 from botocore.client import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tests.servers import MotoServer, SeaweedServer
+from tests.servers import SeaweedServer
 from tests.strict_proxy import StrictProxy
 
 
@@ -130,11 +135,3 @@ def s3_bucket(seaweed: SeaweedS3) -> str:
     name = f"bucket-{uuid.uuid4().hex[:12]}"
     seaweed.client().create_bucket(Bucket=name)
     return name
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[S3Server]:
-    """moto, which checks no signature: only for what needs moto itself (see the module's docstring)."""
-    moto = MotoServer.start()
-    yield S3Server(endpoint_url=moto.endpoint_url)
-    moto.stop()

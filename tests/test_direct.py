@@ -1,5 +1,5 @@
 """direct.txt and direct.tsv: freshly signed storage URLs for clients that cannot come back
-to packager, downloaded for real with aria2c from S3 (moto), Azure (Azurite) and a local
+to packager, downloaded for real with aria2c from S3 (SeaweedFS), Azure (Azurite) and a local
 folder (packager's own signed links)."""
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ def expected() -> dict[str, bytes]:
 @pytest.fixture
 def mixed_package(
     owner: Any,
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
     azurite: AzureServer,
     azure_container: str,
     tmp_path: Path,
 ) -> Package:
-    s3 = moto_server.client()
+    s3 = seaweed.client()
     for key, content in S3_FILES.items():
         s3.put_object(Bucket=s3_bucket, Key=key, Body=content)
     container = azurite.service().get_container_client(azure_container)
@@ -54,7 +54,7 @@ def mixed_package(
         container.upload_blob(key, content)
     write_files(tmp_path / "folder", LOCAL_FILES)
     package = packages.package_create(owner=owner, name="mixed")
-    s3_source = make_source(owner, moto_server.source_fields(s3_bucket, presign_ttl=600))
+    s3_source = make_source(owner, seaweed.source_fields(s3_bucket, presign_ttl=600))
     azure_source = make_source(owner, azurite.source_fields(azure_container))
     local_source = make_local_source(owner, tmp_path / "folder")
     packages.package_add_objects(package=package, source=s3_source, paths=["survey/"], target="s3")
