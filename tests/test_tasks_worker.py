@@ -68,7 +68,7 @@ def start_worker(
         [
             str(Path(sys.executable).with_name("celery")),
             "--app",
-            "packager",
+            "config",
             command,
             *(["--pool", "solo"] if command == "worker" else ["--schedule", str(folder / "beat-schedule")]),
             "--loglevel",
