@@ -176,12 +176,6 @@ def assert_tampered_sas_is_refused(live_url: str, token: str) -> None:
     assert http("GET", other_blob)[0] == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wget sends the share password on to storage after the 307 (even to another host name), and S3 "
-    "refuses a presigned URL that comes with an Authorization header (400 InvalidArgument, here from the "
-    "strict proxy): the key links of issue 16 are the way out",
-)
 def test_end_to_end_through_the_api(
     live_server: Any,
     seaweed: S3Server,
@@ -239,12 +233,6 @@ def test_end_to_end_through_the_api(
     assert_tampered_sas_is_refused(live_server.url, share["token"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wget sends the share password on to storage after the 307 (even to another host name), and S3 "
-    "refuses a presigned URL that comes with an Authorization header (400 InvalidArgument, here from the "
-    "strict proxy): the key links of issue 16 are the way out",
-)
 def test_end_to_end_through_the_pages(
     live_server: Any,
     seaweed: S3Server,

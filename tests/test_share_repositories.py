@@ -159,9 +159,9 @@ def test_it_serves_an_open_share_to_git_annex_and_dvc(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="git-annex sends the password from git's credential helper on to storage after the 307, and S3 "
-    "refuses a presigned URL that comes with an Authorization header (400 InvalidArgument, here from the "
-    "strict proxy): the key links of issue 16 are the way out",
+    reason="git-annex sends the password from git's credential helper on to storage after the 307, even to "
+    "another host name, and S3 refuses a presigned URL that comes with an Authorization header (400 "
+    "InvalidArgument, here from the strict proxy): the key links of issue 16 are the way out",
 )
 @pytest.mark.django_db(transaction=True)
 def test_it_serves_a_password_share_with_the_clients_own_credentials(
