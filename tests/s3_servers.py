@@ -13,6 +13,8 @@ SeaweedFS quirks met so far (AWS behaves as packager expects; these are SeaweedF
   clients here sign with SigV4, as packager does;
 - a wrong `ChecksumSHA256` is refused with BadDigest whose message speaks of Content-MD5;
 - bucket names follow AWS's rules (3 to 63 characters), unlike moto.
+- a chunked PUT without Content-Length is stored (AWS answers 411 MissingContentLength);
+- a presigned URL sent with an `Authorization` header is served (the proxy refuses it).
 
 moto (tests/servers.py's MotoServer) is no longer a fixture of the suite; it is still used for
 - the benchmarks' bulk bucket (bench/bulk_bucket.py fills moto's memory directly, and

@@ -209,11 +209,14 @@ def test_it_streams_chunked_uploads_and_keeps_connections_alive(seaweed: Seaweed
     )
     put = connection.getresponse()
     put.read()
+    put_socket = connection.sock
     get_url = urlsplit(signer(seaweed, s3_bucket).sign("chunked"))
     connection.request("GET", f"{get_url.path}?{get_url.query}")  # the same connection
     got = connection.getresponse()
+    reused = connection.sock is put_socket
 
     assert put.status == 200
+    assert reused
     assert (got.status, got.read()) == (200, b"abc" + b"def" * 1000)
     connection.close()
 
@@ -227,3 +230,29 @@ def test_it_counts_what_the_proxy_forwarded_and_refused(seaweed: SeaweedS3, s3_b
     requests.get(url, headers={"Authorization": "Basic eDp5"}, timeout=10)
 
     assert (seaweed.proxy.forwarded, seaweed.proxy.refused) == (before[0] + 1, before[1] + 1)
+
+
+def test_it_keeps_a_connection_alive_across_head_and_ranged_get(
+    seaweed: SeaweedS3, s3_bucket: str, stored: str
+) -> None:
+    sign = signer(seaweed, s3_bucket)
+    head_url, get_url = urlsplit(sign.sign(stored, method="HEAD")), urlsplit(sign.sign(stored))
+    connection = http.client.HTTPConnection(head_url.hostname, head_url.port, timeout=10)
+    answers, sockets = [], []
+    for method, url, headers in [
+        ("HEAD", head_url, {}),
+        ("GET", get_url, {"Range": "bytes=-5"}),
+        ("GET", get_url, {"Authorization": "Basic eDp5"}),
+        ("GET", get_url, {}),
+    ]:
+        connection.request(method, f"{url.path}?{url.query}", headers=headers)
+        response = connection.getresponse()
+        answers.append((response.status, len(response.read())))
+        sockets.append(connection.sock)
+    connection.close()
+
+    assert sockets[0] is not None and all(sock is sockets[0] for sock in sockets)  # one connection throughout
+    assert answers[0] == (200, 0)
+    assert answers[1] == (206, 5)
+    assert answers[2][0] == 400
+    assert answers[3] == (200, len(BODY))
