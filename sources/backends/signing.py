@@ -136,6 +136,18 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHAR_SAFE)}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _s3_disposition_param(filename: str) -> str:
+    return f"response-content-disposition={_quote_query(content_disposition(filename))}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _sas_disposition(filename: str) -> tuple[str, str]:
+    """The disposition as a SAS signs it, and as its URL carries it."""
+    disposition = content_disposition(filename)
+    return disposition, f"&rscd={_quote_slash_safe(disposition)}"
+
+
 def _host_header(url: str) -> str:
     """The Host header a client sends for a URL: lowercase, without a default port."""
     parts = urlsplit(url)
@@ -230,7 +242,7 @@ class S3Signer:
         # Lowercase names sort after every X-Amz- name in the canonical query, and
         # response-content-disposition before versionId; in the URL they lead, versionId first.
         if filename:
-            disposition = f"response-content-disposition={_quote_query(content_disposition(filename))}"
+            disposition = _s3_disposition_param(filename)
             canonical_query = f"{canonical_query}&{disposition}"
             query = f"{disposition}&{query}"
         if version_id:
@@ -274,7 +286,7 @@ class AzureSasSigner:
         """`filename`: what a browser saves the blob as (the SAS's `rscd` override)."""
         start, expiry = _sas_window(_epoch_second(now), expires_in)
         resource = "bv" if version_id else "b"
-        disposition = content_disposition(filename) if filename else ""
+        disposition, disposition_param = _sas_disposition(filename) if filename else ("", "")
         # permission, start, expiry, resource, identifier, ip, protocol, version, resource
         # type, version id, encryption scope and the five response-header overrides (cache
         # control, content disposition, encoding, language, type).
@@ -285,7 +297,6 @@ class AzureSasSigner:
         signature = base64.b64encode(self._hmac.digest(string_to_sign.encode())).decode()
         # The version goes in the URL (`versionid`), not in the token: the service reads it there.
         version_param = f"versionid={_quote_slash_safe(version_id)}&" if version_id else ""
-        disposition_param = f"&rscd={_quote_slash_safe(disposition)}" if filename else ""
         # Percent-encoded as the SDK does (quote with "/" safe): only ":" in the times and
         # "+" and "=" in the signature need it.
         return (
