@@ -31,7 +31,6 @@ from shares import access_log, access_report, resolver, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.backends.local import LocalBackend
 from sources.previews import object_preview
 from web.cursors import InvalidCursor
 from web.http import (
@@ -261,7 +260,12 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     preview = None
     if not entry.is_text and entry.source is not None:
         preview = object_preview(
-            source=entry.source, key=entry.key, size=entry.size, etag=entry.etag, version_id=entry.version_id
+            source=entry.source,
+            key=entry.key,
+            size=entry.size,
+            etag=entry.etag,
+            version_id=entry.version_id,
+            filename=entry.path.rpartition("/")[2],
         )
     context = {
         "share": share,
@@ -488,12 +492,16 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
     try:
         backend = resolver.backend_for_row(found.source)
         expires_in = resolver.presign_ttl(found.source)
-        if isinstance(backend, LocalBackend):  # revoking the share stops packager's own links
-            url = backend.sign_url(
-                entry["key"], expires_in=expires_in, grant=services.share_grant(found.share()), method=method
-            )
-        else:
-            url = backend.sign_url(entry["key"], method=method, expires_in=expires_in, version_id=entry["version_id"])
+        # Revoking the share stops the links that packager serves itself.
+        grant = services.share_grant(found.share()) if backend.serves_own_links else ""
+        url = backend.sign_url(
+            entry["key"],
+            method=method,
+            expires_in=expires_in,
+            version_id=entry["version_id"],
+            filename=entry["path"].rpartition("/")[2],
+            grant=grant,
+        )
     except StorageError as error:
         return _no_store(_text(error.message + "\n", status=409 if error.reason == "config" else 502))
     if method == "GET":

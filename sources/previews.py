@@ -160,9 +160,19 @@ def _cache_key(source: Source, key: str, version: str) -> str:
 
 
 def object_preview(
-    *, source: Source, key: str, size: int, etag: str = "", version_id: str = "", content_type: str = ""
+    *,
+    source: Source,
+    key: str,
+    size: int,
+    etag: str = "",
+    version_id: str = "",
+    content_type: str = "",
+    filename: str = "",
 ) -> Preview:
-    """The preview of one object, from the cache when this version was previewed before."""
+    """The preview of one object, from the cache when this version was previewed before.
+
+    `filename`: the name the image link saves as (a package entry's own; the key's by default).
+    """
     name = key.rpartition("/")[2]
     kind = preview_kind(name, content_type)
     preview = Preview(kind=kind, name=name, size=size, content_type=content_type or _guess_type(name))
@@ -193,7 +203,9 @@ def object_preview(
         cache.set(cache_key, preview, timeout)
     if preview.kind == "image":
         try:
-            url = clients.backend_for(source).sign_url(key, expires_in=IMAGE_URL_SECONDS, version_id=version_id)
+            url = clients.backend_for(source).sign_url(
+                key, expires_in=IMAGE_URL_SECONDS, version_id=version_id, filename=filename or name
+            )
         except StorageError as error:
             return dataclasses.replace(preview, kind="failed", error=_storage_sentence(error))
         preview = dataclasses.replace(preview, image_url=url)
