@@ -24,7 +24,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from packager import exports
 from packager.exports import annex, direct, dvc, gitrepo
 from packager.models import Package, PackageVersion, VersionEntry
-from packager.paths import InvalidPath, normalize_folder
+from packager.paths import InvalidPath, normalize_folder, reserved_in, reserved_message
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
 from packager.tree import list_version_folder
 from shares import access_log, access_report, resolver, services
@@ -307,6 +307,14 @@ def _download_version(request: HttpRequest, token: str) -> tuple[Share, PackageV
     version = access.serving_version
     if version is None:
         return _not_published(access)
+    if reserved := exports.reserved_path(version):
+        return _no_store(
+            _text(
+                f"Version {version.number} of this package cannot be downloaded: {reserved_message(reserved)} "
+                "Ask the package's owner to move it and publish a new version.\n",
+                status=409,
+            )
+        )
     return access, version
 
 
@@ -473,6 +481,8 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
                 status=409,
             )
         )
+    if reserved_in(entry["path"]):
+        return _no_store(_text(reserved_message(entry["path"]) + " It is not served.\n", status=409))
     requested_range = request.headers.get("Range", "")
     if requested_range and resolver.range_is_unsatisfiable(requested_range, entry["size"]):
         # Said here, not left to the store: some stores answer 206 to a range starting at
