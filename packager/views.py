@@ -186,7 +186,8 @@ def package_add_objects(request: AuthenticatedRequest) -> HttpResponse:
         if added.refused:
             shown = "; ".join(reason for _, reason in added.refused[:5])
             more = f" (and {len(added.refused) - 5:,} more)" if len(added.refused) > 5 else ""
-            messages.warning(request, f"Left out {len(added.refused):,} file(s) that cannot be package paths: {shown}{more}")
+            left_out = f"Left out {len(added.refused):,} file(s) that cannot be package paths: {shown}{more}"
+            messages.warning(request, left_out)
         return len(added)
 
     return _add_to_package(request, form, "Choose a package and select files.", add)

@@ -125,7 +125,9 @@ def test_adding_a_folder_adds_the_valid_keys_and_reports_the_rest(api: Api, owne
 
 
 @pytest.mark.django_db
-def test_the_add_page_adds_the_rest_and_names_the_refused_keys(owner_client: Client, owner: Any, tmp_path: Path) -> None:
+def test_the_add_page_adds_the_rest_and_names_the_refused_keys(
+    owner_client: Client, owner: Any, tmp_path: Path
+) -> None:
     write_files(tmp_path, {"set/a.csv": b"a\n", "set/.dvc/config": b"[core]\n"})
     source = make_local_source(owner, tmp_path)
     package = packages.package_create(owner=owner, name="P")
@@ -165,9 +167,7 @@ def _published_with(owner: Any, tmp_path: Path, path: str) -> Any:
 @pytest.mark.parametrize(
     "route", ["share_download_zip", "share_urls", "share_manifest", "share_datapackage", "share_direct_txt"]
 )
-def test_downloads_of_a_version_holding_a_reserved_path_are_refused(
-    owner: Any, tmp_path: Path, route: str
-) -> None:
+def test_downloads_of_a_version_holding_a_reserved_path_are_refused(owner: Any, tmp_path: Path, route: str) -> None:
     share = _published_with(owner, tmp_path, "sub/.Git/config")
     response = Client().get(reverse(route, args=[share.token]))
     assert response.status_code == 409
