@@ -308,13 +308,13 @@ def _download_version(request: HttpRequest, token: str) -> tuple[Share, PackageV
     if version is None:
         return _not_published(access)
     if reserved := exports.reserved_path(version):
-        return _no_store(
-            _text(
-                f"Version {version.number} of this package cannot be downloaded: {reserved_message(reserved)} "
-                "Ask the package's owner to move it and publish a new version.\n",
-                status=409,
-            )
+        refused = _text(
+            f"Version {version.number} of this package cannot be downloaded: {reserved_message(reserved)} "
+            "Ask the package's owner to move it and publish a new version.\n",
+            status=409,
         )
+        _no_store(refused)
+        return refused
     return access, version
 
 
