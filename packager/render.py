@@ -15,6 +15,7 @@ import hashlib
 import html
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from functools import lru_cache
@@ -57,7 +58,9 @@ _local = threading.local()
 
 
 def _joined(value: Any) -> str:
-    return "".join(value) if isinstance(value, list) else str(value or "")
+    if isinstance(value, list):  # the format's list of lines; anything else in it is dropped
+        return "".join(item for item in value if isinstance(item, str))
+    return str(value or "")
 
 
 @lru_cache(maxsize=32)
@@ -87,19 +90,24 @@ def _markdown() -> markdown.Markdown:
 def _markdown_with_math(text: str) -> str:
     """Sanitized HTML of Markdown whose maths stays as written."""
     found: list[str] = []
+    # A marker the text cannot hold: a fixed one written in a notebook would be "restored".
+    marker = f"PACKAGERMATH{secrets.token_hex(8)}N"
 
     def keep(match: re.Match[str]) -> str:
         found.append(match.group(0))
-        return f"PACKAGERMATH{len(found) - 1}X"
+        return f"{marker}{len(found) - 1}X"
 
     converted = _markdown().convert(_MATH.sub(keep, text))
 
     def restore(match: re.Match[str]) -> str:
-        source = found[int(match.group(1))]
+        index = int(match.group(1))
+        if index >= len(found):
+            return match.group(0)
+        source = found[index]
         css = "math display" if source.startswith(("$$", "\\begin")) else "math"
         return f'<span class="{css}">{html.escape(source)}</span>'
 
-    return sanitize(re.sub(r"PACKAGERMATH(\d+)X", restore, converted))
+    return sanitize(re.sub(marker + r"([0-9]+)X", restore, converted))
 
 
 def _image(mime: str, payload: Any) -> str:
@@ -155,6 +163,11 @@ def _read_notebook(text: str) -> tuple[Any, str]:
         raise ValueError("not notebook JSON") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
         raise ValueError("no cells")
+    worksheets = raw.get("worksheets") or []
+    if "cells" not in raw and not all(
+        isinstance(sheet, dict) and isinstance(sheet.get("cells"), list) for sheet in worksheets
+    ):
+        raise ValueError("worksheets without cells")
     if raw.get("nbformat") != 4 and "worksheets" not in raw:
         # Cells in format 4's shape without the version that says so: nbformat would read it as
         # format 1 and lose the cells' sources and outputs.
@@ -175,6 +188,8 @@ def _read_notebook(text: str) -> tuple[Any, str]:
             f"This notebook does not fully follow the Jupyter format ({f'at {path}: ' if path else ''}{first}); "
             "it is shown as far as it can be read."
         )
+    except Exception:  # nbformat's validator trips over some shapes (a cell that is a list)
+        return notebook, "This notebook does not follow the Jupyter format; it is shown as far as it can be read."
     return notebook, ""
 
 
@@ -182,14 +197,22 @@ def notebook_to_html(text: str) -> str:
     """A read-only rendering of a Jupyter notebook: markdown cells, code, and outputs."""
     try:
         notebook, warning = _read_notebook(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return '<p class="error">This notebook could not be read: it is not valid notebook JSON.</p>'
+    if not isinstance(notebook.get("cells"), list):
+        return '<p class="error">This notebook could not be read: its cells are not in the Jupyter format.</p>'
     metadata = notebook.get("metadata") or {}
     language = str(
         (metadata.get("language_info") or {}).get("name") or (metadata.get("kernelspec") or {}).get("language") or ""
     )
     lexer = _lexer(language.lower())
     parts: list[str] = [f'<p class="nb-warning">{html.escape(warning)}</p>'] if warning else []
+    skipped = sum(1 for cell in notebook["cells"] if not isinstance(cell, dict))
+    if skipped:
+        parts.append(
+            f'<p class="nb-warning">{skipped:,} cell(s) of this notebook are not in the Jupyter format (a cell '
+            "is an object); they are left out.</p>"
+        )
     for cell in notebook["cells"]:
         if not isinstance(cell, dict):
             continue

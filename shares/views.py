@@ -32,7 +32,7 @@ from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
 from sources.backends.local import LocalBackend
-from sources.previews import object_preview
+from sources.previews import Preview, object_preview
 from web.cursors import InvalidCursor
 from web.http import (
     AuthenticatedRequest,
@@ -259,7 +259,17 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
     preview = None
-    if not entry.is_text and entry.source is not None:
+    if entry.drift:
+        # Like a download (resolved_response), a preview never shows bytes other than those published.
+        change = "is gone from" if entry.drift == VersionEntry.Drift.MISSING else "has changed in"
+        preview = Preview(
+            kind="failed",
+            name=entry.path.rpartition("/")[2],
+            size=entry.size,
+            error=f"This file {change} storage since version {version.number} was published, so there is no "
+            "preview of it. Ask the package's owner to publish a new version.",
+        )
+    elif not entry.is_text and entry.source is not None:
         preview = object_preview(
             source=entry.source, key=entry.key, size=entry.size, etag=entry.etag, version_id=entry.version_id
         )

@@ -385,6 +385,8 @@ def _read_json(preview: Preview, reader: RangedFile) -> None:
         return
     try:
         preview.text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except RecursionError:  # nested deeper than json can follow: indented by the walk below
+        preview.text = indent_json_prefix(text)
     except json.JSONDecodeError as error:
         raise PreviewFailed(
             f"This file is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})."
@@ -399,6 +401,9 @@ def indent_json_prefix(text: str, indent: str = "  ") -> str:
     """
     out: list[str] = []
     depth, in_string, escaped = 0, False, False
+    # Indentation stops growing past this depth: a document nested 10,000 deep would
+    # otherwise be indented into hundreds of megabytes.
+    deepest = 32
     for char in text:
         if in_string:
             out.append(char)
@@ -413,12 +418,12 @@ def indent_json_prefix(text: str, indent: str = "  ") -> str:
             out.append(char)
         elif char in "{[":
             depth += 1
-            out.append(char + "\n" + indent * depth)
+            out.append(char + "\n" + indent * min(depth, deepest))
         elif char in "}]":
             depth = max(depth - 1, 0)
-            out.append("\n" + indent * depth + char)
+            out.append("\n" + indent * min(depth, deepest) + char)
         elif char == ",":
-            out.append(",\n" + indent * depth)
+            out.append(",\n" + indent * min(depth, deepest))
         elif char == ":":
             out.append(": ")
         elif not char.isspace():
