@@ -62,6 +62,14 @@ def _write_parquet_input() -> None:
     pq.write_table(pa.table({"blob": ["0" * (1024 * 1024 * 1024)]}), PARQUET_INPUT, compression="zstd")
 
 
+class _Bytes(io.BytesIO):
+    """In-memory bytes with the `size` previews read."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.size = len(data)
+
+
 def _run_case(case: str, direct: bool) -> None:
     import django
 
@@ -84,7 +92,7 @@ def _run_case(case: str, direct: bool) -> None:
             name = kind.partition(":")[2]
             preview = previews.Preview(kind=previews.preview_kind(name), name=name, size=len(data))
             if direct:
-                file = io.BytesIO(data)
+                file = _Bytes(data)
                 previews._READERS[preview.kind](preview, file)
             else:
                 preview = isolation.run(
