@@ -286,7 +286,7 @@ def source_object_link(request: AuthenticatedRequest, public_id: uuid.UUID, path
     return JsonResponse({"url": request.build_absolute_uri(url), "expires_in": source.presign_ttl})
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
