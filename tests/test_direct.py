@@ -213,9 +213,8 @@ def test_the_share_page_says_when_to_use_which_list(client: Any, owner: Any, mix
 @pytest.mark.django_db
 def test_signed_urls_name_the_file_as_the_package_does(client: Any, owner: Any, mixed_package: Package) -> None:
     """Every kind of link saves under the entry's own name, not the storage key's: S3 with
-    response-content-disposition (its signature is pinned to botocore's in test_signing,
-    moto does not check it), Azure with rscd (Azurite checks it and answers with it), a
-    local-folder link from packager itself."""
+    response-content-disposition, Azure with rscd (SeaweedFS and Azurite check the signature
+    and answer with it), a local-folder link from packager itself."""
     renamed = {
         "s3/survey/temps.csv": 's3/temperatures 2024 "final".csv',
         "azure/images/sub/notes.txt": "azure/notes – ü.txt",
@@ -231,6 +230,9 @@ def test_signed_urls_name_the_file_as_the_package_does(client: Any, owner: Any, 
 
     s3_query = parse_qs(urlsplit(urls[renamed["s3/survey/temps.csv"]]).query)
     assert s3_query["response-content-disposition"] == [content_disposition(names["s3/survey/temps.csv"])]
+    with urllib.request.urlopen(urls[renamed["s3/survey/temps.csv"]], timeout=10) as fetched:
+        assert fetched.read() == S3_FILES["survey/temps.csv"]
+        assert fetched.headers["Content-Disposition"] == content_disposition(names["s3/survey/temps.csv"])
 
     with urllib.request.urlopen(urls[renamed["azure/images/sub/notes.txt"]], timeout=10) as fetched:
         assert fetched.read() == b"notes"

@@ -145,8 +145,12 @@ def test_the_server_accepts_what_it_signs_for_every_key_and_method(
         get = requests.get(services.source_sign_url(source=source, key=key), timeout=10)
         head = requests.head(services.source_sign_url(source=source, key=key, method="HEAD"), timeout=10)
         pinned = requests.get(services.source_sign_url(source=source, key=key, version_id=version_id), timeout=10)
+        named_url = services.source_sign_url(source=source, key=key, version_id=version_id, filename=f"ü {key}")
+        named = requests.get(named_url, timeout=10)
         assert (get.status_code, get.content) == (200, key.encode()), key
         assert (head.status_code, head.headers["Content-Length"]) == (200, str(len(key.encode()))), key
         assert (pinned.status_code, pinned.content) == (200, key.encode()), key
+        assert (named.status_code, named.content) == (200, key.encode()), key
+        assert named.headers["Content-Disposition"] == content_disposition(f"ü {key}"), key
         # A GET URL does not work for HEAD: the method is signed.
         assert requests.head(services.source_sign_url(source=source, key=key), timeout=10).status_code == 403
