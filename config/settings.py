@@ -177,6 +177,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
+# MEDIA_ROOT is a folder every web node and worker mounts (NFS, a shared volume): local text
+# storage is then accepted with a database server (see packager.checks).
+MEDIA_ROOT_SHARED = env_bool("MEDIA_ROOT_SHARED", False)
 
 # Text files of packages (README.md, notebooks) go through Django's storage API.
 # TEXT_STORAGE=s3 or azure moves them to a bucket with django-storages, configured by
