@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -39,6 +40,11 @@ from prometheus_client.registry import Collector
 from web.http import client_ip
 
 logger = logging.getLogger(__name__)
+
+# Each process writes its figures under this folder, created if need be (a management
+# command or a worker may import this module before gunicorn has made it).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 REQUESTS = Counter(
     "packager_http_requests", "HTTP requests answered, by route name, method and status.", ["route", "method", "status"]
@@ -87,18 +93,20 @@ class JobsCollector(Collector):
             "Age of the oldest queued or running background job, by kind (0 when none).",
             labels=["kind"],
         )
-        # kind: (queryset of open jobs, state column, column of when the job was asked for).
+        # kind: (its open jobs, their state column and states, when each was asked for).
         # A queued index run carries no time of its own yet: its age counts from its start.
         kinds = {
             "index": (
                 Source.objects.filter(status__in=[Source.Status.QUEUED, Source.Status.INDEXING]),
                 "status",
+                [Source.Status.QUEUED, Source.Status.INDEXING],
                 "index_started_at",
             ),
             # A version waiting for its curator to confirm a large read is not stuck: left out.
             "checksum": (
                 PackageVersion.objects.filter(state=PackageVersion.State.CHECKSUMMING, awaiting_confirmation=False),
                 "state",
+                [PackageVersion.State.CHECKSUMMING],
                 "created_at",
             ),
             "publish": (
@@ -106,11 +114,13 @@ class JobsCollector(Collector):
                     state__in=[VersionPublication.State.QUEUED, VersionPublication.State.RUNNING]
                 ),
                 "state",
+                [VersionPublication.State.QUEUED, VersionPublication.State.RUNNING],
                 "created_at",
             ),
             "add_matches": (
                 AddMatchesJob.objects.filter(state__in=[AddMatchesJob.State.QUEUED, AddMatchesJob.State.RUNNING]),
                 "state",
+                [AddMatchesJob.State.QUEUED, AddMatchesJob.State.RUNNING],
                 "created_at",
             ),
             "repository": (
@@ -118,17 +128,21 @@ class JobsCollector(Collector):
                     state__in=[ShareRepository.State.PENDING, ShareRepository.State.BUILDING]
                 ),
                 "state",
+                [ShareRepository.State.PENDING, ShareRepository.State.BUILDING],
                 "requested_at",
             ),
         }
         now = timezone.now()
         try:
-            for kind, (jobs, state, asked_at) in kinds.items():
+            for kind, (jobs, state, states, asked_at) in kinds.items():
+                counts: dict[str, int] = {str(name): 0 for name in states}  # a series per state, 0 included
                 first = None
                 for row in jobs.order_by().values(state).annotate(count=Count("pk"), first=Min(asked_at)):
-                    waiting.add_metric([kind, row[state]], row["count"])
+                    counts[str(row[state])] = row["count"]
                     if row["first"] is not None:
                         first = row["first"] if first is None else min(first, row["first"])
+                for name, count in counts.items():
+                    waiting.add_metric([kind, name], count)
                 oldest.add_metric([kind], (now - first).total_seconds() if first is not None else 0.0)
         except DatabaseError:
             logger.warning("metrics: the jobs could not be counted", exc_info=True)

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from config import health, logs, metrics
@@ -19,6 +20,8 @@ logger = logging.getLogger("packager.requests")
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,127}")
 # A key link carries a secret in its path: /s/<token>/k/<key>/…
 _KEY_IN_PATH = re.compile(r"^(/s/[^/]+/k/)[^/]+")
+
+_STATIC_PREFIX = "/" + settings.STATIC_URL.lstrip("/")
 
 # Answered here, before the host check and everything else: an orchestrator probes a node
 # by its own address, which is not among ALLOWED_HOSTS, and a probe needs no session.
@@ -53,7 +56,12 @@ class RequestObservability:
                 match = request.resolver_match
                 # The route's name, never the path: paths hold tokens and file names, and
                 # would make one series per file.
-                route = (match.view_name or "unnamed") if match is not None else "unmatched"
+                if match is not None:
+                    route = match.view_name or "unnamed"
+                elif request.path_info.startswith(_STATIC_PREFIX):
+                    route = "static"  # answered by whitenoise, before URL routing
+                else:
+                    route = "unmatched"
             duration = time.perf_counter() - started
             response["X-Request-ID"] = request_id
             metrics.request_observed(

@@ -118,6 +118,7 @@ def test_it_counts_requests_by_route_and_times_the_resolver(client: Any, owner: 
     assert client.get(reverse("login")).status_code == 200
     assert client.get(f"/s/{open_share.token}/r/a.csv").status_code in {302, 307}
     assert client.get("/no/such/page/").status_code == 404
+    assert client.get("/static/css/app.css").status_code == 200
     after = _scrape(client).content.decode()
 
     def added(name: str, **labels: str) -> float:
@@ -126,6 +127,7 @@ def test_it_counts_requests_by_route_and_times_the_resolver(client: Any, owner: 
     assert added("packager_http_requests_total", route="login", method="GET", status="200") == 1
     assert added("packager_http_requests_total", route="share_resolve", method="GET", status="307") == 1
     assert added("packager_http_requests_total", route="unmatched", status="404") == 1
+    assert added("packager_http_requests_total", route="static", status="200") == 1
     assert added("packager_resolve_seconds_count", route="share_resolve") == 1
     assert open_share.token not in after and "no/such" not in after  # routes, never paths
 
@@ -144,6 +146,7 @@ def test_it_reports_jobs_and_the_access_log_backlog(client: Any, owner: Any, ope
     assert _sample(text, "packager_jobs", kind="checksum", state="checksumming") == 1
     assert _sample(text, "packager_job_oldest_age_seconds", kind="checksum") >= 300
     assert _sample(text, "packager_job_oldest_age_seconds", kind="publish") == 0
+    assert 'packager_jobs{kind="publish",state="queued"} 0.0' in text  # a series even when empty
     # The gauge is set as each request ends: the scrape before this one saw three events.
     text = _scrape(client).content.decode()
     assert _sample(text, "packager_access_log_backlog_events") == 3
