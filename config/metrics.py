@@ -18,10 +18,11 @@ import os
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count, Min
+from django.db.models import Count, Min, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.utils import timezone
 from prometheus_client import (
@@ -95,7 +96,7 @@ class JobsCollector(Collector):
         )
         # kind: (its open jobs, their state column and states, when each was asked for).
         # A queued index run carries no time of its own yet: its age counts from its start.
-        kinds = {
+        kinds: dict[str, tuple[QuerySet[Any], str, list[str], str]] = {
             "index": (
                 Source.objects.filter(status__in=[Source.Status.QUEUED, Source.Status.INDEXING]),
                 "status",
