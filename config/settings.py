@@ -196,6 +196,10 @@ _TEXT_STORAGE_BACKENDS = {
         "OPTIONS": {
             "bucket_name": os.environ.get("TEXT_STORAGE_BUCKET", ""),
             "endpoint_url": os.environ.get("TEXT_STORAGE_ENDPOINT_URL") or None,
+            # Keys of the text bucket's own, rather than AWS_* in the environment, which
+            # boto3 would also offer to any source connected without credentials.
+            "access_key": os.environ.get("TEXT_STORAGE_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("TEXT_STORAGE_SECRET_ACCESS_KEY") or None,
             "location": os.environ.get("TEXT_STORAGE_PREFIX", "packager-text"),
             "default_acl": None,
             "file_overwrite": False,
