@@ -27,6 +27,16 @@ control_socket_disable = True
 if Path("/dev/shm").is_dir():  # noqa: S108 (a folder of the kernel's, not a temporary file)
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 
+# With LOG_FORMAT=json gunicorn's own lines (start, worker exits, timeouts) are JSON too.
+if os.environ.get("LOG_FORMAT") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "config.logs.JsonFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    }
+
 _multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 

@@ -99,3 +99,37 @@ def test_it_needs_the_database_option_to_read_credentials() -> None:
 
     # Without --database, Django runs database checks with databases=None: nothing is read.
     assert credentials_readable(databases=None) == []
+
+
+def _entrypoint(tmp_path: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    """The image's entry point, with the venv's python first on PATH as in the image."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PACKAGER_VAR_DIR": str(tmp_path),
+        **environment,
+    }
+    env.pop("TEXT_STORAGE", None)
+    marker = tmp_path / "started"
+    return subprocess.run(
+        ["sh", str(ROOT / "deploy" / "docker" / "entrypoint.sh"), "touch", str(marker)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_image_refuses_to_start_what_the_checks_refuse(tmp_path: Path) -> None:
+    result = _entrypoint(tmp_path, DATABASE_URL=UNREACHABLE_POSTGRES)
+    assert result.returncode != 0
+    assert "packager.E001" in result.stderr
+    assert not (tmp_path / "started").exists()
+
+
+def test_the_image_starts_its_command_once_the_checks_pass(tmp_path: Path) -> None:
+    result = _entrypoint(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "started").exists()

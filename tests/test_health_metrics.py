@@ -255,7 +255,8 @@ def test_gunicorn_workers_share_metrics_and_log_json_and_report_a_database_down(
         assert _sample(body.decode(), "packager_http_requests_total", route="healthz", status="200") == 21
     finally:
         server.stop()
-    lines = [json.loads(line) for line in stderr.read_text().splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in stderr.read_text().splitlines() if line.strip()]  # every line is JSON
+    assert any(line["logger"] == "gunicorn.error" for line in lines)
     requests = [line for line in lines if line["logger"] == "packager.requests"]
     probe = next(line for line in requests if line["request_id"] == "probe-1")
     assert probe["method"] == "GET"
