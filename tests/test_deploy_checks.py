@@ -67,10 +67,10 @@ def _source_with_credentials(owner: Any) -> None:
 @pytest.mark.django_db
 def test_it_refuses_a_secret_key_that_cannot_decrypt_the_credentials(owner: Any, settings: Any) -> None:
     _source_with_credentials(owner)
-    call_command("check", "--database", "default")  # the key they were stored with
+    call_command("check", "--database", "default", "--tag", "database")  # the key they were stored with
     settings.SECRET_KEY = "another-key-than-the-one-the-credentials-were-stored-with"
     with pytest.raises(SystemCheckError) as refused:
-        call_command("check", "--database", "default")
+        call_command("check", "--database", "default", "--tag", "database")
     message = str(refused.value)
     assert "sources.E001" in message
     assert "SECRET_KEY" in message
@@ -83,7 +83,7 @@ def test_it_accepts_the_old_key_among_the_fallbacks(owner: Any, settings: Any) -
     _source_with_credentials(owner)
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "the-new-key-after-a-rotation"
-    call_command("check", "--database", "default")
+    call_command("check", "--database", "default", "--tag", "database")
 
 
 @pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_it_names_credentials_keys_when_they_are_set(owner: Any, settings: Any) 
     _source_with_credentials(owner)
     settings.CREDENTIALS_KEYS = ["a-credentials-key-the-sources-were-not-stored-with"]
     with pytest.raises(SystemCheckError, match="CREDENTIALS_KEYS"):
-        call_command("check", "--database", "default")
+        call_command("check", "--database", "default", "--tag", "database")
 
 
 def test_it_needs_the_database_option_to_read_credentials() -> None:
