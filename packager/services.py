@@ -24,20 +24,15 @@ from sources import clients
 from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject, SourceObjectQuerySet
 from sources.search import InvalidSearch, Search, common_folder, matches
+from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_SIZE = 5 * 1024 * 1024
 
 
-class PackageError(Exception):
+class PackageError(ApplicationError):
     """A request on a package that cannot be carried out, with a message for the user."""
-
-    status = 422  # the API's status: well-formed, but refused for what it asks
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class PathConflict(PackageError):

@@ -34,6 +34,7 @@ from packager.models import Package, PackageEntry, PackageVersion, VersionEntry,
 from sources import checksums, clients
 from sources.backends import ObjectNotFound, StorageError
 from sources.models import ObjectChecksum, Source
+from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,8 @@ MAX_LISTED_PATHS = 1000
 _TRANSIENT = {"timeout", "unreachable"}
 
 
-class VersionError(Exception):
-    def __init__(self, message: str, status: int = 422) -> None:  # the API's status
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class VersionError(ApplicationError):
+    pass
 
 
 # Publishing (the request) -------------------------------------------------------------

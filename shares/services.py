@@ -23,16 +23,15 @@ from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares import access_log, resolver
 from shares.models import Share, ShareEvent, ShareRepository
+from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 8
 
 
-class ShareError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ShareError(ApplicationError):
+    pass
 
 
 class TooManyAttempts(ShareError):

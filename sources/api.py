@@ -265,10 +265,7 @@ def update_source(request: HttpRequest, source_id: uuid.UUID, body: SourcePatch)
 @router.delete("/sources/{uuid:source_id}", response={204: None, **errors(409)})
 def delete_source(request: HttpRequest, source_id: uuid.UUID) -> Status[None]:
     source = get_source(request, source_id)
-    try:
-        services.source_delete(source=source)
-    except services.SourceInUse as error:
-        raise HttpError(409, str(error)) from error
+    services.source_delete(source=source)  # SourceInUse: 409
     return Status(204, None)
 
 
@@ -293,10 +290,7 @@ def index_source(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str,
 def cancel_index(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str, Any]]:
     """Stop the queued or running index; what it listed so far stays in the index."""
     source = get_source(request, source_id)
-    try:
-        services.source_index_cancel(source=source)
-    except services.NothingToCancel as error:
-        raise HttpError(409, str(error)) from error
+    services.source_index_cancel(source=source)  # NothingToCancel: 409
     return Status(202, source_out(source))
 
 

@@ -20,6 +20,7 @@ from sources.backends import ObjectInfo, StorageError
 from sources.backends.local import LocalBackend
 from sources.endpoints import local_path_error
 from sources.models import Source, SourceObject
+from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ INDEX_READ_PAGE = 1000
 INDEX_PROGRESS_EVERY = 1000
 
 
-class SourceInUse(Exception):
-    pass
+class SourceInUse(ApplicationError):
+    status = 409
 
 
 def can_add_local_sources(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -216,8 +217,8 @@ def source_index_request(*, source: Source) -> None:
     transaction.on_commit(lambda: index_source.delay(source_pk))
 
 
-class NothingToCancel(Exception):
-    pass
+class NothingToCancel(ApplicationError):
+    status = 409
 
 
 def source_index_cancel(*, source: Source) -> None:
