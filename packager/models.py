@@ -130,12 +130,6 @@ class PackageFolder(FolderTotals):
         indexes = [models.Index(fields=["package", "parent", "path"], name="package_folder_listing")]
 
 
-def parent_of(path: str) -> str:
-    """The folder of a path, with its trailing slash: "a/b/" for "a/b/c.csv", "" for "c.csv"."""
-    head, slash, _ = path.rpartition("/")
-    return head + slash
-
-
 class PackageVersion(models.Model):
     """An immutable snapshot of a package's entries, pinned to object versions and hashes."""
 

@@ -72,16 +72,6 @@ def ancestors(path: str) -> list[str]:
     return ["/".join(parts[: index + 1]) + "/" for index in range(len(parts))]
 
 
-def join(folder: str, name: str) -> str:
-    return normalize_path(f"{folder}{name}")
-
-
-def folder_parent(folder: str) -> str:
-    """ "a/" for the folder "a/b/", "" for "a/" and for the top ("")."""
-    head, slash, _ = folder[:-1].rpartition("/")
-    return head + slash
-
-
 def add_to_folders(totals: dict[str, list[int]], path: str, size: int, count: int = 1) -> None:
     """Add a file's size and count to `totals` ({folder: [size, count]}) for every folder
     above it and for the whole package (the folder "")."""

@@ -31,7 +31,7 @@ from packager.exports.parts import BASE
 from packager.exports.rows import Row, resolve_path
 from packager.models import PackageVersion, VersionEntry, VersionPublication
 from sources import clients
-from sources.backends import StorageError
+from sources.backends.errors import StorageError
 from sources.models import Source
 from web.errors import ApplicationError
 

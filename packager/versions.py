@@ -32,9 +32,10 @@ from django.utils import timezone
 from packager import exports
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry, VersionFolder
 from sources import checksums, clients
-from sources.backends import ObjectNotFound, StorageError
+from sources.backends.errors import ObjectNotFound, StorageError
 from sources.models import ObjectChecksum, Source
 from web.errors import ApplicationError
+from web.paths import folder_of
 
 logger = logging.getLogger(__name__)
 
@@ -411,7 +412,7 @@ def _seal(version: PackageVersion) -> None:
             VersionFolder(
                 package_version=version,
                 path=path,
-                parent=path[:-1].rpartition("/")[0] + ("/" if "/" in path[:-1] else ""),
+                parent=folder_of(path),
                 size=size,
                 file_count=file_count,
             )

@@ -34,6 +34,7 @@ from packager.tree import list_package_folder
 from sources.models import Source
 from web.cursors import InvalidCursor
 from web.http import AuthenticatedRequest, allow_storage_images, path_url_prefix
+from web.paths import folder_of
 
 
 def _get_package(request: AuthenticatedRequest, public_id: uuid.UUID) -> Package:
@@ -225,7 +226,7 @@ def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str =
             form.add_error(None, error.message)
         else:
             messages.success(request, f"Saved “{saved.path}”.")
-            return redirect(_package_url(package, saved.path.rpartition("/")[0] + "/" if "/" in saved.path else ""))
+            return redirect(_package_url(package, folder_of(saved.path)))
     return render(request, "packager/write.html", {"package": package, "form": form, "entry": entry})
 
 
@@ -297,8 +298,7 @@ def entry_remove(request: AuthenticatedRequest, public_id: uuid.UUID, path: str)
             request,
             f"Removed {removed} entr{'y' if removed == 1 else 'ies'} from the package. The bucket was not touched.",
         )
-    parent = path.strip("/").rpartition("/")[0]
-    return redirect(_package_url(package, f"{parent}/" if parent else ""))
+    return redirect(_package_url(package, folder_of(path.strip("/"))))
 
 
 @login_required

@@ -30,7 +30,7 @@ from packager.tree import list_version_folder
 from shares import access_log, access_report, resolver, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
-from sources.backends import StorageError
+from sources.backends.errors import StorageError
 from sources.backends.local import LocalBackend
 from sources.previews import object_preview
 from web.cursors import InvalidCursor
@@ -42,6 +42,7 @@ from web.http import (
     client_ip,
     path_url_prefix,
 )
+from web.paths import folder_of
 
 SESSION_KEY = "unlocked_shares"
 
@@ -272,7 +273,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "html": html,
         "preview": preview,
         "resolve_url": exports.resolve_url(_resolve_base(request, share), entry.path),
-        "crumbs": breadcrumbs(entry.path.rpartition("/")[0]),
+        "crumbs": breadcrumbs(folder_of(entry.path)),
     }
     response = render(request, "shares/entry.html", context)
     if preview is not None and preview.image_url:

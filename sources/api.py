@@ -12,7 +12,7 @@ from ninja.responses import Status
 from pydantic import field_validator
 
 from sources import services
-from sources.backends import StorageError
+from sources.backends.errors import StorageError
 from sources.browse import browse_page
 from sources.models import Source
 from sources.search import COUNT_CAP, InvalidSearch, Search, search_page

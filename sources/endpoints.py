@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from sources.backends.base import StorageError
+from sources.backends.errors import StorageError
 from sources.backends.network import AddressRefused, checked_addresses
 
 

@@ -21,6 +21,7 @@ from sources.backends.local import LocalBackend
 from sources.endpoints import local_path_error
 from sources.models import Source, SourceObject
 from web.errors import ApplicationError
+from web.paths import folder_of
 
 logger = logging.getLogger(__name__)
 
@@ -282,10 +283,9 @@ def _this_run(source_pk: int, generation: int) -> models.QuerySet[Source]:
 
 
 def _parent_of(path: str) -> tuple[str, str]:
-    """("a/b/", "c.txt") for "a/b/c.txt"; folders keep their trailing slash."""
-    stripped = path[:-1] if path.endswith("/") else path
-    parent, _, name = stripped.rpartition("/")
-    return (f"{parent}/" if parent else ""), name + ("/" if path.endswith("/") else "")
+    """("a/b/", "c.txt") for "a/b/c.txt"; folders keep their trailing slash: ("a/", "b/") for "a/b/"."""
+    parent = folder_of(path)
+    return parent, path[len(parent) :]
 
 
 # The columns a listing writes, in the order of an index row tuple; on conflict every one but
@@ -429,7 +429,7 @@ def _folder_and_ancestors(folder: str) -> Iterator[str]:
     """ "a/b/", then "a/"; nothing for the root ("")."""
     while folder:
         yield folder
-        folder = _parent_of(folder)[0]
+        folder = folder_of(folder)
 
 
 # What a listing says of a file, in the order _indexed_files reads it, to tell whether a

@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from sources import services
-from sources.backends import StorageError
+from sources.backends.errors import StorageError
 
 
 class TransientStorageError(Exception):

@@ -25,7 +25,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sources import clients, grants, services
-from sources.backends import ObjectNotFound, StorageError
+from sources.backends.errors import ObjectNotFound, StorageError
 from sources.backends.local import LocalBackend, load_link
 from sources.browse import BrowsePage, browse_page, folder_rows
 from sources.forms import SearchForm, SourceForm
@@ -33,6 +33,7 @@ from sources.models import Source, SourceObject
 from sources.previews import object_preview
 from sources.search import InvalidSearch, search_page
 from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
+from web.paths import folder_of
 
 PAGE_SIZE = 200
 
@@ -266,7 +267,7 @@ def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str
         "info": info,
         "error": error,
         "preview": preview,
-        "crumbs": breadcrumbs(path.rpartition("/")[0]),
+        "crumbs": breadcrumbs(folder_of(path)),
         "name": path.rpartition("/")[2],
     }
     response = render(request, "sources/object.html", context, status=status)

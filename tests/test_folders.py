@@ -62,11 +62,11 @@ def stored(package: Package) -> dict[str, list[int]]:
 
 def bulk_package(package: Package, paths: list[str], size: int = 7) -> None:
     """Many entries at once, with their folder aggregates (as a bulk import would)."""
-    from packager.models import parent_of
+    from web.paths import folder_of
 
     PackageEntry.objects.bulk_create(
         PackageEntry(
-            package=package, path=path, parent=parent_of(path), kind="pointer", size=size, sha256="0" * 64, md5="0" * 32
+            package=package, path=path, parent=folder_of(path), kind="pointer", size=size, sha256="0" * 64, md5="0" * 32
         )
         for path in paths
     )
