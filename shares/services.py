@@ -102,7 +102,7 @@ def share_grant_stands(share_id: str) -> bool:
     share = (
         Share.objects.select_related("package__owner").filter(pk=int(share_id)).first() if share_id.isdigit() else None
     )
-    return share is not None and share.is_active and share.package.owner.is_active
+    return share is not None and share.is_open
 
 
 def share_revoke(*, share: Share) -> None:

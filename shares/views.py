@@ -43,6 +43,7 @@ from web.http import (
     path_url_prefix,
 )
 from web.paths import folder_of
+from web.ranges import range_is_unsatisfiable
 
 SESSION_KEY = "unlocked_shares"
 
@@ -97,11 +98,6 @@ def _get_share(token: str) -> Share:
     )
 
 
-def _is_open(share: Share) -> bool:
-    """Neither revoked nor expired, and its owner's account is still active."""
-    return share.is_active and share.package.owner.is_active
-
-
 def _gone(request: HttpRequest, share: Share) -> HttpResponse:
     return render(request, "shares/gone.html", {"share": share}, status=410)
 
@@ -120,7 +116,7 @@ def _challenge(message: str = "This share needs its password.") -> HttpResponse:
 def _download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
     """The share for a download endpoint, or the response that refuses it."""
     share = _get_share(token)
-    if not _is_open(share):
+    if not share.is_open:
         return _gone(request, share)
     try:
         if not _is_unlocked(request, share):
@@ -147,7 +143,7 @@ def _no_store(response: HttpResponseBase) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     share = _get_share(token)
-    if not _is_open(share):
+    if not share.is_open:
         return _gone(request, share)
     form = UnlockForm(request.POST or None)
     if not _needs_no_password(request, share):
@@ -433,7 +429,7 @@ def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, w
         found = resolver.lookup(token, match=match, value=value)
     if found is None:
         raise Http404("No such share")
-    if not found.is_active:
+    if not found.is_open:
         return _gone(request, _get_share(token))
     if found.has_password:
         share = found.share()
@@ -454,7 +450,7 @@ def resolve_open_share(
     unknown token, a password, a revoked or expired link, nothing published), which the
     full view answers."""
     found = resolver.lookup(token, match=match, value=value)
-    if found is None or not found.is_active or found.has_password or found.version_id is None:
+    if found is None or not found.is_open or found.has_password or found.version_id is None:
         request.resolve_lookup = ((token, match, value), found)  # type: ignore[attr-defined]
         return None
     return resolved_response(request, found, what=what)
@@ -475,7 +471,7 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
             )
         )
     requested_range = request.headers.get("Range", "")
-    if requested_range and resolver.range_is_unsatisfiable(requested_range, entry["size"]):
+    if requested_range and range_is_unsatisfiable(requested_range, entry["size"]):
         # Said here, not left to the store: some stores answer 206 to a range starting at
         # the end, and wget -c would then fetch a complete file forever.
         refused = _text(f"The range starts past the end of “{entry['path']}” ({entry['size']:,} bytes).\n", status=416)

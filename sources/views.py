@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import mimetypes
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from sources.previews import object_preview
 from sources.search import InvalidSearch, search_page
 from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
 from web.paths import folder_of
+from web.ranges import single_range
 
 PAGE_SIZE = 200
 
@@ -288,29 +288,6 @@ def source_object_link(request: AuthenticatedRequest, public_id: uuid.UUID, path
     return JsonResponse({"url": request.build_absolute_uri(url), "expires_in": source.presign_ttl})
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
-    """(start, end) inclusive; None to send everything; "unsatisfiable" for a 416."""
-    match = _RANGE.match(header.strip())
-    if not match:
-        return None  # absent, malformed or several ranges: the whole file is a valid answer
-    first, last = match.groups()
-    if not first and not last:
-        return None
-    if not first:
-        length = int(last)
-        if length == 0:
-            return "unsatisfiable"
-        return max(size - length, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or end < start:
-        return "unsatisfiable"
-    return start, end
-
-
 def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
     with path.open("rb") as handle:
         handle.seek(start)
@@ -354,7 +331,7 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
     stat = path.stat()
     size = stat.st_size
     etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
-    wanted = _parse_range(request.headers.get("Range", ""), size)
+    wanted = single_range(request.headers.get("Range", ""), size)
     if_range = request.headers.get("If-Range")
     if if_range and if_range != etag and if_range != http_date(stat.st_mtime):
         wanted = None  # the file changed since the client's partial copy: start over
