@@ -54,7 +54,7 @@ from packager import versions  # noqa: E402
 from packager.models import Package, PackageVersion, VersionEntry  # noqa: E402
 from shares import services  # noqa: E402
 from shares.models import Share, ShareRepository  # noqa: E402
-from sources import services as source_services  # noqa: E402
+from sources import indexing  # noqa: E402
 from sources.models import Source  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -248,7 +248,7 @@ def main() -> None:
     for index in range(args.sample):
         (data / f"part {index // 50}").mkdir(exist_ok=True)
         (data / f"part {index // 50}" / f"file {index}.bin").write_bytes(os.urandom(100 + index))
-    source_services.source_index(source_pk=source.pk)
+    indexing.source_index(source_pk=source.pk)
     package = packages.package_create(owner=user, name="sample")
     folders = sorted({f"part {index // 50}/" for index in range(args.sample)})
     packages.package_add_objects(package=package, source=source, paths=folders)

@@ -16,6 +16,7 @@ from packager import versions
 from packager.models import Package
 from shares import services as shares
 from shares.models import Share
+from sources import indexing
 from sources import services as sources
 from sources.models import Source
 
@@ -70,7 +71,7 @@ def seed_demo(*, data_path: Path = DEMO_DATA) -> Demo:
             trusted=True,
         )
     if not source.is_indexed:
-        transaction.on_commit(lambda: sources.source_index(source_pk=source.pk))
+        transaction.on_commit(lambda: indexing.source_index(source_pk=source.pk))
     package = Package.objects.filter(owner=user, slug="lake-temperature-survey").first()
     if package is None:
         package = packages.package_create(

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sources import services
+from sources import indexing, services
 from sources.models import Source
 
 
@@ -24,7 +24,7 @@ def make_source(owner: Any, fields: dict[str, Any], *, index: bool = True) -> So
         owner=owner, kind=kind, fields=data, credentials=credentials, index=False, trusted=True
     )
     if index:
-        services.source_index(source_pk=source.pk)
+        indexing.source_index(source_pk=source.pk)
         source.refresh_from_db()
     return source
 
