@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from packager import publications, services, versions
+from packager import drift, publications, services, versions
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from sources.api import get_source, iso_datetime
 from sources.search import Search
@@ -461,7 +461,7 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
 def verify_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
     """Re-check every object against the store; the result appears under "drift"."""
     version = get_version(request, package_id, number)
-    versions.version_verify_request(version=version)
+    drift.version_verify_request(version=version)
     return Status(202, version_out(version))
 
 

@@ -150,7 +150,7 @@ class PackageVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
     # Lowercase hex sha256 over every entry sorted by path in code-point order (see
-    # packager.versions.top_hash); set when the version is published.
+    # packager.checksumming.top_hash); set when the version is published.
     top_hash = models.CharField(max_length=64, blank=True)
     entry_count = models.BigIntegerField(default=0)
     file_count = models.BigIntegerField(default=0)  # data (pointer) entries

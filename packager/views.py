@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from packager import publications, services, versions
+from packager import drift, publications, services, versions
 from packager.forms import (
     AddObjectsForm,
     AddSearchForm,
@@ -390,7 +390,7 @@ def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: 
 def version_verify(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
     version = _get_version(request, public_id, number)
     try:
-        versions.version_verify_request(version=version)
+        drift.version_verify_request(version=version)
     except versions.VersionError as error:
         messages.error(request, error.message)
     else:
