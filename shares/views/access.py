@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, render
@@ -13,9 +16,12 @@ from packager import exports
 from packager.models import PackageVersion
 from shares import services
 from shares.models import Share
+from sources.backends.errors import StorageError
 from web.http import client_ip
 
 SESSION_KEY = "unlocked_shares"
+
+P = ParamSpec("P")
 
 
 def is_owner(request: HttpRequest, share: Share) -> bool:
@@ -144,3 +150,26 @@ def text(body: str, *, status: int = 200) -> HttpResponse:
 
 def site_base(request: HttpRequest) -> str:
     return request.build_absolute_uri("/")[:-1]
+
+
+def serves_version(
+    view: Callable[Concatenate[HttpRequest, Share, PackageVersion, P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, str, P], HttpResponseBase]:
+    """A download view of the version a share serves: it gets the share and the version, once
+    the share is open, unlocked and has a published version (download_version answers otherwise)."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, token: str, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        access = download_version(request, token)
+        if isinstance(access, HttpResponse):
+            return access
+        share, version = access
+        return view(request, share, version, *args, **kwargs)
+
+    return guarded
+
+
+def storage_failure(error: StorageError) -> HttpResponseBase:
+    """A download that needed storage and failed: 409 when signing cannot work for this
+    source (its configuration), 502 when the storage service failed or did not answer."""
+    return no_store(text(error.message + "\n", status=409 if error.reason == "config" else 502))

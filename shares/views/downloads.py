@@ -7,9 +7,10 @@ from django.views.decorators.http import require_http_methods
 
 from packager import exports
 from packager.exports import direct
+from packager.models import PackageVersion
 from shares import access_log, services
-from shares.models import ShareEvent
-from shares.views.access import download_version, links, no_store, text
+from shares.models import Share, ShareEvent
+from shares.views.access import links, no_store, serves_version, storage_failure, text
 from sources.backends.errors import StorageError
 from web.http import client_ip
 
@@ -26,11 +27,8 @@ def _sized(request: HttpRequest, export: exports.Export, content_type: str) -> H
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = download_version(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share, version = access
+@serves_version
+def share_download_zip(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     archive = exports.download_zip(version, share.package, links(request, share))
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.ZIP, ip_address=client_ip(request))
@@ -40,29 +38,22 @@ def share_download_zip(request: HttpRequest, token: str) -> HttpResponseBase:
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_urls(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = download_version(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share, version = access
+@serves_version
+def share_urls(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
     return _sized(request, exports.urls_txt(version, links(request, share)), "text/plain; charset=utf-8")
 
 
-def _direct_list(request: HttpRequest, token: str, kind: str) -> HttpResponseBase:
+def _direct_list(request: HttpRequest, share: Share, version: PackageVersion, kind: str) -> HttpResponseBase:
     """direct.txt / direct.tsv: freshly signed storage URLs for clients that cannot come back."""
-    access = download_version(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share, version = access
     try:
         expires_in = direct.parse_expires_in(request.GET.get("expires_in"))
         signers = direct.signers_for(version, expires_in, grant=services.share_grant(share))
     except direct.DirectListError as error:
         return no_store(text(error.message + "\n", status=400))
     except StorageError as error:
-        return no_store(text(error.message + "\n", status=409 if error.reason == "config" else 502))
+        return storage_failure(error)
     base = request.build_absolute_uri("/")[:-1]
 
     def absolute(url: str) -> str:
@@ -83,21 +74,20 @@ def _direct_list(request: HttpRequest, token: str, kind: str) -> HttpResponseBas
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_direct_txt(request: HttpRequest, token: str) -> HttpResponseBase:
-    return _direct_list(request, token, "txt")
+@serves_version
+def share_direct_txt(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
+    return _direct_list(request, share, version, "txt")
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_direct_tsv(request: HttpRequest, token: str) -> HttpResponseBase:
-    return _direct_list(request, token, "tsv")
+@serves_version
+def share_direct_tsv(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
+    return _direct_list(request, share, version, "tsv")
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = download_version(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share, version = access
+@serves_version
+def share_manifest(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
     export = exports.manifest_jsonl(version, links(request, share))
@@ -105,9 +95,6 @@ def share_manifest(request: HttpRequest, token: str) -> HttpResponseBase:
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_datapackage(request: HttpRequest, token: str) -> HttpResponseBase:
-    access = download_version(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share, version = access
+@serves_version
+def share_datapackage(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     return _sized(request, exports.datapackage_json(version, links(request, share)), "application/json")

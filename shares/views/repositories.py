@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.views.decorators.http import require_http_methods
 
 from packager.exports import gitrepo
+from packager.models import PackageVersion
 from shares import services
-from shares.views.access import download_version, no_store, site_base, text
+from shares.models import Share
+from shares.views.access import no_store, serves_version, site_base, text
 
 
 @require_http_methods(["GET", "HEAD"])
-def share_repository_file(request: HttpRequest, token: str, kind: str, name: str) -> HttpResponseBase:
+@serves_version
+def share_repository_file(
+    request: HttpRequest, share: Share, version: PackageVersion, kind: str, name: str
+) -> HttpResponseBase:
     """A file of the share's git-annex or DVC repository, for git's dumb HTTP protocol."""
-    access = download_version(request, token)
-    if isinstance(access, HttpResponse):
-        return access
-    share, version = access
     if not gitrepo.is_served_file(name):
         return text("Not in this repository.\n", status=404)
     repository = services.share_repository_request(share=share, version=version, kind=kind, base_url=site_base(request))

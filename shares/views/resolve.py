@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from packager.models import VersionEntry
 from shares import access_log, resolver, services
 from shares.models import ShareEvent
-from shares.views.access import challenge, get_share, gone, is_unlocked, no_store, not_published, text
+from shares.views.access import challenge, get_share, gone, is_unlocked, no_store, not_published, storage_failure, text
 from sources.backends.errors import StorageError
 from sources.backends.local import LocalBackend
 from web.ranges import range_is_unsatisfiable
@@ -92,7 +92,7 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         else:
             url = backend.sign_url(entry["key"], method=method, expires_in=expires_in, version_id=entry["version_id"])
     except StorageError as error:
-        return no_store(text(error.message + "\n", status=409 if error.reason == "config" else 502))
+        return storage_failure(error)
     if method == "GET":
         access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.RESOLVE, path=entry["path"])
     response = HttpResponse(status=307)
