@@ -35,7 +35,7 @@ class ShareError(ApplicationError):
 
 
 class TooManyAttempts(ShareError):
-    pass
+    status = 429
 
 
 def _pinned_version(package: Package, version: int | str | None, created_by: Any) -> PackageVersion | None:

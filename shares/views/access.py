@@ -95,7 +95,7 @@ def download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
         if not is_unlocked(request, share):
             return challenge()
     except services.TooManyAttempts as error:
-        return HttpResponse(error.message + "\n", status=429, content_type="text/plain; charset=utf-8")
+        return text(error.message + "\n", status=error.status)
     return share
 
 
@@ -149,6 +149,7 @@ def text(body: str, *, status: int = 200) -> HttpResponse:
 
 
 def site_base(request: HttpRequest) -> str:
+    """packager's own origin as the client reached it ("https://host"), for absolute links."""
     return request.build_absolute_uri("/")[:-1]
 
 

@@ -10,7 +10,7 @@ from packager.exports import direct
 from packager.models import PackageVersion
 from shares import access_log, services
 from shares.models import Share, ShareEvent
-from shares.views.access import links, no_store, serves_version, storage_failure, text
+from shares.views.access import links, no_store, serves_version, site_base, storage_failure, text
 from sources.backends.errors import StorageError
 from web.http import client_ip
 
@@ -54,7 +54,7 @@ def _direct_list(request: HttpRequest, share: Share, version: PackageVersion, ki
         return no_store(text(error.message + "\n", status=400))
     except StorageError as error:
         return storage_failure(error)
-    base = request.build_absolute_uri("/")[:-1]
+    base = site_base(request)
 
     def absolute(url: str) -> str:
         return base + url

@@ -16,6 +16,7 @@ from packager.models import Package
 from shares import access_report, services
 from shares.forms import ShareForm
 from shares.models import Share, ShareEvent
+from shares.views.access import site_base
 from web.http import AuthenticatedRequest
 
 
@@ -43,7 +44,7 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             "package": package,
             "form": form,
             "shares": [(share, locked.get(share.pk)) for share in shares],
-            "base_url": request.build_absolute_uri("/")[:-1],
+            "base_url": site_base(request),
         },
     )
 

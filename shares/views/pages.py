@@ -55,7 +55,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
                 status = 403
             except services.TooManyAttempts as error:
                 form.add_error(None, error.message)
-                status = 429
+                status = error.status
         return no_store(render(request, "shares/unlock.html", {"share": share, "form": form}, status=status))
     if request.method == "POST":
         return redirect("share_page", token=share.token)

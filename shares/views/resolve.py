@@ -37,7 +37,7 @@ def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, w
             if not is_unlocked(request, share):
                 return challenge()
         except services.TooManyAttempts as error:
-            return text(error.message + "\n", status=429)
+            return text(error.message + "\n", status=error.status)
     if found.version_id is None:
         return not_published(get_share(token))
     return resolved_response(request, found, what=what)
