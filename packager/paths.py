@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 from sources.names import invisible_characters, visible
+from web.errors import ApplicationError
 
 MAX_PATH = 1024
 MAX_SEGMENT = 255
@@ -18,10 +19,8 @@ RESERVED_TOP_LEVEL = frozenset({"urls.txt", "manifest.jsonl", "datapackage.json"
 POINTER_SUFFIX = ".pointer.json"
 
 
-class InvalidPath(ValueError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class InvalidPath(ApplicationError, ValueError):
+    """A path that cannot be in a package (422). A ValueError too: schema validators raise it."""
 
 
 def normalize_path(raw: str) -> str:

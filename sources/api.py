@@ -15,7 +15,7 @@ from sources import services
 from sources.backends.errors import StorageError
 from sources.browse import browse_page
 from sources.models import Source
-from sources.search import COUNT_CAP, InvalidSearch, Search, search_page
+from sources.search import COUNT_CAP, Search, search_page
 from web.api_errors import errors
 from web.http import api_user
 
@@ -337,10 +337,7 @@ def search_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Sear
         raise HttpError(409, source.last_error or "Search needs the index, which is being built; browse meanwhile.")
     search = query.search()
     root = source.normalized_prefix
-    try:
-        page = search_page(source, search, cursor=query.cursor, limit=query.limit)
-    except InvalidSearch as error:
-        raise HttpError(422, str(error)) from error
+    page = search_page(source, search, cursor=query.cursor, limit=query.limit)  # InvalidSearch: 422
     return {
         "total": page.total,
         "total_exact": page.exact,

@@ -177,7 +177,7 @@ def test_an_index_run_that_cannot_list_records_the_error(owner: Any, moto_server
     source = make_source(owner, moto_server.source_fields(s3_bucket))
     moto_server.client().delete_bucket(Bucket=s3_bucket)
     from sources.backends import StorageError
-    from sources.services import source_index
+    from sources.indexing import source_index
 
     with pytest.raises(StorageError):
         source_index(source_pk=source.pk)
