@@ -4,7 +4,6 @@ import mimetypes
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,8 +23,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sources import clients, grants, services
+from sources.backends import content_disposition
 from sources.backends.errors import ObjectNotFound, StorageError
-from sources.backends.local import LocalBackend, load_link
+from sources.backends.local import load_link
 from sources.browse import BrowsePage, browse_page, folder_rows
 from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
@@ -317,13 +317,11 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
             status=410,
             content_type="text/plain; charset=utf-8",
         )
-    source = Source.objects.filter(public_id=link["source"], kind=Source.Kind.LOCAL).first()
+    source = Source.objects.filter(public_id=link["source"]).first()
     if source is None:
         raise Http404("Source not found")
     try:
-        backend = clients.backend_for(source)
-        assert isinstance(backend, LocalBackend)
-        path = backend.path_of(link["key"])
+        path = clients.backend_for(source).served_file(link["key"])
     except ObjectNotFound:
         raise Http404("File not found") from None
     except StorageError as error:  # e.g. the folder is no longer under LOCAL_SOURCE_ROOTS
@@ -339,7 +337,7 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Last-Modified": http_date(stat.st_mtime),
-        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(path.name),
+        "Content-Disposition": content_disposition(link.get("filename") or path.name),
         "Cache-Control": "private, no-store",
     }
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -15,12 +15,17 @@ def byte_ranges(header: str) -> list[Spec] | None:
     specs: list[Spec] = []
     for spec in ranges.split(","):
         first, dash, last = (part.strip() for part in spec.partition("-"))
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
+        if not dash or not (first or last) or not all(_digits(part) for part in (first, last) if part):
             return None
         if first and last and int(last) < int(first):
             return None
         specs.append((int(first) if first else None, int(last) if last else None))
     return specs
+
+
+def _digits(text: str) -> bool:
+    # isdigit() is true of "¹" and "²", which int() refuses: only ASCII digits count.
+    return text.isascii() and text.isdigit()
 
 
 def _satisfiable(spec: Spec, size: int) -> bool:

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from packager import exports
 from packager.models import PackageVersion
+from packager.paths import reserved_message
 from shares import services
 from shares.models import Share
 from sources.backends.errors import StorageError
@@ -136,6 +137,14 @@ def download_version(request: HttpRequest, token: str) -> tuple[Share, PackageVe
     version = access.serving_version
     if version is None:
         return not_published(access)
+    if reserved := exports.reserved_path(version):
+        refused = text(
+            f"Version {version.number} of this package cannot be downloaded: {reserved_message(reserved)} "
+            "Ask the package's owner to move it and publish a new version.\n",
+            status=409,
+        )
+        no_store(refused)
+        return refused
     return access, version
 
 

@@ -29,7 +29,7 @@ from shares.views.access import (
     resolve_base,
     site_base,
 )
-from sources.previews import object_preview
+from sources.previews import Preview, object_preview
 from web.cursors import InvalidCursor
 from web.http import allow_image_origin, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
 from web.paths import folder_of
@@ -152,9 +152,24 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
     preview = None
-    if not entry.is_text and entry.source is not None:
+    if entry.drift:
+        # Like a download (resolved_response), a preview never shows bytes other than those published.
+        change = "is gone from" if entry.drift == VersionEntry.Drift.MISSING else "has changed in"
+        preview = Preview(
+            kind="failed",
+            name=entry.path.rpartition("/")[2],
+            size=entry.size,
+            error=f"This file {change} storage since version {version.number} was published, so there is no "
+            "preview of it. Ask the package's owner to publish a new version.",
+        )
+    elif not entry.is_text and entry.source is not None:
         preview = object_preview(
-            source=entry.source, key=entry.key, size=entry.size, etag=entry.etag, version_id=entry.version_id
+            source=entry.source,
+            key=entry.key,
+            size=entry.size,
+            etag=entry.etag,
+            version_id=entry.version_id,
+            filename=entry.path.rpartition("/")[2],
         )
     context = {
         "share": share,

@@ -7,11 +7,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.http import require_http_methods
 
 from packager.models import VersionEntry
+from packager.paths import reserved_in, reserved_message
 from shares import access_log, resolver, services
 from shares.models import ShareEvent
 from shares.views.access import challenge, get_share, gone, is_unlocked, no_store, not_published, storage_failure, text
 from sources.backends.errors import StorageError
-from sources.backends.local import LocalBackend
 from web.ranges import range_is_unsatisfiable
 
 
@@ -70,6 +70,8 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
                 status=409,
             )
         )
+    if reserved_in(entry["path"]):
+        return no_store(text(reserved_message(entry["path"]) + " It is not served.\n", status=409))
     requested_range = request.headers.get("Range", "")
     if requested_range and range_is_unsatisfiable(requested_range, entry["size"]):
         # Said here, not left to the store: some stores answer 206 to a range starting at
@@ -85,12 +87,16 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
     try:
         backend = resolver.backend_for_row(found.source)
         expires_in = resolver.presign_ttl(found.source)
-        if isinstance(backend, LocalBackend):  # revoking the share stops packager's own links
-            url = backend.sign_url(
-                entry["key"], expires_in=expires_in, grant=services.share_grant(found.share()), method=method
-            )
-        else:
-            url = backend.sign_url(entry["key"], method=method, expires_in=expires_in, version_id=entry["version_id"])
+        # Revoking the share stops the links that packager serves itself.
+        grant = services.share_grant(found.share()) if backend.serves_own_links else ""
+        url = backend.sign_url(
+            entry["key"],
+            method=method,
+            expires_in=expires_in,
+            version_id=entry["version_id"],
+            filename=entry["path"].rpartition("/")[2],
+            grant=grant,
+        )
     except StorageError as error:
         return storage_failure(error)
     if method == "GET":
