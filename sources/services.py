@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from sources import clients, indexing
-from sources.backends import BACKENDS
+from sources import clients, grants, indexing
+from sources.backends import BACKENDS, content_disposition
+from sources.backends.errors import ObjectNotFound
+from sources.backends.local import load_link
 from sources.models import Source
 from web.errors import ApplicationError
 
@@ -234,3 +239,38 @@ def source_rotate_credentials() -> int:
         Source.objects.filter(pk=source.pk).update(encrypted_credentials=crypto.rotate(source.encrypted_credentials))
         rotated += 1
     return rotated
+
+
+class LinkGone(ApplicationError):
+    """A link of packager's own that expired, or whose share was revoked."""
+
+    status = 410
+
+
+@dataclass(frozen=True)
+class ServedFile:
+    path: Path
+    content_disposition: str  # names the file as the link was issued for (its name in a package)
+
+
+def source_served_file(*, token: str) -> ServedFile:
+    """The file on this server that a link of packager's own serves (a local folder's link,
+    sources.views.local_file).
+
+    LinkGone when the link expired or the share it came from no longer stands;
+    ObjectNotFound when it is forged, its source is gone or the key is not a file of it;
+    StorageError when the folder can no longer be served.
+    """
+    try:
+        link = load_link(token)
+    except signing.SignatureExpired:
+        raise LinkGone("This download link has expired. Ask for a new one.") from None
+    except signing.BadSignature:
+        raise ObjectNotFound("This download link is not valid.") from None
+    if link.get("grant") and not grants.grant_stands(link["grant"]):
+        raise LinkGone("This download link was withdrawn: the share it came from was revoked or has expired.")
+    source = Source.objects.filter(public_id=link["source"]).first()
+    if source is None:
+        raise ObjectNotFound("The source of this download link is gone.")
+    path = clients.backend_for(source).served_file(link["key"])
+    return ServedFile(path=path, content_disposition=content_disposition(link.get("filename") or path.name))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import (
     Http404,
@@ -22,10 +21,8 @@ from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from sources import clients, grants, services
-from sources.backends import content_disposition
+from sources import clients, services
 from sources.backends.errors import ObjectNotFound, StorageError
-from sources.backends.local import load_link
 from sources.browse import BrowsePage, browse_page, folder_rows
 from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
@@ -304,28 +301,14 @@ def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
 def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
     """Serve a file of a local-folder source from a signed, expiring link, with Range."""
     try:
-        link = load_link(token)
-    except signing.SignatureExpired:
-        return HttpResponse(
-            "This download link has expired. Ask for a new one.\n", status=410, content_type="text/plain"
-        )
-    except signing.BadSignature:
-        raise Http404("Invalid link") from None
-    if link.get("grant") and not grants.grant_stands(link["grant"]):
-        return HttpResponse(
-            "This download link was withdrawn: the share it came from was revoked or has expired.\n",
-            status=410,
-            content_type="text/plain; charset=utf-8",
-        )
-    source = Source.objects.filter(public_id=link["source"]).first()
-    if source is None:
-        raise Http404("Source not found")
-    try:
-        path = clients.backend_for(source).served_file(link["key"])
+        served = services.source_served_file(token=token)
+    except services.LinkGone as error:
+        return HttpResponse(error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8")
     except ObjectNotFound:
         raise Http404("File not found") from None
     except StorageError as error:  # e.g. the folder is no longer under LOCAL_SOURCE_ROOTS
         return HttpResponse(error.message + "\n", status=403, content_type="text/plain; charset=utf-8")
+    path = served.path
     stat = path.stat()
     size = stat.st_size
     etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
@@ -337,7 +320,7 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Last-Modified": http_date(stat.st_mtime),
-        "Content-Disposition": content_disposition(link.get("filename") or path.name),
+        "Content-Disposition": served.content_disposition,
         "Cache-Control": "private, no-store",
     }
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
