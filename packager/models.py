@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from sources.models import Source
+from web.paths import name_of
 
 
 class Package(models.Model):
@@ -50,7 +51,7 @@ class EntryFile:
 
     @property
     def name(self) -> str:
-        return self.path.rpartition("/")[2]
+        return name_of(self.path)
 
     @property
     def is_text(self) -> bool:
@@ -112,7 +113,7 @@ class FolderTotals(models.Model):
 
     @property
     def name(self) -> str:
-        return self.path[:-1].rpartition("/")[2]
+        return name_of(self.path)
 
 
 class PackageFolder(FolderTotals):

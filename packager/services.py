@@ -25,7 +25,7 @@ from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject, SourceObjectQuerySet
 from sources.search import InvalidSearch, Search, common_folder, matches
 from web.errors import ApplicationError
-from web.paths import folder_of
+from web.paths import folder_of, name_of
 
 logger = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ def _select(source: Source, selected: Iterable[str], *, keep_folder_names: bool)
                 info = _object_info(source, path)
             except StorageError as error:
                 raise PackageError(error.message) from error
-            found.append(_Found(path.rpartition("/")[2], info))
+            found.append(_Found(name_of(path), info))
     return found
 
 
@@ -538,7 +538,7 @@ def package_write_text(*, package: Package, path: str, content: bytes | str) -> 
     entry.size = len(data)
     entry.sha256 = hashlib.sha256(data).hexdigest()
     entry.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    entry.text_file.name = _store_text(entry, path.rpartition("/")[2], data)
+    entry.text_file.name = _store_text(entry, name_of(path), data)
     try:
         entry.save()
         _update_folders(package, added=[(path, entry.size)], removed=removed)

@@ -28,6 +28,7 @@ from django.core.cache import cache
 
 from sources.backends import Backend, ObjectNotFound, StorageError
 from web import isolation
+from web.paths import name_of
 from web.sanitize import markdown_to_html
 
 if TYPE_CHECKING:  # this module is imported by isolation workers too, which load no models
@@ -195,7 +196,7 @@ def object_preview(
 
     `filename`: the name the image link saves as (a package entry's own; the key's by default).
     """
-    name = key.rpartition("/")[2]
+    name = name_of(key)
     kind = preview_kind(name, content_type)
     preview = Preview(kind=kind, name=name, size=size, content_type=content_type or _guess_type(name))
     cache_key = _cache_key(source, key, version_id or etag or str(size))

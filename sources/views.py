@@ -29,7 +29,7 @@ from sources.models import Source, SourceObject
 from sources.previews import object_preview
 from sources.search import InvalidSearch, search_page
 from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
-from web.paths import folder_of
+from web.paths import folder_of, name_of
 from web.ranges import single_range
 
 PAGE_SIZE = 200
@@ -265,7 +265,7 @@ def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str
         "error": error,
         "preview": preview,
         "crumbs": breadcrumbs(folder_of(path)),
-        "name": path.rpartition("/")[2],
+        "name": name_of(path),
     }
     response = render(request, "sources/object.html", context, status=status)
     if preview is not None and preview.image_url:

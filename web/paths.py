@@ -10,3 +10,8 @@ def folder_of(path: str) -> str:
     """
     head, slash, _ = path.removesuffix("/").rpartition("/")
     return head + slash
+
+
+def name_of(path: str) -> str:
+    """The last part of a path: "c.csv" for "a/b/c.csv", "c" for the folder "a/b/c/"."""
+    return path.removesuffix("/").rpartition("/")[2]

@@ -157,7 +157,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         change = "is gone from" if entry.drift == VersionEntry.Drift.MISSING else "has changed in"
         preview = Preview(
             kind="failed",
-            name=entry.path.rpartition("/")[2],
+            name=entry.name,
             size=entry.size,
             error=f"This file {change} storage since version {version.number} was published, so there is no "
             "preview of it. Ask the package's owner to publish a new version.",
@@ -169,7 +169,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
             size=entry.size,
             etag=entry.etag,
             version_id=entry.version_id,
-            filename=entry.path.rpartition("/")[2],
+            filename=entry.name,
         )
     context = {
         "share": share,

@@ -12,6 +12,7 @@ from shares import access_log, resolver, services
 from shares.models import ShareEvent
 from shares.views.access import challenge, get_share, gone, is_unlocked, no_store, not_published, storage_failure, text
 from sources.backends.errors import StorageError
+from web.paths import name_of
 from web.ranges import range_is_unsatisfiable
 
 
@@ -94,7 +95,7 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
             method=method,
             expires_in=expires_in,
             version_id=entry["version_id"],
-            filename=entry["path"].rpartition("/")[2],
+            filename=name_of(entry["path"]),
             grant=grant,
         )
     except StorageError as error:
