@@ -13,7 +13,7 @@ from shares.services import ShareError
 from sources.backends.errors import ObjectNotFound, SigningUnsupported, StorageError
 from web.error_pages import ApplicationErrorMiddleware
 from web.errors import ApplicationError
-from web.paths import folder_of
+from web.paths import folder_of, name_of
 from web.ranges import byte_ranges, range_is_unsatisfiable, single_range
 
 
@@ -97,3 +97,9 @@ def test_it_says_a_range_is_unsatisfiable_only_when_every_range_starts_past_the_
 )
 def test_it_finds_the_folder_of_a_path(path: str, folder: str) -> None:
     assert folder_of(path) == folder
+
+
+@pytest.mark.parametrize(("path", "name"), [("a/b/c.csv", "c.csv"), ("a/b/c/", "c"), ("c.csv", "c.csv"), ("", "")])
+def test_it_finds_the_name_of_a_path(path: str, name: str) -> None:
+    assert name_of(path) == name
+    assert folder_of(path) + name + ("/" if path.endswith("/") else "") == path
