@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def text_bucket(settings: Any, moto_server: S3Server) -> str:
-    """TEXT_STORAGE=s3 on a bucket that does not exist yet (moto: no signature is at stake here)."""
+def text_bucket(settings: Any, seaweed: S3Server) -> str:
+    """TEXT_STORAGE=s3 on a bucket that does not exist yet."""
     bucket = f"text-{uuid.uuid4().hex[:12]}"
     settings.TEXT_STORAGE = "s3"
     settings.STORAGES = {
@@ -25,10 +25,10 @@ def text_bucket(settings: Any, moto_server: S3Server) -> str:
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
                 "bucket_name": bucket,
-                "endpoint_url": moto_server.endpoint_url,
-                "access_key": moto_server.access_key_id,
-                "secret_key": moto_server.secret_access_key,
-                "region_name": moto_server.region,
+                "endpoint_url": seaweed.endpoint_url,
+                "access_key": seaweed.access_key_id,
+                "secret_key": seaweed.secret_access_key,
+                "region_name": seaweed.region,
                 "addressing_style": "path",
                 "default_acl": None,
             },
@@ -37,15 +37,15 @@ def text_bucket(settings: Any, moto_server: S3Server) -> str:
     return bucket
 
 
-def _bucket_exists(moto_server: S3Server, bucket: str) -> bool:
-    return bucket in {item["Name"] for item in moto_server.client().list_buckets()["Buckets"]}
+def _bucket_exists(seaweed: S3Server, bucket: str) -> bool:
+    return bucket in {item["Name"] for item in seaweed.client().list_buckets()["Buckets"]}
 
 
-def test_it_creates_the_text_bucket_once(text_bucket: str, moto_server: S3Server) -> None:
+def test_it_creates_the_text_bucket_once(text_bucket: str, seaweed: S3Server) -> None:
     output = StringIO()
     call_command("create_text_bucket", stdout=output)
     assert f"Created the text bucket '{text_bucket}'" in output.getvalue()
-    assert _bucket_exists(moto_server, text_bucket)
+    assert _bucket_exists(seaweed, text_bucket)
     output = StringIO()
     call_command("create_text_bucket", stdout=output)
     assert "exists" in output.getvalue()
