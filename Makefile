@@ -86,6 +86,7 @@ run: install var/secret-key
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # django-stubs loads the settings, which want a secret key; mypy signs nothing with it.
 typecheck: $(VENV)/.installed-test

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from packager import tasks
+from packager.checksumming import version_publish_run
 from packager.models import Package
-from packager.versions import version_publish_run
 from shares.demo import seed_demo
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
