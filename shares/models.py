@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from packager.models import Package, PackageVersion
+from web.jobs import JobRecord
 
 
 def new_token() -> str:
@@ -142,7 +143,7 @@ class ShareFileCount(models.Model):
         return f"{self.path}: {self.count}"
 
 
-class ShareRepository(models.Model):
+class ShareRepository(JobRecord, models.Model):
     """A share's git repository (git-annex or DVC) for one version, built once by a task.
 
     Its files (for git's dumb HTTP protocol) sit in Django's storage under `storage_prefix`.

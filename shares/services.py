@@ -23,6 +23,7 @@ from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares import access_log, resolver
 from shares.models import Share, ShareEvent, ShareRepository
+from web import jobs
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -184,6 +185,26 @@ def share_events_purge() -> int:
 # Repositories -----------------------------------------------------------------------
 
 
+def _build_task() -> Any:
+    from shares.tasks import build_share_repository
+
+    return build_share_repository
+
+
+# A build waits while pending or building; one silent for SHARE_REPOSITORY_STALE_SECONDS
+# (a lost task, a killed worker) is queued again by beat and taken over.
+REPOSITORY_BUILDS = jobs.register(
+    jobs.JobKind(
+        name="repository",
+        model=ShareRepository,
+        waiting=lambda: models.Q(state__in=[ShareRepository.State.PENDING, ShareRepository.State.BUILDING]),
+        stale_seconds=lambda: settings.SHARE_REPOSITORY_STALE_SECONDS,
+        task=_build_task,
+        failed=lambda message: {"state": ShareRepository.State.FAILED, "error": message},
+    )
+)
+
+
 def share_repository_request(*, share: Share, version: PackageVersion, kind: str, base_url: str) -> ShareRepository:
     """The share's repository of `kind` for `version`; asks a worker to build it if needed.
 
@@ -192,7 +213,7 @@ def share_repository_request(*, share: Share, version: PackageVersion, kind: str
     worker) or that failed that long ago is asked for again.
     """
     repository, created = ShareRepository.objects.get_or_create(
-        share=share, version=version, kind=kind, defaults={"base_url": base_url}
+        share=share, version=version, kind=kind, defaults={"base_url": base_url, **jobs.queued_fields()}
     )
     if repository.is_ready:
         return repository
@@ -200,12 +221,10 @@ def share_repository_request(*, share: Share, version: PackageVersion, kind: str
     if created or (
         ShareRepository.objects.filter(pk=repository.pk, requested_at__lt=stale)
         .exclude(state=ShareRepository.State.READY)
-        .update(state=ShareRepository.State.PENDING, requested_at=timezone.now())
+        .update(state=ShareRepository.State.PENDING, requested_at=timezone.now(), **jobs.queued_fields())
         == 1
     ):
-        from shares.tasks import build_share_repository
-
-        transaction.on_commit(lambda: build_share_repository.delay(repository.pk))
+        jobs.job_enqueue(_build_task(), repository.pk)
     return repository
 
 
@@ -233,17 +252,11 @@ def _write_repository(repository: ShareRepository, directory: Path) -> None:
 
 def share_repository_build(*, repository_pk: int) -> None:
     """Build one repository and store it. Idempotent: claims the row with a conditional update."""
-    now = timezone.now()
-    stale = now - dt.timedelta(seconds=settings.SHARE_REPOSITORY_STALE_SECONDS)
-    claimed = (
-        ShareRepository.objects.filter(pk=repository_pk)
-        .filter(
-            models.Q(state=ShareRepository.State.PENDING)
-            | models.Q(state=ShareRepository.State.BUILDING, started_at__lt=stale)
-        )
-        .update(state=ShareRepository.State.BUILDING, started_at=now, error="")
+    claimable = ShareRepository.objects.filter(pk=repository_pk).filter(
+        models.Q(state=ShareRepository.State.PENDING)
+        | (models.Q(state=ShareRepository.State.BUILDING) & jobs.stale_before(REPOSITORY_BUILDS))
     )
-    if claimed != 1:
+    if not jobs.job_claim(claimable, state=ShareRepository.State.BUILDING, started_at=timezone.now(), error=""):
         return
     repository = ShareRepository.objects.select_related("share", "version__package").get(pk=repository_pk)
     # A new prefix per build: a rerun never overwrites what a client may be reading.
