@@ -279,6 +279,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+else:
+    # A request that queues a job while the broker is down fails fast (one connection
+    # attempt, not kombu's retries over seconds) and leaves the job to beat (web.jobs).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 2}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 # A task is acknowledged once it has run, and a task whose worker process died (killed,

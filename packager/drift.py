@@ -17,6 +17,7 @@ from packager.versions import VersionError
 from sources import clients
 from sources.backends.errors import ObjectNotFound, StorageError
 from sources.models import Source
+from web import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def version_verify_request(*, version: PackageVersion) -> None:
         raise VersionError("Only a published version can be verified.", status=409)
     from packager import tasks
 
-    transaction.on_commit(lambda: tasks.verify_version.delay(version.pk))
+    jobs.job_enqueue(tasks.verify_version, version.pk)
 
 
 def version_verify_run(*, version_pk: int) -> None:

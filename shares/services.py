@@ -235,7 +235,7 @@ def share_repositories_prepare(*, share: Share, version: PackageVersion, base_ur
     if cache.add(f"share-repositories:{share.pk}:{version.pk}", True, timeout=3600):
         from shares.tasks import prepare_share_repositories
 
-        transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, version.pk, base_url))
+        jobs.job_enqueue(prepare_share_repositories, share.pk, version.pk, base_url)
 
 
 def _write_repository(repository: ShareRepository, directory: Path) -> None:

@@ -94,20 +94,21 @@ def queued_fields() -> dict[str, Any]:
     return {"heartbeat_at": timezone.now(), "attempts": 0}
 
 
-def job_send(task: Any, pk: int) -> bool:
-    """Hand a job to the broker now; False (logged) when the broker cannot be reached, in
-    which case the row waits for beat's sweep."""
+def job_send(task: Any, *args: Any) -> bool:
+    """Hand a task to the broker now; False (logged) when the broker cannot be reached, in
+    which case a job's row waits for beat's sweep."""
     try:
-        task.apply_async((pk,), retry=False)
+        task.apply_async(args, retry=False)
     except (OperationalError, OSError) as error:
-        logger.warning("jobs: could not queue %s(%s), left for the sweep: %s", task.name, pk, error)
+        logger.warning("jobs: could not queue %s%s, left for the sweep: %s", task.name, args, error)
         return False
     return True
 
 
-def job_enqueue(task: Any, pk: int) -> None:
-    """Queue a job once the current transaction commits (now, outside one)."""
-    transaction.on_commit(lambda: job_send(task, pk))
+def job_enqueue(task: Any, *args: Any) -> None:
+    """Queue a task once the current transaction commits (now, outside one); a broker that
+    is down never fails the request that asked."""
+    transaction.on_commit(lambda: job_send(task, *args))
 
 
 def jobs_resume_stalled() -> dict[str, int]:
