@@ -162,6 +162,7 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     assert source.index_generation == 2
 
 
+@pytest.mark.system
 def test_a_publish_killed_mid_way_resumes_without_reading_finished_objects(
     redis_broker: RedisServer, owner: Any, tmp_path: Path
 ) -> None:
@@ -253,6 +254,7 @@ def put_objects(server: S3Server, bucket: str, keys: list[str]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.system
 def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_losses(
     redis_broker: RedisServer,
     seaweed: S3Server,
@@ -341,6 +343,7 @@ def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
     assert source.object_count == 2
 
 
+@pytest.mark.system
 def test_a_worker_adds_a_large_match_set_and_a_killed_one_is_finished_without_duplicates(
     redis_broker: RedisServer, owner: Any, tmp_path: Path, settings: Any
 ) -> None:
