@@ -8,13 +8,18 @@ restart), `start` again on the same port.
 from __future__ import annotations
 
 import http.client
+import itertools
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from base64 import b64encode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.servers import free_port, wait_for_port
 
@@ -94,7 +99,14 @@ class Node:
         return self.log.read_text(errors="replace")[-size:] if self.log.exists() else ""
 
     def request(
-        self, method: str, path: str, *, password: str = "", headers: dict[str, str] | None = None, timeout: float = 30
+        self,
+        method: str,
+        path: str,
+        *,
+        password: str = "",
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float = 30,
     ) -> tuple[int, bytes, dict[str, str]]:
         """One request on a new connection: status, body, headers (lowercase names)."""
         sent = {"Host": "127.0.0.1", **(headers or {})}
@@ -102,9 +114,101 @@ class Node:
             sent["Authorization"] = "Basic " + b64encode(f"any:{password}".encode()).decode()
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            connection.request(method, path, headers=sent)
+            connection.request(method, path, body=body, headers=sent)
             response = connection.getresponse()
             body = response.read()
             return response.status, body, {name.lower(): value for name, value in response.getheaders()}
         finally:
             connection.close()
+
+    def api(self, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
+        """A call of the JSON API with a bearer token: status and decoded body."""
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        data = json.dumps(body).encode() if body is not None else None
+        status, content, _ = self.request(method, "/api/v1" + path, headers=headers, body=data)
+        return status, json.loads(content) if content else None
+
+
+class Balancer:
+    """Round robin over the nodes, moving on to the next node when one refuses the
+    connection or drops it before answering, as a proxy in front of them does (nginx's
+    proxy_next_upstream for idempotent requests): what a user sees during a restart."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        self.nodes = nodes
+        self._turn = itertools.count()
+
+    def request(self, method: str, path: str, **options: Any) -> tuple[int, bytes, dict[str, str]]:
+        first = next(self._turn)
+        error: OSError | None = None
+        for offset in range(len(self.nodes)):
+            node = self.nodes[(first + offset) % len(self.nodes)]
+            try:
+                return node.request(method, path, **options)
+            except (OSError, http.client.HTTPException) as failed:  # refused, reset: the next node
+                error = OSError(repr(failed))
+        assert error is not None
+        raise error
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    failed: int
+    seconds: float
+    failures: list[str]
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def load_run(
+    balancer: Balancer,
+    paths: list[tuple[str, int]],
+    *,
+    clients: int,
+    requests: int,
+    during: Callable[[], None] | None = None,
+) -> LoadResult:
+    """`clients` threads send `requests` GETs in all through the balancer, cycling over
+    (path, expected status); `during` runs meanwhile (e.g. a node's restart) and the run
+    lasts at least until it is done. A failure is an error on every node or an unexpected
+    status."""
+    lock = threading.Lock()
+    sent = itertools.count()
+    failures: list[str] = []
+    done = [0]
+    restarting = threading.Event()
+
+    def client() -> None:
+        while True:
+            number = next(sent)
+            if number >= requests and not restarting.is_set():
+                return
+            path, expected = paths[number % len(paths)]
+            try:
+                status = balancer.request("GET", path)[0]
+                problem = "" if status == expected else f"{path}: {status}, not {expected}"
+            except OSError as error:
+                problem = f"{path}: {error}"
+            with lock:
+                done[0] += 1
+                if problem:
+                    failures.append(problem)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    if during is not None:
+        restarting.set()
+        try:
+            while done[0] < requests // 3:  # a third of the load first
+                time.sleep(0.01)
+            during()
+        finally:
+            restarting.clear()
+    for thread in threads:
+        thread.join()
+    return LoadResult(requests=done[0], failed=len(failures), seconds=time.monotonic() - started, failures=failures)
