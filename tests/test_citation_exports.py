@@ -257,10 +257,55 @@ def test_citation_files_are_behind_the_share_password(client: Client, owner: Any
 def test_citation_files_read_a_fixed_number_of_queries(
     client: Client, owner: Any, tmp_path: Path, django_assert_num_queries: Any
 ) -> None:
-    package, version, share = make_package(owner, tmp_path, FULL)
+    _package, _version, share = make_package(owner, tmp_path, FULL)
     # The share (with its version, package and owner), then the RO-Crate's two parts.
     for route, count in {"share_cff": 1, "share_datacite": 1, "share_bibtex": 1, "share_ris": 1}.items():
         with django_assert_num_queries(count):
             fetch(client, share, route)
     with django_assert_num_queries(3):
         fetch(client, share, "share_ro_crate")
+
+
+def test_the_api_replaces_metadata_names_bad_fields_and_freezes_it_per_version(
+    api: Any, outsider_api: Any, owner: Any, tmp_path: Path
+) -> None:
+    package, _version, _ = make_package(owner, tmp_path, None)
+    url = f"/packages/{package.public_id}"
+    response = api.call("patch", url, {"metadata": FULL})
+    assert response.status_code == 200, response.content
+    stored = response.json()["metadata"]
+    assert stored["creators"][0]["orcid"] == "0000-0002-1825-0097" and stored["license"] == "CC-BY-4.0"
+    assert stored["funding"][0]["funder_ror"] == "https://ror.org/00yjd3n13"
+    # PATCH replaces the whole object.
+    replaced = api.call("patch", url, {"metadata": {"title": "New"}}).json()["metadata"]
+    assert replaced["title"] == "New" and replaced["creators"] == [] and replaced["license"] is None
+    refused = api.call("patch", url, {"metadata": {"creators": [{"name": "X", "orcid": "0000-0002-1825-0096"}]}})
+    assert refused.status_code == 422 and list(refused.json()["fields"]) == ["creators.0.orcid"]
+    assert api.call("get", url).json()["metadata"]["title"] == "New"
+    assert outsider_api.call("patch", url, {"metadata": FULL}).status_code == 404
+    # The version published before keeps what it had (nothing), the next one the draft's.
+    assert api.call("get", f"{url}/versions/1").json()["metadata"]["title"] == ""
+    packages.package_write_text(package=package, path="NOTES.md", content="more")
+    publish(package, "second")
+    second = api.call("get", f"{url}/versions/2").json()
+    assert second["metadata"]["title"] == "New" and second["doi"] is None and second["public"] is False
+    diff = api.call("get", f"{url}/versions/2/diff").json()
+    assert {"field": "title", "previous": "", "current": "New"} in diff["metadata_changes"]
+
+
+def test_the_api_records_a_doi_and_makes_a_version_public(
+    api: Any, outsider_api: Any, owner: Any, tmp_path: Path
+) -> None:
+    package, version, _ = make_package(owner, tmp_path, {"title": "T"})
+    url = f"/packages/{package.public_id}/versions/1"
+    answer = api.call("patch", url, {"doi": "https://doi.org/10.5072/T.1"})
+    assert answer.status_code == 200 and answer.json()["doi"] == "10.5072/T.1"
+    refused = api.call("patch", url, {"doi": "not-a-doi"})
+    assert refused.status_code == 422 and list(refused.json()["fields"]) == ["doi"]
+    public = api.call("patch", url, {"public": True}).json()
+    assert public["public"] is True and public["doi"] == "10.5072/T.1"
+    version.refresh_from_db()
+    assert version.public and version.public_changed_at is not None
+    assert api.call("patch", url, {"doi": ""}).json()["doi"] is None
+    assert outsider_api.call("patch", url, {"public": False}).status_code == 404
+    assert api.call("patch", f"/packages/{package.public_id}/versions/9", {"public": True}).status_code == 404
