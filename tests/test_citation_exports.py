@@ -309,3 +309,33 @@ def test_the_api_records_a_doi_and_makes_a_version_public(
     assert api.call("patch", url, {"doi": ""}).json()["doi"] is None
     assert outsider_api.call("patch", url, {"public": False}).status_code == 404
     assert api.call("patch", f"/packages/{package.public_id}/versions/9", {"public": True}).status_code == 404
+
+
+def test_the_metadata_form_saves_checks_and_refuses_outsiders(
+    owner_client: Client, owner: Any, outsider: Any, tmp_path: Path
+) -> None:
+    package, _version, _share = make_package(owner, tmp_path, None)
+    url = reverse("package_metadata", kwargs={"public_id": package.public_id})
+    form = {
+        "title": "Lakes",
+        "creators": "Carberry, Josiah | https://orcid.org/0000-0002-1825-0097 | Brown University | https://ror.org/05gq02987\nLab",
+        "license": "cc0-1.0",
+        "keywords": "lakes, water",
+        "related": "10.5072/paper.7 | IsSupplementTo",
+        "funding": "SNSF | https://ror.org/00yjd3n13 | 42",
+    }
+    assert owner_client.get(url).status_code == 200
+    assert owner_client.post(url, form).status_code == 302
+    package.refresh_from_db()
+    assert package.metadata["creators"][0]["orcid"] == "0000-0002-1825-0097"
+    assert package.metadata["creators"][1]["name"] == "Lab" and package.metadata["license"] == "CC0-1.0"
+    assert package.metadata["keywords"] == ["lakes", "water"]
+    # Shown back as it was typed (identifiers normalized).
+    assert "Carberry, Josiah | 0000-0002-1825-0097 | Brown University" in owner_client.get(url).content.decode()
+    refused = owner_client.post(url, {**form, "creators": "X | 0000-0002-1825-0096"})
+    assert refused.status_code == 422 and "creators.0.orcid" in refused.content.decode()
+    assert owner_client.put(url).status_code == 405
+    owner_client.force_login(outsider)
+    assert owner_client.get(url).status_code == 404
+    owner_client.logout()
+    assert owner_client.get(url).status_code == 302
