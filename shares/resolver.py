@@ -27,9 +27,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from packager.models import Package, PackageVersion, VersionEntry
-from shares.models import Share, open_sql
+from shares.models import Share, open_sql, share_link_key
 from sources import clients
 from sources.backends import Backend
 from sources.models import Source
@@ -61,6 +62,7 @@ class Found:
     version_number: int | None
     entry: dict[str, Any] | None
     source: tuple[Any, ...] | None
+    link_key: str = ""  # the share's key link secret, "" without a password
 
     @property
     def has_password(self) -> bool:
@@ -158,6 +160,8 @@ class _ShareState:
     version_id: int | None
     version_number: int | None
     drift_checked_at: Any
+    # The share's key link secret ("" without a password), derived once per read of the share.
+    link_key: str
 
 
 # What this process read recently (see `lookup`):
@@ -253,6 +257,23 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
     return _found(token, state, found_values, found_source)
 
 
+def key_link_matches(token: str, key: str) -> bool:
+    """Whether `key` is the key of the password share with this token (compared in constant
+    time), revoked or expired ones included (their views say "gone"). Reads the share state
+    `lookup` keeps, so a key link costs no query that its share's plain link does not."""
+    lifetime = settings.RESOLVE_CACHE_SECONDS
+    now = time.monotonic()
+    cached_share = _shares.get(_bounded(token)) if lifetime > 0 else None
+    if cached_share is None or cached_share[0] <= now:
+        found = _query(token, "path", "", now + lifetime)
+        expected = (
+            share_link_key(share_id=found.share_id, token=token, password_hash=found.password_hash) if found else ""
+        )
+    else:
+        expected = cached_share[1].link_key if cached_share[1] is not None else ""
+    return bool(expected) and constant_time_compare(key, expected)
+
+
 def _note_miss(version_id: int, position: int) -> None:
     recent = _streaks[version_id][0] if version_id in _streaks else []
     in_order = any(0 < position - earlier <= STREAK_GAP for earlier in recent)
@@ -302,6 +323,7 @@ def _found(
         version_number=state.version_number,
         entry=dict(zip(ENTRY_COLUMNS, entry_values, strict=True)) if entry_values is not None else None,
         source=source,
+        link_key=state.link_key,
     )
 
 
@@ -320,7 +342,10 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
             _shares[_bounded(token)] = (deadline, None)
         return None
     share_id, password_hash, is_open, package_id, owner_id, version_id, version_number, stamp = row[:8]
-    state = _ShareState(share_id, password_hash, bool(is_open), package_id, owner_id, version_id, version_number, stamp)
+    link_key = share_link_key(share_id=share_id, token=token, password_hash=password_hash)
+    state = _ShareState(
+        share_id, password_hash, bool(is_open), package_id, owner_id, version_id, version_number, stamp, link_key
+    )
     entry_values: tuple[Any, ...] | None
     entry_values, source_values = _split(row[8:])
     if entry_values[0] is None:

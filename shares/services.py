@@ -22,7 +22,7 @@ from packager import ratelimit, versions
 from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares import access_log, resolver
-from shares.models import Share, ShareEvent, ShareRepository
+from shares.models import Share, ShareEvent, ShareRepository, key_marker
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -184,15 +184,21 @@ def share_events_purge() -> int:
 # Repositories -----------------------------------------------------------------------
 
 
-def share_repository_request(*, share: Share, version: PackageVersion, kind: str, base_url: str) -> ShareRepository:
+def share_repository_request(
+    *, share: Share, version: PackageVersion, kind: str, base_url: str, key_link: bool = False
+) -> ShareRepository:
     """The share's repository of `kind` for `version`; asks a worker to build it if needed.
+
+    With `key_link`, the one served under the share's key link, whose URLs hold the key
+    (one per password: a new password gets a new build).
 
     Never builds in the caller: a request answers 503 until the task is done. A build
     that has waited or run longer than SHARE_REPOSITORY_STALE_SECONDS (a lost task, a killed
     worker) or that failed that long ago is asked for again.
     """
+    marker = key_marker(share.link_key) if key_link else ""
     repository, created = ShareRepository.objects.get_or_create(
-        share=share, version=version, kind=kind, defaults={"base_url": base_url}
+        share=share, version=version, kind=kind, key_marker=marker, defaults={"base_url": base_url}
     )
     if repository.is_ready:
         return repository
@@ -222,6 +228,10 @@ def share_repositories_prepare(*, share: Share, version: PackageVersion, base_ur
 def _write_repository(repository: ShareRepository, directory: Path) -> None:
     share, version = repository.share, repository.version
     share_base = f"{repository.base_url}/s/{share.token}/"
+    if repository.key_marker:
+        if key_marker(share.link_key) != repository.key_marker:
+            raise ShareError("The share's password changed since this build was asked for; its key link is gone.")
+        share_base += f"k/{share.link_key}/"
     files = gitrepo.version_files(version, resolve_base=share_base + "r/")
     message = f"{version.package.name}, version {version.number}\n\n{version.message}".strip() + "\n"
     when = version.published_at or version.created_at

@@ -6,6 +6,7 @@ from shares.views import downloads, owner, pages, repositories, resolve
 
 urlpatterns = [
     path("s/<str:token>/", pages.share_page, name="share_page"),
+    path("s/<str:token>/key", downloads.share_key, name="share_key"),
     path("s/<str:token>/download.zip", downloads.share_download_zip, name="share_download_zip"),
     path("s/<str:token>/urls.txt", downloads.share_urls, name="share_urls"),
     path("s/<str:token>/manifest.jsonl", downloads.share_manifest, name="share_manifest"),

@@ -27,7 +27,26 @@ def wget_command(*, has_password: bool) -> str:
     return f"wget -c -x -nH --cut-dirs=3 {password}-i urls.txt"
 
 
-def render(version: PackageVersion, package: Package, *, share_url: str, has_password: bool) -> bytes:
+def key_link_note(key_link: str) -> str:
+    """What HOW-TO-DOWNLOAD says of a password share's key link ("" without one)."""
+    if not key_link:
+        return ""
+    return f"""
+## The key link: no password needed
+
+{key_link}
+
+Whoever has this link needs no password: every link above works under it, and so do the
+commands in this file with no `--user`/`--ask-password`. Use it with the tools that send
+the password on to cloud storage, which refuses it (curl `--location-trusted`, aria2c
+`--http-user`, git-annex with a credential helper). Keep it as secret as the password; a
+new password ends it.
+"""
+
+
+def render(
+    version: PackageVersion, package: Package, *, share_url: str, has_password: bool, key_link: str = ""
+) -> bytes:
     files = version.file_count
     published = version.published_at.strftime("%Y-%m-%d %H:%M UTC") if version.published_at else "just now"
     password_note = (
@@ -94,6 +113,5 @@ every file is checked against its hash (run these anywhere, not in this folder):
 
 ```
 {dvc_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
-{clone_password_note}
-"""
+{clone_password_note}{key_link_note(key_link)}"""
     return text.encode()

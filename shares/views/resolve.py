@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_http_methods
 
 from packager.models import VersionEntry
 from packager.paths import reserved_in, reserved_message
 from shares import access_log, resolver, services
 from shares.models import ShareEvent
-from shares.views.access import challenge, get_share, gone, is_unlocked, no_store, not_published, storage_failure, text
+from shares.views.access import (
+    KeyLink,
+    challenge,
+    get_share,
+    gone,
+    is_unlocked,
+    no_store,
+    not_published,
+    storage_failure,
+    text,
+)
 from sources.backends.errors import StorageError
 from web.paths import name_of
 from web.ranges import range_is_unsatisfiable
@@ -47,14 +58,30 @@ def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, w
 def resolve_open_share(
     request: HttpRequest, token: str, *, match: str, value: str, what: str
 ) -> HttpResponseBase | None:
-    """resolve_entry for an active share without a password; None for anything else (an
-    unknown token, a password, a revoked or expired link, nothing published), which the
-    full view answers."""
-    found = resolver.lookup(token, match=match, value=value)
-    if found is None or not found.is_open or found.has_password or found.version_id is None:
+    """resolve_entry for an active share without a password or reached by its key link;
+    None for anything else (an unknown token, a password, a revoked or expired link,
+    nothing published), which the full view answers."""
+    looked_up = getattr(request, "resolve_lookup", None)  # with a key link's check, by the fast lane
+    if looked_up is not None and looked_up[0] == (token, match, value):
+        found = looked_up[1]
+    else:
+        found = resolver.lookup(token, match=match, value=value)
+    if (
+        found is None
+        or not found.is_open
+        or found.version_id is None
+        or (found.has_password and not _keyed(request, found))
+    ):
         request.resolve_lookup = ((token, match, value), found)  # type: ignore[attr-defined]
         return None
     return resolved_response(request, found, what=what)
+
+
+def _keyed(request: HttpRequest, found: resolver.Found) -> bool:
+    """Whether the request came through the key link of the share found (the middleware
+    checked the key; the same comparison here, against the state of this very lookup)."""
+    used: KeyLink | None = getattr(request, "share_key_link", None)
+    return used is not None and used.token == found.token and constant_time_compare(used.key, found.link_key)
 
 
 def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str) -> HttpResponseBase:
