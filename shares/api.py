@@ -13,7 +13,7 @@ from ninja.responses import Status
 from packager.models import Package
 from shares import services
 from shares.models import Share
-from shares.views.access import key_link_url
+from shares.views.access import key_link_url, site_base
 from web.http import api_user
 
 router = Router(tags=["shares"])
@@ -84,6 +84,7 @@ def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> 
         expires_at=body.expires_at,
         label=body.label or "",
         version=body.version,
+        base_url=site_base(request),
     )
     return Status(201, share_out(request, share))
 

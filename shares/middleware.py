@@ -15,6 +15,12 @@ downloads through it take the fast lane like an open share's, and every other vi
 share lets it in without a password (shares.views.access.needs_no_password). A wrong key
 is a 404, whether the share exists or not.
 
+CORS: the downloads of an open share and of a key link (not its pages, not a password sent
+as Basic auth, not the owner's session on a password share) may be read by a page of any
+origin (DuckDB-WASM, JupyterLite, Observable): the views note on the request when the
+share lets them (`request.share_cors`), and this middleware adds the headers and answers
+the browsers' preflight for a Range request.
+
 FAST_ROUTES lists the resolver endpoints: a path pattern with `token` and `value` groups,
 the entry column the value is matched against, and the route's name in shares/urls.py
 (for metrics and logs, which label a request by its route).
@@ -25,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.http import Http404, HttpRequest, HttpResponseBase, HttpResponsePermanentRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponsePermanentRedirect
 from django.urls import ResolverMatch
 from django.utils.crypto import constant_time_compare
 
@@ -33,12 +39,32 @@ from shares import resolver
 from shares.views import resolve
 from shares.views.access import KeyLink
 
+# A share's paths that are pages, not downloads: no CORS there.
+PAGES = re.compile(r"/s/[^/]+/(?:|key|view/.*)", re.DOTALL)
+SHARE_PATH = re.compile(r"/s/(?P<token>[^/]+)/.*", re.DOTALL)
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Content-Disposition, ETag, Last-Modified",
+}
+PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD",
+    "Access-Control-Allow-Headers": "Range, If-None-Match, If-Modified-Since",
+    "Access-Control-Max-Age": "86400",
+}
+
 # /s/<token>/k/<key> and what follows it. A key is 43 base64url characters (shares.models.share_link_key).
 KEY_LINK = re.compile(r"/s/(?P<token>[^/]+)/k/(?P<key>[^/]*)(?P<rest>/.*)?", re.DOTALL)
 
 FAST_ROUTES: list[tuple[re.Pattern[str], str, Callable[[str], str], str]] = [
-    # s/<token>/r/<path>: as shares/urls.py routes it (str, then path converters).
-    (re.compile(r"/s/(?P<token>[^/]+)/r/(?P<value>.+)"), "path", lambda value: f"“{value}”", "share_resolve"),
+    # s/<token>/r/<path>: as shares/urls.py routes it (str, then path converters); a path
+    # ending with "/" is a folder's index, which the full view answers.
+    (
+        re.compile(r"/s/(?P<token>[^/]+)/r/(?P<value>.*[^/])"),
+        "path",
+        lambda value: f"“{value}”",
+        "share_resolve",
+    ),
     # Content addresses, and the DVC remote (files/md5/<2>/<30>), which git-annex and DVC
     # ask for once or twice per file. Upper-case hex goes down the normal stack.
     (
@@ -92,13 +118,38 @@ class ResolveFastLane:
                 return HttpResponsePermanentRedirect(request.path + "/" + (f"?{query}" if query else ""))
             request.share_key_link = KeyLink(token=token, key=key)  # type: ignore[attr-defined]
             request.path_info = path
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            preflight = _preflight(request, keyed is not None)
+            if preflight is not None:
+                return preflight
+        response: HttpResponseBase | None = None
         if fast is not None:
             match, value, what, route, token = fast
             response = resolve.resolve_open_share(request, token, match=match, value=value, what=what)
             if response is not None:
                 request.resolver_match = ResolverMatch(resolve.resolve_open_share, (), {}, url_name=route)
-                return response
-        return self.get_response(request)
+        if response is None:
+            response = self.get_response(request)
+        if getattr(request, "share_cors", False) and not PAGES.fullmatch(request.path_info):
+            for name, header in CORS_HEADERS.items():
+                response[name] = header
+        return response
+
+
+def _preflight(request: HttpRequest, keyed: bool) -> HttpResponseBase | None:
+    """The answer to a browser's preflight for a download of an open share or a key link;
+    None for anything else (the view then refuses OPTIONS)."""
+    share = SHARE_PATH.fullmatch(request.path_info)
+    if share is None or PAGES.fullmatch(request.path_info):
+        return None
+    if not keyed:
+        state = resolver.share_state(share["token"])
+        if state is None or state[0]:
+            return None
+    response = HttpResponse(status=204)
+    for name, header in PREFLIGHT_HEADERS.items():
+        response[name] = header
+    return response
 
 
 def _fast_route(path: str) -> tuple[str, str, str, str, str] | None:

@@ -46,6 +46,9 @@ class Share(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The site address the share was created at ("" if unknown): its repositories, which
+    # hold absolute links, are built for it ahead of the first clone.
+    repository_base_url = models.CharField(max_length=500, blank=True, default="")
     view_count = models.PositiveBigIntegerField(default=0)
     zip_count = models.PositiveBigIntegerField(default=0)
     resolve_count = models.PositiveBigIntegerField(default=0)

@@ -74,7 +74,11 @@ def share_create(
     expires_at: dt.datetime | None = None,
     label: str = "",
     version: int | str | None = None,
+    base_url: str = "",
 ) -> Share:
+    """A new share link. With `base_url` (the site's address, as its links name it), its git
+    repositories are asked for once it commits, so the first `git clone` finds them built
+    (or, while its version is still being published, once that version is out)."""
     if expires_at is not None:
         if timezone.is_naive(expires_at):
             expires_at = timezone.make_aware(expires_at)
@@ -82,14 +86,20 @@ def share_create(
             raise ShareError("The expiry must be in the future.")
     if password and len(password) < MIN_PASSWORD_LENGTH:
         raise ShareError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters, or none.")
-    return Share.objects.create(
+    share = Share.objects.create(
         package=package,
         version=_pinned_version(package, version, created_by),
         created_by=created_by,
         password_hash=make_password(password) if password else "",
         expires_at=expires_at,
         label=label.strip()[:100],
+        repository_base_url=base_url,
     )
+    if base_url:
+        from shares.tasks import prepare_share_repositories
+
+        transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, None, base_url))
+    return share
 
 
 def share_grant(share: Share) -> str:
@@ -223,6 +233,28 @@ def share_repositories_prepare(*, share: Share, version: PackageVersion, base_ur
         from shares.tasks import prepare_share_repositories
 
         transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, version.pk, base_url))
+
+
+def shares_version_published(version_pk: int) -> None:
+    """A version is out: have the repositories of the open shares that serve it built
+    (those that follow the package's latest version, and those pinned to it), for the site
+    address each share was created at. Enqueued, never built here."""
+    from shares.tasks import prepare_share_repositories
+
+    version = PackageVersion.objects.filter(pk=version_pk, state=PackageVersion.State.PUBLISHED).first()
+    if version is None:
+        return
+    serving = (
+        Share.objects.filter(package_id=version.package_id, revoked_at__isnull=True)
+        .filter(models.Q(version__isnull=True) | models.Q(version_id=version_pk))
+        .filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()))
+        .exclude(repository_base_url="")
+        .values_list("pk", "version_id", "repository_base_url")
+    )
+    for share_pk, pinned, base_url in serving:
+        if pinned is None and version.package.latest_version_id != version_pk:
+            continue  # a later version is already the latest
+        prepare_share_repositories.delay(share_pk, version_pk, base_url)
 
 
 def _write_repository(repository: ShareRepository, directory: Path) -> None:

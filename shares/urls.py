@@ -13,6 +13,7 @@ urlpatterns = [
     path("s/<str:token>/direct.txt", downloads.share_direct_txt, name="share_direct_txt"),
     path("s/<str:token>/direct.tsv", downloads.share_direct_tsv, name="share_direct_tsv"),
     path("s/<str:token>/datapackage.json", downloads.share_datapackage, name="share_datapackage"),
+    path("s/<str:token>/r/", resolve.share_folder_index, name="share_index"),
     path("s/<str:token>/r/<path:path>", resolve.share_resolve, name="share_resolve"),
     path(
         "s/<str:token>/annex.git/<path:name>",

@@ -128,6 +128,8 @@ def download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
     share = get_share(token)
     if not share.is_open:
         return gone(request, share)
+    # Browsers may read the downloads of an open share or a key link (shares.middleware).
+    request.share_cors = not share.has_password or came_by_key_link(request, share)  # type: ignore[attr-defined]
     try:
         if not is_unlocked(request, share):
             return challenge()
