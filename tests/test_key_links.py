@@ -72,7 +72,7 @@ def test_every_path_of_the_share_works_under_the_key_link_with_no_credentials(sh
     text = page.content.decode()
     assert f'href="{base}download.zip"' in text and f'href="{base}view/README.md"' in text
     assert f"http://testserver{base}" in text  # the key link with its copy button
-    assert "needs no password" in text and "--ask-password" not in text
+    assert "needs no password" in text and "--ask-password" not in text and "--cut-dirs=5 -i urls.txt" in text
     folder = client.get(base + "?path=data")
     assert folder.status_code == 200 and f'href="{base}r/data/a.csv"' in folder.content.decode()
 
@@ -99,7 +99,7 @@ def test_every_path_of_the_share_works_under_the_key_link_with_no_credentials(sh
     archive = zipfile.ZipFile(io.BytesIO(b"".join(client.get(base + "download.zip").streaming_content)))
     guide = archive.read("keyed-set/HOW-TO-DOWNLOAD.md").decode()
     assert f"http://testserver{base}" in guide and "needs no password" in guide
-    assert "wget -c -x -nH --cut-dirs=3 -i urls.txt" in guide
+    assert "wget -c -x -nH --cut-dirs=5 -i urls.txt" in guide  # s/<token>/k/<key>/r
     assert archive.read("keyed-set/urls.txt").decode().splitlines() == urls
     assert "sessionid" not in client.cookies  # no unlock was needed, so none was kept
 
@@ -258,3 +258,47 @@ def _repository_objects(repository: ShareRepository, folder: Path) -> str:
         capture_output=True,
     )
     return listed.stdout.decode("utf-8", errors="replace")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_curl_sending_the_password_on_to_s3_is_refused_and_the_key_link_gets_the_bytes(
+    live_server: Any, owner: Any, seaweed: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    import hashlib
+    import subprocess
+
+    from tests.factories import make_source
+
+    content = bytes(range(256)) * 300
+    seaweed.client().put_object(Bucket=s3_bucket, Key="survey/data.bin", Body=content)
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
+    package = packages.package_create(owner=owner, name="Strict")
+    packages.package_add_objects(package=package, source=source, paths=["survey/data.bin"], target="data")
+    publish(package)
+    share = services.share_create(package=package, created_by=owner, password=PASSWORD)
+    assert live_server.url.startswith("http://127.0.0.1:")  # storage is on localhost: another host name
+
+    def curl(*args: str) -> tuple[str, Path]:
+        output = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+        done = subprocess.run(
+            ["curl", "-sS", "-o", str(output), "-w", "%{http_code}", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return done.stdout, output
+
+    # The password as Basic auth, sent on after the 307 as --location-trusted does: the
+    # strict proxy answers as AWS does (a query signature and an Authorization header).
+    status, output = curl(
+        "--location-trusted", "-u", f"x:{PASSWORD}", f"{live_server.url}/s/{share.token}/r/data/data.bin"
+    )
+    assert status == "400" and b"InvalidArgument" in output.read_bytes()
+    # The key link needs no header at all: the same file, every byte.
+    status, output = curl("-L", f"{live_server.url}{key_base(share)}r/data/data.bin")
+    assert status == "200"
+    assert hashlib.sha256(output.read_bytes()).hexdigest() == hashlib.sha256(content).hexdigest()
+    # And the key endpoint gives that link for the password.
+    status, output = curl("-u", f"x:{PASSWORD}", f"{live_server.url}/s/{share.token}/key")
+    assert status == "200" and output.read_text().strip() == f"{live_server.url}{key_base(share)}"

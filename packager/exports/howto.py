@@ -7,6 +7,7 @@ size stays exact because its length is known before the archive starts.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from django.template.defaultfilters import filesizeformat
 
@@ -20,11 +21,17 @@ if TYPE_CHECKING:
 NAME = "HOW-TO-DOWNLOAD.md"
 
 
-def wget_command(*, has_password: bool) -> str:
+def cut_dirs(share_url: str) -> int:
+    """How many folders wget must drop so a file lands at its path in the package: those of
+    the share link ("s/<token>", "s/<token>/k/<key>" for a key link) and "r"."""
+    return len([part for part in urlsplit(share_url).path.split("/") if part]) + 1
+
+
+def wget_command(*, has_password: bool, share_url: str) -> str:
     """Run in the folder the ZIP unpacks to: each file lands at its path in the package
-    (-x keeps the folders, -nH and --cut-dirs=3 drop "host/s/<token>/r/")."""
+    (-x keeps the folders, -nH and --cut-dirs drop "host/s/<token>/r/")."""
     password = "--user=share --ask-password " if has_password else ""
-    return f"wget -c -x -nH --cut-dirs=3 {password}-i urls.txt"
+    return f"wget -c -x -nH --cut-dirs={cut_dirs(share_url)} {password}-i urls.txt"
 
 
 def key_link_note(key_link: str) -> str:
@@ -76,7 +83,7 @@ This folder holds the package's text files and, for each data file, a small
 In this folder (the one that holds `urls.txt`):
 
 ```
-{wget_command(has_password=has_password)}
+{wget_command(has_password=has_password, share_url=share_url)}
 ```
 
 Each file lands at its path in the package, beside its pointer. Each line of `urls.txt`

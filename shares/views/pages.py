@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
-from packager.exports import annex, dvc
+from packager.exports import annex, dvc, howto
 from packager.models import PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
@@ -97,6 +97,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
             "resolve": base + "r/",
         },
         "share_base": base,
+        "cut_dirs": howto.cut_dirs(share_url),
         "asks_password": share.has_password and not came_by_key_link(request, share),
         "key_link": key_link_url(request, share),
         "readme_html": readme_html,
