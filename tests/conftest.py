@@ -33,8 +33,10 @@ OUTPUT = ROOT / "test-output"
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
-# Unit tests run Celery tasks in the calling thread; tests/test_tasks_redis.py runs a real worker.
+# Unit tests run Celery tasks in the calling thread, and a task's error fails the test that
+# ran it; tests/test_tasks_worker.py runs a real worker.
 celery_app.conf.task_always_eager = True
+celery_app.conf.task_eager_propagates = True
 
 
 @dataclass(frozen=True)

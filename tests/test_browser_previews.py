@@ -17,7 +17,7 @@ from tests.test_browser import browser  # noqa: F401  (the module's chromium fix
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_collaborator_previews_csv_parquet_and_an_image(

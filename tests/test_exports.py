@@ -293,6 +293,7 @@ def test_the_resolver_answers_416_past_the_end_and_409_for_drift(client: Any, sh
     assert missing.status_code == 409 and "is gone from storage" in missing.content.decode()
 
 
+@pytest.mark.system
 def test_wget_fetches_everything_and_a_second_run_ends_at_once(
     live_server: Any, share: Share, wget: str, tmp_path: Path
 ) -> None:
@@ -324,6 +325,7 @@ def test_wget_fetches_everything_and_a_second_run_ends_at_once(
     assert top.stdout.split()[0] == share.package.latest_version.top_hash
 
 
+@pytest.mark.system
 def test_frictionless_validates_the_data_package(live_server: Any, share: Share, tmp_path: Path) -> None:
     frictionless = shutil.which("frictionless") or str(Path(__import__("sys").executable).parent / "frictionless")
     url = f"{live_server.url}/s/{share.token}/datapackage.json"

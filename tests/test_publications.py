@@ -21,7 +21,7 @@ from sources.models import Source
 from tests.conftest import AzureServer, S3Server, moto_with_user
 from tests.factories import make_source, publish
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 README = "# Results\n\nThe summer campaign.\n"
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})

@@ -126,6 +126,7 @@ def _dvc_clone_pull(clients: Clients, url: str, folder: Path, password: str = ""
     _check_files(folder)
 
 
+@pytest.mark.system
 @pytest.mark.django_db(transaction=True)
 def test_it_serves_an_open_share_to_git_annex_and_dvc(
     live_server: Any,
@@ -161,6 +162,7 @@ def test_it_serves_an_open_share_to_git_annex_and_dvc(
     assert sha256_of(tampered / "azure/scan 01.raw") == sha256(AZURE_OBJECTS["images/scan 01.raw"])
 
 
+@pytest.mark.system
 @pytest.mark.django_db(transaction=True)
 def test_it_serves_a_password_share_with_the_clients_own_credentials(
     live_server: Any, mixed_package: Package, owner: Any, clients: Clients, tmp_path: Path

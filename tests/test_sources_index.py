@@ -21,7 +21,7 @@ from sources.search import Search, common_folder, parse_glob, search_count, sear
 from tests.conftest import Api, AzureServer, S3Server
 from tests.factories import make_local_source, make_source, write_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def walk_live(api: Api, source: Source, prefix: str, limit: int) -> tuple[list[str], int]:
