@@ -321,6 +321,11 @@ ACCESS_LOG_FLUSH_SECONDS = float(os.environ.get("ACCESS_LOG_FLUSH_SECONDS", "10"
 ACCESS_LOG_FLUSH_EVENTS = int(os.environ.get("ACCESS_LOG_FLUSH_EVENTS", "1000"))
 # How long a web process reuses a resolve lookup (share state + entry); a revoked or
 # expired share, or a newly published version, is seen within this time. 0: never reused.
+# Renders and previews of untrusted bytes run in worker processes (web.isolation): this many
+# per web process, each limited to this much address space, each job to this many seconds.
+ISOLATION_WORKERS = int(os.environ.get("ISOLATION_WORKERS", "2"))
+ISOLATION_MEMORY_BYTES = int(os.environ.get("ISOLATION_MEMORY_BYTES", str(1024**3)))
+ISOLATION_SECONDS = float(os.environ.get("ISOLATION_SECONDS", "5"))
 RESOLVE_CACHE_SECONDS = float(os.environ.get("RESOLVE_CACHE_SECONDS", "2"))
 # Entries of published versions a web process keeps (they never change but for drift,
 # which a verify stamps): about 1 KB each.

@@ -123,8 +123,16 @@ class EntryPatch(Schema):
     path: str = Field(min_length=1, max_length=1024)
 
 
+class RefusedKey(Schema):
+    key: str
+    reason: str
+
+
 class Added(Schema):
     added: list[EntryOut]
+    refused: list[RefusedKey] = Field(
+        default_factory=list, description="storage keys left out: they cannot be package paths (the rest is added)"
+    )
 
 
 class AddedCount(Schema):
@@ -307,7 +315,8 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     )
     for entry in entries:
         entry.source = source
-    return Status(201, {"added": [entry_out(entry) for entry in entries]})
+    refused = [{"key": key, "reason": reason} for key, reason in entries.refused]
+    return Status(201, {"added": [entry_out(entry) for entry in entries], "refused": refused})
 
 
 @router.get("/packages/{uuid:package_id}/add-jobs/{uuid:job_id}", response=AddJobOut)

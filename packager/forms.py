@@ -96,9 +96,10 @@ class PublicationForm(forms.Form):
 
     def __init__(self, *args: Any, owner: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from sources.backends import writable_kinds
         from sources.models import Source
 
-        writable = Source.objects.filter(owner=owner, kind__in=[Source.Kind.S3, Source.Kind.AZURE])
+        writable = Source.objects.filter(owner=owner, kind__in=writable_kinds())
         self.fields["destination"].queryset = writable.order_by("name")  # type: ignore[attr-defined]
 
 

@@ -18,7 +18,6 @@ import logging
 import string
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
 
 import zipstream
 from django.core.files.storage import default_storage
@@ -31,7 +30,7 @@ from packager.exports.parts import BASE
 from packager.exports.rows import Row, resolve_path
 from packager.models import PackageVersion, VersionEntry, VersionPublication
 from sources import clients
-from sources.backends import StorageError
+from sources.backends import BACKENDS, StorageError, writable_kinds
 from sources.models import Source
 
 logger = logging.getLogger(__name__)
@@ -92,8 +91,10 @@ def publication_request(
         raise PublicationError("Only a published version can be written to a bucket.", status=409)
     if source.owner_id != version.package.owner_id:
         raise PublicationError("Choose one of your own sources as the destination.", status=404)
-    if source.kind not in {Source.Kind.S3, Source.Kind.AZURE}:
-        raise PublicationError("A destination must be an S3 or Azure source: a server folder cannot be written to.")
+    if not BACKENDS[source.kind].writable:
+        kinds = " or ".join(BACKENDS[kind].name for kind in writable_kinds())
+        refused = BACKENDS[source.kind].name
+        raise PublicationError(f"A destination must be an {kinds} source: a {refused} cannot be written to.")
     prefix = source.key_for(render_key_template(key_template.strip(), version=version))
     publication, created = VersionPublication.objects.select_for_update().get_or_create(
         package_version=version,
@@ -146,14 +147,11 @@ def _rows(version: PackageVersion) -> Iterator[tuple[Row, str]]:
 
 
 def storage_url(row: Row, *, endpoint_url: str) -> str:
-    """Where a data object is: s3://bucket/key, or the blob's https URL, with its version."""
-    version = quote(row.version_id, safe="")
-    if row.source_kind == Source.Kind.S3:
-        return f"s3://{row.bucket}/{row.key}" + (f"?versionId={version}" if version else "")
-    if row.source_kind == Source.Kind.AZURE:
-        url = f"{endpoint_url.rstrip('/')}/{quote(row.bucket or '')}/{quote(row.key)}"
-        return url + (f"?versionid={version}" if version else "")
-    return f"file:{quote(row.key)}"
+    """Where a data object is, in its storage service's own terms (s3://bucket/key, the
+    blob's https URL), with its version."""
+    return BACKENDS[row.source_kind or ""].storage_url(
+        bucket=row.bucket or "", endpoint_url=endpoint_url, key=row.key or "", version_id=row.version_id or ""
+    )
 
 
 def _manifest(version: PackageVersion) -> bytes:
@@ -206,15 +204,8 @@ def _write_refused(publication: VersionPublication, error: StorageError) -> str:
     if error.reason != "auth":
         return error.message
     where = f"“{source.bucket}/{publication.prefix}”"
-    if source.kind == Source.Kind.S3:
-        return (
-            f"This source's credentials may not write to {where}: give them s3:PutObject there "
-            "(and s3:GetObject to skip unchanged objects), or choose another destination."
-        )
-    return (
-        f"This source's credentials may not write to {where}: connect it with an account key or a "
-        "SAS token that allows writing, or choose another destination."
-    )
+    hint = BACKENDS[source.kind].write_permission_hint
+    return f"This source's credentials may not write to {where}: {hint}, or choose another destination."
 
 
 def publication_run(*, publication_pk: int) -> bool:
@@ -240,15 +231,12 @@ def publication_run(*, publication_pk: int) -> bool:
             state=VersionPublication.State.FAILED, error=message, written=written, finished_at=timezone.now()
         )
         return True
-    endpoint = source.endpoint_url
-    if source.kind == Source.Kind.S3:
-        endpoint = str(getattr(backend, "client").meta.endpoint_url)  # noqa: B009  (AWS's own endpoint when none is set)
     VersionPublication.objects.filter(pk=publication.pk).update(
         state=VersionPublication.State.DONE,
         written=written,
         bucket=source.bucket,
-        region=(source.region or "us-east-1") if source.kind == Source.Kind.S3 else source.region,
-        endpoint=endpoint,
+        region=backend.region,
+        endpoint=backend.endpoint,
         finished_at=timezone.now(),
     )
     return True

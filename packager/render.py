@@ -15,6 +15,7 @@ import hashlib
 import html
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from functools import lru_cache
@@ -30,6 +31,7 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from web import isolation
 from web.sanitize import markdown_to_html, sanitize
 
 # Jupyter's order of preference among the representations of one output (no JavaScript).
@@ -56,7 +58,9 @@ _local = threading.local()
 
 
 def _joined(value: Any) -> str:
-    return "".join(value) if isinstance(value, list) else str(value or "")
+    if isinstance(value, list):  # the format's list of lines; anything else in it is dropped
+        return "".join(item for item in value if isinstance(item, str))
+    return str(value or "")
 
 
 @lru_cache(maxsize=32)
@@ -86,19 +90,24 @@ def _markdown() -> markdown.Markdown:
 def _markdown_with_math(text: str) -> str:
     """Sanitized HTML of Markdown whose maths stays as written."""
     found: list[str] = []
+    # A marker the text cannot hold: a fixed one written in a notebook would be "restored".
+    marker = f"PACKAGERMATH{secrets.token_hex(8)}N"
 
     def keep(match: re.Match[str]) -> str:
         found.append(match.group(0))
-        return f"PACKAGERMATH{len(found) - 1}X"
+        return f"{marker}{len(found) - 1}X"
 
     converted = _markdown().convert(_MATH.sub(keep, text))
 
     def restore(match: re.Match[str]) -> str:
-        source = found[int(match.group(1))]
+        index = int(match.group(1))
+        if index >= len(found):
+            return match.group(0)
+        source = found[index]
         css = "math display" if source.startswith(("$$", "\\begin")) else "math"
         return f'<span class="{css}">{html.escape(source)}</span>'
 
-    return sanitize(re.sub(r"PACKAGERMATH(\d+)X", restore, converted))
+    return sanitize(re.sub(marker + r"([0-9]+)X", restore, converted))
 
 
 def _image(mime: str, payload: Any) -> str:
@@ -154,6 +163,11 @@ def _read_notebook(text: str) -> tuple[Any, str]:
         raise ValueError("not notebook JSON") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
         raise ValueError("no cells")
+    worksheets = raw.get("worksheets") or []
+    if "cells" not in raw and not all(
+        isinstance(sheet, dict) and isinstance(sheet.get("cells"), list) for sheet in worksheets
+    ):
+        raise ValueError("worksheets without cells")
     if raw.get("nbformat") != 4 and "worksheets" not in raw:
         # Cells in format 4's shape without the version that says so: nbformat would read it as
         # format 1 and lose the cells' sources and outputs.
@@ -174,6 +188,8 @@ def _read_notebook(text: str) -> tuple[Any, str]:
             f"This notebook does not fully follow the Jupyter format ({f'at {path}: ' if path else ''}{first}); "
             "it is shown as far as it can be read."
         )
+    except Exception:  # nbformat's validator trips over some shapes (a cell that is a list)
+        return notebook, "This notebook does not follow the Jupyter format; it is shown as far as it can be read."
     return notebook, ""
 
 
@@ -181,14 +197,22 @@ def notebook_to_html(text: str) -> str:
     """A read-only rendering of a Jupyter notebook: markdown cells, code, and outputs."""
     try:
         notebook, warning = _read_notebook(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return '<p class="error">This notebook could not be read: it is not valid notebook JSON.</p>'
+    if not isinstance(notebook.get("cells"), list):
+        return '<p class="error">This notebook could not be read: its cells are not in the Jupyter format.</p>'
     metadata = notebook.get("metadata") or {}
     language = str(
         (metadata.get("language_info") or {}).get("name") or (metadata.get("kernelspec") or {}).get("language") or ""
     )
     lexer = _lexer(language.lower())
     parts: list[str] = [f'<p class="nb-warning">{html.escape(warning)}</p>'] if warning else []
+    skipped = sum(1 for cell in notebook["cells"] if not isinstance(cell, dict))
+    if skipped:
+        parts.append(
+            f'<p class="nb-warning">{skipped:,} cell(s) of this notebook are not in the Jupyter format (a cell '
+            "is an object); they are left out.</p>"
+        )
     for cell in notebook["cells"]:
         if not isinstance(cell, dict):
             continue
@@ -221,31 +245,55 @@ def render_text(path: str, text: str) -> tuple[str, str]:
         return "markdown", markdown_to_html(text)
     if lower.endswith(".ipynb"):
         return "notebook", notebook_to_html(text)
-    return "plain", f"<pre>{html.escape(text)}</pre>"
+    return "plain", _plain(text)
 
 
 # Rendered HTML is kept by content hash: the same bytes always render the same way, so a
 # README read by every visitor of a share is read from storage and rendered once (and a
 # published version, whose text never changes, once for its life). Bump the version when
 # the renderer or the sanitizer's rules change.
-RENDER_CACHE_VERSION = 2
+RENDER_CACHE_VERSION = 3
 RENDER_CACHE_SECONDS = 30 * 24 * 3600
 
 
-def _cached(kind: str, sha256: str, render: Callable[[], str]) -> str:
-    if not sha256:
-        return render()
-    key = f"packager:render:{RENDER_CACHE_VERSION}:{kind}:{sha256}"
-    rendered: str | None = cache.get(key)
+# A render that went past its limits is kept for less time: the machine may have been busy.
+TOO_COSTLY_CACHE_SECONDS = 3600
+
+
+def _too_costly(kind: str, text: str) -> str:
+    if kind == "notebook":
+        return (
+            '<p class="error">This notebook is too large or too slow to render here: download it to open it '
+            "in Jupyter.</p>"
+        )
+    return (
+        '<p class="nb-warning">This text is too large or too slow to render, so it is shown as written.</p>'
+        f"<pre>{html.escape(text)}</pre>"
+    )
+
+
+def _cached(
+    kind: str, sha256: str, read: Callable[[], str], render: Callable[[str], str], *, isolated: bool = True
+) -> str:
+    """render(read()) once per content hash, in a worker process with a time and a memory
+    limit (web.isolation) unless its cost is linear in the text's length (`isolated`)."""
+    key = f"packager:render:{RENDER_CACHE_VERSION}:{kind}:{sha256}" if sha256 else ""
+    rendered: str | None = cache.get(key) if key else None
     if rendered is None:
-        rendered = render()
-        cache.set(key, rendered, RENDER_CACHE_SECONDS)
+        text = read()
+        timeout = RENDER_CACHE_SECONDS
+        try:
+            rendered = str(isolation.run(render, text)) if isolated else render(text)
+        except isolation.TooCostly:
+            rendered, timeout = _too_costly(kind, text), TOO_COSTLY_CACHE_SECONDS
+        if key:
+            cache.set(key, rendered, timeout)
     return rendered
 
 
 def markdown_to_html_cached(*, sha256: str, read: Callable[[], str]) -> str:
     """markdown_to_html of the text `read` returns, read and rendered once per content hash."""
-    return _cached("markdown", sha256, lambda: markdown_to_html(read()))
+    return _cached("markdown", sha256, read, markdown_to_html)
 
 
 def description_html(text: str) -> str:
@@ -253,7 +301,13 @@ def description_html(text: str) -> str:
     return markdown_to_html_cached(sha256=hashlib.sha256(text.encode()).hexdigest(), read=lambda: text)
 
 
+def _plain(text: str) -> str:
+    return f"<pre>{html.escape(text)}</pre>"
+
+
 def render_text_cached(path: str, *, sha256: str, read: Callable[[], str]) -> tuple[str, str]:
     """render_text of a text entry, read and rendered once per content hash."""
     kind = render_text(path, "")[0]
-    return kind, _cached(kind, sha256, lambda: render_text(path, read())[1])
+    if kind == "plain":  # escaping costs what the text's length does: no worker needed
+        return kind, _cached(kind, sha256, read, _plain, isolated=False)
+    return kind, _cached(kind, sha256, read, markdown_to_html if kind == "markdown" else notebook_to_html)

@@ -288,24 +288,41 @@ def _pointer_entry(package: Package, source: Source, path: str, info: ObjectInfo
     )
 
 
+class AddedEntries(list[PackageEntry]):
+    """The entries an add created, and the storage keys it refused with the reason for each
+    (a key that cannot be a package path: "..", a bidi character, ".git"…)."""
+
+    def __init__(self, entries: Iterable[PackageEntry] = (), refused: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(entries)
+        self.refused = list(refused)
+
+
 @transaction.atomic
 def package_add_objects(
     *, package: Package, source: Source, paths: list[str], target: str = "", keep_folder_names: bool = True
-) -> list[PackageEntry]:
+) -> AddedEntries:
     """Add objects and whole folders of a source under a target folder of the package.
 
     Paths are relative to the source's prefix. Adding the same object at the same path
-    again changes nothing; any other collision refuses the whole request.
+    again changes nothing; any other collision refuses the whole request. A key that cannot
+    be a package path is left out and reported (AddedEntries.refused); the rest is added.
     """
     if not paths:
         raise PackageError("Select at least one file or folder.")
     _lock(package)
     try:
         folder = normalize_folder(target)
-        found = _select(source, paths, keep_folder_names=keep_folder_names)
-        wanted = [(normalize_path(folder + item.relative), item.info) for item in found]
     except InvalidPath as error:
         raise PackageError(error.message) from error
+    wanted: list[tuple[str, ObjectInfo]] = []
+    refused: list[tuple[str, str]] = []
+    for item in _select(source, paths, keep_folder_names=keep_folder_names):
+        try:
+            wanted.append((normalize_path(folder + item.relative), item.info))
+        except InvalidPath as error:
+            refused.append((item.info.key, error.message))
+    if refused and not wanted:
+        raise PackageError(" ".join(message for _, message in refused[:3]))
     current = {
         (entry.path): (entry.source_id, entry.key)
         for entry in package.entries.filter(path__in=[path for path, _ in wanted]).only("path", "source_id", "key")
@@ -316,7 +333,7 @@ def package_add_objects(
     PackageEntry.objects.bulk_create(entries, batch_size=1000)
     _update_folders(package, added=[(entry.path, entry.size) for entry in entries])
     package.save(update_fields=["updated_at"])
-    return entries
+    return AddedEntries(entries, refused)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from packager import exports
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry, VersionFolder
+from packager.paths import first_reserved, reserved_message
 from sources import checksums, clients
 from sources.backends import ObjectNotFound, StorageError
 from sources.models import ObjectChecksum, Source
@@ -85,6 +86,8 @@ def package_publish(*, package: Package, message: str = "", created_by: Any = No
     totals = package.entries.aggregate(count=Count("id"), files=Count("id", filter=Q(kind="pointer")), size=Sum("size"))
     if not totals["count"]:
         raise VersionError("This package is empty: add files before publishing a version.")
+    if reserved := first_reserved(package.entries.values_list("path", flat=True).iterator(chunk_size=5000)):
+        raise VersionError(f"{reserved_message(reserved)} Move or remove it, then publish.")
     number = (package.versions.aggregate(last=Max("number"))["last"] or 0) + 1
     version = PackageVersion.objects.create(
         package=package,

@@ -182,7 +182,13 @@ def package_add_objects(request: AuthenticatedRequest) -> HttpResponse:
 
     def add(package: Package, source: Source) -> int:
         target = form.cleaned_data.get("target") or ""
-        return len(services.package_add_objects(package=package, source=source, paths=form.paths, target=target))
+        added = services.package_add_objects(package=package, source=source, paths=form.paths, target=target)
+        if added.refused:
+            shown = "; ".join(reason for _, reason in added.refused[:5])
+            more = f" (and {len(added.refused) - 5:,} more)" if len(added.refused) > 5 else ""
+            left_out = f"Left out {len(added.refused):,} file(s) that cannot be package paths: {shown}{more}"
+            messages.warning(request, left_out)
+        return len(added)
 
     return _add_to_package(request, form, "Choose a package and select files.", add)
 

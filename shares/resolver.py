@@ -15,6 +15,7 @@ The resolver views (r/<path> and the content-addressed ones) share `resolve_entr
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -161,7 +162,7 @@ class _ShareState:
 
 # What this process read recently (see `lookup`):
 # token -> (monotonic deadline, share state or None for an unknown token)
-_shares: dict[str, tuple[float, _ShareState | None]] = {}
+_shares: dict[str | bytes, tuple[float, _ShareState | None]] = {}
 # source id -> (monotonic deadline, source columns)
 _sources: dict[int, tuple[float, tuple[Any, ...]]] = {}
 # (version id, drift stamp, match, value) -> (entry columns, source id) or None. A published
@@ -175,6 +176,14 @@ _entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], int | None] | None] = {}
 # clients may go through the same version at once, each in order.
 _streaks: dict[int, tuple[list[int], bool]] = {}
 POSITION = ENTRY_COLUMNS.index("position")
+
+
+def _bounded(value: str) -> str | bytes:
+    """A key for this process's caches that stays small whatever the client sent: a URL may
+    carry a path or token of any length."""
+    if len(value) <= 128:
+        return value
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
 
 
 def forget() -> None:
@@ -201,13 +210,13 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
         raise ValueError(f"cannot look entries up by {match}")
     lifetime = settings.RESOLVE_CACHE_SECONDS
     now = time.monotonic()
-    cached_share = _shares.get(token) if lifetime > 0 else None
+    cached_share = _shares.get(_bounded(token)) if lifetime > 0 else None
     if cached_share is None or cached_share[0] <= now:
         return _query(token, match, value, now + lifetime)
     state = cached_share[1]
     if state is None or state.version_id is None:
         return _found(token, state, None, None) if state is not None else None
-    key = (state.version_id, state.drift_checked_at, match, value)
+    key = (state.version_id, state.drift_checked_at, match, _bounded(value))
     if key in _entries:
         cached_entry = _entries[key]
         if cached_entry is None:
@@ -269,7 +278,7 @@ def _remember(
     """Keep what a query found for `match` = `value` (None: no such entry) and its source."""
     if len(_entries) >= settings.RESOLVE_CACHE_ENTRIES:
         _entries.clear()
-    key = (state.version_id, state.drift_checked_at, match, value)
+    key = (state.version_id, state.drift_checked_at, match, _bounded(value))
     if entry_values is None:
         _entries[key] = None
         return
@@ -306,7 +315,9 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
     lifetime_on = settings.RESOLVE_CACHE_SECONDS > 0
     if row is None:
         if lifetime_on:
-            _shares[token] = (deadline, None)
+            if len(_shares) >= 10_000:
+                _shares.clear()
+            _shares[_bounded(token)] = (deadline, None)
         return None
     share_id, password_hash, is_active, package_id, owner_id, version_id, version_number, stamp = row[:8]
     state = _ShareState(
@@ -319,7 +330,7 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
     if lifetime_on:
         if len(_shares) >= 10_000:
             _shares.clear()
-        _shares[token] = (deadline, state)
+        _shares[_bounded(token)] = (deadline, state)
         if state.version_id is not None:
             _remember(state, match, value, entry_values, source_values, deadline)
             if entry_values is not None and match == "path":
@@ -362,6 +373,9 @@ def range_is_unsatisfiable(header: str, size: int) -> bool:
     for spec in ranges.split(","):
         first, dash, last = (part.strip() for part in spec.partition("-"))
         if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
+            return False
+        # isdigit() is true of "¹" and "²", which int() refuses: only ASCII digits count.
+        if (first and not first.isascii()) or (last and not last.isascii()):
             return False
         if first and last and int(last) < int(first):
             return False

@@ -24,15 +24,14 @@ from django_htmx.http import HttpResponseClientRefresh
 from packager import exports
 from packager.exports import annex, direct, dvc, gitrepo
 from packager.models import Package, PackageVersion, VersionEntry
-from packager.paths import InvalidPath, normalize_folder
+from packager.paths import InvalidPath, normalize_folder, reserved_in, reserved_message
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
 from packager.tree import list_version_folder
 from shares import access_log, access_report, resolver, services
 from shares.forms import ShareForm, UnlockForm
 from shares.models import Share, ShareEvent
 from sources.backends import StorageError
-from sources.backends.local import LocalBackend
-from sources.previews import object_preview
+from sources.previews import Preview, object_preview
 from web.cursors import InvalidCursor
 from web.http import (
     AuthenticatedRequest,
@@ -259,9 +258,24 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
     preview = None
-    if not entry.is_text and entry.source is not None:
+    if entry.drift:
+        # Like a download (resolved_response), a preview never shows bytes other than those published.
+        change = "is gone from" if entry.drift == VersionEntry.Drift.MISSING else "has changed in"
+        preview = Preview(
+            kind="failed",
+            name=entry.path.rpartition("/")[2],
+            size=entry.size,
+            error=f"This file {change} storage since version {version.number} was published, so there is no "
+            "preview of it. Ask the package's owner to publish a new version.",
+        )
+    elif not entry.is_text and entry.source is not None:
         preview = object_preview(
-            source=entry.source, key=entry.key, size=entry.size, etag=entry.etag, version_id=entry.version_id
+            source=entry.source,
+            key=entry.key,
+            size=entry.size,
+            etag=entry.etag,
+            version_id=entry.version_id,
+            filename=entry.path.rpartition("/")[2],
         )
     context = {
         "share": share,
@@ -307,6 +321,14 @@ def _download_version(request: HttpRequest, token: str) -> tuple[Share, PackageV
     version = access.serving_version
     if version is None:
         return _not_published(access)
+    if reserved := exports.reserved_path(version):
+        refused = _text(
+            f"Version {version.number} of this package cannot be downloaded: {reserved_message(reserved)} "
+            "Ask the package's owner to move it and publish a new version.\n",
+            status=409,
+        )
+        _no_store(refused)
+        return refused
     return access, version
 
 
@@ -473,6 +495,8 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
                 status=409,
             )
         )
+    if reserved_in(entry["path"]):
+        return _no_store(_text(reserved_message(entry["path"]) + " It is not served.\n", status=409))
     requested_range = request.headers.get("Range", "")
     if requested_range and resolver.range_is_unsatisfiable(requested_range, entry["size"]):
         # Said here, not left to the store: some stores answer 206 to a range starting at
@@ -488,12 +512,16 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
     try:
         backend = resolver.backend_for_row(found.source)
         expires_in = resolver.presign_ttl(found.source)
-        if isinstance(backend, LocalBackend):  # revoking the share stops packager's own links
-            url = backend.sign_url(
-                entry["key"], expires_in=expires_in, grant=services.share_grant(found.share()), method=method
-            )
-        else:
-            url = backend.sign_url(entry["key"], method=method, expires_in=expires_in, version_id=entry["version_id"])
+        # Revoking the share stops the links that packager serves itself.
+        grant = services.share_grant(found.share()) if backend.serves_own_links else ""
+        url = backend.sign_url(
+            entry["key"],
+            method=method,
+            expires_in=expires_in,
+            version_id=entry["version_id"],
+            filename=entry["path"].rpartition("/")[2],
+            grant=grant,
+        )
     except StorageError as error:
         return _no_store(_text(error.message + "\n", status=409 if error.reason == "config" else 502))
     if method == "GET":

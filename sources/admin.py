@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from sources.endpoints import local_path_error
+from sources.backends.local import local_path_error
 from sources.models import Source
 
 

@@ -12,7 +12,7 @@ import json
 import threading
 
 from sources.backends import BACKENDS, Backend, StorageError
-from sources.endpoints import check_endpoint, local_path_error
+from sources.endpoints import check_endpoint
 from sources.models import Source
 
 _lock = threading.Lock()
@@ -26,14 +26,13 @@ def _fingerprint(source: Source) -> str:
 
 def build_backend(source: Source) -> Backend:
     """A new client for a source (not cached): for checking settings before they are saved."""
-    if source.kind == Source.Kind.S3 and source.endpoint_url:
-        check_endpoint(source.endpoint_url)
-    if source.kind == Source.Kind.LOCAL and (refused := local_path_error(source.local_path)):
+    backend_class = BACKENDS[source.kind]
+    config = source.backend_config()
+    if refused := backend_class.refusal(config):
         raise StorageError(refused, reason="config")
-    backend = BACKENDS[source.kind](source.backend_config(), source.credentials)
-    if source.kind == Source.Kind.AZURE:
-        # The account URL may come from a connection string: check what the client uses.
-        check_endpoint(backend.service.url)  # type: ignore[attr-defined]
+    backend = backend_class(config, source.credentials)
+    for url in backend.endpoints():
+        check_endpoint(url)
     return backend
 
 

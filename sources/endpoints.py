@@ -7,16 +7,13 @@ carrier-grade NAT, 6to4 or NAT64 addresses leading to one of these...) are refus
 SOURCE_ENDPOINT_ALLOWLIST names them. This check gives a clear message when a source is
 saved; sources.backends.network enforces the same rule on every connection.
 
-Folders on the server are sources only under LOCAL_SOURCE_ROOTS.
+(Folders on the server are sources only under LOCAL_SOURCE_ROOTS: sources.backends.local.)
 """
 
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 from urllib.parse import urlsplit
-
-from django.conf import settings
 
 from sources.backends.base import StorageError
 from sources.backends.network import AddressRefused, checked_addresses
@@ -44,21 +41,3 @@ def check_endpoint(url: str) -> None:
         raise EndpointRefused(refused.message) from refused
     except (socket.gaierror, UnicodeError) as error:
         raise StorageError(f"Could not resolve the endpoint host “{host}”.", reason="unreachable") from error
-
-
-def local_path_error(local_path: str) -> str:
-    """Why a folder may not be a source ("" when it may): it must lie under LOCAL_SOURCE_ROOTS.
-
-    Checked when a source is saved (forms, API, commands, the Django admin) and again
-    whenever its client is built, so narrowing LOCAL_SOURCE_ROOTS takes effect at once.
-    """
-    path = Path(local_path or "")
-    if not local_path or not path.is_absolute():
-        return "Give an absolute folder path on the server."
-    if not settings.LOCAL_SOURCE_ROOTS:
-        return "No folder on the server may be a source: an administrator can set LOCAL_SOURCE_ROOTS."
-    # resolve() follows symbolic links, so a link inside a root that leads out of it is refused.
-    if not any(path.resolve().is_relative_to(Path(root).resolve()) for root in settings.LOCAL_SOURCE_ROOTS):
-        roots = ", ".join(str(root) for root in settings.LOCAL_SOURCE_ROOTS)
-        return f"This folder is outside the folders allowed by LOCAL_SOURCE_ROOTS ({roots})."
-    return ""

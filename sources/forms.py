@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 
+from sources.backends import BACKENDS
 from sources.models import Source
 from sources.search import Search
 from sources.services import CREDENTIAL_FIELDS, CREDENTIAL_NAMES, EDITABLE_FIELDS
@@ -57,7 +58,7 @@ class SourceForm(forms.Form):
         if not allow_local:
             kind = self.fields["kind"]
             assert isinstance(kind, forms.ChoiceField)
-            kind.choices = [c for c in Source.Kind.choices if c[0] != Source.Kind.LOCAL]
+            kind.choices = [c for c in Source.Kind.choices if not BACKENDS[c[0]].administrators_only]
         if source is not None:
             self.fields["kind"].disabled = True
             for name in CREDENTIAL_NAMES:
@@ -70,7 +71,7 @@ class SourceForm(forms.Form):
 
     def credentials(self) -> dict[str, str]:
         kind = self.cleaned_data["kind"]
-        return {name: self.cleaned_data.get(name) or "" for name in CREDENTIAL_FIELDS[Source.Kind(kind)]}
+        return {name: self.cleaned_data.get(name) or "" for name in CREDENTIAL_FIELDS[kind]}
 
 
 class SearchForm(forms.Form):

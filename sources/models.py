@@ -4,7 +4,6 @@ import base64
 import json
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -13,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sources import crypto
+from sources.backends import BACKENDS
 
 
 class Source(models.Model):
@@ -108,10 +108,7 @@ class Source(models.Model):
 
     @property
     def location(self) -> str:
-        if self.kind == self.Kind.LOCAL:
-            return self.local_path
-        scheme = "s3" if self.kind == self.Kind.S3 else "az"
-        return f"{scheme}://{self.bucket}/{self.normalized_prefix}"
+        return BACKENDS[self.kind].location(self.backend_config())
 
     def backend_config(self) -> dict[str, Any]:
         return {
@@ -129,22 +126,7 @@ class Source(models.Model):
     @property
     def download_origins(self) -> list[str]:
         """The origins its signed download links point to (for the pages' image policy)."""
-        if self.kind == self.Kind.LOCAL:
-            return []  # packager's own links
-        if self.endpoint_url:
-            parts = urlsplit(self.endpoint_url)
-            if not parts.hostname:
-                return []
-            origins = [f"{parts.scheme}://{parts.netloc}"]
-            if self.kind == self.Kind.S3 and self.addressing_style != self.AddressingStyle.PATH:
-                origins.append(f"{parts.scheme}://{self.bucket}.{parts.netloc}")
-            return origins
-        if self.kind == self.Kind.S3:  # AWS itself, in any of its URL styles
-            region = self.region or "us-east-1"
-            hosts = [f"{self.bucket}.s3.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
-            hosts += [f"{self.bucket}.s3.amazonaws.com", "s3.amazonaws.com"]
-            return [f"https://{host}" for host in hosts]
-        return []  # an Azure account known from its connection string only
+        return BACKENDS[self.kind].download_origins(self.backend_config())
 
     def key_for(self, path: str) -> str:
         """The storage key of a path relative to the source's prefix."""

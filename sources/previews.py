@@ -22,14 +22,16 @@ import mimetypes
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
-from sources import clients
 from sources.backends import Backend, ObjectNotFound, StorageError
-from sources.models import Source
+from web import isolation
 from web.sanitize import markdown_to_html
+
+if TYPE_CHECKING:  # this module is imported by isolation workers too, which load no models
+    from sources.models import Source
 
 PREVIEW_SECONDS = 10.0  # wall-clock budget for all the requests of one preview
 TEXT_BYTES = 64 * 1024  # CSV/TSV and plain text
@@ -38,10 +40,16 @@ HEX_BYTES = 256
 PARQUET_BYTES = 8 * 1024 * 1024  # at most this much of a Parquet file, however large
 TABLE_ROWS = 100
 PARQUET_ROWS = 50
+# Checked in the footer before any page is read: a few hundred bytes can ask for gigabytes.
+PARQUET_COLUMNS = 500
+PARQUET_DECODED_BYTES = 64 * 1024 * 1024  # the first row group, uncompressed
+PARQUET_ROW_GROUPS_LISTED = 1000
+TOO_COSTLY = "This file is too large or too slow to preview here: download it to see it."
 CELL_CHARS = 200
 IMAGE_URL_SECONDS = 300
 CACHE_SECONDS = 24 * 3600
 FAILURE_CACHE_SECONDS = 60  # an object that is gone or forbidden may come back
+TOO_COSTLY_CACHE_SECONDS = 3600  # past its limits: kept a while, the machine may have been busy
 
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".webp": "WebP", ".svg": "SVG"}
 TEXT_SUFFIXES = {
@@ -136,6 +144,20 @@ class RangedFile(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def read_at(self, offset: int, length: int) -> bytes:
+        """A read for a preview running in an isolation worker (web.isolation)."""
+        self.seek(offset)
+        return self.read(length)
+
+
+def _read_isolated(file: Any, preview: Preview) -> Preview:
+    """Runs in an isolation worker: the preview of the file, whose reads the web process makes."""
+    try:
+        _READERS[preview.kind](preview, file)
+    except isolation.ReadFailed as failure:
+        raise PreviewFailed(failure.message) from None
+    return preview
+
 
 def preview_kind(name: str, content_type: str = "") -> str:
     suffix = PurePosixPath(name.lower()).suffix
@@ -160,9 +182,19 @@ def _cache_key(source: Source, key: str, version: str) -> str:
 
 
 def object_preview(
-    *, source: Source, key: str, size: int, etag: str = "", version_id: str = "", content_type: str = ""
+    *,
+    source: Source,
+    key: str,
+    size: int,
+    etag: str = "",
+    version_id: str = "",
+    content_type: str = "",
+    filename: str = "",
 ) -> Preview:
-    """The preview of one object, from the cache when this version was previewed before."""
+    """The preview of one object, from the cache when this version was previewed before.
+
+    `filename`: the name the image link saves as (a package entry's own; the key's by default).
+    """
     name = key.rpartition("/")[2]
     kind = preview_kind(name, content_type)
     preview = Preview(kind=kind, name=name, size=size, content_type=content_type or _guess_type(name))
@@ -171,6 +203,8 @@ def object_preview(
     if isinstance(cached, Preview):
         preview = cached
     else:
+        from sources import clients
+
         try:
             backend = clients.backend_for(source)
             reader = RangedFile(
@@ -181,9 +215,14 @@ def object_preview(
                 budget=PARQUET_BYTES if kind == "parquet" else DOCUMENT_BYTES,
                 deadline=time.monotonic() + PREVIEW_SECONDS,
             )
-            _READERS[kind](preview, reader)
+            # Parsing runs in a worker process with a time and a memory limit; the reads
+            # (and the credentials they need) stay here.
+            preview = isolation.run(_read_isolated, preview, seconds=PREVIEW_SECONDS, reader=reader.read_at, size=size)
             preview.bytes_read, preview.requests = reader.bytes_read, reader.requests
             timeout = CACHE_SECONDS
+        except isolation.TooCostly:
+            preview = dataclasses.replace(preview, kind="failed", error=TOO_COSTLY)
+            timeout = TOO_COSTLY_CACHE_SECONDS
         except PreviewFailed as failure:
             preview = dataclasses.replace(preview, kind="failed", error=failure.message)
             timeout = CACHE_SECONDS  # the same bytes fail the same way
@@ -192,8 +231,12 @@ def object_preview(
             timeout = FAILURE_CACHE_SECONDS
         cache.set(cache_key, preview, timeout)
     if preview.kind == "image":
+        from sources import clients
+
         try:
-            url = clients.backend_for(source).sign_url(key, expires_in=IMAGE_URL_SECONDS, version_id=version_id)
+            url = clients.backend_for(source).sign_url(
+                key, expires_in=IMAGE_URL_SECONDS, version_id=version_id, filename=filename or name
+            )
         except StorageError as error:
             return dataclasses.replace(preview, kind="failed", error=_storage_sentence(error))
         preview = dataclasses.replace(preview, image_url=url)
@@ -239,7 +282,7 @@ def _complete_lines(data: bytes, truncated: bool) -> bytes:
 def _read_table(preview: Preview, reader: RangedFile) -> None:
     data, preview.truncated = _head(reader, TEXT_BYTES)
     text = _decode(_complete_lines(data, preview.truncated), "comma- or tab-separated text")
-    sample = text[:16384]
+    sample = text[:8192]  # the sniffer's cost grows with the square of some samples
     fallback = "\t" if preview.name.lower().endswith((".tsv", ".tab")) else ","
     dialect: Any
     try:
@@ -281,17 +324,34 @@ def _read_parquet(preview: Preview, reader: RangedFile) -> None:
         # not whole column chunks.
         parquet = pq.ParquetFile(reader, pre_buffer=False, buffer_size=64 * 1024)
         metadata = parquet.metadata
+        if metadata.num_columns > PARQUET_COLUMNS:
+            raise PreviewFailed(
+                f"This file has {metadata.num_columns:,} columns, too many to preview here (at most "
+                f"{PARQUET_COLUMNS:,}): download it to see its rows."
+            )
         preview.row_count = metadata.num_rows
         preview.row_groups = [
             (metadata.row_group(index).num_rows, metadata.row_group(index).total_byte_size)
-            for index in range(metadata.num_row_groups)
+            for index in range(min(metadata.num_row_groups, PARQUET_ROW_GROUPS_LISTED))
         ]
         preview.schema = [(item.name, str(item.type)) for item in parquet.schema_arrow]
         preview.columns = [name for name, _ in preview.schema]
         if metadata.num_row_groups:
+            first = metadata.row_group(0)
+            decoded = max(
+                first.total_byte_size,
+                sum(first.column(index).total_uncompressed_size for index in range(first.num_columns)),
+            )
+            if decoded > PARQUET_DECODED_BYTES or decoded < 0:
+                raise PreviewFailed(
+                    f"This file's first row group holds {max(decoded, 0):,} bytes once decoded, too many to preview "
+                    "here: download it to see its rows."
+                )
             batch = next(parquet.iter_batches(batch_size=PARQUET_ROWS, row_groups=[0]), None)
             if batch is not None:
                 preview.rows = [[_cell(value) for value in row.values()] for row in batch.to_pylist()]
+    except MemoryError:
+        raise  # the isolation worker's memory limit: "too large to preview"
     except (pa.ArrowException, OSError, ValueError) as error:
         raise PreviewFailed(f"This file could not be read as Parquet ({_first_line(error)}).") from None
     preview.truncated = preview.row_count > len(preview.rows)
@@ -337,6 +397,8 @@ def _read_json(preview: Preview, reader: RangedFile) -> None:
         return
     try:
         preview.text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except RecursionError:  # nested deeper than json can follow: indented by the walk below
+        preview.text = indent_json_prefix(text)
     except json.JSONDecodeError as error:
         raise PreviewFailed(
             f"This file is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})."
@@ -351,6 +413,9 @@ def indent_json_prefix(text: str, indent: str = "  ") -> str:
     """
     out: list[str] = []
     depth, in_string, escaped = 0, False, False
+    # Indentation stops growing past this depth: a document nested 10,000 deep would
+    # otherwise be indented into hundreds of megabytes.
+    deepest = 32
     for char in text:
         if in_string:
             out.append(char)
@@ -365,12 +430,12 @@ def indent_json_prefix(text: str, indent: str = "  ") -> str:
             out.append(char)
         elif char in "{[":
             depth += 1
-            out.append(char + "\n" + indent * depth)
+            out.append(char + "\n" + indent * min(depth, deepest))
         elif char in "}]":
             depth = max(depth - 1, 0)
-            out.append("\n" + indent * depth + char)
+            out.append("\n" + indent * min(depth, deepest) + char)
         elif char == ",":
-            out.append(",\n" + indent * depth)
+            out.append(",\n" + indent * min(depth, deepest))
         elif char == ":":
             out.append(": ")
         elif not char.isspace():

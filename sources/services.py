@@ -16,18 +16,12 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from sources import clients
-from sources.backends import ObjectInfo, StorageError
-from sources.backends.local import LocalBackend
-from sources.endpoints import local_path_error
+from sources.backends import BACKENDS, ObjectInfo, StorageError
 from sources.models import Source, SourceObject
 
 logger = logging.getLogger(__name__)
 
-CREDENTIAL_FIELDS = {
-    Source.Kind.S3: ("access_key_id", "secret_access_key", "session_token"),
-    Source.Kind.AZURE: ("account_key", "sas_token", "connection_string"),
-    Source.Kind.LOCAL: (),
-}
+CREDENTIAL_FIELDS = {kind: backend.credential_fields for kind, backend in BACKENDS.items()}
 # Every secret a source can have, of any kind: never rendered, returned or logged.
 CREDENTIAL_NAMES = tuple(name for names in CREDENTIAL_FIELDS.values() for name in names)
 EDITABLE_FIELDS = (
@@ -61,29 +55,14 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
     errors: dict[str, str] = {}
     if not source.name.strip():
         errors["name"] = "Give the source a name."
-    if source.kind == Source.Kind.S3:
-        if not source.bucket:
-            errors["bucket"] = "Name the bucket."
-        if not (credentials.get("access_key_id") and credentials.get("secret_access_key")):
-            errors["secret_access_key"] = "An access key id and a secret access key are both needed."  # noqa: S105
-        if source.addressing_style not in Source.AddressingStyle.values:
-            errors["addressing_style"] = "Choose auto, path or virtual."
-    elif source.kind == Source.Kind.AZURE:
-        if not source.bucket:
-            errors["bucket"] = "Name the container."
-        given = [name for name in CREDENTIAL_FIELDS[Source.Kind.AZURE] if credentials.get(name)]
-        if len(given) != 1:
-            errors["account_key"] = "Give exactly one of: account key, SAS token, connection string."
-        elif given[0] != "connection_string" and not source.endpoint_url:
-            errors["endpoint_url"] = "Give the account URL, e.g. https://ACCOUNT.blob.core.windows.net."
-    elif source.kind == Source.Kind.LOCAL:
-        if not trusted and not can_add_local_sources(user):
-            errors["kind"] = "Only an administrator may add a folder on the server as a source."
-        path_error = local_path_error(source.local_path)
-        if path_error:
-            errors["local_path"] = path_error
+    backend_class = BACKENDS.get(source.kind)
+    if backend_class is None:
+        *others, last = BACKENDS
+        errors["kind"] = f"Choose {', '.join(others)} or {last}."
     else:
-        errors["kind"] = "Choose s3, azure or local."
+        if backend_class.administrators_only and not trusted and not can_add_local_sources(user):
+            errors["kind"] = f"Only an administrator may add a {Source.Kind(source.kind).label.lower()} as a source."
+        errors.update(backend_class.validate(source.backend_config(), credentials))
     if source.endpoint_url and not source.endpoint_url.startswith(("http://", "https://")):
         errors["endpoint_url"] = "The endpoint must be an http:// or https:// URL."
     if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
@@ -168,8 +147,8 @@ def source_update(
     _assign(source, fields)
     given = {name: value.strip() for name, value in credentials.items() if value and value.strip()}
     merged = dict(source.credentials)
-    if source.kind == Source.Kind.AZURE and given:
-        # Azure takes one kind of secret: a new one replaces whichever was stored.
+    if BACKENDS[source.kind].credentials_replace_each_other and given:
+        # One secret of several kinds: a new one replaces whichever was stored.
         merged = {}
     merged.update(given)
     _validate(source, merged, user=user)
@@ -642,12 +621,14 @@ def sources_index_due() -> int:
     return len(due)
 
 
-def source_sign_url(*, source: Source, key: str, method: str = "GET", version_id: str = "", grant: str = "") -> str:
+def source_sign_url(
+    *, source: Source, key: str, method: str = "GET", version_id: str = "", filename: str = "", grant: str = ""
+) -> str:
     """A download URL; packager's own (local-folder) links also carry the grant they were issued for."""
     backend = clients.backend_for(source)
-    if grant and isinstance(backend, LocalBackend):
-        return backend.sign_url(key, method=method, expires_in=source.presign_ttl, version_id=version_id, grant=grant)
-    return backend.sign_url(key, method=method, expires_in=source.presign_ttl, version_id=version_id)
+    return backend.sign_url(
+        key, method=method, expires_in=source.presign_ttl, version_id=version_id, filename=filename, grant=grant
+    )
 
 
 def source_rotate_credentials() -> int:

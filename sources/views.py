@@ -5,7 +5,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,8 +24,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sources import clients, grants, services
-from sources.backends import ObjectNotFound, StorageError
-from sources.backends.local import LocalBackend, load_link
+from sources.backends import ObjectNotFound, StorageError, content_disposition
+from sources.backends.local import load_link
 from sources.browse import BrowsePage, browse_page, folder_rows
 from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
@@ -287,7 +286,7 @@ def source_object_link(request: AuthenticatedRequest, public_id: uuid.UUID, path
     return JsonResponse({"url": request.build_absolute_uri(url), "expires_in": source.presign_ttl})
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
@@ -339,13 +338,11 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
             status=410,
             content_type="text/plain; charset=utf-8",
         )
-    source = Source.objects.filter(public_id=link["source"], kind=Source.Kind.LOCAL).first()
+    source = Source.objects.filter(public_id=link["source"]).first()
     if source is None:
         raise Http404("Source not found")
     try:
-        backend = clients.backend_for(source)
-        assert isinstance(backend, LocalBackend)
-        path = backend.path_of(link["key"])
+        path = clients.backend_for(source).served_file(link["key"])
     except ObjectNotFound:
         raise Http404("File not found") from None
     except StorageError as error:  # e.g. the folder is no longer under LOCAL_SOURCE_ROOTS
@@ -361,7 +358,7 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Last-Modified": http_date(stat.st_mtime),
-        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(path.name),
+        "Content-Disposition": content_disposition(link.get("filename") or path.name),
         "Cache-Control": "private, no-store",
     }
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

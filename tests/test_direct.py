@@ -21,6 +21,7 @@ from packager import services as packages
 from packager.models import Package, VersionEntry
 from shares import services
 from shares.models import Share
+from sources.backends import content_disposition
 from tests.conftest import AzureServer, S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
 
@@ -208,3 +209,42 @@ def test_the_share_page_says_when_to_use_which_list(client: Any, owner: Any, mix
     assert reverse("share_direct_tsv", args=[share.token]) in page
     assert "aria2c -c -i direct.txt" in page and "curl -u share" in page
     assert "never expire" in page  # urls.txt first, where packager is reachable
+
+
+@pytest.mark.django_db
+def test_signed_urls_name_the_file_as_the_package_does(client: Any, owner: Any, mixed_package: Package) -> None:
+    """Every kind of link saves under the entry's own name, not the storage key's: S3 with
+    response-content-disposition (its signature is pinned to botocore's in test_signing,
+    moto does not check it), Azure with rscd (Azurite checks it and answers with it), a
+    local-folder link from packager itself."""
+    renamed = {
+        "s3/survey/temps.csv": 's3/temperatures 2024 "final".csv',
+        "azure/images/sub/notes.txt": "azure/notes – ü.txt",
+        "local/local one.txt": "local/réadme; copy.txt",
+    }
+    for path, new_path in renamed.items():
+        packages.package_move(package=mixed_package, path=path, new_path=new_path)
+    publish(mixed_package)
+    share = services.share_create(package=mixed_package, created_by=owner)
+    lines = b"".join(client.get(reverse("share_direct_tsv", args=[share.token])).streaming_content).decode()
+    urls = {line.split("\t")[0]: line.split("\t")[3] for line in lines.splitlines()[1:]}
+    names = {path: new_path.rpartition("/")[2] for path, new_path in renamed.items()}
+
+    s3_query = parse_qs(urlsplit(urls[renamed["s3/survey/temps.csv"]]).query)
+    assert s3_query["response-content-disposition"] == [content_disposition(names["s3/survey/temps.csv"])]
+
+    with urllib.request.urlopen(urls[renamed["azure/images/sub/notes.txt"]], timeout=10) as fetched:
+        assert fetched.read() == b"notes"
+        assert fetched.headers["Content-Disposition"] == content_disposition(names["azure/images/sub/notes.txt"])
+
+    local = urlsplit(urls[renamed["local/local one.txt"]])
+    served = client.get(f"{local.path}?{local.query}")
+    assert served.status_code == 200 and b"".join(served.streaming_content) == LOCAL_FILES["local one.txt"]
+    assert served["Content-Disposition"] == content_disposition(names["local/local one.txt"])
+
+    # The resolver signs the same way, for GET and for HEAD.
+    for method in ("get", "head"):
+        resolved = getattr(client, method)(reverse("share_resolve", args=[share.token, renamed["s3/survey/temps.csv"]]))
+        assert resolved.status_code == 307
+        location = parse_qs(urlsplit(resolved["Location"]).query)
+        assert location["response-content-disposition"] == [content_disposition(names["s3/survey/temps.csv"])]

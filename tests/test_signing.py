@@ -1,17 +1,21 @@
 """Our S3 and Azure signers against botocore and azure-storage-blob, byte for byte.
 
-Property-based: random keys (any unicode, and `+ % # ? ~ /` and spaces), regions,
-endpoints, addressing styles, session tokens, version ids, expiries and times. The
-Azure SAS is also checked for real: Azurite accepts it and refuses a tampered one.
+Property-based: random keys and file names (any unicode, and `+ % # ? ~ / " \\` and
+spaces), regions, endpoints, addressing styles, session tokens, version ids, expiries and
+times. The Azure SAS is also checked for real: Azurite accepts it and refuses a tampered
+one, and answers with the Content-Disposition it names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import email.message
 import functools
+import re
 import urllib.error
 import urllib.request
 import uuid
+from email.message import Message
 from typing import Any
 from unittest import mock
 
@@ -23,7 +27,7 @@ from botocore.client import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sources.backends.signing import SAS_START_SKEW, AzureSasSigner, S3Signer
+from sources.backends.signing import SAS_START_SKEW, AzureSasSigner, S3Signer, content_disposition
 from tests.conftest import AZURITE_ACCOUNT, AZURITE_KEY, AzureServer
 from tests.test_sources_backends import fetch
 
@@ -49,6 +53,7 @@ BUCKETS = st.from_regex(r"[a-z0-9][a-z0-9-]{2,20}[a-z0-9]", fullmatch=True)
 MOMENTS = st.datetimes(min_value=dt.datetime(2001, 1, 1), max_value=dt.datetime(2099, 12, 31))
 VERSION_IDS = st.one_of(st.just(""), st.text(alphabet="abcdefXYZ0123456789+/=._-", min_size=1, max_size=40))
 TOKENS = st.one_of(st.just(""), st.text(alphabet="abcXYZ0189+/=", min_size=1, max_size=80))
+FILENAMES = st.one_of(st.just(""), KEYS)
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -88,6 +93,7 @@ def our_s3_signer(client: Any, bucket: str, token: str) -> S3Signer:
     method=st.sampled_from(["GET", "HEAD"]),
     expires_in=st.integers(min_value=1, max_value=7 * 24 * 3600),
     moment=MOMENTS,
+    filename=FILENAMES,
 )
 def test_it_presigns_s3_urls_exactly_like_botocore(
     key: str,
@@ -100,11 +106,14 @@ def test_it_presigns_s3_urls_exactly_like_botocore(
     method: str,
     expires_in: int,
     moment: dt.datetime,
+    filename: str,
 ) -> None:
     client = botocore_client(endpoint, region, style, token)
     params = {"Bucket": bucket, "Key": key}
     if version_id:
         params["VersionId"] = version_id
+    if filename:
+        params["ResponseContentDisposition"] = content_disposition(filename)
     with mock.patch("botocore.auth.get_current_datetime", lambda remove_tzinfo=True: moment):
         expected = client.generate_presigned_url(
             "head_object" if method == "HEAD" else "get_object",
@@ -113,7 +122,8 @@ def test_it_presigns_s3_urls_exactly_like_botocore(
             HttpMethod=method,
         )
     signer = our_s3_signer(client, bucket, token)
-    assert signer.sign(key, method=method, expires_in=expires_in, version_id=version_id, now=moment) == expected
+    ours = signer.sign(key, method=method, expires_in=expires_in, version_id=version_id, filename=filename, now=moment)
+    assert ours == expected
 
 
 def test_it_derives_the_s3_signing_key_once_per_day() -> None:
@@ -145,9 +155,16 @@ def blob_service(account_url: str) -> BlobServiceClient:
     version_id=st.one_of(st.just(""), st.datetimes().map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S.%f0Z"))),
     expires_in=st.integers(min_value=1, max_value=7 * 24 * 3600),
     moment=MOMENTS,
+    filename=FILENAMES,
 )
 def test_it_signs_azure_sas_exactly_like_the_sdk(
-    blob_name: str, container: str, account_url: str, version_id: str, expires_in: int, moment: dt.datetime
+    blob_name: str,
+    container: str,
+    account_url: str,
+    version_id: str,
+    expires_in: int,
+    moment: dt.datetime,
+    filename: str,
 ) -> None:
     service = blob_service(account_url)
     account = service.account_name or ""
@@ -161,6 +178,7 @@ def test_it_signs_azure_sas_exactly_like_the_sdk(
         start=at - SAS_START_SKEW,
         expiry=at + dt.timedelta(seconds=expires_in),
         version_id=version_id or None,
+        content_disposition=content_disposition(filename) if filename else None,
     )
     blob_url = service.get_blob_client(container, blob_name).url
     signer = AzureSasSigner(
@@ -171,9 +189,8 @@ def test_it_signs_azure_sas_exactly_like_the_sdk(
         version=SDK_SAS_VERSION,
     )
     version_param = f"versionid={urllib.parse.quote(version_id)}&" if version_id else ""
-    assert signer.sign(blob_name, expires_in=expires_in, version_id=version_id, now=moment) == (
-        f"{blob_url}?{version_param}{token}"
-    )
+    ours = signer.sign(blob_name, expires_in=expires_in, version_id=version_id, filename=filename, now=moment)
+    assert ours == f"{blob_url}?{version_param}{token}"
 
 
 @pytest.mark.parametrize("blob_name", ["plain.csv", "a b/c+d %41 #?~/ünï ☃.bin"])
@@ -198,3 +215,66 @@ def test_azurite_accepts_our_sas_and_refuses_a_tampered_one(azurite: AzureServer
     assert fetch(other_blob)[0] in {403, 404}
     expired = signer.sign(blob_name, expires_in=60, now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
     assert fetch(expired)[0] == 403
+
+
+def fetch_headers(url: str, method: str = "GET") -> tuple[int, Message, bytes]:
+    """Status, headers (looked up by name in any case) and body."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+@pytest.mark.parametrize("filename", ["results.csv", 'a "quoted" \\ back\\slash; 100% ünï ☃ 🙂.csv'])
+def test_azurite_answers_a_sas_with_rscd_with_that_content_disposition(azurite: AzureServer, filename: str) -> None:
+    """Azurite checks the signature, rscd included: the override is signed, not just sent."""
+    container = f"rscd-{uuid.uuid4().hex[:10]}"
+    service = azurite.service()
+    service.create_container(container)
+    service.get_blob_client(container, "deep/key-1.bin").upload_blob(b"named bytes")
+    signer = AzureSasSigner(
+        container_url=service.get_container_client(container).url,
+        account_name=AZURITE_ACCOUNT,
+        container=container,
+        account_key=AZURITE_KEY,
+    )
+    url = signer.sign("deep/key-1.bin", expires_in=120, filename=filename)
+    for method in ("GET", "HEAD"):
+        status, headers, body = fetch_headers(url, method)
+        assert status == 200, body
+        assert headers.get("Content-Disposition") == content_disposition(filename)
+    assert body == b"" and fetch_headers(url)[2] == b"named bytes"
+    # The disposition is part of what is signed: another one is refused.
+    other = url.replace("rscd=attachment", "rscd=inline")
+    assert "rscd=inline" in other and fetch_headers(other)[0] == 403
+
+
+# A package's paths hold no control characters (packager.paths).
+NAMES = st.lists(
+    st.one_of(AWKWARD.filter(str.isprintable), st.characters(codec="utf-8", exclude_categories=["Cc"])), min_size=1
+).map("".join)
+
+
+@given(filename=NAMES)
+@settings(max_examples=300, deadline=None)
+def test_a_content_disposition_gives_any_file_name_back_exactly(filename: str) -> None:
+    """`filename*` (RFC 5987: only attr-chars and percent-encoded UTF-8) carries the exact
+    name; the plain `filename` fallback is printable ASCII with no quote, backslash or
+    percent sign to misread, one character for each of the name's."""
+    header = content_disposition(filename)
+    shape = re.fullmatch(r"attachment; filename=\"([ -~]*)\"; filename\*=(UTF-8''[A-Za-z0-9!#$&+^`|~%._-]*)", header)
+    assert shape is not None, header
+    fallback, extended = shape.groups()
+    assert len(fallback) == len(filename) and not set(fallback) & set('"\\%')
+    assert urllib.parse.unquote(extended.removeprefix("UTF-8''"), errors="strict") == filename
+
+
+def test_a_content_disposition_keeps_plain_names_readable() -> None:
+    assert content_disposition("results.csv") == "attachment; filename=\"results.csv\"; filename*=UTF-8''results.csv"
+    name = 'a "b"\\c ü%.txt'
+    header = content_disposition(name)
+    assert header == "attachment; filename=\"a _b__c __.txt\"; filename*=UTF-8''a%20%22b%22%5Cc%20%C3%BC%25.txt"
+    message = email.message.Message()  # the standard library's RFC 2231 reader, on filename* alone
+    message["Content-Disposition"] = "attachment; " + header.rpartition("; ")[2]
+    assert message.get_filename() == name

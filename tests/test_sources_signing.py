@@ -14,6 +14,7 @@ from botocore.client import Config
 from botocore.credentials import Credentials
 
 from sources import clients, services
+from sources.backends import content_disposition
 from tests.conftest import S3Server
 from tests.factories import make_source
 
@@ -72,6 +73,17 @@ def test_it_presigns_exactly_like_botocore(
         versioned = services.source_sign_url(source=source, key=full_key, version_id="v1+/=")
         assert versioned == reference.generate_presigned_url(
             "get_object", Params={"Bucket": s3_bucket, "Key": full_key, "VersionId": "v1+/="}, ExpiresIn=600
+        )
+        named = services.source_sign_url(source=source, key=full_key, version_id="v1", filename=f"ü {key}")
+        assert named == reference.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": s3_bucket,
+                "Key": full_key,
+                "VersionId": "v1",
+                "ResponseContentDisposition": content_disposition(f"ü {key}"),
+            },
+            ExpiresIn=600,
         )
 
 

@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from packager.exports import datapackage, howto, manifest, parts, pointers, urls, zip
 from packager.exports.rows import Row, resolve_url, rows
+from packager.paths import first_reserved
 
 if TYPE_CHECKING:
     from packager.models import Package, PackageVersion
@@ -29,6 +31,7 @@ __all__ = [
     "download_zip",
     "manifest_jsonl",
     "prepared",
+    "reserved_path",
     "resolve_url",
     "urls_txt",
     "version_prepare",
@@ -39,6 +42,22 @@ FORMAT = 1
 # Files the ZIP writes at its top for every share; an entry of the same name (from before
 # they were reserved) stays in the listings but is left out of the ZIP.
 GENERATED_NAMES = frozenset({urls.NAME, manifest.NAME, datapackage.NAME, howto.NAME})
+
+
+RESERVED_CACHE_SECONDS = 30 * 24 * 3600
+
+
+def reserved_path(version: PackageVersion) -> str:
+    """The first path of the version that holds a name reserved at any depth (".git"…), or "".
+
+    Versions published before the rule may hold one; their downloads are refused rather than
+    put such a file on a collaborator's disk. A version never changes: looked at once."""
+    key = f"packager:reserved-path:1:{version.pk}"
+    found: str | None = cache.get(key)
+    if found is None:
+        found = first_reserved(version.entries.values_list("path", flat=True).iterator(chunk_size=5000))
+        cache.set(key, found, RESERVED_CACHE_SECONDS)
+    return found
 
 
 def _read_text(row: Row) -> bytes:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from packager.models import PackageEntry, PackageVersion, VersionEntry
 from sources import clients
 from sources.backends import Backend
-from sources.backends.local import LocalBackend
 from sources.models import Source
 
 MAX_EXPIRES_IN = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
@@ -44,10 +43,10 @@ class _Signer:
     expires_in: int
     grant: str  # what packager's own (local-folder) links are issued through
 
-    def sign(self, key: str, version_id: str) -> str:
-        if isinstance(self.backend, LocalBackend):
-            return self.backend.sign_url(key, expires_in=self.expires_in, grant=self.grant)
-        return self.backend.sign_url(key, expires_in=self.expires_in, version_id=version_id)
+    def sign(self, key: str, version_id: str, filename: str = "") -> str:
+        return self.backend.sign_url(
+            key, expires_in=self.expires_in, version_id=version_id, filename=filename, grant=self.grant
+        )
 
 
 def parse_expires_in(raw: str | None) -> int | None:
@@ -95,7 +94,7 @@ def _signed(
         if drift:
             yield path, size, sha256, None
             continue
-        url = signers[source_id].sign(key, object_version)
+        url = signers[source_id].sign(key, object_version, path.rpartition("/")[2])
         yield path, size, sha256, absolute(url) if url.startswith("/") else url
 
 

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from azure.core.credentials import AzureSasCredential
 from azure.core.exceptions import (
@@ -59,6 +60,38 @@ def _translate(error: Exception, *, container: str, key: str = "") -> StorageErr
 
 class AzureBackend(Backend):
     kind = "azure"
+    name = "Azure"
+    credential_fields = ("account_key", "sas_token", "connection_string")
+    credentials_replace_each_other = True  # one secret, of one of three kinds
+    writable = True
+    write_permission_hint = "connect it with an account key or a SAS token that allows writing"
+
+    @classmethod
+    def validate(cls, config: dict[str, Any], credentials: dict[str, str]) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not config.get("bucket"):
+            errors["bucket"] = "Name the container."
+        given = [name for name in cls.credential_fields if credentials.get(name)]
+        if len(given) != 1:
+            errors["account_key"] = "Give exactly one of: account key, SAS token, connection string."
+        elif given[0] != "connection_string" and not config.get("endpoint_url"):
+            errors["endpoint_url"] = "Give the account URL, e.g. https://ACCOUNT.blob.core.windows.net."
+        return errors
+
+    @classmethod
+    def location(cls, config: dict[str, Any]) -> str:
+        return f"az://{config['bucket']}/{config['prefix']}"
+
+    @classmethod
+    def storage_url(cls, *, bucket: str, endpoint_url: str, key: str, version_id: str) -> str:
+        url = f"{endpoint_url.rstrip('/')}/{quote(bucket)}/{quote(key)}"
+        return url + (f"?versionid={quote(version_id, safe='')}" if version_id else "")
+
+    @classmethod
+    def download_origins(cls, config: dict[str, Any]) -> list[str]:
+        parts = urlsplit(config.get("endpoint_url") or "")
+        # An account known from its connection string only: its origin is not known here.
+        return [f"{parts.scheme}://{parts.netloc}"] if parts.hostname else []
 
     def __init__(self, config: dict[str, Any], credentials: dict[str, str]) -> None:
         super().__init__(config, credentials)
@@ -97,9 +130,9 @@ class AzureBackend(Backend):
             else None
         )
 
-    @property
-    def supports_signing(self) -> bool:
-        return self.signer is not None
+    def endpoints(self) -> list[str]:
+        # The account URL may come from a connection string: check what the client uses.
+        return [self.service.url]
 
     def check(self) -> None:
         try:
@@ -220,11 +253,20 @@ class AzureBackend(Backend):
         etag = str(result.get("etag") or "").strip('"')
         return replace(written, version_id=result.get("version_id") or "", etag=etag)
 
-    def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
+    def sign_url(
+        self,
+        key: str,
+        *,
+        method: str = "GET",
+        expires_in: int = 900,
+        version_id: str = "",
+        filename: str = "",
+        grant: str = "",
+    ) -> str:
         if self.signer is None:
             raise SigningUnsupported(
                 "This Azure source authenticates with a SAS token, so packager cannot sign "
                 "download links for it: connect it with an account key or a connection string."
             )
         # A read SAS serves GET and HEAD alike.
-        return self.signer.sign(key, expires_in=expires_in, version_id=version_id)
+        return self.signer.sign(key, expires_in=expires_in, version_id=version_id, filename=filename)

@@ -2,6 +2,7 @@
 
 There is no storage service to presign for a folder, so signed URLs point back at
 packager: a short-lived, signed link that the `local_file` view serves with Range support.
+Folders are sources only under LOCAL_SOURCE_ROOTS, and only administrators add them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
@@ -23,8 +25,46 @@ from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFoun
 LINK_SALT = "packager.sources.local-file"
 
 
+def local_path_error(local_path: str) -> str:
+    """Why a folder may not be a source ("" when it may): it must lie under LOCAL_SOURCE_ROOTS.
+
+    Checked when a source is saved (forms, API, commands, the Django admin) and again
+    whenever its client is built, so narrowing LOCAL_SOURCE_ROOTS takes effect at once.
+    """
+    path = Path(local_path or "")
+    if not local_path or not path.is_absolute():
+        return "Give an absolute folder path on the server."
+    if not settings.LOCAL_SOURCE_ROOTS:
+        return "No folder on the server may be a source: an administrator can set LOCAL_SOURCE_ROOTS."
+    # resolve() follows symbolic links, so a link inside a root that leads out of it is refused.
+    if not any(path.resolve().is_relative_to(Path(root).resolve()) for root in settings.LOCAL_SOURCE_ROOTS):
+        roots = ", ".join(str(root) for root in settings.LOCAL_SOURCE_ROOTS)
+        return f"This folder is outside the folders allowed by LOCAL_SOURCE_ROOTS ({roots})."
+    return ""
+
+
 class LocalBackend(Backend):
     kind = "local"
+    name = "server folder"
+    serves_own_links = True
+    administrators_only = True
+
+    @classmethod
+    def validate(cls, config: dict[str, Any], credentials: dict[str, str]) -> dict[str, str]:
+        refused = cls.refusal(config)
+        return {"local_path": refused} if refused else {}
+
+    @classmethod
+    def refusal(cls, config: dict[str, Any]) -> str:
+        return local_path_error(config.get("path") or "")
+
+    @classmethod
+    def location(cls, config: dict[str, Any]) -> str:
+        return str(config.get("path") or "")
+
+    @classmethod
+    def storage_url(cls, *, bucket: str, endpoint_url: str, key: str, version_id: str) -> str:
+        return f"file:{quote(key)}"
 
     def __init__(self, config: dict[str, Any], credentials: dict[str, str]) -> None:
         super().__init__(config, credentials)
@@ -44,6 +84,8 @@ class LocalBackend(Backend):
         if not candidate.is_file():
             raise ObjectNotFound(f"File “{key}” was not found.")
         return candidate
+
+    served_file = path_of
 
     def _info(self, key: str, path: Path) -> ObjectInfo:
         stat = path.stat()
@@ -123,9 +165,19 @@ class LocalBackend(Backend):
         return Streamed(info=info, chunks=chunks())
 
     def sign_url(
-        self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "", grant: str = ""
+        self,
+        key: str,
+        *,
+        method: str = "GET",
+        expires_in: int = 900,
+        version_id: str = "",
+        filename: str = "",
+        grant: str = "",
     ) -> str:
-        """A packager link; `grant` names what it was issued through (see sources.grants)."""
+        """A packager link; `grant` names what it was issued through (see sources.grants).
+
+        A folder keeps no versions: `version_id` has nothing to pin. The link serves any method.
+        """
         payload: dict[str, Any] = {
             "source": self.config["source_id"],
             "key": key,
@@ -133,10 +185,13 @@ class LocalBackend(Backend):
         }
         if grant:
             payload["grant"] = grant
+        if filename:
+            payload["filename"] = filename  # signed: the served Content-Disposition names it
         token = signing.dumps(payload, salt=LINK_SALT, compress=True)
         # The name is only there so that clients that name files after the URL get a
         # sensible one; the token alone decides what is served.
-        return reverse("local_file", kwargs={"token": token}) + "?name=" + quote(key.rpartition("/")[2], safe="")
+        name = filename or key.rpartition("/")[2]
+        return reverse("local_file", kwargs={"token": token}) + "?name=" + quote(name, safe="")
 
 
 def load_link(token: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import boto3
 import botocore.session
@@ -19,6 +20,7 @@ from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    EndpointResolutionError,
     NoCredentialsError,
     ReadTimeoutError,
 )
@@ -26,7 +28,7 @@ from botocore.utils import parse_timestamp
 
 from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed, Written
 from sources.backends.network import find_refusal, guard_boto_client
-from sources.backends.signing import S3Signer
+from sources.backends.signing import S3Signer, content_disposition
 
 _AUTH_CODES = {
     "InvalidAccessKeyId",
@@ -127,14 +129,67 @@ def _version(response: Mapping[str, Any]) -> str:
     return "" if found == "null" else found
 
 
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+
+
 class S3Backend(Backend):
     kind = "s3"
+    name = "S3"
+    credential_fields = ("access_key_id", "secret_access_key", "session_token")
+    writable = True
     vouches_for_checksums = True
+    write_permission_hint = "give them s3:PutObject there (and s3:GetObject to skip unchanged objects)"
+
+    @classmethod
+    def validate(cls, config: dict[str, Any], credentials: dict[str, str]) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not config.get("bucket"):
+            errors["bucket"] = "Name the bucket."
+        if not (credentials.get("access_key_id") and credentials.get("secret_access_key")):
+            errors["secret_access_key"] = "An access key id and a secret access key are both needed."  # noqa: S105
+        if config.get("addressing_style") not in ADDRESSING_STYLES:
+            errors["addressing_style"] = "Choose auto, path or virtual."
+        return errors
+
+    @classmethod
+    def storage_url(cls, *, bucket: str, endpoint_url: str, key: str, version_id: str) -> str:
+        version = quote(version_id, safe="")
+        return f"s3://{bucket}/{key}" + (f"?versionId={version}" if version else "")
+
+    @classmethod
+    def download_origins(cls, config: dict[str, Any]) -> list[str]:
+        bucket = config["bucket"]
+        if config.get("endpoint_url"):
+            parts = urlsplit(config["endpoint_url"])
+            if not parts.hostname:
+                return []
+            origins = [f"{parts.scheme}://{parts.netloc}"]
+            if config.get("addressing_style") != "path":
+                origins.append(f"{parts.scheme}://{bucket}.{parts.netloc}")
+            return origins
+        # AWS itself, in any of its URL styles
+        region = config.get("region") or "us-east-1"
+        hosts = [f"{bucket}.s3.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
+        hosts += [f"{bucket}.s3.amazonaws.com", "s3.amazonaws.com"]
+        return [f"https://{host}" for host in hosts]
 
     def __init__(self, config: dict[str, Any], credentials: dict[str, str]) -> None:
         super().__init__(config, credentials)
         self.bucket = config["bucket"]
-        self.client = _session().client(
+        try:
+            self.client = self._client(config, credentials)
+        except (ValueError, EndpointResolutionError) as error:  # botocore's word for a malformed endpoint
+            raise StorageError(
+                "The endpoint must be an http:// or https:// URL with a host name (and a valid port).", reason="config"
+            ) from error
+        # Every connection, also to `<bucket>.<endpoint host>`, checks the address it reaches.
+        guard_boto_client(self.client)
+        self._versioned: bool | None = None
+        self.signer = self._build_signer()
+
+    @staticmethod
+    def _client(config: dict[str, Any], credentials: dict[str, str]) -> Any:
+        return _session().client(
             "s3",
             endpoint_url=config.get("endpoint_url") or None,
             region_name=config.get("region") or "us-east-1",
@@ -150,10 +205,6 @@ class S3Backend(Backend):
                 max_pool_connections=20,
             ),
         )
-        # Every connection, also to `<bucket>.<endpoint host>`, checks the address it reaches.
-        guard_boto_client(self.client)
-        self._versioned: bool | None = None
-        self.signer = self._build_signer()
 
     def _build_signer(self) -> S3Signer | None:
         """Our own signer, given where botocore's endpoint rules put the bucket (asked once)."""
@@ -169,6 +220,18 @@ class S3Backend(Backend):
             secret_access_key=secret_access_key,
             session_token=self.credentials.get("session_token") or "",
         )
+
+    def endpoints(self) -> list[str]:
+        # Without one set, the client talks to AWS itself.
+        return [self.config["endpoint_url"]] if self.config.get("endpoint_url") else []
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.client.meta.endpoint_url)  # AWS's own when none is set
+
+    @property
+    def region(self) -> str:
+        return str(self.config.get("region") or "us-east-1")
 
     def check(self) -> None:
         try:
@@ -346,14 +409,22 @@ class S3Backend(Backend):
             etag=response.get("ETag", "").strip('"'),
         )
 
-    def sign_url(self, key: str, *, method: str = "GET", expires_in: int = 900, version_id: str = "") -> str:
+    def sign_url(
+        self,
+        key: str,
+        *,
+        method: str = "GET",
+        expires_in: int = 900,
+        version_id: str = "",
+        filename: str = "",
+        grant: str = "",
+    ) -> str:
         # A presigned URL is bound to its HTTP method: HEAD needs its own signature.
         if self.signer is not None:
-            return self.signer.sign(key, method=method, expires_in=expires_in, version_id=version_id)
-        operation = "head_object" if method == "HEAD" else "get_object"
+            return self.signer.sign(key, method=method, expires_in=expires_in, version_id=version_id, filename=filename)
+        params = self._object_params(key, version_id)
+        if filename:
+            params["ResponseContentDisposition"] = content_disposition(filename)
         return self.client.generate_presigned_url(
-            operation,
-            Params=self._object_params(key, version_id),
-            ExpiresIn=expires_in,
-            HttpMethod=method,
+            "head_object" if method == "HEAD" else "get_object", Params=params, ExpiresIn=expires_in, HttpMethod=method
         )

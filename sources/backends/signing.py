@@ -117,6 +117,37 @@ def _sas_window(second: int, expires_in: int) -> tuple[str, str]:
     return start, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second + expires_in))
 
 
+# RFC 5987 attr-char: what may stand unencoded in `filename*=UTF-8''…`.
+_ATTR_CHAR_SAFE = "!#$&+^`|~"
+# The quoted `filename="…"` fallback for clients that do not read `filename*`: printable ASCII
+# but for the quote and the backslash (escapes that clients read differently) and "%" (which
+# some clients decode).
+_FALLBACK_UNSAFE = re.compile(r'[^\x20-\x7e]|["\\%]')
+
+
+@functools.lru_cache(maxsize=4096)
+def content_disposition(filename: str) -> str:
+    """`attachment` with a file name any client reads right (RFC 6266, RFC 5987), whatever
+    its characters: a plain-ASCII `filename` for old clients, the exact name in `filename*`.
+
+    Cached: the resolver signs for the same few thousand files over and over.
+    """
+    fallback = _FALLBACK_UNSAFE.sub("_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHAR_SAFE)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _s3_disposition_param(filename: str) -> str:
+    return f"response-content-disposition={_quote_query(content_disposition(filename))}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _sas_disposition(filename: str) -> tuple[str, str]:
+    """The disposition as a SAS signs it, and as its URL carries it."""
+    disposition = content_disposition(filename)
+    return disposition, f"&rscd={_quote_slash_safe(disposition)}"
+
+
 def _host_header(url: str) -> str:
     """The Host header a client sends for a URL: lowercase, without a default port."""
     parts = urlsplit(url)
@@ -202,12 +233,19 @@ class S3Signer:
         method: str = "GET",
         expires_in: int = 900,
         version_id: str = "",
+        filename: str = "",
         now: dt.datetime | None = None,
     ) -> str:
+        """`filename`: what a browser saves the object as (`response-content-disposition`)."""
         signing_key, stamp, scope, canonical_query, query = self._moment(_epoch_second(now), expires_in)
         key_path = f"/{_quote_path(key)}"
+        # Lowercase names sort after every X-Amz- name in the canonical query, and
+        # response-content-disposition before versionId; in the URL they lead, versionId first.
+        if filename:
+            disposition = _s3_disposition_param(filename)
+            canonical_query = f"{canonical_query}&{disposition}"
+            query = f"{disposition}&{query}"
         if version_id:
-            # versionId (lowercase) sorts after every X-Amz- name; in the URL it comes first.
             version_param = f"versionId={_quote_query(version_id)}"
             canonical_query = f"{canonical_query}&{version_param}"
             query = f"{version_param}&{query}"
@@ -242,15 +280,19 @@ class AzureSasSigner:
         *,
         expires_in: int = 900,
         version_id: str = "",
+        filename: str = "",
         now: dt.datetime | None = None,
     ) -> str:
+        """`filename`: what a browser saves the blob as (the SAS's `rscd` override)."""
         start, expiry = _sas_window(_epoch_second(now), expires_in)
         resource = "bv" if version_id else "b"
+        disposition, disposition_param = _sas_disposition(filename) if filename else ("", "")
         # permission, start, expiry, resource, identifier, ip, protocol, version, resource
-        # type, version id, encryption scope and five response-header overrides.
+        # type, version id, encryption scope and the five response-header overrides (cache
+        # control, content disposition, encoding, language, type).
         string_to_sign = (
             f"r\n{start}\n{expiry}\n{self._resource_prefix}{blob_name}\n\n\n\n"
-            f"{self._version}\n{resource}\n{version_id}\n\n\n\n\n\n"
+            f"{self._version}\n{resource}\n{version_id}\n\n\n{disposition}\n\n\n"
         )
         signature = base64.b64encode(self._hmac.digest(string_to_sign.encode())).decode()
         # The version goes in the URL (`versionid`), not in the token: the service reads it there.
@@ -260,5 +302,5 @@ class AzureSasSigner:
         return (
             f"{self.container_url}/{_quote_path(blob_name)}?{version_param}"
             f"st={start.replace(':', '%3A')}&se={expiry.replace(':', '%3A')}&sp=r&sv={self._version}&sr={resource}"
-            f"&sig={signature.replace('+', '%2B').replace('=', '%3D')}"
+            f"{disposition_param}&sig={signature.replace('+', '%2B').replace('=', '%3D')}"
         )
