@@ -120,6 +120,7 @@ def test_it_writes_the_zip_byte_for_byte_as_zipstream_ng_does(
     assert f"http://testserver/s/{share.token}/" in guide and "wget -c -x -nH --cut-dirs=3 -i urls.txt" in guide
 
 
+@pytest.mark.slow
 def test_a_zip_of_more_than_65535_files_is_zip64_like_zipstream_ngs(
     client: Any, share: Share, package: Package, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

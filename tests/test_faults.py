@@ -94,6 +94,7 @@ def gone_silent(source: Source, endpoint_url: str) -> Source:
     return source
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("eager_retries")
 def test_an_index_run_on_a_silent_endpoint_times_out_and_is_retried(
     owner: Any, settings: Any, moto_server: S3Server, s3_bucket: str, silent_server: int, caplog: Any

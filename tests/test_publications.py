@@ -21,7 +21,7 @@ from sources.models import Source
 from tests.conftest import AzureServer, S3Server, moto_with_user
 from tests.factories import make_source, publish
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 README = "# Results\n\nThe summer campaign.\n"
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
@@ -128,6 +128,7 @@ def test_it_publishes_to_a_versioned_s3_bucket_with_checked_checksums(
     ]
 
 
+@pytest.mark.postgres  # the publication row is taken under a lock (select_for_update) before it is reused
 def test_publishing_again_to_the_same_place_is_idempotent(
     version: PackageVersion,
     versioned_destination: Source,

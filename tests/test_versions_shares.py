@@ -17,7 +17,7 @@ from sources.models import Source
 from tests.conftest import S3Server
 from tests.factories import make_source, publish
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def fetch(client: Any, share: Share, path: str) -> bytes:
