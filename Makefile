@@ -6,19 +6,31 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-fast install install-test system-test-deps fast-test-deps lint typecheck pytest pytest-sqlite pytest-postgres bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-preview bench-notebook bench-repos clean
+.PHONY: run test test-fast install install-test lock system-test-deps fast-test-deps lint typecheck pytest pytest-sqlite pytest-postgres bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-preview bench-notebook bench-repos clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/pip install --quiet -e .
+# Dependencies come from the lock files (exact versions, every file's hash: `make lock`
+# writes them from pyproject.toml); packager itself is installed on top, without deps.
+$(VENV)/.installed: requirements/runtime.txt pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/runtime.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet -e ".[test]"
+$(VENV)/.installed-test: requirements/test.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/test.txt
 	touch $@
+
+# Re-resolve the lock files from pyproject.toml: for Python 3.11 on every platform (the
+# Docker image's and the developers'), keeping the locked versions that still fit.
+# `make lock UPGRADE=1` moves everything to the newest versions allowed.
+lock: $(VENV)/.installed-test
+	$(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --universal --python-version 3.11 \
+	  $(if $(UPGRADE),--upgrade) -o requirements/runtime.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --quiet --extra test --generate-hashes --universal --python-version 3.11 \
+	  $(if $(UPGRADE),--upgrade) -o requirements/test.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -58,6 +70,8 @@ var/secret-key:
 	@mkdir -p var
 	@umask 077 && python3 -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
+# Served as in production: gunicorn with threaded workers (config/gunicorn.py), static
+# files by whitenoise, metrics shared by the workers through PROMETHEUS_MULTIPROC_DIR.
 run: export SECRET_KEY_FILE ?= $(CURDIR)/var/secret-key
 run: install var/secret-key
 	$(PYTHON) manage.py migrate --noinput
@@ -66,7 +80,8 @@ run: install var/secret-key
 	@trap 'kill 0' EXIT; \
 	$(VENV)/bin/celery --app config worker --pool solo --loglevel INFO & \
 	$(VENV)/bin/celery --app config beat --loglevel INFO & \
-	$(PYTHON) manage.py runserver --noreload 127.0.0.1:$(PORT)
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus \
+	  $(VENV)/bin/gunicorn config.wsgi --config config/gunicorn.py --bind 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.installed-test
 	$(call timed,lint,$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .)

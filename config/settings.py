@@ -7,6 +7,7 @@ sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -91,6 +92,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times and logs every request, gives it an id, and answers the health probes
+    # and /metrics (before the host check: probes use the node's address as host).
+    "config.middleware.RequestObservability",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "packager.errors.RefuseNulMiddleware",
@@ -177,6 +181,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
+# MEDIA_ROOT is a folder every web node and worker mounts (NFS, a shared volume): local text
+# storage is then accepted with a database server (see packager.checks).
+MEDIA_ROOT_SHARED = env_bool("MEDIA_ROOT_SHARED", False)
 
 # Text files of packages (README.md, notebooks) go through Django's storage API.
 # TEXT_STORAGE=s3 or azure moves them to a bucket with django-storages, configured by
@@ -189,6 +196,10 @@ _TEXT_STORAGE_BACKENDS = {
         "OPTIONS": {
             "bucket_name": os.environ.get("TEXT_STORAGE_BUCKET", ""),
             "endpoint_url": os.environ.get("TEXT_STORAGE_ENDPOINT_URL") or None,
+            # Keys of the text bucket's own, rather than AWS_* in the environment, which
+            # boto3 would also offer to any source connected without credentials.
+            "access_key": os.environ.get("TEXT_STORAGE_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("TEXT_STORAGE_SECRET_ACCESS_KEY") or None,
             "location": os.environ.get("TEXT_STORAGE_PREFIX", "packager-text"),
             "default_acl": None,
             "file_overwrite": False,
@@ -334,10 +345,22 @@ RESOLVE_CACHE_ENTRIES = int(os.environ.get("RESOLVE_CACHE_ENTRIES", "20000"))
 # worker) or failed this long ago is built again when next asked for.
 SHARE_REPOSITORY_STALE_SECONDS = int(os.environ.get("SHARE_REPOSITORY_STALE_SECONDS", "600"))
 
+# Logs go to standard error: `text` for people, `json` (one object per line, with the
+# request id) for a log collector. Every request is logged by config.middleware.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # botocore logs request details at DEBUG, including signed headers.
@@ -345,6 +368,21 @@ LOGGING = {
         "azure": {"level": "WARNING"},
     },
 }
+
+# With JSON logs, Celery workers log through the handlers above instead of their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# Health and metrics (config.health, config.metrics): /healthz and /readyz answer anybody
+# (probes come from the orchestrator, by the node's address); /metrics answers only the
+# addresses or CIDR networks listed here, and 404 to anybody else.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_error}") from None
+# Each check of /readyz (database, cache, broker, text storage) fails after this long.
+READINESS_TIMEOUT_SECONDS = float(os.environ.get("READINESS_TIMEOUT_SECONDS", "2"))
 
 # Periodic work, run by `celery beat` next to the worker.
 INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))

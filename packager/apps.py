@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class PackagerConfig(AppConfig):
     name = "packager"
     verbose_name = "Packages"
+
+    def ready(self) -> None:
+        from packager import checks  # noqa: F401  (registers the system checks)

@@ -5,3 +5,6 @@ from django.apps import AppConfig
 
 class SourcesConfig(AppConfig):
     name = "sources"
+
+    def ready(self) -> None:
+        from sources import checks  # noqa: F401  (registers the system checks)

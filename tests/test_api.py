@@ -54,15 +54,19 @@ def test_openapi_is_published(client: Client) -> None:
 
 
 def test_it_creates_reads_updates_and_deletes_an_s3_source_without_leaking_secrets(
-    api: Api, moto_server: S3Server, s3_bucket: str
+    api: Api, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="k/a.csv", Body=b"abc")
-    created = api.call("post", "/sources", moto_server.source_fields(s3_bucket, session_token="tok-123"))
+    seaweed.client().put_object(Bucket=s3_bucket, Key="k/a.csv", Body=b"abc")
+    # The server checks session tokens: a made-up one is refused, and not echoed back.
+    refused = api.call("post", "/sources", seaweed.source_fields(s3_bucket, session_token="tok-123"))
+    assert refused.status_code == 422, refused.content
+    assert "tok-123" not in refused.content.decode()
+    assert seaweed.secret_access_key not in refused.content.decode()
+    created = api.call("post", "/sources", seaweed.source_fields(s3_bucket))
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["credentials"] == ["access_key_id", "secret_access_key", "session_token"]
-    assert moto_server.secret_access_key not in created.content.decode()
-    assert "tok-123" not in created.content.decode()
+    assert body["credentials"] == ["access_key_id", "secret_access_key"]
+    assert seaweed.secret_access_key not in created.content.decode()
     source_id = body["id"]
     listing = api.call("get", "/sources").json()
     assert [item["id"] for item in listing] == [source_id]
@@ -83,7 +87,8 @@ def test_it_creates_an_azure_source(api: Api, azurite: AzureServer, azure_contai
 @pytest.mark.parametrize(
     ("change", "status", "message"),
     [
-        ({"secret_access_key": "wrong"}, 201, None),  # moto accepts any key; signatures are pinned elsewhere
+        ({"secret_access_key": "wrong"}, 422, "refused these credentials (SignatureDoesNotMatch)"),
+        ({"access_key_id": "unknown"}, 422, "refused these credentials (InvalidAccessKeyId)"),
         ({"bucket": "missing-bucket"}, 422, "does not exist"),
         ({"endpoint_url": "http://127.0.0.1:9"}, 502, "Could not connect"),
         ({"endpoint_url": "http://192.168.1.1"}, 422, "internal address"),
@@ -93,9 +98,9 @@ def test_it_creates_an_azure_source(api: Api, azurite: AzureServer, azure_contai
     ],
 )
 def test_bad_source_input_gets_a_json_error(
-    api: Api, moto_server: S3Server, s3_bucket: str, change: dict[str, Any], status: int, message: str | None
+    api: Api, seaweed: S3Server, s3_bucket: str, change: dict[str, Any], status: int, message: str | None
 ) -> None:
-    response = api.call("post", "/sources", {**moto_server.source_fields(s3_bucket), **change})
+    response = api.call("post", "/sources", {**seaweed.source_fields(s3_bucket), **change})
     assert response.status_code == status, response.content
     if message:
         assert message in response.json()["detail"]

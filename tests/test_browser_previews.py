@@ -24,15 +24,15 @@ def test_a_collaborator_previews_csv_parquet_and_an_image(
     browser: Browser,  # noqa: F811
     live_server: Any,
     owner: Any,
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
     output_dir: Any,
 ) -> None:
-    client = moto_server.client()
+    client = seaweed.client()
     client.put_object(Bucket=s3_bucket, Key="set/weather.csv", Body=data.CSV, ContentType="text/csv")
     client.put_object(Bucket=s3_bucket, Key="set/table.parquet", Body=data.parquet(row_groups=2))
     client.put_object(Bucket=s3_bucket, Key="set/dot.png", Body=data.png(40, 20), ContentType="image/png")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="Previews")
     packages.package_add_objects(package=package, source=source, paths=["set/"])
     publish(package)
@@ -63,6 +63,6 @@ def test_a_collaborator_previews_csv_parquet_and_an_image(
     # Loaded straight from the storage server by the browser, at its real size.
     page.wait_for_function("document.querySelector('img.preview-image').complete")
     assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 20]
-    assert (image.get_attribute("src") or "").startswith(moto_server.endpoint_url)
+    assert (image.get_attribute("src") or "").startswith(seaweed.endpoint_url)
     page.screenshot(path=str(output_dir / "preview-image.png"), full_page=True)
     context.close()

@@ -25,27 +25,28 @@ def run(*args: str, **options: Any) -> str:
 
 
 def test_add_list_and_remove_sources(
-    owner: Any, moto_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+    owner: Any, seaweed: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret_access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed.secret_access_key)
     output = run(
         "add_source",
         "lab",
         "--kind=s3",
         f"--owner={owner.username}",
         f"--bucket={s3_bucket}",
-        f"--endpoint-url={moto_server.endpoint_url}",
+        f"--endpoint-url={seaweed.endpoint_url}",
         "--addressing-style=path",
-        f"--access-key-id={moto_server.access_key_id}",
+        f"--access-key-id={seaweed.access_key_id}",
     )
     assert "Added source “lab”" in output
     source = Source.objects.get(name="lab")
-    assert source.credentials["secret_access_key"] == moto_server.secret_access_key
+    assert source.credentials["secret_access_key"] == seaweed.secret_access_key
     listing = run("list_sources")
-    assert "lab" in listing and s3_bucket in listing and moto_server.secret_access_key not in listing
+    assert "lab" in listing and s3_bucket in listing and seaweed.secret_access_key not in listing
     with pytest.raises(CommandError, match="does not exist"):
         run("add_source", "bad", "--kind=s3", f"--owner={owner.username}", "--bucket=missing",
-            f"--endpoint-url={moto_server.endpoint_url}", "--addressing-style=path", "--access-key-id=a")  # fmt: skip
+            f"--endpoint-url={seaweed.endpoint_url}", "--addressing-style=path",
+            f"--access-key-id={seaweed.access_key_id}")  # fmt: skip
     with pytest.raises(CommandError, match="No user"):
         run("add_source", "x", "--kind=local", "--owner=nobody", "--path=/tmp")
     assert "Removed source “lab”" in run("remove_source", "lab")
@@ -65,20 +66,20 @@ def test_create_api_token_prints_a_working_token(owner: Any, client: Any) -> Non
 
 
 def test_rotating_the_credentials_key_keeps_them_readable(
-    owner: Any, moto_server: S3Server, s3_bucket: str, settings: Any
+    owner: Any, seaweed: S3Server, s3_bucket: str, settings: Any
 ) -> None:
     from tests.factories import make_source
 
-    source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
+    source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
     old_token = source.encrypted_credentials
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "a-brand-new-secret-key-for-this-installation"
-    assert Source.objects.get(pk=source.pk).credentials["access_key_id"] == moto_server.access_key_id
+    assert Source.objects.get(pk=source.pk).credentials["access_key_id"] == seaweed.access_key_id
     assert "1 source" in run("rotate_credentials")
     rotated = Source.objects.get(pk=source.pk)
     assert rotated.encrypted_credentials != old_token
     settings.SECRET_KEY_FALLBACKS = []
-    assert rotated.credentials["secret_access_key"] == moto_server.secret_access_key
+    assert rotated.credentials["secret_access_key"] == seaweed.secret_access_key
 
 
 def test_the_demo_seed_runs_twice_without_duplicating(

@@ -1,5 +1,5 @@
 """direct.txt and direct.tsv: freshly signed storage URLs for clients that cannot come back
-to packager, downloaded for real with aria2c from S3 (moto), Azure (Azurite) and a local
+to packager, downloaded for real with aria2c from S3 (SeaweedFS), Azure (Azurite) and a local
 folder (packager's own signed links)."""
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ def expected() -> dict[str, bytes]:
 @pytest.fixture
 def mixed_package(
     owner: Any,
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
     azurite: AzureServer,
     azure_container: str,
     tmp_path: Path,
 ) -> Package:
-    s3 = moto_server.client()
+    s3 = seaweed.client()
     for key, content in S3_FILES.items():
         s3.put_object(Bucket=s3_bucket, Key=key, Body=content)
     container = azurite.service().get_container_client(azure_container)
@@ -55,7 +55,7 @@ def mixed_package(
         container.upload_blob(key, content)
     write_files(tmp_path / "folder", LOCAL_FILES)
     package = packages.package_create(owner=owner, name="mixed")
-    s3_source = make_source(owner, moto_server.source_fields(s3_bucket, presign_ttl=600))
+    s3_source = make_source(owner, seaweed.source_fields(s3_bucket, presign_ttl=600))
     azure_source = make_source(owner, azurite.source_fields(azure_container))
     local_source = make_local_source(owner, tmp_path / "folder")
     packages.package_add_objects(package=package, source=s3_source, paths=["survey/"], target="s3")
@@ -214,9 +214,8 @@ def test_the_share_page_says_when_to_use_which_list(client: Any, owner: Any, mix
 @pytest.mark.django_db
 def test_signed_urls_name_the_file_as_the_package_does(client: Any, owner: Any, mixed_package: Package) -> None:
     """Every kind of link saves under the entry's own name, not the storage key's: S3 with
-    response-content-disposition (its signature is pinned to botocore's in test_signing,
-    moto does not check it), Azure with rscd (Azurite checks it and answers with it), a
-    local-folder link from packager itself."""
+    response-content-disposition, Azure with rscd (SeaweedFS and Azurite check the signature
+    and answer with it), a local-folder link from packager itself."""
     renamed = {
         "s3/survey/temps.csv": 's3/temperatures 2024 "final".csv',
         "azure/images/sub/notes.txt": "azure/notes – ü.txt",
@@ -232,6 +231,9 @@ def test_signed_urls_name_the_file_as_the_package_does(client: Any, owner: Any, 
 
     s3_query = parse_qs(urlsplit(urls[renamed["s3/survey/temps.csv"]]).query)
     assert s3_query["response-content-disposition"] == [content_disposition(names["s3/survey/temps.csv"])]
+    with urllib.request.urlopen(urls[renamed["s3/survey/temps.csv"]], timeout=10) as fetched:
+        assert fetched.read() == S3_FILES["survey/temps.csv"]
+        assert fetched.headers["Content-Disposition"] == content_disposition(names["s3/survey/temps.csv"])
 
     with urllib.request.urlopen(urls[renamed["azure/images/sub/notes.txt"]], timeout=10) as fetched:
         assert fetched.read() == b"notes"

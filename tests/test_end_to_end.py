@@ -1,4 +1,4 @@
-"""The whole path, over real HTTP: S3 (moto) and Azure (Azurite) sources, a package mixing
+"""The whole path, over real HTTP: S3 (SeaweedFS behind the strict proxy) and Azure (Azurite) sources, a package mixing
 both plus a README, a password share, the ZIP, and real wget fetching every urls.txt line
 with Basic auth, straight from storage. Once through the JSON API, once through the pages.
 """
@@ -61,9 +61,9 @@ def http(method: str, url: str, *, body: Any = None, headers: dict[str, str] | N
 
 
 @pytest.fixture
-def stored(moto_server: S3Server, s3_bucket: str, azurite: AzureServer, azure_container: str) -> None:
+def stored(seaweed: S3Server, s3_bucket: str, azurite: AzureServer, azure_container: str) -> None:
     container = azurite.service().get_container_client(azure_container)
-    store_objects(moto_server.client(), s3_bucket, S3_OBJECTS, container, AZURE_OBJECTS)
+    store_objects(seaweed.client(), s3_bucket, S3_OBJECTS, container, AZURE_OBJECTS)
 
 
 def expected_files() -> dict[str, bytes]:
@@ -178,7 +178,7 @@ def assert_tampered_sas_is_refused(live_url: str, token: str) -> None:
 
 def test_end_to_end_through_the_api(
     live_server: Any,
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
     azurite: AzureServer,
     azure_container: str,
@@ -191,9 +191,7 @@ def test_end_to_end_through_the_api(
     auth = {"Authorization": f"Bearer {token}"}
     api = f"{live_server.url}/api/v1"
 
-    status, body, _ = http(
-        "POST", f"{api}/sources", body=moto_server.source_fields(s3_bucket, name="lab s3"), headers=auth
-    )
+    status, body, _ = http("POST", f"{api}/sources", body=seaweed.source_fields(s3_bucket, name="lab s3"), headers=auth)
     assert status == 201, body
     s3_id = json.loads(body)["id"]
     status, body, _ = http(
@@ -237,7 +235,7 @@ def test_end_to_end_through_the_api(
 
 def test_end_to_end_through_the_pages(
     live_server: Any,
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
     azurite: AzureServer,
     azure_container: str,
@@ -248,7 +246,7 @@ def test_end_to_end_through_the_pages(
 ) -> None:
     browser = Client()
     browser.force_login(owner)
-    s3_form = {**moto_server.source_fields(s3_bucket, name="lab s3"), "presign_ttl": 900, "key_prefix": "survey"}
+    s3_form = {**seaweed.source_fields(s3_bucket, name="lab s3"), "presign_ttl": 900, "key_prefix": "survey"}
     assert browser.post("/sources/add/", s3_form).status_code == 302
     azure_form = {
         "name": "lab azure",

@@ -97,11 +97,11 @@ def gone_silent(source: Source, endpoint_url: str) -> Source:
 @pytest.mark.slow
 @pytest.mark.usefixtures("eager_retries")
 def test_an_index_run_on_a_silent_endpoint_times_out_and_is_retried(
-    owner: Any, settings: Any, moto_server: S3Server, s3_bucket: str, silent_server: int, caplog: Any
+    owner: Any, settings: Any, seaweed: S3Server, s3_bucket: str, silent_server: int, caplog: Any
 ) -> None:
     settings.SOURCE_READ_TIMEOUT = 0.5
     settings.SOURCE_CONNECT_TIMEOUT = 0.5
-    source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
+    source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
     gone_silent(source, f"http://127.0.0.1:{silent_server}")
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="celery.app.trace"):
@@ -118,10 +118,10 @@ def test_an_index_run_on_a_silent_endpoint_times_out_and_is_retried(
 
 @pytest.mark.usefixtures("eager_retries")
 def test_an_index_run_on_an_endpoint_that_is_down_says_so_and_is_retried(
-    owner: Any, settings: Any, moto_server: S3Server, s3_bucket: str, caplog: Any
+    owner: Any, settings: Any, seaweed: S3Server, s3_bucket: str, caplog: Any
 ) -> None:
     settings.SOURCE_CONNECT_TIMEOUT = 0.5
-    source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
+    source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
     gone_silent(source, "http://127.0.0.1:9")
     with caplog.at_level(logging.INFO, logger="celery.app.trace"):
         result = index_source.apply(args=[source.pk])

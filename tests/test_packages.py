@@ -127,12 +127,12 @@ def test_it_adds_objects_that_the_index_has_not_seen_yet(package: Package, sourc
 
 
 def test_it_records_the_version_of_objects_in_a_versioned_bucket(
-    owner: Any, package: Package, moto_server: S3Server, s3_bucket: str
+    owner: Any, package: Package, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    client = moto_server.client()
+    client = seaweed.client()
     client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     version = client.put_object(Bucket=s3_bucket, Key="v.csv", Body=b"v1")["VersionId"]
-    s3_source = make_source(owner, moto_server.source_fields(s3_bucket))
+    s3_source = make_source(owner, seaweed.source_fields(s3_bucket))
     [entry] = services.package_add_objects(package=package, source=s3_source, paths=["v.csv"])
     assert entry.version_id == version
 

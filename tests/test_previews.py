@@ -1,4 +1,4 @@
-"""Data previews read from real moto (S3) and Azurite (Azure Blob) objects."""
+"""Data previews read from real SeaweedFS (S3) and Azurite (Azure Blob) objects."""
 
 from __future__ import annotations
 
@@ -28,19 +28,19 @@ Store = tuple[Source, Callable[[str, bytes], None]]
 def store(
     request: pytest.FixtureRequest,
     owner: Any,
-    moto_server: S3Server,
+    seaweed: S3Server,
     azurite: AzureServer,
     s3_bucket: str,
     azure_container: str,
 ) -> Store:
     """A source on a real server, and a function that puts an object into it."""
     if request.param == "s3":
-        client = moto_server.client()
+        client = seaweed.client()
 
         def put(key: str, body: bytes) -> None:
             client.put_object(Bucket=s3_bucket, Key=key, Body=body)
 
-        return make_source(owner, moto_server.source_fields(s3_bucket), index=False), put
+        return make_source(owner, seaweed.source_fields(s3_bucket), index=False), put
     container = azurite.service().get_container_client(azure_container)
 
     def put_blob(key: str, body: bytes) -> None:
@@ -197,12 +197,10 @@ def test_indenting_a_json_prefix_keeps_strings_whole() -> None:
 # Pages -------------------------------------------------------------------------------
 
 
-def test_the_share_page_of_a_file_shows_its_preview(
-    client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
-) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="data/weather.csv", Body=data.CSV)
-    moto_server.client().put_object(Bucket=s3_bucket, Key="data/dot.png", Body=data.png(), ContentType="image/png")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+def test_the_share_page_of_a_file_shows_its_preview(client: Any, owner: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    seaweed.client().put_object(Bucket=s3_bucket, Key="data/weather.csv", Body=data.CSV)
+    seaweed.client().put_object(Bucket=s3_bucket, Key="data/dot.png", Body=data.png(), ContentType="image/png")
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="previews")
     packages.package_add_objects(package=package, source=source, paths=["data/"])
     publish(package)
@@ -214,15 +212,15 @@ def test_the_share_page_of_a_file_shows_its_preview(
     image = client.get(reverse("share_view_entry", args=[share.token, "data/dot.png"]))
     body = image.content.decode()
     assert 'class="preview-image"' in body and "X-Amz-Signature" in body
-    origin = urlsplit(moto_server.endpoint_url)
+    origin = urlsplit(seaweed.endpoint_url)
     assert image._csp_update == {"img-src": [f"{origin.scheme}://{origin.netloc}"]}
 
 
 def test_the_source_browser_shows_previews_to_the_owner_only(
-    client: Any, owner: Any, outsider: Any, moto_server: S3Server, s3_bucket: str
+    client: Any, owner: Any, outsider: Any, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="table.parquet", Body=data.parquet(row_groups=2))
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    seaweed.client().put_object(Bucket=s3_bucket, Key="table.parquet", Body=data.parquet(row_groups=2))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     url = reverse("source_object", args=[source.public_id, "table.parquet"])
     assert client.get(url).status_code == 302  # anonymous: to the login page
     client.force_login(outsider)

@@ -1,4 +1,4 @@
-"""Publishing a version to a bucket: versioned moto, Azurite, refused writes, idempotence, UI and API."""
+"""Publishing a version to a bucket: versioned SeaweedFS, Azurite, refused writes, idempotence, UI and API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ from packager import publications
 from packager import services as packages
 from packager.models import Package, PackageVersion, VersionPublication
 from sources.models import Source
-from tests.conftest import AzureServer, S3Server, moto_with_user
+from tests.conftest import AzureServer, S3Server
 from tests.factories import make_source, publish
+from tests.s3_servers import SeaweedS3
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +29,12 @@ TEMPLATE = "releases/{package}/v{version}-{date}/"
 
 
 @pytest.fixture
-def data_source(owner: Any, moto_server: S3Server, s3_bucket: str) -> Source:
-    client = moto_server.client()
+def data_source(owner: Any, seaweed: S3Server, s3_bucket: str) -> Source:
+    client = seaweed.client()
     client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     client.put_object(Bucket=s3_bucket, Key="raw/readings.csv", Body=b"a,b\n1,2\n")
     client.put_object(Bucket=s3_bucket, Key="raw/big.bin", Body=b"\0" * 5000)
-    return make_source(owner, moto_server.source_fields(s3_bucket, name="data"))
+    return make_source(owner, seaweed.source_fields(s3_bucket, name="data"))
 
 
 @pytest.fixture
@@ -47,12 +47,12 @@ def version(owner: Any, data_source: Source) -> PackageVersion:
 
 
 @pytest.fixture
-def versioned_destination(owner: Any, moto_server: S3Server) -> Source:
+def versioned_destination(owner: Any, seaweed: S3Server) -> Source:
     bucket = f"releases-{uuid.uuid4().hex[:10]}"
-    client = moto_server.client()
+    client = seaweed.client()
     client.create_bucket(Bucket=bucket)
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    return make_source(owner, moto_server.source_fields(bucket, name="releases"), index=False)
+    return make_source(owner, seaweed.source_fields(bucket, name="releases"), index=False)
 
 
 def run(version: PackageVersion, destination: Source, capture: Any, **options: Any) -> VersionPublication:
@@ -68,7 +68,7 @@ def test_it_publishes_to_a_versioned_s3_bucket_with_checked_checksums(
     version: PackageVersion,
     versioned_destination: Source,
     data_source: Source,
-    moto_server: S3Server,
+    seaweed: S3Server,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     publication = run(version, versioned_destination, django_capture_on_commit_callbacks, include_zip=True)
@@ -79,13 +79,13 @@ def test_it_publishes_to_a_versioned_s3_bucket_with_checked_checksums(
     assert (publication.bucket, publication.region, publication.endpoint) == (
         versioned_destination.bucket,
         "us-east-1",
-        moto_server.endpoint_url,
+        seaweed.endpoint_url,
     )
     names = [item["key"][len(prefix) :] for item in publication.written]
     assert names == ["manifest.jsonl", "datapackage.json", "README.md", "notebooks/look.ipynb", "summer-set-v1.zip"]
     assert publication.progress_done == publication.progress_total == 5
 
-    client = moto_server.client()
+    client = seaweed.client()
     listed = client.list_objects_v2(Bucket=versioned_destination.bucket)["Contents"]
     assert sorted(item["Key"] for item in listed) == sorted(prefix + name for name in names)  # never the data
     for item in publication.written:
@@ -132,7 +132,7 @@ def test_it_publishes_to_a_versioned_s3_bucket_with_checked_checksums(
 def test_publishing_again_to_the_same_place_is_idempotent(
     version: PackageVersion,
     versioned_destination: Source,
-    moto_server: S3Server,
+    seaweed: S3Server,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     first = run(version, versioned_destination, django_capture_on_commit_callbacks)
@@ -140,7 +140,7 @@ def test_publishing_again_to_the_same_place_is_idempotent(
     assert again.pk == first.pk and again.state == "done"
     assert all(item["skipped"] for item in again.written)
     assert [item["version_id"] for item in again.written] == [item["version_id"] for item in first.written]
-    versions = moto_server.client().list_object_versions(Bucket=versioned_destination.bucket)["Versions"]
+    versions = seaweed.client().list_object_versions(Bucket=versioned_destination.bucket)["Versions"]
     assert len(versions) == len(first.written)  # no new object versions
     assert VersionPublication.objects.count() == 1
 
@@ -168,11 +168,10 @@ def test_it_publishes_to_azurite_with_store_checked_md5(
         assert base64.b64encode(hashlib.md5(body).digest()).decode() == item["content_md5"]
 
 
-@pytest.fixture(scope="module")
-def read_only_s3() -> Iterator[tuple[S3Server, str]]:
-    """A moto server that checks IAM policies, with a user who may read a bucket but not write."""
-    with moto_with_user(["s3:GetObject", "s3:ListBucket", "s3:GetBucketVersioning"], "read-only") as found:
-        yield found
+@pytest.fixture
+def read_only_s3(seaweed: SeaweedS3, s3_bucket: str) -> tuple[S3Server, str]:
+    """The identity of the S3 server that may read and list every bucket but not write, and a bucket."""
+    return seaweed.reader(), s3_bucket
 
 
 def test_missing_write_permission_is_a_clear_error(
@@ -182,7 +181,7 @@ def test_missing_write_permission_is_a_clear_error(
     destination = make_source(owner, server.source_fields(bucket, name="read only"), index=False)
     publication = run(version, destination, django_capture_on_commit_callbacks)
     assert publication.state == "failed"
-    assert publication.error.startswith("This source's credentials may not write to “read-only/releases/summer-set/v1-")
+    assert publication.error.startswith(f"This source's credentials may not write to “{bucket}/releases/summer-set/v1-")
     assert "s3:PutObject" in publication.error
     assert publication.written == []
 

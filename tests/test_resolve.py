@@ -31,11 +31,11 @@ FILES = {"a.csv": b"a,b\n1,2\n", "b #1.bin": b"\x00" * 300, "c d+e ü.txt": b"he
 
 
 @pytest.fixture
-def s3_package(owner: Any, moto_server: S3Server, s3_bucket: str) -> Package:
-    client = moto_server.client()
+def s3_package(owner: Any, seaweed: S3Server, s3_bucket: str) -> Package:
+    client = seaweed.client()
     for key, content in FILES.items():
         client.put_object(Bucket=s3_bucket, Key=key, Body=content)
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="hot")
     packages.package_add_objects(package=package, source=source, paths=list(FILES), target="data")
     packages.package_write_text(package=package, path="README.md", content="# Hot\n")
@@ -274,12 +274,12 @@ def test_the_fast_lane_still_checks_the_host(client: Any, owner: Any, s3_package
 
 
 @pytest.fixture
-def long_version(owner: Any, moto_server: S3Server, s3_bucket: str) -> Package:
+def long_version(owner: Any, seaweed: S3Server, s3_bucket: str) -> Package:
     """A published version of 600 files on an S3 source (rows written straight: nothing is
     fetched, the resolver only signs)."""
     from packager.models import PackageVersion
 
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="long")
     version = PackageVersion.objects.create(
         package=package, number=1, state=PackageVersion.State.PUBLISHED, entry_count=600, file_count=600

@@ -57,11 +57,11 @@ def test_it_hands_other_forms_to_botocore() -> None:
         assert same(timestamp(text), parse_timestamp(text)), text
 
 
-def test_a_listing_and_a_stat_give_the_times_a_default_client_gives(moto_server: S3Server, s3_bucket: str) -> None:
-    client = moto_server.client()
+def test_a_listing_and_a_stat_give_the_times_a_default_client_gives(seaweed: S3Server, s3_bucket: str) -> None:
+    client = seaweed.client()
     for key in ["a.txt", "b/c.csv", "d/e/f.bin"]:
         client.put_object(Bucket=s3_bucket, Key=key, Body=key.encode())
-    backend = s3_backend(moto_server, s3_bucket)
+    backend = s3_backend(seaweed, s3_bucket)
 
     listed = {info.key: info.last_modified for info in backend.iter_objects("")}
     expected = {item["Key"]: item["LastModified"] for item in client.list_objects_v2(Bucket=s3_bucket)["Contents"]}

@@ -220,11 +220,11 @@ def test_no_template_carries_inline_script_style_or_handlers() -> None:
 
 @pytest.mark.django_db
 def test_a_readme_may_show_images_from_the_storage_its_links_redirect_to(
-    owner: Any, moto_server: Any, s3_bucket: str, client: Client
+    owner: Any, seaweed: Any, s3_bucket: str, client: Client
 ) -> None:
 
-    moto_server.client().put_object(Bucket=s3_bucket, Key="plot.png", Body=b"\x89PNG")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    seaweed.client().put_object(Bucket=s3_bucket, Key="plot.png", Body=b"\x89PNG")
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="Plots")
     packages.package_add_objects(package=package, source=source, paths=["plot.png"])
     packages.package_write_text(package=package, path="README.md", content="![plot](r/plot.png)\n")
@@ -237,7 +237,7 @@ def test_a_readme_may_show_images_from_the_storage_its_links_redirect_to(
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("share_page", args=[share.token]))
     assert response.status_code == 200
-    assert _policy(response)["img-src"] == ["'self'", "data:", moto_server.endpoint_url]
+    assert _policy(response)["img-src"] == ["'self'", "data:", seaweed.endpoint_url]
     # The version's sources were noted when it was sealed: its rows are not read for them.
     source_queries = [query["sql"] for query in queries if '"sources_source"' in query["sql"]]
     assert source_queries and not any("packager_versionentry" in sql for sql in source_queries)

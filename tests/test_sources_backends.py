@@ -1,4 +1,4 @@
-"""The storage backends against real servers: moto (S3), Azurite (Azure Blob), a folder."""
+"""The storage backends against real servers: SeaweedFS (S3), Azurite (Azure Blob), a folder."""
 
 from __future__ import annotations
 
@@ -48,11 +48,11 @@ def fetch(url: str, method: str = "GET") -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def test_it_lists_stats_reads_and_signs_s3_objects_with_odd_keys(moto_server: S3Server, s3_bucket: str) -> None:
-    client = moto_server.client()
+def test_it_lists_stats_reads_and_signs_s3_objects_with_odd_keys(seaweed: S3Server, s3_bucket: str) -> None:
+    client = seaweed.client()
     for index, key in enumerate(ODD_KEYS):
         client.put_object(Bucket=s3_bucket, Key=key, Body=f"content {index}".encode())
-    backend = s3_backend(moto_server, s3_bucket)
+    backend = s3_backend(seaweed, s3_bucket)
 
     listed = list(backend.iter_objects())
     assert sorted(info.key for info in listed) == sorted(ODD_KEYS)
@@ -67,12 +67,12 @@ def test_it_lists_stats_reads_and_signs_s3_objects_with_odd_keys(moto_server: S3
         assert status == 200
 
 
-def test_it_pins_versions_in_a_versioned_s3_bucket(moto_server: S3Server, s3_bucket: str) -> None:
-    client = moto_server.client()
+def test_it_pins_versions_in_a_versioned_s3_bucket(seaweed: S3Server, s3_bucket: str) -> None:
+    client = seaweed.client()
     client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     first = client.put_object(Bucket=s3_bucket, Key="data.csv", Body=b"first")["VersionId"]
     second = client.put_object(Bucket=s3_bucket, Key="data.csv", Body=b"second version")["VersionId"]
-    backend = s3_backend(moto_server, s3_bucket)
+    backend = s3_backend(seaweed, s3_bucket)
 
     [info] = list(backend.iter_objects())
     assert info.version_id == second
@@ -81,14 +81,14 @@ def test_it_pins_versions_in_a_versioned_s3_bucket(moto_server: S3Server, s3_buc
     assert backend.stat("data.csv", version_id=first).size == len(b"first")
 
 
-def test_it_reports_s3_errors_clearly(moto_server: S3Server, s3_bucket: str) -> None:
+def test_it_reports_s3_errors_clearly(seaweed: S3Server, s3_bucket: str) -> None:
     with pytest.raises(StorageError) as unknown_bucket:
-        s3_backend(moto_server, "no-such-bucket-here").check()
+        s3_backend(seaweed, "no-such-bucket-here").check()
     assert unknown_bucket.value.reason == "not_found"
     assert "does not exist" in unknown_bucket.value.message
 
     with pytest.raises(ObjectNotFound):
-        s3_backend(moto_server, s3_bucket).stat("missing.txt")
+        s3_backend(seaweed, s3_bucket).stat("missing.txt")
 
     unreachable = S3Backend(
         {"bucket": "b", "endpoint_url": "http://127.0.0.1:9", "addressing_style": "path", "connect_timeout": 1},

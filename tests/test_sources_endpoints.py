@@ -101,13 +101,13 @@ def test_it_refuses_endpoints_spelled_as_internal_addresses(host: str, settings:
 
 
 def test_it_refuses_an_s3_endpoint_that_rebinds_to_loopback_after_the_check(
-    moto_server: S3Server, s3_bucket: str, dns: Any, settings: Any, owner: Any
+    seaweed: S3Server, s3_bucket: str, dns: Any, settings: Any, owner: Any
 ) -> None:
     settings.SOURCE_ENDPOINT_ALLOWLIST = []
-    port = urlsplit(moto_server.endpoint_url).port
+    port = urlsplit(seaweed.endpoint_url).port
     # Public when the source is checked, then the test's S3 server on 127.0.0.1.
     dns("storage.rebind.test", [PUBLIC_ADDRESS, "127.0.0.1"])
-    fields = {**moto_server.source_fields(s3_bucket), "endpoint_url": f"http://storage.rebind.test:{port}"}
+    fields = {**seaweed.source_fields(s3_bucket), "endpoint_url": f"http://storage.rebind.test:{port}"}
     credentials = {name: fields.pop(name) for name in ("access_key_id", "secret_access_key")}
     fields.pop("kind")
 
@@ -117,14 +117,14 @@ def test_it_refuses_an_s3_endpoint_that_rebinds_to_loopback_after_the_check(
 
 
 def test_it_refuses_to_read_an_object_once_the_name_rebinds(
-    moto_server: S3Server, s3_bucket: str, dns: Any, settings: Any
+    seaweed: S3Server, s3_bucket: str, dns: Any, settings: Any
 ) -> None:
     settings.SOURCE_ENDPOINT_ALLOWLIST = []
-    moto_server.client().put_object(Bucket=s3_bucket, Key="secret.txt", Body=b"internal answer")
-    port = urlsplit(moto_server.endpoint_url).port
+    seaweed.client().put_object(Bucket=s3_bucket, Key="secret.txt", Body=b"internal answer")
+    port = urlsplit(seaweed.endpoint_url).port
     dns("storage.rebind.test", [PUBLIC_ADDRESS, "127.0.0.1"])
     check_endpoint(f"http://storage.rebind.test:{port}")
-    backend = s3_backend(moto_server, s3_bucket, endpoint_url=f"http://storage.rebind.test:{port}")
+    backend = s3_backend(seaweed, s3_bucket, endpoint_url=f"http://storage.rebind.test:{port}")
 
     with pytest.raises(StorageError, match="internal address") as refused:
         backend.read("secret.txt", length=64 * 1024)
@@ -132,16 +132,14 @@ def test_it_refuses_to_read_an_object_once_the_name_rebinds(
 
 
 def test_it_checks_the_virtual_host_name_of_the_bucket(
-    moto_server: S3Server, s3_bucket: str, dns: Any, settings: Any
+    seaweed: S3Server, s3_bucket: str, dns: Any, settings: Any
 ) -> None:
     settings.SOURCE_ENDPOINT_ALLOWLIST = []
-    port = urlsplit(moto_server.endpoint_url).port
+    port = urlsplit(seaweed.endpoint_url).port
     dns("s3.rebind.test", [PUBLIC_ADDRESS])
     dns(f"{s3_bucket}.s3.rebind.test", ["127.0.0.2"])
     check_endpoint(f"http://s3.rebind.test:{port}")  # the endpoint itself looks public
-    backend = s3_backend(
-        moto_server, s3_bucket, endpoint_url=f"http://s3.rebind.test:{port}", addressing_style="virtual"
-    )
+    backend = s3_backend(seaweed, s3_bucket, endpoint_url=f"http://s3.rebind.test:{port}", addressing_style="virtual")
 
     with pytest.raises(StorageError, match=rf"“{s3_bucket}\.s3\.rebind\.test” resolves to an internal") as refused:
         backend.check()

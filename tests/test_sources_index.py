@@ -46,12 +46,12 @@ def walk_live(api: Api, source: Source, prefix: str, limit: int) -> tuple[list[s
 
 
 def test_it_browses_an_s3_source_live_before_its_index_exists(
-    api: Api, owner_client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
+    api: Api, owner_client: Any, owner: Any, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    client = moto_server.client()
+    client = seaweed.client()
     for key in ["raw/a.csv", "raw/b.csv", "raw/c.csv", "raw/2024/x.csv", "raw/2025/y.csv", "top.txt"]:
         client.put_object(Bucket=s3_bucket, Key=key, Body=b"12345")
-    source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
+    source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
     assert not source.is_indexed
     names, pages = walk_live(api, source, "raw/", limit=2)
     assert sorted(names) == ["2024/", "2025/", "a.csv", "b.csv", "c.csv"]
@@ -89,10 +89,10 @@ def test_it_browses_a_local_folder_live(api: Api, owner: Any, tmp_path: Path) ->
 
 
 def test_a_live_listing_that_fails_is_shown_not_a_500(
-    api: Api, owner_client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
+    api: Api, owner_client: Any, owner: Any, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
-    moto_server.client().delete_bucket(Bucket=s3_bucket)
+    source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
+    seaweed.client().delete_bucket(Bucket=s3_bucket)
     page = owner_client.get(reverse("source_browse", args=[source.public_id]))
     assert page.status_code == 200 and b"does not exist" in page.content
     answer = api.call("get", f"/sources/{source.public_id}/objects")
@@ -176,12 +176,12 @@ def test_a_running_index_stops_at_its_next_batch_when_cancelled(
 
 
 def test_reindexing_updates_rows_in_place_and_marks_vanished_objects(
-    api: Api, owner: Any, moto_server: S3Server, s3_bucket: str
+    api: Api, owner: Any, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    client = moto_server.client()
+    client = seaweed.client()
     for key, body in [("a/old.txt", b"old"), ("a/same.txt", b"same"), ("a/changed.txt", b"v1")]:
         client.put_object(Bucket=s3_bucket, Key=key, Body=body)
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     ids = dict(SourceObject.objects.filter(source=source).values_list("path", "pk"))
     client.delete_object(Bucket=s3_bucket, Key="a/old.txt")
     client.put_object(Bucket=s3_bucket, Key="a/changed.txt", Body=b"version 2")
@@ -213,7 +213,7 @@ class Store:
             self.folder.mkdir()
             self.fields: dict[str, Any] = {"name": "local", "kind": "local", "path": str(self.folder)}
         elif kind in {"s3", "s3-versioned"}:
-            server: S3Server = request.getfixturevalue("moto_server")
+            server: S3Server = request.getfixturevalue("seaweed")
             self.bucket = request.getfixturevalue("s3_bucket")
             self.s3 = server.client()
             if kind == "s3-versioned":
@@ -380,9 +380,9 @@ def test_beat_queues_scheduled_sources_and_stale_runs(owner: Any, tmp_path: Path
 
 
 def test_the_schedule_is_set_in_the_form_and_the_api(
-    api: Api, owner_client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
+    api: Api, owner_client: Any, owner: Any, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     changed = api.call("patch", f"/sources/{source.public_id}", {"reindex_every_hours": 24})
     assert changed.status_code == 200, changed.json()
     assert changed.json()["reindex_every_hours"] == 24

@@ -25,26 +25,26 @@ def form_data(server: S3Server, bucket: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_it_connects_an_s3_source_and_never_shows_the_secret_again(
-    owner_client: Any, moto_server: S3Server, s3_bucket: str, django_capture_on_commit_callbacks: Any
+    owner_client: Any, seaweed: S3Server, s3_bucket: str, django_capture_on_commit_callbacks: Any
 ) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="raw/a.csv", Body=b"1,2,3\n")
+    seaweed.client().put_object(Bucket=s3_bucket, Key="raw/a.csv", Body=b"1,2,3\n")
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner_client.post(reverse("source_add"), form_data(moto_server, s3_bucket))
+        response = owner_client.post(reverse("source_add"), form_data(seaweed, s3_bucket))
     source = Source.objects.get()
     assert response["Location"] == reverse("source_browse", args=[source.public_id])
     assert source.status == Source.Status.READY
     assert b"raw" in owner_client.get(response["Location"]).content
-    secret = moto_server.secret_access_key
+    secret = seaweed.secret_access_key
     assert secret not in source.encrypted_credentials
     assert source.credentials["secret_access_key"] == secret
     edit = owner_client.get(reverse("source_edit", args=[source.public_id]))
     assert secret.encode() not in edit.content
-    assert moto_server.access_key_id.encode() not in edit.content
+    assert seaweed.access_key_id.encode() not in edit.content
     assert b"secret_access_key" in edit.content  # the stored secret is named, not shown
 
 
-def test_it_tests_a_connection_without_saving(owner_client: Any, moto_server: S3Server, s3_bucket: str) -> None:
-    data = {**form_data(moto_server, s3_bucket), "action": "test"}
+def test_it_tests_a_connection_without_saving(owner_client: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    data = {**form_data(seaweed, s3_bucket), "action": "test"}
     response = owner_client.post(reverse("source_add"), data, follow=True)
     assert b"Connection test passed" in response.content
     assert not Source.objects.exists()
@@ -62,16 +62,16 @@ def test_it_tests_a_connection_without_saving(owner_client: Any, moto_server: S3
     ],
 )
 def test_it_refuses_a_broken_source_with_a_clear_error(
-    owner_client: Any, moto_server: S3Server, s3_bucket: str, change: dict[str, str], message: bytes
+    owner_client: Any, seaweed: S3Server, s3_bucket: str, change: dict[str, str], message: bytes
 ) -> None:
-    response = owner_client.post(reverse("source_add"), {**form_data(moto_server, s3_bucket), **change})
+    response = owner_client.post(reverse("source_add"), {**form_data(seaweed, s3_bucket), **change})
     assert response.status_code == 200
     assert message in response.content
     assert not Source.objects.exists()
 
 
-def test_it_reports_wrong_s3_credentials(owner_client: Any, moto_server_with_auth: tuple[S3Server, str]) -> None:
-    server, bucket = moto_server_with_auth
+def test_it_reports_wrong_s3_credentials(owner_client: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    server, bucket = seaweed, s3_bucket
     assert owner_client.post(reverse("source_add"), form_data(server, bucket)).status_code == 302
     for change, code in [
         ({"name": "wrong secret", "secret_access_key": "not-the-secret"}, b"SignatureDoesNotMatch"),
@@ -84,9 +84,9 @@ def test_it_reports_wrong_s3_credentials(owner_client: Any, moto_server_with_aut
     assert Source.objects.count() == 1
 
 
-def test_it_reports_a_timeout(owner_client: Any, moto_server: S3Server, settings: Any, silent_server: int) -> None:
+def test_it_reports_a_timeout(owner_client: Any, seaweed: S3Server, settings: Any, silent_server: int) -> None:
     settings.SOURCE_READ_TIMEOUT = 0.5
-    data = form_data(moto_server, "bucket", endpoint_url=f"http://127.0.0.1:{silent_server}")
+    data = form_data(seaweed, "bucket", endpoint_url=f"http://127.0.0.1:{silent_server}")
     response = owner_client.post(reverse("source_add"), data)
     assert b"did not answer in time" in response.content
     assert not Source.objects.exists()
@@ -147,10 +147,10 @@ def test_it_browses_folders_first_with_cursor_pages_and_a_filter(owner: Any, own
 
 
 def test_it_shows_object_details_a_preview_and_a_presigned_link(
-    owner: Any, owner_client: Any, moto_server: S3Server, s3_bucket: str
+    owner: Any, owner_client: Any, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="docs/notes #1.txt", Body=b"hello notes")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    seaweed.client().put_object(Bucket=s3_bucket, Key="docs/notes #1.txt", Body=b"hello notes")
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     response = owner_client.get(reverse("source_object", args=[source.public_id, "docs/notes #1.txt"]))
     assert response.status_code == 200
     assert b"hello notes" in response.content
@@ -163,20 +163,18 @@ def test_it_shows_object_details_a_preview_and_a_presigned_link(
     )
 
 
-def test_a_deleted_object_gets_a_clear_404(
-    owner: Any, owner_client: Any, moto_server: S3Server, s3_bucket: str
-) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="gone.txt", Body=b"soon gone")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
-    moto_server.client().delete_object(Bucket=s3_bucket, Key="gone.txt")
+def test_a_deleted_object_gets_a_clear_404(owner: Any, owner_client: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    seaweed.client().put_object(Bucket=s3_bucket, Key="gone.txt", Body=b"soon gone")
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
+    seaweed.client().delete_object(Bucket=s3_bucket, Key="gone.txt")
     response = owner_client.get(reverse("source_object", args=[source.public_id, "gone.txt"]))
     assert response.status_code == 404
     assert b"no longer exists" in response.content
 
 
-def test_an_index_run_that_cannot_list_records_the_error(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
-    moto_server.client().delete_bucket(Bucket=s3_bucket)
+def test_an_index_run_that_cannot_list_records_the_error(owner: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
+    seaweed.client().delete_bucket(Bucket=s3_bucket)
     from sources.backends import StorageError
     from sources.services import source_index
 

@@ -122,12 +122,12 @@ def wait_for_status(
 
 
 def test_a_worker_on_redis_indexes_a_new_source(
-    worker: subprocess.Popen[bytes], moto_server: S3Server, s3_bucket: str, owner: Any, tmp_path: Path
+    worker: subprocess.Popen[bytes], seaweed: S3Server, s3_bucket: str, owner: Any, tmp_path: Path
 ) -> None:
-    client = moto_server.client()
+    client = seaweed.client()
     for index in range(30):
         client.put_object(Bucket=s3_bucket, Key=f"runs/{index:02d}/result.json", Body=b"{}" * index)
-    data = moto_server.source_fields(s3_bucket)
+    data = seaweed.source_fields(s3_bucket)
     credentials = {key: data.pop(key) for key in ("access_key_id", "secret_access_key")}
     data.pop("kind")
     source = services.source_create(owner=owner, kind="s3", fields=data, credentials=credentials)
@@ -138,11 +138,11 @@ def test_a_worker_on_redis_indexes_a_new_source(
 
 
 def test_a_rerun_finishes_what_a_killed_worker_left(
-    worker: subprocess.Popen[bytes], moto_server: S3Server, s3_bucket: str, owner: Any, tmp_path: Path
+    worker: subprocess.Popen[bytes], seaweed: S3Server, s3_bucket: str, owner: Any, tmp_path: Path
 ) -> None:
-    client = moto_server.client()
+    client = seaweed.client()
     client.put_object(Bucket=s3_bucket, Key="kept.csv", Body=b"kept")
-    source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
+    source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
     # A run that died half-way: claimed long ago, rows of a newer generation written,
     # one of them for an object that no longer exists.
     Source.objects.filter(pk=source.pk).update(
@@ -253,7 +253,7 @@ def put_objects(server: S3Server, bucket: str, keys: list[str]) -> None:
 @pytest.mark.slow
 def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_losses(
     redis_broker: RedisServer,
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
     owner: Any,
     tmp_path: Path,
@@ -262,12 +262,12 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
     # Two listing pages (S3 answers 1,000 keys a page): the kill lands once the first page
     # is written, while the second is being fetched.
     keys = [f"runs/{index % 20:02d}/part-{index:05d}.json" for index in range(1500)]
-    put_objects(moto_server, s3_bucket, keys)
+    put_objects(seaweed, s3_bucket, keys)
     worker_settings = {"INDEX_BATCH_SIZE": "100", "INDEX_STALE_SECONDS": "2"}
     settings.INDEX_STALE_SECONDS = 2
     first = start_worker(redis_broker, tmp_path, "first", **worker_settings)
     try:
-        source = make_source(owner, moto_server.source_fields(s3_bucket), index=False)
+        source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
         services.source_index_request(source=source)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -311,14 +311,14 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
 def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
     redis_broker: RedisServer,
     worker: subprocess.Popen[bytes],
-    moto_server: S3Server,
+    seaweed: S3Server,
     s3_bucket: str,
     owner: Any,
     tmp_path: Path,
 ) -> None:
-    moto_server.client().put_object(Bucket=s3_bucket, Key="a.csv", Body=b"a")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
-    moto_server.client().put_object(Bucket=s3_bucket, Key="b.csv", Body=b"b")
+    seaweed.client().put_object(Bucket=s3_bucket, Key="a.csv", Body=b"a")
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
+    seaweed.client().put_object(Bucket=s3_bucket, Key="b.csv", Body=b"b")
     long_ago = timezone.now() - dt.timedelta(hours=2)
     Source.objects.filter(pk=source.pk).update(
         reindex_every_hours=1, index_finished_at=long_ago, last_indexed_at=long_ago

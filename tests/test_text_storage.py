@@ -18,17 +18,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def s3_text_storage(settings: Any, moto_server: S3Server, s3_bucket: str) -> str:
+def s3_text_storage(settings: Any, seaweed: S3Server, s3_bucket: str) -> str:
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
                 "bucket_name": s3_bucket,
-                "endpoint_url": moto_server.endpoint_url,
-                "access_key": moto_server.access_key_id,
-                "secret_key": moto_server.secret_access_key,
-                "region_name": moto_server.region,
+                "endpoint_url": seaweed.endpoint_url,
+                "access_key": seaweed.access_key_id,
+                "secret_key": seaweed.secret_access_key,
+                "region_name": seaweed.region,
                 "location": "packager-text",
                 "addressing_style": "path",
                 "default_acl": None,
@@ -40,11 +40,11 @@ def s3_text_storage(settings: Any, moto_server: S3Server, s3_bucket: str) -> str
 
 
 def test_text_entries_live_in_the_bucket_and_reach_the_zip(
-    s3_text_storage: str, moto_server: S3Server, owner: Any, client: Any
+    s3_text_storage: str, seaweed: S3Server, owner: Any, client: Any
 ) -> None:
     package = services.package_create(owner=owner, name="Stored remotely")
     entry = services.package_write_text(package=package, path="README.md", content="# Kept in S3")
-    keys = [item["Key"] for item in moto_server.client().list_objects_v2(Bucket=s3_text_storage)["Contents"]]
+    keys = [item["Key"] for item in seaweed.client().list_objects_v2(Bucket=s3_text_storage)["Contents"]]
     assert keys == [f"packager-text/{entry.text_file.name}"]
     publish(package)  # reads the text back from the bucket for the ZIP
     share = share_create(package=package, created_by=owner)

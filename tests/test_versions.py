@@ -110,12 +110,12 @@ def test_it_reuses_checksums_of_objects_it_has_read(local_package: Package, owne
     assert ObjectChecksum.objects.count() == rows
 
 
-def test_it_takes_what_s3_vouches_for_without_reading(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
-    client = moto_server.client()
+def test_it_takes_what_s3_vouches_for_without_reading(owner: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    client = seaweed.client()
     body = b"vouched for" * 100
     client.put_object(Bucket=s3_bucket, Key="vouched.bin", Body=body, ChecksumAlgorithm="SHA256")
     client.put_object(Bucket=s3_bucket, Key="plain.bin", Body=b"plain")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="S3")
     packages.package_add_objects(package=package, source=source, paths=["vouched.bin", "plain.bin"])
     version = publish(package)
@@ -159,11 +159,11 @@ def test_it_fails_with_the_paths_it_could_not_read(local_package: Package, tmp_p
     assert local_package.latest_version is None
 
 
-def test_verify_reports_missing_and_changed_objects(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
-    client = moto_server.client()
+def test_verify_reports_missing_and_changed_objects(owner: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    client = seaweed.client()
     for key in ("kept.bin", "changed.bin", "gone.bin"):
         client.put_object(Bucket=s3_bucket, Key=key, Body=key.encode())
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="Drift")
     packages.package_add_objects(package=package, source=source, paths=["kept.bin", "changed.bin", "gone.bin"])
     version = publish(package)
@@ -180,11 +180,11 @@ def test_verify_reports_missing_and_changed_objects(owner: Any, moto_server: S3S
     }
 
 
-def test_a_versioned_bucket_pins_the_object_version(owner: Any, moto_server: S3Server, s3_bucket: str) -> None:
-    client = moto_server.client()
+def test_a_versioned_bucket_pins_the_object_version(owner: Any, seaweed: S3Server, s3_bucket: str) -> None:
+    client = seaweed.client()
     client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     first = client.put_object(Bucket=s3_bucket, Key="x.bin", Body=b"first bytes")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="Versioned")
     packages.package_add_objects(package=package, source=source, paths=["x.bin"])
     version = publish(package)

@@ -1,4 +1,4 @@
-"""Shares serve published versions: pinned or latest, bytes fetched through the resolver from moto."""
+"""Shares serve published versions: pinned or latest, bytes fetched through the resolver from SeaweedFS."""
 
 from __future__ import annotations
 
@@ -24,16 +24,16 @@ def fetch(client: Any, share: Share, path: str) -> bytes:
     """Resolve a path of a share and fetch the bytes from storage, as wget would."""
     response = client.get(f"/s/{share.token}/r/{path}")
     assert response.status_code == 307, response.content
-    with urllib.request.urlopen(response["Location"], timeout=10) as answer:  # moto on 127.0.0.1
+    with urllib.request.urlopen(response["Location"], timeout=10) as answer:  # storage, on localhost
         return bytes(answer.read())
 
 
 @pytest.fixture
-def s3_source(owner: Any, moto_server: S3Server, s3_bucket: str) -> Source:
-    client = moto_server.client()
+def s3_source(owner: Any, seaweed: S3Server, s3_bucket: str) -> Source:
+    client = seaweed.client()
     client.put_object(Bucket=s3_bucket, Key="first.bin", Body=b"the first bytes")
     client.put_object(Bucket=s3_bucket, Key="second.bin", Body=b"the second bytes, longer")
-    return make_source(owner, moto_server.source_fields(s3_bucket))
+    return make_source(owner, seaweed.source_fields(s3_bucket))
 
 
 def test_a_pinned_share_keeps_serving_v1_after_v2(client: Any, owner: Any, s3_source: Source) -> None:
@@ -71,13 +71,13 @@ def test_the_top_hash_is_recomputed_from_the_manifest(client: Any, owner: Any, s
 
 
 def test_drifted_objects_are_refused_after_verify(
-    client: Any, owner: Any, moto_server: S3Server, s3_bucket: str, s3_source: Source
+    client: Any, owner: Any, seaweed: S3Server, s3_bucket: str, s3_source: Source
 ) -> None:
     package = packages.package_create(owner=owner, name="Drift")
     packages.package_add_objects(package=package, source=s3_source, paths=["first.bin", "second.bin"])
     version = publish(package)
     share = shares.share_create(package=package, created_by=owner)
-    s3 = moto_server.client()
+    s3 = seaweed.client()
     s3.put_object(Bucket=s3_bucket, Key="first.bin", Body=b"replaced")
     s3.delete_object(Bucket=s3_bucket, Key="second.bin")
     versions.version_verify_run(version_pk=version.pk)
@@ -88,12 +88,12 @@ def test_drifted_objects_are_refused_after_verify(
 
 
 def test_a_versioned_bucket_serves_the_published_bytes_after_an_overwrite(
-    client: Any, owner: Any, moto_server: S3Server, s3_bucket: str
+    client: Any, owner: Any, seaweed: S3Server, s3_bucket: str
 ) -> None:
-    s3 = moto_server.client()
+    s3 = seaweed.client()
     s3.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket=s3_bucket, Key="x.bin", Body=b"published bytes")
-    source = make_source(owner, moto_server.source_fields(s3_bucket))
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
     package = packages.package_create(owner=owner, name="Versioned")
     packages.package_add_objects(package=package, source=source, paths=["x.bin"])
     publish(package)
