@@ -84,7 +84,7 @@ run: install var/secret-key
 	  $(VENV)/bin/gunicorn config.wsgi --config config/gunicorn.py --bind 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.installed-test
-	$(call timed,lint,$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .)
+	$(call timed,lint,$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports)
 
 # django-stubs loads the settings, which want a secret key; mypy signs nothing with it.
 typecheck: $(VENV)/.installed-test

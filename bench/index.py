@@ -47,7 +47,7 @@ from django.db import connection  # noqa: E402
 
 from bench.databases import run_per_database  # noqa: E402
 from bench.layout import BulkBucket  # noqa: E402
-from sources import clients, services  # noqa: E402
+from sources import clients, indexing, services  # noqa: E402
 from sources.models import Source, SourceObject  # noqa: E402
 
 BUCKET = "bench-index"
@@ -113,7 +113,7 @@ def main() -> None:
 
         def index_task() -> int:
             Source.objects.filter(pk=source.pk).update(status=Source.Status.QUEUED)
-            assert services.source_index(source_pk=source.pk)
+            assert indexing.source_index(source_pk=source.pk)
             return Source.objects.get(pk=source.pk).object_count
 
         print(f"{'round':<6} {'run':<30} {'wall s':>8} {'cpu s':>8} {'objects':>9}  ratio wall / cpu")

@@ -72,12 +72,12 @@ from packager.models import (  # noqa: E402
     PackageVersion,
     VersionEntry,
     VersionFolder,
-    parent_of,
 )
-from packager.paths import add_to_folders, folder_parent  # noqa: E402
+from packager.paths import add_to_folders  # noqa: E402
 from packager.services import package_folders_rebuild  # noqa: E402
 from shares.models import Share  # noqa: E402
 from web.cursors import encode_cursor  # noqa: E402
+from web.paths import folder_of  # noqa: E402
 
 ROWS_PER_INSERT = 500
 
@@ -134,7 +134,7 @@ def build(user: Any) -> tuple[Package, PackageVersion]:
     def row(path: str, size: int, **more: Any) -> dict[str, Any]:
         """The columns drafts and versions share, and `more` of the table's own."""
         kind = "text" if path == "README.md" else "pointer"
-        shared = {"path": path, "parent": parent_of(path), "kind": kind, "size": size}
+        shared = {"path": path, "parent": folder_of(path), "kind": kind, "size": size}
         return shared | {"sha256": "0" * 64, "md5": "0" * 32} | more
 
     def text(path: str) -> str:
@@ -164,7 +164,7 @@ def build(user: Any) -> tuple[Package, PackageVersion]:
         add_to_folders(totals, path, size)
     VersionFolder.objects.bulk_create(
         (
-            VersionFolder(package_version=version, path=path, parent=folder_parent(path), size=size, file_count=count)
+            VersionFolder(package_version=version, path=path, parent=folder_of(path), size=size, file_count=count)
             for path, (size, count) in totals.items()
             if path
         ),

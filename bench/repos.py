@@ -49,12 +49,12 @@ from django.core.management import call_command  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from packager import checksumming, versions  # noqa: E402
 from packager import services as packages  # noqa: E402
-from packager import versions  # noqa: E402
 from packager.models import Package, PackageVersion, VersionEntry  # noqa: E402
 from shares import services  # noqa: E402
 from shares.models import Share, ShareRepository  # noqa: E402
-from sources import services as source_services  # noqa: E402
+from sources import indexing  # noqa: E402
 from sources.models import Source  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -248,12 +248,12 @@ def main() -> None:
     for index in range(args.sample):
         (data / f"part {index // 50}").mkdir(exist_ok=True)
         (data / f"part {index // 50}" / f"file {index}.bin").write_bytes(os.urandom(100 + index))
-    source_services.source_index(source_pk=source.pk)
+    indexing.source_index(source_pk=source.pk)
     package = packages.package_create(owner=user, name="sample")
     folders = sorted({f"part {index // 50}/" for index in range(args.sample)})
     packages.package_add_objects(package=package, source=source, paths=folders)
     sample_version = versions.package_publish(package=package)
-    versions.version_publish_run(version_pk=sample_version.pk)
+    checksumming.version_publish_run(version_pk=sample_version.pk)
     sample_share = services.share_create(package=package, created_by=user)
     base = f"{server.url}/s/{sample_share.token}"
     for kind in ("annex", "dvc"):

@@ -12,15 +12,13 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from packager import publications, services, versions
 from packager.api import router as packages_router
 from packager.api_auth import AUTH
-from packager.errors import database_unavailable
 from shares.api import router as shares_router
-from shares.services import ShareError
 from sources.api import router as sources_router
-from sources.backends import StorageError
 from web.api_errors import ObjectBodyParser, document_errors
+from web.error_pages import database_unavailable
+from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -57,29 +55,10 @@ def on_invalid_data(request: HttpRequest, error: DjangoValidationError) -> HttpR
     return api.create_response(request, {"detail": first, "fields": fields}, status=422)
 
 
-@api.exception_handler(services.PackageError)
-def on_package_error(request: HttpRequest, error: services.PackageError) -> HttpResponse:
+@api.exception_handler(ApplicationError)
+def on_application_error(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    """Every error a service raises for the user (packages, versions, shares, storage) has its status."""
     return _error(request, error.message, error.status)
-
-
-@api.exception_handler(publications.PublicationError)
-def on_publication_error(request: HttpRequest, error: publications.PublicationError) -> HttpResponse:
-    return _error(request, error.message, error.status)
-
-
-@api.exception_handler(versions.VersionError)
-def on_version_error(request: HttpRequest, error: versions.VersionError) -> HttpResponse:
-    return _error(request, error.message, error.status)
-
-
-@api.exception_handler(ShareError)
-def on_share_error(request: HttpRequest, error: ShareError) -> HttpResponse:
-    return _error(request, error.message, 422)
-
-
-@api.exception_handler(StorageError)
-def on_storage_error(request: HttpRequest, error: StorageError) -> HttpResponse:
-    return _error(request, error.message, 422 if error.reason in {"auth", "not_found", "config"} else 502)
 
 
 @api.exception_handler(OperationalError)

@@ -97,7 +97,7 @@ MIDDLEWARE = [
     "config.middleware.RequestObservability",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "packager.errors.RefuseNulMiddleware",
+    "web.error_pages.RefuseNulMiddleware",
     # Downloads from open shares are answered here, before sessions, CSRF and URL routing
     # (after the security headers and the CSP).
     "shares.middleware.ResolveFastLane",
@@ -109,7 +109,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "packager.errors.DatabaseUnavailableMiddleware",
+    "web.error_pages.DatabaseUnavailableMiddleware",
+    "web.error_pages.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

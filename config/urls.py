@@ -42,5 +42,5 @@ urlpatterns = [
     path("", include("shares.urls")),
 ]
 
-handler404 = "packager.errors.not_found"
-handler500 = "packager.errors.server_error"
+handler404 = "web.error_pages.not_found"
+handler500 = "web.error_pages.server_error"

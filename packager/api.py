@@ -14,12 +14,12 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from packager import publications, services, versions
+from packager import drift, publications, services, versions
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from sources.api import get_source, iso_datetime
 from sources.search import Search
 from web.api_errors import errors
-from web.cursors import InvalidCursor, decode_cursor, encode_cursor
+from web.cursors import decode_cursor, encode_cursor
 from web.http import api_user
 
 router = Router(tags=["packages"])
@@ -237,10 +237,7 @@ def _keyset_page(rows: QuerySet[Any], key: str, kind: type, cursor: str, limit: 
     (the thousandth page costs what the first does); a damaged cursor is a 422.
     """
     if cursor:
-        try:
-            rows = rows.filter(**{f"{key}__gt": decode_cursor(cursor, kind)[0]})
-        except InvalidCursor as error:
-            raise HttpError(422, error.message) from None
+        rows = rows.filter(**{f"{key}__gt": decode_cursor(cursor, kind)[0]})  # InvalidCursor: 422
     page = list(rows.order_by(key)[: limit + 1])
     if len(page) <= limit:
         return page, None
@@ -470,7 +467,7 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
 def verify_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
     """Re-check every object against the store; the result appears under "drift"."""
     version = get_version(request, package_id, number)
-    versions.version_verify_request(version=version)
+    drift.version_verify_request(version=version)
     return Status(202, version_out(version))
 
 

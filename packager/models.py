@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from sources.models import Source
+from web.paths import name_of
 
 
 class Package(models.Model):
@@ -50,7 +51,7 @@ class EntryFile:
 
     @property
     def name(self) -> str:
-        return self.path.rpartition("/")[2]
+        return name_of(self.path)
 
     @property
     def is_text(self) -> bool:
@@ -112,7 +113,7 @@ class FolderTotals(models.Model):
 
     @property
     def name(self) -> str:
-        return self.path[:-1].rpartition("/")[2]
+        return name_of(self.path)
 
 
 class PackageFolder(FolderTotals):
@@ -128,12 +129,6 @@ class PackageFolder(FolderTotals):
     class Meta(FolderTotals.Meta):
         constraints = [models.UniqueConstraint(fields=["package", "path"], name="package_folder_unique")]
         indexes = [models.Index(fields=["package", "parent", "path"], name="package_folder_listing")]
-
-
-def parent_of(path: str) -> str:
-    """The folder of a path, with its trailing slash: "a/b/" for "a/b/c.csv", "" for "c.csv"."""
-    head, slash, _ = path.rpartition("/")
-    return head + slash
 
 
 class PackageVersion(models.Model):
@@ -156,7 +151,7 @@ class PackageVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
     # Lowercase hex sha256 over every entry sorted by path in code-point order (see
-    # packager.versions.top_hash); set when the version is published.
+    # packager.checksumming.top_hash); set when the version is published.
     top_hash = models.CharField(max_length=64, blank=True)
     entry_count = models.BigIntegerField(default=0)
     file_count = models.BigIntegerField(default=0)  # data (pointer) entries

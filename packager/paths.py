@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from sources.names import invisible_characters, visible
+from web.errors import ApplicationError
 
 MAX_PATH = 1024
 MAX_SEGMENT = 255
@@ -113,10 +114,8 @@ def _refuse_reserved(raw: str, segment: str) -> None:
         )
 
 
-class InvalidPath(ValueError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class InvalidPath(ApplicationError, ValueError):
+    """A path that cannot be in a package (422). A ValueError too: schema validators raise it."""
 
 
 def normalize_path(raw: str) -> str:
@@ -169,16 +168,6 @@ def ancestors(path: str) -> list[str]:
     """["a/", "a/b/"] for "a/b/c"."""
     parts = path.split("/")[:-1]
     return ["/".join(parts[: index + 1]) + "/" for index in range(len(parts))]
-
-
-def join(folder: str, name: str) -> str:
-    return normalize_path(f"{folder}{name}")
-
-
-def folder_parent(folder: str) -> str:
-    """ "a/" for the folder "a/b/", "" for "a/" and for the top ("")."""
-    head, slash, _ = folder[:-1].rpartition("/")
-    return head + slash
 
 
 def add_to_folders(totals: dict[str, list[int]], path: str, size: int, count: int = 1) -> None:

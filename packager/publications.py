@@ -32,6 +32,7 @@ from packager.models import PackageVersion, VersionEntry, VersionPublication
 from sources import clients
 from sources.backends import BACKENDS, StorageError, writable_kinds
 from sources.models import Source
+from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,8 @@ PLACEHOLDERS = ("package", "version", "top_hash", "date", "time")
 STALE_SECONDS = 600
 
 
-class PublicationError(Exception):
-    def __init__(self, message: str, *, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class PublicationError(ApplicationError):
+    pass
 
 
 def render_key_template(template: str, *, version: PackageVersion) -> str:

@@ -18,26 +18,22 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, VersionEntry, parent_of
-from packager.paths import InvalidPath, add_to_folders, ancestors, folder_parent, normalize_folder, normalize_path
+from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, VersionEntry
+from packager.paths import InvalidPath, add_to_folders, ancestors, normalize_folder, normalize_path
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject, SourceObjectQuerySet
 from sources.search import InvalidSearch, Search, common_folder, matches
+from web.errors import ApplicationError
+from web.paths import folder_of, name_of
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_SIZE = 5 * 1024 * 1024
 
 
-class PackageError(Exception):
+class PackageError(ApplicationError):
     """A request on a package that cannot be carried out, with a message for the user."""
-
-    status = 422  # the API's status: well-formed, but refused for what it asks
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class PathConflict(PackageError):
@@ -137,7 +133,7 @@ def _update_folders(
             size, count = deltas[folder]
             row = existing.get(folder)
             if row is None:
-                row = PackageFolder(package=package, path=folder, parent=folder_parent(folder), size=0, file_count=0)
+                row = PackageFolder(package=package, path=folder, parent=folder_of(folder), size=0, file_count=0)
                 created.append(row)
             else:
                 updated.append(row)
@@ -163,7 +159,7 @@ def package_folders_rebuild(*, package: Package) -> int:
     PackageFolder.objects.filter(package=package).delete()
     PackageFolder.objects.bulk_create(
         (
-            PackageFolder(package=package, path=folder, parent=folder_parent(folder), size=size, file_count=count)
+            PackageFolder(package=package, path=folder, parent=folder_of(folder), size=size, file_count=count)
             for folder, (size, count) in totals.items()
         ),
         batch_size=2000,
@@ -254,8 +250,7 @@ def _select(source: Source, selected: Iterable[str], *, keep_folder_names: bool)
     for path in selected:
         if path == "" or path.endswith("/"):
             # "" is the whole source. A folder lands under the target with its own name: "raw/2024/" -> "<target>2024/…"
-            parent = path[:-1].rpartition("/")[0]
-            start = (len(parent) + 1 if parent else 0) if keep_folder_names else len(path)
+            start = len(folder_of(path)) if keep_folder_names else len(path)
             try:
                 below = [_Found(info.key[prefix_length:][start:], info) for info in _objects_below(source, path)]
             except StorageError as error:
@@ -268,7 +263,7 @@ def _select(source: Source, selected: Iterable[str], *, keep_folder_names: bool)
                 info = _object_info(source, path)
             except StorageError as error:
                 raise PackageError(error.message) from error
-            found.append(_Found(path.rpartition("/")[2], info))
+            found.append(_Found(name_of(path), info))
     return found
 
 
@@ -276,7 +271,7 @@ def _pointer_entry(package: Package, source: Source, path: str, info: ObjectInfo
     return PackageEntry(
         package=package,
         path=path,
-        parent=parent_of(path),
+        parent=folder_of(path),
         kind=PackageEntry.Kind.POINTER,
         source=source,
         key=info.key,
@@ -537,13 +532,13 @@ def package_write_text(*, package: Package, path: str, content: bytes | str) -> 
         raise PathConflict(f"“{path}” is a data file in this package; choose another name.")
     if entry is None:
         _check_paths(package, [path])
-        entry = PackageEntry(package=package, path=path, parent=parent_of(path), kind=PackageEntry.Kind.TEXT)
+        entry = PackageEntry(package=package, path=path, parent=folder_of(path), kind=PackageEntry.Kind.TEXT)
     old_file = (entry.text_file.name or "") if entry.text_file else ""
     removed = [(path, entry.size)] if entry.pk else []
     entry.size = len(data)
     entry.sha256 = hashlib.sha256(data).hexdigest()
     entry.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    entry.text_file.name = _store_text(entry, path.rpartition("/")[2], data)
+    entry.text_file.name = _store_text(entry, name_of(path), data)
     try:
         entry.save()
         _update_folders(package, added=[(path, entry.size)], removed=removed)
@@ -612,7 +607,7 @@ def package_move(*, package: Package, path: str, new_path: str) -> list[PackageE
     removed = [(entry.path, entry.size) for entry in entries]
     for entry in entries:
         entry.path = moves[entry.path]
-        entry.parent = parent_of(entry.path)
+        entry.parent = folder_of(entry.path)
     PackageEntry.objects.bulk_update(entries, ["path", "parent"], batch_size=1000)
     _update_folders(package, added=[(entry.path, entry.size) for entry in entries], removed=removed)
     package.save(update_fields=["updated_at"])

@@ -2,25 +2,25 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from packager import publications, services, versions
+from packager import checksumming, drift, publications, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def publish_version(version_pk: int) -> None:
     """Checksum and seal a version. Idempotent: a rerun resumes where a killed one stopped."""
-    versions.version_publish_run(version_pk=version_pk)
+    checksumming.version_publish_run(version_pk=version_pk)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def verify_version(version_pk: int) -> None:
     """Re-stat every object of a published version and record drift."""
-    versions.version_verify_run(version_pk=version_pk)
+    drift.version_verify_run(version_pk=version_pk)
 
 
 @shared_task
 def resume_stalled_publishes() -> int:
     """Re-enqueue versions whose publishing worker died (its heartbeat stopped)."""
-    return versions.version_resume_stalled()
+    return checksumming.version_resume_stalled()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

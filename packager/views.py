@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from packager import publications, services, versions
+from packager import drift, publications, services, versions
 from packager.forms import (
     AddObjectsForm,
     AddSearchForm,
@@ -34,6 +34,7 @@ from packager.tree import list_package_folder
 from sources.models import Source
 from web.cursors import InvalidCursor
 from web.http import AuthenticatedRequest, allow_storage_images, path_url_prefix
+from web.paths import folder_of
 
 
 def _get_package(request: AuthenticatedRequest, public_id: uuid.UUID) -> Package:
@@ -231,7 +232,7 @@ def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str =
             form.add_error(None, error.message)
         else:
             messages.success(request, f"Saved “{saved.path}”.")
-            return redirect(_package_url(package, saved.path.rpartition("/")[0] + "/" if "/" in saved.path else ""))
+            return redirect(_package_url(package, folder_of(saved.path)))
     return render(request, "packager/write.html", {"package": package, "form": form, "entry": entry})
 
 
@@ -303,8 +304,7 @@ def entry_remove(request: AuthenticatedRequest, public_id: uuid.UUID, path: str)
             request,
             f"Removed {removed} entr{'y' if removed == 1 else 'ies'} from the package. The bucket was not touched.",
         )
-    parent = path.strip("/").rpartition("/")[0]
-    return redirect(_package_url(package, f"{parent}/" if parent else ""))
+    return redirect(_package_url(package, folder_of(path.strip("/"))))
 
 
 @login_required
@@ -396,7 +396,7 @@ def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: 
 def version_verify(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
     version = _get_version(request, public_id, number)
     try:
-        versions.version_verify_request(version=version)
+        drift.version_verify_request(version=version)
     except versions.VersionError as error:
         messages.error(request, error.message)
     else:

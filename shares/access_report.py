@@ -39,10 +39,6 @@ class AccessReport:
     files: list[FileFetches]  # most fetched first
     failed_unlocks: list[tuple[dt.datetime, str | None]]  # newest first
 
-    @property
-    def fetches(self) -> int:
-        return self.totals[ShareEvent.Kind.RESOLVE]
-
 
 def _totals(share: Share) -> dict[str, int]:
     counted = dict(share.daily_counts.values_list("kind").annotate(total=Sum("count")).order_by())

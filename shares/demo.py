@@ -11,11 +11,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from packager import checksumming, versions
 from packager import services as packages
-from packager import versions
 from packager.models import Package
 from shares import services as shares
 from shares.models import Share
+from sources import indexing
 from sources import services as sources
 from sources.models import Source
 
@@ -70,7 +71,7 @@ def seed_demo(*, data_path: Path = DEMO_DATA) -> Demo:
             trusted=True,
         )
     if not source.is_indexed:
-        transaction.on_commit(lambda: sources.source_index(source_pk=source.pk))
+        transaction.on_commit(lambda: indexing.source_index(source_pk=source.pk))
     package = Package.objects.filter(owner=user, slug="lake-temperature-survey").first()
     if package is None:
         package = packages.package_create(
@@ -92,7 +93,7 @@ def seed_demo(*, data_path: Path = DEMO_DATA) -> Demo:
             package=package, message="The summer 2024 measurements, README and notebook.", created_by=user
         )
         # Published here rather than by the worker, so the demo link works at once.
-        transaction.on_commit(lambda: versions.version_publish_run(version_pk=version.pk))
+        transaction.on_commit(lambda: checksumming.version_publish_run(version_pk=version.pk))
     share = package.shares.filter(revoked_at__isnull=True, expires_at__isnull=True, password_hash="").first()
     if share is None:
         share = shares.share_create(package=package, created_by=user, label="demo link")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch
 
-from shares import views
+from shares.views import resolve
 
 FAST_ROUTES: list[tuple[re.Pattern[str], str, Callable[[str], str], str]] = [
     # s/<token>/r/<path>: as shares/urls.py routes it (str, then path converters).
@@ -62,11 +62,11 @@ class ResolveFastLane:
                     value = found["value"]
                     if "head" in found.groupdict():
                         value = found["head"] + value
-                    response = views.resolve_open_share(
+                    response = resolve.resolve_open_share(
                         request, found["token"], match=match, value=value, what=describe(value)
                     )
                     if response is not None:
-                        request.resolver_match = ResolverMatch(views.resolve_open_share, (), {}, url_name=route)
+                        request.resolver_match = ResolverMatch(resolve.resolve_open_share, (), {}, url_name=route)
                         return response
                     break
         return self.get_response(request)

@@ -29,7 +29,7 @@ from django.db import connection
 from django.utils import timezone
 
 from packager.models import Package, PackageVersion, VersionEntry
-from shares.models import Share
+from shares.models import Share, open_sql
 from sources import clients
 from sources.backends import Backend
 from sources.models import Source
@@ -54,7 +54,7 @@ class Found:
     share_id: int
     token: str
     password_hash: str
-    is_active: bool
+    is_open: bool
     package_id: int
     owner_id: int
     version_id: int | None  # the served version, None while nothing is published
@@ -84,7 +84,7 @@ def _sql(match: str) -> str:
     # Table and column names come from the models, quoted by the backend; values are bound.
     return (
         f"SELECT s.id, s.password_hash, "  # noqa: S608
-        f"(s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > %s) AND u.is_active), "
+        f"{open_sql('s', 'u')}, "
         f"p.id, p.owner_id, v.id, v.number, v.drift_checked_at, {entry_columns}, {source_columns} "
         f"FROM {table(Share)} s JOIN {table(Package)} p ON p.id = s.package_id "
         f"JOIN {table(get_user_model())} u ON u.id = p.owner_id "
@@ -152,7 +152,7 @@ class _ShareState:
 
     share_id: int
     password_hash: str
-    is_active: bool
+    is_open: bool
     package_id: int
     owner_id: int
     version_id: int | None
@@ -295,7 +295,7 @@ def _found(
         share_id=state.share_id,
         token=token,
         password_hash=state.password_hash,
-        is_active=state.is_active,
+        is_open=state.is_open,
         package_id=state.package_id,
         owner_id=state.owner_id,
         version_id=state.version_id,
@@ -319,10 +319,8 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
                 _shares.clear()
             _shares[_bounded(token)] = (deadline, None)
         return None
-    share_id, password_hash, is_active, package_id, owner_id, version_id, version_number, stamp = row[:8]
-    state = _ShareState(
-        share_id, password_hash, bool(is_active), package_id, owner_id, version_id, version_number, stamp
-    )
+    share_id, password_hash, is_open, package_id, owner_id, version_id, version_number, stamp = row[:8]
+    state = _ShareState(share_id, password_hash, bool(is_open), package_id, owner_id, version_id, version_number, stamp)
     entry_values: tuple[Any, ...] | None
     entry_values, source_values = _split(row[8:])
     if entry_values[0] is None:
@@ -362,24 +360,3 @@ def backend_for_row(source_row: tuple[Any, ...]) -> Backend:
 
 def presign_ttl(source_row: tuple[Any, ...]) -> int:
     return int(source_row[SOURCE_COLUMNS.index("presign_ttl")])
-
-
-def range_is_unsatisfiable(header: str, size: int) -> bool:
-    """True when every range of a well-formed `bytes=` Range header starts at or past the
-    end. (Anything else is left to the store, which answers 206, 200 or its own 416.)"""
-    unit, _, ranges = header.partition("=")
-    if unit.strip().lower() != "bytes" or not ranges.strip():
-        return False
-    for spec in ranges.split(","):
-        first, dash, last = (part.strip() for part in spec.partition("-"))
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
-            return False
-        # isdigit() is true of "¹" and "²", which int() refuses: only ASCII digits count.
-        if (first and not first.isascii()) or (last and not last.isascii()):
-            return False
-        if first and last and int(last) < int(first):
-            return False
-        satisfiable = int(first) < size if first else (int(last) > 0 and size > 0)
-        if satisfiable:
-            return False
-    return True

@@ -23,20 +23,19 @@ from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares import access_log, resolver
 from shares.models import Share, ShareEvent, ShareRepository
+from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 8
 
 
-class ShareError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ShareError(ApplicationError):
+    pass
 
 
 class TooManyAttempts(ShareError):
-    pass
+    status = 429
 
 
 def _pinned_version(package: Package, version: int | str | None, created_by: Any) -> PackageVersion | None:
@@ -103,7 +102,7 @@ def share_grant_stands(share_id: str) -> bool:
     share = (
         Share.objects.select_related("package__owner").filter(pk=int(share_id)).first() if share_id.isdigit() else None
     )
-    return share is not None and share.is_active and share.package.owner.is_active
+    return share is not None and share.is_open
 
 
 def share_revoke(*, share: Share) -> None:

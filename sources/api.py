@@ -12,10 +12,10 @@ from ninja.responses import Status
 from pydantic import field_validator
 
 from sources import services
-from sources.backends import StorageError
+from sources.backends.errors import StorageError
 from sources.browse import browse_page
 from sources.models import Source
-from sources.search import COUNT_CAP, InvalidSearch, Search, search_page
+from sources.search import COUNT_CAP, Search, search_page
 from web.api_errors import errors
 from web.http import api_user
 
@@ -265,10 +265,7 @@ def update_source(request: HttpRequest, source_id: uuid.UUID, body: SourcePatch)
 @router.delete("/sources/{uuid:source_id}", response={204: None, **errors(409)})
 def delete_source(request: HttpRequest, source_id: uuid.UUID) -> Status[None]:
     source = get_source(request, source_id)
-    try:
-        services.source_delete(source=source)
-    except services.SourceInUse as error:
-        raise HttpError(409, str(error)) from error
+    services.source_delete(source=source)  # SourceInUse: 409
     return Status(204, None)
 
 
@@ -293,10 +290,7 @@ def index_source(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str,
 def cancel_index(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str, Any]]:
     """Stop the queued or running index; what it listed so far stays in the index."""
     source = get_source(request, source_id)
-    try:
-        services.source_index_cancel(source=source)
-    except services.NothingToCancel as error:
-        raise HttpError(409, str(error)) from error
+    services.source_index_cancel(source=source)  # NothingToCancel: 409
     return Status(202, source_out(source))
 
 
@@ -343,10 +337,7 @@ def search_objects(request: HttpRequest, source_id: uuid.UUID, query: Query[Sear
         raise HttpError(409, source.last_error or "Search needs the index, which is being built; browse meanwhile.")
     search = query.search()
     root = source.normalized_prefix
-    try:
-        page = search_page(source, search, cursor=query.cursor, limit=query.limit)
-    except InvalidSearch as error:
-        raise HttpError(422, str(error)) from error
+    page = search_page(source, search, cursor=query.cursor, limit=query.limit)  # InvalidSearch: 422
     return {
         "total": page.total,
         "total_exact": page.exact,

@@ -1,7 +1,7 @@
 """sha256 and md5 of stored objects, without reading a petabyte by accident.
 
 In order of cost: what packager computed before (ObjectChecksum, keyed by ETag and
-version id, looked up in bulk by packager.versions); what the storage service vouches
+version id, looked up in bulk by packager.checksumming); what the storage service vouches
 for (a full-object ChecksumSHA256 from S3 with an MD5 ETag); and last one streamed read
 that feeds both hashes at once in bounded memory (checked against Azure's Content-MD5 or
 S3's checksum where the service keeps one).

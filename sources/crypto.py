@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
-from sources.backends.base import StorageError
+from sources.backends.errors import StorageError
 
 
 class CredentialsUnreadable(StorageError):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-from sources.backends.base import StorageError
+from sources.backends.errors import StorageError
 from sources.backends.network import AddressRefused, checked_addresses
 
 

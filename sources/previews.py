@@ -28,6 +28,8 @@ from django.core.cache import cache
 
 from sources.backends import Backend, ObjectNotFound, StorageError
 from web import isolation
+from web.files import ReadOnlyFile
+from web.paths import name_of
 from web.sanitize import markdown_to_html
 
 if TYPE_CHECKING:  # this module is imported by isolation workers too, which load no models
@@ -98,7 +100,7 @@ class Preview:
         )
 
 
-class RangedFile(io.RawIOBase):
+class RangedFile(ReadOnlyFile):
     """A read-only, seekable file over one object, each read one ranged request.
 
     Refuses to read more than `budget` bytes in all or to start a request after
@@ -106,43 +108,20 @@ class RangedFile(io.RawIOBase):
     """
 
     def __init__(self, backend: Backend, key: str, *, size: int, version_id: str, budget: int, deadline: float):
-        super().__init__()
-        self.backend, self.key, self.size, self.version_id = backend, key, size, version_id
+        super().__init__(size)
+        self.backend, self.key, self.version_id = backend, key, version_id
         self.budget, self.deadline = budget, deadline
-        self.position = self.bytes_read = self.requests = 0
+        self.bytes_read = self.requests = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(base + offset, 0)
-        return self.position
-
-    def read(self, size: int | None = -1) -> bytes:
-        wanted = self.size - self.position if size is None or size < 0 else min(size, self.size - self.position)
-        if wanted <= 0:
-            return b""
-        if self.bytes_read + wanted > self.budget:
+    def fetch(self, offset: int, length: int) -> bytes:
+        if self.bytes_read + length > self.budget:
             raise PreviewFailed("This file is too large to preview here: download it to see its rows.")
         if time.monotonic() > self.deadline:
             raise PreviewFailed("Storage did not answer in time for a preview.")
-        data = self.backend.read(self.key, version_id=self.version_id, offset=self.position, length=wanted)
+        data = self.backend.read(self.key, version_id=self.version_id, offset=offset, length=length)
         self.requests += 1
         self.bytes_read += len(data)
-        self.position += len(data)
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def read_at(self, offset: int, length: int) -> bytes:
         """A read for a preview running in an isolation worker (web.isolation)."""
@@ -195,7 +174,7 @@ def object_preview(
 
     `filename`: the name the image link saves as (a package entry's own; the key's by default).
     """
-    name = key.rpartition("/")[2]
+    name = name_of(key)
     kind = preview_kind(name, content_type)
     preview = Preview(kind=kind, name=name, size=size, content_type=content_type or _guess_type(name))
     cache_key = _cache_key(source, key, version_id or etag or str(size))

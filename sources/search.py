@@ -30,6 +30,7 @@ from django.db.models.functions import Length, Replace
 
 from sources.models import Source, SourceObject, SourceObjectQuerySet
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
+from web.errors import ApplicationError
 
 COUNT_CAP = 100_000
 # SQLite: a name substring goes through the trigram index when at most this many names hold
@@ -38,9 +39,9 @@ COUNT_CAP = 100_000
 TRIGRAM_CANDIDATES = 5_000
 
 
-class InvalidSearch(ValueError):
-    """A search the index cannot answer, with a message for the user, and the field at fault
-    ("" when it is none of the form's, such as a damaged cursor)."""
+class InvalidSearch(ApplicationError, ValueError):
+    """A search the index cannot answer (422), with a message for the user, and the field at
+    fault ("" when it is none of the form's, such as a damaged cursor)."""
 
     def __init__(self, message: str, *, field: str = "") -> None:
         super().__init__(message)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from sources import services
-from sources.backends import StorageError
+from sources import indexing, services
+from sources.backends.errors import StorageError
 
 
 class TransientStorageError(Exception):
@@ -18,7 +18,7 @@ class TransientStorageError(Exception):
 def index_source(source_pk: int) -> None:
     """List a source into its index. Idempotent: a rerun redoes the listing and finishes."""
     try:
-        services.source_index(source_pk=source_pk)
+        indexing.source_index(source_pk=source_pk)
     except StorageError as error:
         # Wrong credentials or a deleted bucket will not fix themselves: the error is on
         # the source for its owner to see. A timeout or a refused connection may.

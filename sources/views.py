@@ -1,14 +1,12 @@
 from __future__ import annotations
 
 import mimetypes
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import (
     Http404,
@@ -23,15 +21,16 @@ from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from sources import clients, grants, services
-from sources.backends import ObjectNotFound, StorageError, content_disposition
-from sources.backends.local import load_link
+from sources import clients, services
+from sources.backends.errors import ObjectNotFound, StorageError
 from sources.browse import BrowsePage, browse_page, folder_rows
 from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
 from sources.previews import object_preview
 from sources.search import InvalidSearch, search_page
 from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
+from web.paths import folder_of, name_of
+from web.ranges import single_range
 
 PAGE_SIZE = 200
 
@@ -265,8 +264,8 @@ def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str
         "info": info,
         "error": error,
         "preview": preview,
-        "crumbs": breadcrumbs(path.rpartition("/")[0]),
-        "name": path.rpartition("/")[2],
+        "crumbs": breadcrumbs(folder_of(path)),
+        "name": name_of(path),
     }
     response = render(request, "sources/object.html", context, status=status)
     if preview is not None and preview.image_url:
@@ -286,29 +285,6 @@ def source_object_link(request: AuthenticatedRequest, public_id: uuid.UUID, path
     return JsonResponse({"url": request.build_absolute_uri(url), "expires_in": source.presign_ttl})
 
 
-_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
-    """(start, end) inclusive; None to send everything; "unsatisfiable" for a 416."""
-    match = _RANGE.match(header.strip())
-    if not match:
-        return None  # absent, malformed or several ranges: the whole file is a valid answer
-    first, last = match.groups()
-    if not first and not last:
-        return None
-    if not first:
-        length = int(last)
-        if length == 0:
-            return "unsatisfiable"
-        return max(size - length, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or end < start:
-        return "unsatisfiable"
-    return start, end
-
-
 def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
     with path.open("rb") as handle:
         handle.seek(start)
@@ -325,32 +301,18 @@ def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
 def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
     """Serve a file of a local-folder source from a signed, expiring link, with Range."""
     try:
-        link = load_link(token)
-    except signing.SignatureExpired:
-        return HttpResponse(
-            "This download link has expired. Ask for a new one.\n", status=410, content_type="text/plain"
-        )
-    except signing.BadSignature:
-        raise Http404("Invalid link") from None
-    if link.get("grant") and not grants.grant_stands(link["grant"]):
-        return HttpResponse(
-            "This download link was withdrawn: the share it came from was revoked or has expired.\n",
-            status=410,
-            content_type="text/plain; charset=utf-8",
-        )
-    source = Source.objects.filter(public_id=link["source"]).first()
-    if source is None:
-        raise Http404("Source not found")
-    try:
-        path = clients.backend_for(source).served_file(link["key"])
+        served = services.source_served_file(token=token)
+    except services.LinkGone as error:
+        return HttpResponse(error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8")
     except ObjectNotFound:
         raise Http404("File not found") from None
     except StorageError as error:  # e.g. the folder is no longer under LOCAL_SOURCE_ROOTS
         return HttpResponse(error.message + "\n", status=403, content_type="text/plain; charset=utf-8")
+    path = served.path
     stat = path.stat()
     size = stat.st_size
     etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
-    wanted = _parse_range(request.headers.get("Range", ""), size)
+    wanted = single_range(request.headers.get("Range", ""), size)
     if_range = request.headers.get("If-Range")
     if if_range and if_range != etag and if_range != http_date(stat.st_mtime):
         wanted = None  # the file changed since the client's partial copy: start over
@@ -358,7 +320,7 @@ def local_file(request: HttpRequest, token: str) -> HttpResponseBase:
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Last-Modified": http_date(stat.st_mtime),
-        "Content-Disposition": content_disposition(link.get("filename") or path.name),
+        "Content-Disposition": served.content_disposition,
         "Cache-Control": "private, no-store",
     }
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

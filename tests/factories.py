@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sources import services
+from sources import indexing, services
 from sources.models import Source
 
 
@@ -24,7 +24,7 @@ def make_source(owner: Any, fields: dict[str, Any], *, index: bool = True) -> So
         owner=owner, kind=kind, fields=data, credentials=credentials, index=False, trusted=True
     )
     if index:
-        services.source_index(source_pk=source.pk)
+        indexing.source_index(source_pk=source.pk)
         source.refresh_from_db()
     return source
 
@@ -52,10 +52,10 @@ def store_objects(
 
 def publish(package: Any, message: str = "", created_by: Any = None) -> Any:
     """Publish the package's draft as its next version, synchronously, and return it published."""
-    from packager import versions
+    from packager import checksumming, versions
 
     version = versions.package_publish(package=package, message=message, created_by=created_by)
-    versions.version_publish_run(version_pk=version.pk)
+    checksumming.version_publish_run(version_pk=version.pk)
     version.refresh_from_db()
     assert version.state == "published", (version.state, version.error, version.failed_paths)
     package.refresh_from_db()

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from packager import tasks
+from packager.checksumming import version_publish_run
 from packager.models import Package
-from packager.versions import version_publish_run
 from shares.demo import seed_demo
 
 pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.django_db(transaction=True)]

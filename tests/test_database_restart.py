@@ -20,11 +20,11 @@ import pytest
 from django.db import connection
 
 from packager import services as packages
-from packager.errors import DATABASE_UNAVAILABLE
 from packager.models import Package
 from tests.conftest import ROOT
 from tests.servers import ServerProcess
 from tests.test_tasks_worker import database_url
+from web.error_pages import DATABASE_UNAVAILABLE
 
 pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 CLIENTS = 3

@@ -62,11 +62,11 @@ def stored(package: Package) -> dict[str, list[int]]:
 
 def bulk_package(package: Package, paths: list[str], size: int = 7) -> None:
     """Many entries at once, with their folder aggregates (as a bulk import would)."""
-    from packager.models import parent_of
+    from web.paths import folder_of
 
     PackageEntry.objects.bulk_create(
         PackageEntry(
-            package=package, path=path, parent=parent_of(path), kind="pointer", size=size, sha256="0" * 64, md5="0" * 32
+            package=package, path=path, parent=folder_of(path), kind="pointer", size=size, sha256="0" * 64, md5="0" * 32
         )
         for path in paths
     )
@@ -241,7 +241,7 @@ def test_a_share_without_a_published_version_says_so_and_polls_the_progress(
     text = partial.content.decode()
     assert partial.status_code == 200 and "<html" not in text
     assert "3 of 5 files checksummed" in text and "1.0\xa0KB of 2.0\xa0KB read" in text
-    from packager.versions import version_publish_run
+    from packager.checksumming import version_publish_run
 
     version_publish_run(version_pk=version.pk)
     done = client.get(url, headers={"HX-Request": "true"})

@@ -113,7 +113,13 @@ def open_share(owner: Any, tmp_path: Path) -> Any:
 
 
 @pytest.mark.django_db
-def test_it_counts_requests_by_route_and_times_the_resolver(client: Any, owner: Any, open_share: Any) -> None:
+def test_it_counts_requests_by_route_and_times_the_resolver(
+    client: Any, owner: Any, open_share: Any, settings: Any
+) -> None:
+    # Static files from the apps' folders, as collectstatic would gather them (the client's
+    # middleware is built at its first request, after this).
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
     before = _scrape(client).content.decode()
     assert client.get(reverse("login")).status_code == 200
     assert client.get(f"/s/{open_share.token}/r/a.csv").status_code in {302, 307}

@@ -103,7 +103,7 @@ def test_an_index_of_200000_objects_runs_while_clients_browse_resolve_and_share(
             str(ROOT / "manage.py"),
             "shell",
             "-c",
-            f"from sources import services; assert services.source_index(source_pk={big.pk})",
+            f"from sources import indexing; assert indexing.source_index(source_pk={big.pk})",
         ],
         env={
             **os.environ,

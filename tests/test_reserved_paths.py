@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from packager import services as packages
 from packager import versions
-from packager.models import VersionEntry
+from packager.models import PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder, normalize_path
 from shares import services as shares
 from tests.conftest import Api
@@ -160,6 +160,8 @@ def _published_with(owner: Any, tmp_path: Path, path: str) -> Any:
     packages.package_add_objects(package=package, source=source, paths=["config", "data.csv"])
     version = publish(package)
     VersionEntry.objects.filter(package_version=version, path="config").update(path=path)
+    # Its exports were prepared before the rule (format 1): the first download prepares them again.
+    PackageVersion.objects.filter(pk=version.pk).update(exports={**version.exports, "format": 1})
     return shares.share_create(package=package, created_by=owner)
 
 

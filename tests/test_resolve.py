@@ -359,7 +359,7 @@ def test_a_cached_entry_gives_way_to_a_verify_and_a_source_to_new_settings(
     with django_assert_num_queries(1):
         moved = client.get(resolve_url(share, "part/0003.bin"))
     assert "/renamed-bucket/raw/0003.bin?" in moved["Location"]
-    # A verify marks an entry changed and stamps the version, as versions.version_verify_run
+    # A verify marks an entry changed and stamps the version, as drift.version_verify_run
     # does in one transaction; once the share's state is read again, the entry is refused.
     VersionEntry.objects.filter(path="part/0003.bin").update(drift=VersionEntry.Drift.CHANGED)
     PackageVersion.objects.update(drift_checked_at=timezone.now())

@@ -14,8 +14,8 @@ from django.utils import timezone
 from packager.models import Package, PackageEntry
 from shares.models import Share, ShareEvent
 from shares.services import share_events_purge
+from sources import indexing, services
 from sources import search as search_module
-from sources import services
 from sources.models import Source, SourceObject
 from sources.search import Search, common_folder, parse_glob, search_count, search_page
 from tests.conftest import Api, AzureServer, S3Server
@@ -64,7 +64,7 @@ def test_it_browses_an_s3_source_live_before_its_index_exists(
     assert b'data-origin="live"' in page.content and b"a.csv" in page.content and b"2024/" in page.content
     assert b"index-progress" in page.content
     assert owner_client.get(reverse("source_browse", args=[source.public_id, "nothing/"])).status_code == 404
-    services.source_index(source_pk=source.pk)
+    indexing.source_index(source_pk=source.pk)
     indexed = api.call("get", f"/sources/{source.public_id}/objects", prefix="raw/").json()
     assert indexed["from"] == "index" and indexed["indexed_at"] is not None
     assert [entry["name"] for entry in indexed["entries"]] == ["2024", "2025", "a.csv", "b.csv", "c.csv"]
@@ -107,7 +107,7 @@ def test_the_api_reports_index_progress(api: Api, owner: Any, tmp_path: Path) ->
     source = make_source(owner, {"name": "local", "kind": "local", "path": str(tmp_path)}, index=False)
     before = api.call("get", f"/sources/{source.public_id}").json()["index"]
     assert before["state"] == "new" and before["listed"] == 0 and before["finished_at"] is None
-    services.source_index(source_pk=source.pk)
+    indexing.source_index(source_pk=source.pk)
     after = api.call("get", f"/sources/{source.public_id}").json()["index"]
     assert after["state"] == "ready" and after["listed"] == 12 and after["error"] == ""
     assert after["finished_at"] >= after["started_at"]
@@ -141,7 +141,7 @@ def test_a_queued_index_can_be_cancelled(
     services.source_index_request(source=source)  # queued; the task runs on commit
     cancelled = api.call("post", f"/sources/{source.public_id}/index/cancel")
     assert cancelled.status_code == 202 and cancelled.json()["index"]["state"] == "cancelled"
-    assert not services.source_index(source_pk=source.pk)  # the queued task finds nothing to do
+    assert not indexing.source_index(source_pk=source.pk)  # the queued task finds nothing to do
     assert not SourceObject.objects.filter(source=source).exists()
     again = api.call("post", f"/sources/{source.public_id}/index/cancel")
     assert again.status_code == 409 and "No index" in again.json()["detail"]
@@ -152,9 +152,9 @@ def test_a_running_index_stops_at_its_next_batch_when_cancelled(
 ) -> None:
     write_files(tmp_path, {f"f{index:02d}.txt": b"x" for index in range(30)})
     source = make_source(owner, {"name": "local", "kind": "local", "path": str(tmp_path)}, index=False)
-    monkeypatch.setattr(services, "INDEX_BATCH", 5)
+    monkeypatch.setattr(indexing, "INDEX_BATCH", 5)
     # List in this thread (not a page ahead in another), so the cancel below lands at a known object.
-    monkeypatch.setattr(services, "_read_ahead", iter)
+    monkeypatch.setattr(indexing, "_read_ahead", iter)
     listed = []
     backend_iter = services.clients.backend_for(source).iter_objects
 
@@ -167,7 +167,7 @@ def test_a_running_index_stops_at_its_next_batch_when_cancelled(
             yield info
 
     monkeypatch.setattr(services.clients.backend_for(source), "iter_objects", iter_and_cancel)
-    assert not services.source_index(source_pk=source.pk)
+    assert not indexing.source_index(source_pk=source.pk)
     source.refresh_from_db()
     assert source.status == Source.Status.CANCELLED
     assert source.index_listed == 10 and len(listed) == 15  # stopped at the batch after the cancel
@@ -186,7 +186,7 @@ def test_reindexing_updates_rows_in_place_and_marks_vanished_objects(
     client.delete_object(Bucket=s3_bucket, Key="a/old.txt")
     client.put_object(Bucket=s3_bucket, Key="a/changed.txt", Body=b"version 2")
     client.put_object(Bucket=s3_bucket, Key="b/new.txt", Body=b"new!")
-    assert services.source_index(source_pk=source.pk)
+    assert indexing.source_index(source_pk=source.pk)
     rows = {row.path: row for row in SourceObject.objects.filter(source=source)}
     assert rows["a/changed.txt"].pk == ids["a/changed.txt"] and rows["a/changed.txt"].size == 9
     assert rows["a/same.txt"].pk == ids["a/same.txt"]
@@ -198,7 +198,7 @@ def test_reindexing_updates_rows_in_place_and_marks_vanished_objects(
     source.refresh_from_db()
     assert (source.object_count, source.total_size) == (3, 17)
     client.put_object(Bucket=s3_bucket, Key="a/old.txt", Body=b"back")
-    assert services.source_index(source_pk=source.pk)
+    assert indexing.source_index(source_pk=source.pk)
     back = SourceObject.objects.get(source=source, path="a/old.txt")
     assert back.pk == ids["a/old.txt"] and back.vanished_at is None and back.size == 4
 
@@ -264,9 +264,9 @@ def test_a_reindex_killed_half_way_goes_on_where_it_stopped(
     now = {key: body for key, body in first.items() if key not in {"a/f03.csv", "d/f05.csv"}}
     now |= {"a/new.csv": b"new", "d/new.csv": b"new"}
 
-    monkeypatch.setattr(services, "INDEX_BATCH", 5)
-    monkeypatch.setattr(services, "INDEX_PROGRESS_EVERY", 5)
-    real_upsert = services.index_rows_upsert
+    monkeypatch.setattr(indexing, "INDEX_BATCH", 5)
+    monkeypatch.setattr(indexing, "INDEX_PROGRESS_EVERY", 5)
+    real_upsert = indexing.index_rows_upsert
     batches: list[list[str]] = []
 
     def dies_at_the_fourth_batch(rows: list[tuple[Any, ...]]) -> None:
@@ -275,18 +275,18 @@ def test_a_reindex_killed_half_way_goes_on_where_it_stopped(
         batches.append([row[1] for row in rows])
         real_upsert(rows)
 
-    monkeypatch.setattr(services, "index_rows_upsert", dies_at_the_fourth_batch)
+    monkeypatch.setattr(indexing, "index_rows_upsert", dies_at_the_fourth_batch)
     services.source_index_request(source=source)
     with pytest.raises(KeyboardInterrupt):
-        services.source_index(source_pk=source.pk)
+        indexing.source_index(source_pk=source.pk)
     source.refresh_from_db()
     assert source.status == Source.Status.INDEXING
     assert source.index_listed == 15 and source.index_resume_after == sorted(now)[14]
-    assert not services.source_index(source_pk=source.pk)  # its heartbeat is fresh: the run is someone's
+    assert not indexing.source_index(source_pk=source.pk)  # its heartbeat is fresh: the run is someone's
 
     settings.INDEX_STALE_SECONDS = 0
     monkeypatch.setattr(
-        services, "index_rows_upsert", lambda rows: (batches.append([row[1] for row in rows]), real_upsert(rows))
+        indexing, "index_rows_upsert", lambda rows: (batches.append([row[1] for row in rows]), real_upsert(rows))
     )
     listed_after: list[str] = []
     backend_class = type(services.clients.backend_for(source))
@@ -297,7 +297,7 @@ def test_a_reindex_killed_half_way_goes_on_where_it_stopped(
         yield from real_iter(self, prefix, after=after)
 
     monkeypatch.setattr(backend_class, "iter_objects", iter_objects)
-    assert services.source_index(source_pk=source.pk)
+    assert indexing.source_index(source_pk=source.pk)
     assert listed_after == [sorted(now)[14]]  # it went on after the 15th object written
     # Objects that did not change were not written again, by either worker; only files, then folders.
     files_written = [path for batch in batches for path in batch if not path.endswith("/")]
@@ -339,7 +339,7 @@ def test_the_hand_written_upsert_writes_what_bulk_create_would(owner: Any, tmp_p
             unique_fields=["source", "path"],
             update_fields=fields[1:],
         )
-        services.index_rows_upsert([(by_hand.pk, *row, "") for row in values])
+        indexing.index_rows_upsert([(by_hand.pk, *row, "") for row in values])
 
         def stored(source: Source) -> list[tuple[Any, ...]]:
             return list(SourceObject.objects.filter(source=source).order_by("path").values_list(*fields, "sha256"))
@@ -352,11 +352,11 @@ def test_vanished_rows_are_deleted_after_the_retention(owner: Any, tmp_path: Pat
     write_files(tmp_path, {"a.txt": b"a", "b.txt": b"b"})
     source = make_local_source(owner, tmp_path)
     (tmp_path / "b.txt").unlink()
-    services.source_index(source_pk=source.pk)
+    indexing.source_index(source_pk=source.pk)
     assert SourceObject.objects.filter(source=source, vanished_at__isnull=False).count() == 1
     SourceObject.objects.filter(source=source, path="b.txt").update(vanished_at=timezone.now() - dt.timedelta(days=31))
     settings.INDEX_VANISHED_RETENTION = dt.timedelta(days=30)
-    services.source_index(source_pk=source.pk)
+    indexing.source_index(source_pk=source.pk)
     assert list(SourceObject.objects.filter(source=source).values_list("path", flat=True)) == ["a.txt"]
 
 
@@ -375,7 +375,7 @@ def test_beat_queues_scheduled_sources_and_stale_runs(owner: Any, tmp_path: Path
     Source.objects.filter(pk=fresh.pk).update(reindex_every_hours=6)
     Source.objects.filter(pk__in=[dead.pk, alive.pk]).update(status=Source.Status.INDEXING)
     Source.objects.filter(pk=dead.pk).update(index_heartbeat_at=long_ago)
-    assert sorted(services.sources_due_for_index()) == sorted([due.pk, dead.pk])
+    assert sorted(indexing.sources_due_for_index()) == sorted([due.pk, dead.pk])
     assert never.reindex_every_hours is None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.db import models
 
-from sources import services
+from sources import indexing, services
 from sources.models import Source, SourceObject
 from tests.factories import make_source
 from tests.test_sources_index import Store
@@ -23,13 +23,13 @@ pytestmark = pytest.mark.postgres
 
 def _count_file_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     written: list[str] = []
-    real = services.index_rows_upsert
+    real = indexing.index_rows_upsert
 
     def counting(rows: list[tuple[Any, ...]]) -> None:
         written.extend(row[1] for row in rows if not row[4])
         real(rows)
 
-    monkeypatch.setattr(services, "index_rows_upsert", counting)
+    monkeypatch.setattr(indexing, "index_rows_upsert", counting)
     return written
 
 
@@ -43,7 +43,7 @@ def test_reindex_of_an_unchanged_source_writes_no_file_rows(
     source = make_source(owner, {**store.fields, "prefix": "p"})
     assert source.object_count == 30
     written = _count_file_writes(monkeypatch)
-    assert services.source_index(source_pk=source.pk)
+    assert indexing.source_index(source_pk=source.pk)
     assert written == []
     source.refresh_from_db()
     assert (source.object_count, source.status) == (30, Source.Status.READY)
@@ -64,8 +64,8 @@ def test_a_killed_run_resumed_after_the_prefix_changed(
         store.put(f"old/f{index:02d}.csv", b"o")
         store.put(f"0new/g{index:02d}.csv", b"nn")
     source = make_source(owner, {**store.fields, "prefix": "old"})
-    monkeypatch.setattr(services, "INDEX_BATCH", 5)
-    monkeypatch.setattr(services, "INDEX_PROGRESS_EVERY", 5)
+    monkeypatch.setattr(indexing, "INDEX_BATCH", 5)
+    monkeypatch.setattr(indexing, "INDEX_PROGRESS_EVERY", 5)
     # A run that died after its first batch (its state as a killed worker leaves it).
     Source.objects.filter(pk=source.pk).update(
         status=Source.Status.INDEXING,
@@ -79,7 +79,7 @@ def test_a_killed_run_resumed_after_the_prefix_changed(
     source.refresh_from_db()
     # The dead run's resume key named the old location: the update restarted the run.
     settings.INDEX_STALE_SECONDS = 0
-    assert services.source_index(source_pk=source.pk)
+    assert indexing.source_index(source_pk=source.pk)
     source.refresh_from_db()
     live = set(
         SourceObject.objects.filter(source=source, is_dir=False, vanished_at__isnull=True).values_list(
@@ -100,7 +100,7 @@ def test_keys_beyond_the_bmp_keep_their_rows_on_reindex(
         store.put(key, b"x")
     source = make_source(owner, store.fields)  # Azurite lists in UTF-16 order: U+1F600 before U+E000
     listed = [info.key for info in services.clients.backend_for(source).iter_objects("")]
-    assert services.source_index(source_pk=source.pk)
+    assert indexing.source_index(source_pk=source.pk)
     live = set(
         SourceObject.objects.filter(source=source, is_dir=False, vanished_at__isnull=True).values_list(
             "path", flat=True
@@ -118,15 +118,15 @@ def test_a_slow_worker_taken_over_writes_no_folder_rows(
         store.put(key, b"x")
     source = make_source(owner, store.fields)
     store.put("c/1.txt", b"z")
-    real = services.index_rows_upsert
+    real = indexing.index_rows_upsert
 
     def taken_over_before_its_folders(rows: list[tuple[Any, ...]]) -> None:
         if rows and rows[0][4]:  # the first folder batch: another worker claims the run now
             Source.objects.filter(pk=source.pk).update(index_generation=models.F("index_generation") + 1)
         real(rows)
 
-    monkeypatch.setattr(services, "index_rows_upsert", taken_over_before_its_folders)
-    assert not services.source_index(source_pk=source.pk)  # the slow one finds it lost the run
+    monkeypatch.setattr(indexing, "index_rows_upsert", taken_over_before_its_folders)
+    assert not indexing.source_index(source_pk=source.pk)  # the slow one finds it lost the run
     assert not SourceObject.objects.filter(source=source, path="c/").exists()  # and wrote no folder
     assert SourceObject.objects.get(source=source, path="a/").file_count == 1
 
@@ -151,9 +151,9 @@ def test_a_killed_run_with_a_prefix_resumes_without_loss_or_double_count(
     store.delete("pre/a/f01.csv")
     store.delete("pre/b/f06.csv")
     store.put("pre/b/f99.csv", b"new")
-    monkeypatch.setattr(services, "INDEX_BATCH", 3)
-    monkeypatch.setattr(services, "INDEX_PROGRESS_EVERY", 3)
-    real = services.index_rows_upsert
+    monkeypatch.setattr(indexing, "INDEX_BATCH", 3)
+    monkeypatch.setattr(indexing, "INDEX_PROGRESS_EVERY", 3)
+    real = indexing.index_rows_upsert
     calls = []
 
     def dies(rows: list[tuple[Any, ...]]) -> None:
@@ -162,15 +162,15 @@ def test_a_killed_run_with_a_prefix_resumes_without_loss_or_double_count(
             raise KeyboardInterrupt
         real(rows)
 
-    monkeypatch.setattr(services, "index_rows_upsert", dies)
+    monkeypatch.setattr(indexing, "index_rows_upsert", dies)
     with pytest.raises(KeyboardInterrupt):
         services.source_index_request(source=source)
-        services.source_index(source_pk=source.pk)
+        indexing.source_index(source_pk=source.pk)
     source.refresh_from_db()
     assert source.index_resume_after.startswith("pre/")
-    monkeypatch.setattr(services, "index_rows_upsert", real)
+    monkeypatch.setattr(indexing, "index_rows_upsert", real)
     settings.INDEX_STALE_SECONDS = 0
-    assert services.source_index(source_pk=source.pk)
+    assert indexing.source_index(source_pk=source.pk)
     source.refresh_from_db()
     now = sorted(set(keys) - {"pre/a/f01.csv", "pre/b/f06.csv"} | {"pre/b/f99.csv"})
     live = dict(

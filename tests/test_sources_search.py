@@ -66,12 +66,12 @@ def test_a_name_search_pages_through_every_match_in_key_order(
 
 
 def test_names_written_by_a_later_index_are_found(named: Source, tmp_path: Path) -> None:
-    from sources import services
+    from sources import indexing
 
     write_files(tmp_path, {"d9/late-report-99.csv": b"x"})
     (tmp_path / "d0" / "report-00.csv").unlink()
     Source.objects.filter(pk=named.pk).update(status=Source.Status.QUEUED)
-    assert services.source_index(source_pk=named.pk)  # upserts the rows, marks the gone one vanished
+    assert indexing.source_index(source_pk=named.pk)  # upserts the rows, marks the gone one vanished
     found = walk(named, Search(q="report-"), limit=50)
     assert "d9/late-report-99.csv" in found and "d0/report-00.csv" not in found
     assert found == expected(named, "report-")

@@ -176,7 +176,7 @@ def test_an_index_run_that_cannot_list_records_the_error(owner: Any, seaweed: S3
     source = make_source(owner, seaweed.source_fields(s3_bucket))
     seaweed.client().delete_bucket(Bucket=s3_bucket)
     from sources.backends import StorageError
-    from sources.services import source_index
+    from sources.indexing import source_index
 
     with pytest.raises(StorageError):
         source_index(source_pk=source.pk)

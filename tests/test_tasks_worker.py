@@ -25,7 +25,7 @@ from config.celery import app as celery_app
 from packager import services as packages
 from shares import services as share_services
 from shares.models import ShareRepository
-from sources import services
+from sources import indexing, services
 from sources.models import Source, SourceObject
 from tests.conftest import S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
@@ -147,8 +147,8 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     # one of them for an object that no longer exists.
     Source.objects.filter(pk=source.pk).update(
         status=Source.Status.INDEXING,
-        index_started_at=timezone.now() - services.stale_after() * 3,
-        index_heartbeat_at=timezone.now() - services.stale_after() * 2,
+        index_started_at=timezone.now() - indexing.stale_after() * 3,
+        index_heartbeat_at=timezone.now() - indexing.stale_after() * 2,
         index_generation=1,
     )
     SourceObject.objects.create(source=source, path="gone.csv", parent="", name="gone.csv", size=1, generation=1)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from packager import checksumming, drift, versions
 from packager import services as packages
-from packager import versions
 from packager.models import Package, PackageVersion, VersionEntry
 from shares import services as shares
 from sources.models import ObjectChecksum, Source
@@ -130,7 +130,7 @@ def test_it_waits_for_a_confirmation_before_reading_much(
 ) -> None:
     settings.CHECKSUM_CONFIRM_BYTES = 1000
     version = versions.package_publish(package=local_package)
-    versions.version_publish_run(version_pk=version.pk)
+    checksumming.version_publish_run(version_pk=version.pk)
     version.refresh_from_db()
     assert version.state == PackageVersion.State.CHECKSUMMING
     assert version.awaiting_confirmation
@@ -150,7 +150,7 @@ def test_it_waits_for_a_confirmation_before_reading_much(
 def test_it_fails_with_the_paths_it_could_not_read(local_package: Package, tmp_path: Path) -> None:
     (tmp_path / "data" / "raw" / "a.csv").unlink()
     version = versions.package_publish(package=local_package)
-    versions.version_publish_run(version_pk=version.pk)
+    checksumming.version_publish_run(version_pk=version.pk)
     version.refresh_from_db()
     assert version.state == PackageVersion.State.FAILED
     assert [failed["path"] for failed in version.failed_paths] == ["data/raw/a.csv"]
@@ -169,7 +169,7 @@ def test_verify_reports_missing_and_changed_objects(owner: Any, seaweed: S3Serve
     version = publish(package)
     client.put_object(Bucket=s3_bucket, Key="changed.bin", Body=b"other bytes")
     client.delete_object(Bucket=s3_bucket, Key="gone.bin")
-    versions.version_verify_run(version_pk=version.pk)
+    drift.version_verify_run(version_pk=version.pk)
     version.refresh_from_db()
     assert version.drift_missing == ["gone.bin"]
     assert version.drift_changed == ["changed.bin"]
@@ -192,7 +192,7 @@ def test_a_versioned_bucket_pins_the_object_version(owner: Any, seaweed: S3Serve
     entry = version.entries.get()
     assert entry.version_id == first["VersionId"]
     assert entry.sha256 == sha256(b"first bytes")
-    versions.version_verify_run(version_pk=version.pk)
+    drift.version_verify_run(version_pk=version.pk)
     version.refresh_from_db()
     assert (version.drift_missing, version.drift_changed) == ([], [])  # the pinned version is still there
 
@@ -208,7 +208,7 @@ def test_a_pinned_share_keeps_its_version_and_latest_moves_on(local_package: Pac
     second = versions.package_publish(package=local_package)
     latest.refresh_from_db()
     assert latest.serving_version == first  # v2 is still checksumming
-    versions.version_publish_run(version_pk=second.pk)
+    checksumming.version_publish_run(version_pk=second.pk)
     pinned.refresh_from_db()
     latest.refresh_from_db()
     assert pinned.serving_version == first
@@ -307,7 +307,7 @@ def test_the_package_page_publishes_and_shows_progress(
     assert 'hx-trigger="every 2s"' in page  # the versions card refreshes itself
     partial = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in partial and "<progress" in partial
-    versions.version_publish_run(version_pk=version.pk)
+    checksumming.version_publish_run(version_pk=version.pk)
     partial = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "published" in partial and "hx-trigger" not in partial
 
@@ -350,7 +350,7 @@ def test_a_text_file_gone_from_storage_fails_the_version_with_a_reason(local_pac
     readme = local_package.entries.get(path="README.md")
     default_storage.delete(readme.text_file.name)
     version = versions.package_publish(package=local_package)
-    versions.version_publish_run(version_pk=version.pk)
+    checksumming.version_publish_run(version_pk=version.pk)
     version.refresh_from_db()
     assert version.state == PackageVersion.State.FAILED
     assert version.failed_paths[0]["path"] == "(text files and exports)"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from packager import checksumming, drift, versions
 from packager import services as packages
-from packager import versions
 from shares import services as shares
 from shares.models import Share
 from sources.models import Source
@@ -49,7 +49,7 @@ def test_a_pinned_share_keeps_serving_v1_after_v2(client: Any, owner: Any, s3_so
     packages.package_move(package=package, path="second.bin", new_path="data.bin")
     second = versions.package_publish(package=package)
     assert fetch(client, latest, "data.bin") == b"the first bytes"  # v2 is not published yet
-    versions.version_publish_run(version_pk=second.pk)
+    checksumming.version_publish_run(version_pk=second.pk)
     assert fetch(client, pinned, "data.bin") == b"the first bytes"
     assert fetch(client, latest, "data.bin") == b"the second bytes, longer"
 
@@ -80,7 +80,7 @@ def test_drifted_objects_are_refused_after_verify(
     s3 = seaweed.client()
     s3.put_object(Bucket=s3_bucket, Key="first.bin", Body=b"replaced")
     s3.delete_object(Bucket=s3_bucket, Key="second.bin")
-    versions.version_verify_run(version_pk=version.pk)
+    drift.version_verify_run(version_pk=version.pk)
     for path, word in (("first.bin", "changed"), ("second.bin", "gone")):
         response = client.get(f"/s/{share.token}/r/{path}")
         assert response.status_code == 409

@@ -6,12 +6,14 @@ import base64
 import json
 from typing import Any
 
+from web.errors import ApplicationError
 
-class InvalidCursor(ValueError):
-    message = "This page link is not valid (the cursor is damaged); start from the first page."
+
+class InvalidCursor(ApplicationError, ValueError):
+    """A damaged page link (422)."""
 
     def __init__(self) -> None:
-        super().__init__(self.message)
+        super().__init__("This page link is not valid (the cursor is damaged); start from the first page.")
 
 
 def encode_cursor(*values: Any) -> str:

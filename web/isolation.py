@@ -18,7 +18,6 @@ space of each), ISOLATION_SECONDS (the default wall-clock budget of one job).
 
 from __future__ import annotations
 
-import io
 import os
 import resource
 import socket
@@ -32,6 +31,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from django.conf import settings
+
+from web.files import ReadOnlyFile
 
 # A worker serves this many jobs, then is replaced (a slow leak in a parser stays bounded).
 JOBS_PER_WORKER = 500
@@ -56,42 +57,19 @@ class ReadFailed(Exception):
 # The worker's side -----------------------------------------------------------------------
 
 
-class RemoteFile(io.RawIOBase):
+class RemoteFile(ReadOnlyFile):
     """A read-only, seekable file in a worker whose reads the web process makes."""
 
     def __init__(self, connection: Connection, size: int) -> None:
-        super().__init__()
-        self.connection, self.size, self.position = connection, size, 0
+        super().__init__(size)
+        self.connection = connection
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(base + offset, 0)
-        return self.position
-
-    def read(self, size: int | None = -1) -> bytes:
-        wanted = self.size - self.position if size is None or size < 0 else min(size, self.size - self.position)
-        if wanted <= 0:
-            return b""
-        self.connection.send(("read", self.position, wanted))
+    def fetch(self, offset: int, length: int) -> bytes:
+        self.connection.send(("read", offset, length))
         kind, value = self.connection.recv()
         if kind == "fail":
             raise ReadFailed(value)
-        self.position += len(value)
         return bytes(value)
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def main() -> None:

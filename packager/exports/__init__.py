@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from packager.exports import datapackage, howto, manifest, parts, pointers, urls, zip
 from packager.exports.rows import Row, resolve_url, rows
-from packager.paths import first_reserved
+from packager.paths import reserved_in
 
 if TYPE_CHECKING:
     from packager.models import Package, PackageVersion
@@ -38,25 +37,19 @@ __all__ = [
 ]
 
 # Bumped when what version_prepare stores changes: older versions are prepared again.
-FORMAT = 1
+FORMAT = 2
 # Files the ZIP writes at its top for every share; an entry of the same name (from before
 # they were reserved) stays in the listings but is left out of the ZIP.
 GENERATED_NAMES = frozenset({urls.NAME, manifest.NAME, datapackage.NAME, howto.NAME})
-
-
-RESERVED_CACHE_SECONDS = 30 * 24 * 3600
 
 
 def reserved_path(version: PackageVersion) -> str:
     """The first path of the version that holds a name reserved at any depth (".git"…), or "".
 
     Versions published before the rule may hold one; their downloads are refused rather than
-    put such a file on a collaborator's disk. A version never changes: looked at once."""
-    key = f"packager:reserved-path:1:{version.pk}"
-    found: str | None = cache.get(key)
-    if found is None:
-        found = first_reserved(version.entries.values_list("path", flat=True).iterator(chunk_size=5000))
-        cache.set(key, found, RESERVED_CACHE_SECONDS)
+    put such a file on a collaborator's disk. Found once, while the exports are prepared
+    (which reads every entry anyway), and kept with them: no read of the entries per download."""
+    found: str = prepared(version).get("reserved_path", "")
     return found
 
 
@@ -84,7 +77,10 @@ def version_prepare(*, version: PackageVersion) -> dict[str, Any]:
     described = parts.PartWriter(version, datapackage.PART)
     described.write_text(datapackage.head(version, created=created.isoformat()))
     first = True
+    reserved = ""
     for row in rows(version):
+        if not reserved and reserved_in(row.path):
+            reserved = row.path
         if not row.is_text:
             url_lines.write_text(urls.line(row), marks=1)
         manifest_lines.write_text(manifest.line(row), marks=1)
@@ -104,6 +100,7 @@ def version_prepare(*, version: PackageVersion) -> dict[str, Any]:
         "created": created.isoformat(),
         "date_time": list(date_time),
         "top": top,
+        "reserved_path": reserved,
         "zip": archive.close(),
         "parts": {
             urls.PART: url_lines.close(),

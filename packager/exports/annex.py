@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from packager.exports.gitrepo import BRANCH, REGULAR, SYMLINK, FastImport, RepositoryFile
+from web.paths import name_of
 
 WEB_UUID = "00000000-0000-0000-0000-000000000001"
 ANNEX_BRANCH = "git-annex"
@@ -37,7 +38,7 @@ def _valid_extension(part: bytes) -> bool:
 
 def key_extension(path: str) -> str:
     """The extension git-annex's SHA256E backend keeps for a file name ("" for none)."""
-    name = path.rpartition("/")[2].lstrip(".")
+    name = name_of(path).lstrip(".")
     _, dot, extensions = name.partition(".")
     if not dot:
         return ""

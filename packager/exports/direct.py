@@ -26,6 +26,7 @@ from packager.models import PackageEntry, PackageVersion, VersionEntry
 from sources import clients
 from sources.backends import Backend
 from sources.models import Source
+from web.paths import name_of
 
 MAX_EXPIRES_IN = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 BLOCK = 2000  # lines written at a time
@@ -94,7 +95,7 @@ def _signed(
         if drift:
             yield path, size, sha256, None
             continue
-        url = signers[source_id].sign(key, object_version, path.rpartition("/")[2])
+        url = signers[source_id].sign(key, object_version, name_of(path))
         yield path, size, sha256, absolute(url) if url.startswith("/") else url
 
 

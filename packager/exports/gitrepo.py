@@ -214,10 +214,6 @@ def served_files(directory: Path) -> Iterator[str]:
             yield f"objects/pack/{pack.name}"
 
 
-def repository_size(directory: Path) -> int:
-    return sum((directory / name).stat().st_size for name in served_files(directory))
-
-
 def store_repository(directory: Path, *, storage: Storage, prefix: str) -> int:
     """Copy the served files under `prefix` in `storage`; returns their total size."""
     total = 0

@@ -3,7 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from packager.paths import add_to_folders, folder_parent
+from packager.paths import add_to_folders
+from web.paths import folder_of
 
 
 def fill_folders(apps, schema_editor):
@@ -18,7 +19,7 @@ def fill_folders(apps, schema_editor):
             add_to_folders(totals, path, size)
         PackageFolder.objects.bulk_create(
             (
-                PackageFolder(package_id=package_pk, path=folder, parent=folder_parent(folder), size=size, file_count=count)
+                PackageFolder(package_id=package_pk, path=folder, parent=folder_of(folder), size=size, file_count=count)
                 for folder, (size, count) in totals.items()
             ),
             batch_size=2000,

@@ -11,12 +11,10 @@ from sources.backends.base import (
     Backend,
     FolderPage,
     ObjectInfo,
-    ObjectNotFound,
-    SigningUnsupported,
-    StorageError,
     Streamed,
     Written,
 )
+from sources.backends.errors import ObjectNotFound, SigningUnsupported, StorageError
 from sources.backends.local import LocalBackend
 from sources.backends.s3 import S3Backend
 from sources.backends.signing import content_disposition

@@ -25,12 +25,10 @@ from sources.backends.base import (
     Backend,
     FolderPage,
     ObjectInfo,
-    ObjectNotFound,
-    SigningUnsupported,
-    StorageError,
     Streamed,
     Written,
 )
+from sources.backends.errors import ObjectNotFound, SigningUnsupported, StorageError
 from sources.backends.network import guarded_session
 from sources.backends.signing import AzureSasSigner
 

@@ -22,26 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-
-class StorageError(Exception):
-    """A failure talking to storage, with a message a user can act on."""
-
-    #: a short machine-readable reason: auth, not_found, unreachable, timeout, config, other
-    reason = "other"
-
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if reason:
-            self.reason = reason
-
-
-class ObjectNotFound(StorageError):
-    reason = "not_found"
-
-
-class SigningUnsupported(StorageError):
-    reason = "config"
+from sources.backends.errors import ObjectNotFound, StorageError
 
 
 @dataclass(frozen=True)

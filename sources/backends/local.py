@@ -20,7 +20,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed
+from sources.backends.base import Backend, FolderPage, ObjectInfo, Streamed
+from sources.backends.errors import ObjectNotFound, StorageError
 
 LINK_SALT = "packager.sources.local-file"
 

@@ -26,7 +26,8 @@ from botocore.exceptions import (
 )
 from botocore.utils import parse_timestamp
 
-from sources.backends.base import Backend, FolderPage, ObjectInfo, ObjectNotFound, StorageError, Streamed, Written
+from sources.backends.base import Backend, FolderPage, ObjectInfo, Streamed, Written
+from sources.backends.errors import ObjectNotFound, StorageError
 from sources.backends.network import find_refusal, guard_boto_client
 from sources.backends.signing import S3Signer, content_disposition
 

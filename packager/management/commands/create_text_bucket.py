@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
+
+from sources.backends.errors import StorageError
+from sources.backends.storages import storage_bucket_ensure
 
 
 class Command(BaseCommand):
@@ -18,23 +20,12 @@ class Command(BaseCommand):
         if settings.TEXT_STORAGE == "local":
             self.stdout.write("TEXT_STORAGE=local: no bucket to create.")
             return
-        if settings.TEXT_STORAGE == "s3":
-            client = storage.connection.meta.client
-            try:
-                client.head_bucket(Bucket=storage.bucket_name)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket", "NotFound"}:
-                    raise CommandError(f"The text bucket {storage.bucket_name!r} cannot be reached: {error}") from error
-                client.create_bucket(Bucket=storage.bucket_name)
-                self.stdout.write(f"Created the text bucket {storage.bucket_name!r}.")
-                return
-            self.stdout.write(f"The text bucket {storage.bucket_name!r} exists.")
-            return
-        from azure.core.exceptions import ResourceExistsError
-
         try:
-            storage.client.create_container()
-        except ResourceExistsError:
-            self.stdout.write(f"The text container {storage.azure_container!r} exists.")
+            created = storage_bucket_ensure(storage, settings.TEXT_STORAGE)
+        except StorageError as error:
+            raise CommandError(error.message) from error
+        if settings.TEXT_STORAGE == "s3":
+            what, name = "bucket", storage.bucket_name
         else:
-            self.stdout.write(f"Created the text container {storage.azure_container!r}.")
+            what, name = "container", storage.azure_container
+        self.stdout.write(f"Created the text {what} {name!r}." if created else f"The text {what} {name!r} exists.")

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sources import services
-from sources.backends import StorageError
+from sources.backends.errors import StorageError
 from sources.models import Source
 
 # Secrets may come from the environment so that they stay out of shell history.

@@ -1,4 +1,8 @@
-"""Error pages: HTML for people, JSON `{"detail": ...}` under /api/ (as the API's own errors)."""
+"""Error pages: HTML for people, JSON `{"detail": ...}` under /api/ (as the API's own errors).
+
+The project's error handlers and the middlewares that turn an exception into a clear answer
+instead of a 500 page.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Any
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +124,27 @@ class DatabaseUnavailableMiddleware:
             logger.warning("database unavailable on %s %s: %s", request.method, request.path, exception)
             return database_unavailable(request)
         return None
+
+
+class ApplicationErrorMiddleware:
+    """An ApplicationError that a page did not catch answers with its status and message.
+
+    Pages that can say more (a form error, a message on the next page) catch the errors
+    they expect; this is the one place where the rest become a clear 4xx/5xx page instead
+    of a 500. The API answers them itself (config/api.py), with the same status.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, ApplicationError):
+            return None
+        if _is_api(request):
+            return JsonResponse({"detail": exception.message}, status=exception.status)
+        return render(
+            request, "error.html", {"message": exception.message, "status": exception.status}, status=exception.status
+        )

@@ -1,0 +1,185 @@
+"""Who may see a share and download from it, and the small answers every share view gives."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from packager import exports
+from packager.models import PackageVersion
+from packager.paths import reserved_message
+from shares import services
+from shares.models import Share
+from sources.backends.errors import StorageError
+from web.http import client_ip
+
+SESSION_KEY = "unlocked_shares"
+
+P = ParamSpec("P")
+
+
+def is_owner(request: HttpRequest, share: Share) -> bool:
+    return request.user.is_authenticated and request.user.pk == share.package.owner_id
+
+
+def basic_auth_password(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2]
+
+
+def needs_no_password(request: HttpRequest, share: Share) -> bool:
+    """No password set, the owner, or a session that already gave the password."""
+    return (
+        not share.has_password
+        or is_owner(request, share)
+        or request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker
+    )
+
+
+def is_unlocked(request: HttpRequest, share: Share) -> bool:
+    """As needs_no_password, or the password given with HTTP Basic auth."""
+    if needs_no_password(request, share):
+        return True
+    password = basic_auth_password(request)
+    return password is not None and services.share_unlock(share=share, password=password, ip_address=client_ip(request))
+
+
+def remember_unlock(request: HttpRequest, share: Share) -> None:
+    unlocked = dict(request.session.get(SESSION_KEY, {}))
+    unlocked[share.token] = share.unlock_marker
+    request.session[SESSION_KEY] = unlocked
+
+
+def get_share(token: str) -> Share:
+    # The version and the package's latest one come along: share.serving_version costs no
+    # query; the owner too, whose account must still be active.
+    return get_object_or_404(
+        Share.objects.select_related("package__owner", "version", "package__latest_version"), token=token
+    )
+
+
+def gone(request: HttpRequest, share: Share) -> HttpResponse:
+    return render(request, "shares/gone.html", {"share": share}, status=410)
+
+
+def challenge(message: str = "This share needs its password.") -> HttpResponse:
+    response = HttpResponse(
+        f"{message} Use HTTP Basic auth: any user name, the share password as password "
+        "(wget --user=share --ask-password ...).\n",
+        status=401,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["WWW-Authenticate"] = 'Basic realm="packager share", charset="UTF-8"'
+    return response
+
+
+def download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
+    """The share for a download endpoint, or the response that refuses it."""
+    share = get_share(token)
+    if not share.is_open:
+        return gone(request, share)
+    try:
+        if not is_unlocked(request, share):
+            return challenge()
+    except services.TooManyAttempts as error:
+        return text(error.message + "\n", status=error.status)
+    return share
+
+
+def resolve_base(request: HttpRequest, share: Share) -> str:
+    return links(request, share).resolve_base
+
+
+def no_store(response: HttpResponseBase) -> HttpResponseBase:
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def not_published(share: Share) -> HttpResponse:
+    """Why a share has nothing to download yet: 503 while its version is being published."""
+    if share.version_id is not None:
+        pending = share.version
+    else:
+        pending = share.package.versions.exclude(state=PackageVersion.State.PUBLISHED).order_by("-number").first()
+    if pending is not None and pending.state == PackageVersion.State.CHECKSUMMING:
+        response = text(
+            f"Version {pending.number} of this package is being published ({pending.progress_done:,} of "
+            f"{pending.progress_total:,} files checksummed); try again in a minute.\n",
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        return response
+    if pending is not None and pending.state == PackageVersion.State.FAILED:
+        return text(f"Version {pending.number} of this package could not be published: {pending.error}\n", status=409)
+    return text("This package has no published version yet: there is nothing to download.\n", status=409)
+
+
+def download_version(request: HttpRequest, token: str) -> tuple[Share, PackageVersion] | HttpResponse:
+    """The share and the version it serves, or the response that refuses the download."""
+    access = download_access(request, token)
+    if isinstance(access, HttpResponse):
+        return access
+    version = access.serving_version
+    if version is None:
+        return not_published(access)
+    if reserved := exports.reserved_path(version):
+        refused = text(
+            f"Version {version.number} of this package cannot be downloaded: {reserved_message(reserved)} "
+            "Ask the package's owner to move it and publish a new version.\n",
+            status=409,
+        )
+        no_store(refused)
+        return refused
+    return access, version
+
+
+def links(request: HttpRequest, share: Share) -> exports.ShareLinks:
+    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+    return exports.ShareLinks(share_url=share_url, has_password=share.has_password)
+
+
+def text(body: str, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+
+
+def site_base(request: HttpRequest) -> str:
+    """packager's own origin as the client reached it ("https://host"), for absolute links."""
+    return request.build_absolute_uri("/")[:-1]
+
+
+def serves_version(
+    view: Callable[Concatenate[HttpRequest, Share, PackageVersion, P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, str, P], HttpResponseBase]:
+    """A download view of the version a share serves: it gets the share and the version, once
+    the share is open, unlocked and has a published version (download_version answers otherwise)."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, token: str, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        access = download_version(request, token)
+        if isinstance(access, HttpResponse):
+            return access
+        share, version = access
+        return view(request, share, version, *args, **kwargs)
+
+    return guarded
+
+
+def storage_failure(error: StorageError) -> HttpResponseBase:
+    """A download that needed storage and failed: 409 when signing cannot work for this
+    source (its configuration), 502 when the storage service failed or did not answer."""
+    return no_store(text(error.message + "\n", status=409 if error.reason == "config" else 502))

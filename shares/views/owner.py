@@ -1,0 +1,86 @@
+"""The owner's pages of a package's shares: create, revoke, the access log."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from packager.models import Package
+from shares import access_report, services
+from shares.forms import ShareForm
+from shares.models import Share, ShareEvent
+from shares.views.access import site_base
+from web.http import AuthenticatedRequest
+
+
+@sensitive_post_parameters("password")
+@login_required
+@require_http_methods(["GET", "POST"])
+def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    package = get_object_or_404(Package, public_id=public_id, owner=request.user)
+    form = ShareForm(request.POST or None, package=package)
+    if request.method == "POST" and form.is_valid():
+        try:
+            share = services.share_create(package=package, created_by=request.user, **form.cleaned_data)
+        except services.ShareError as error:
+            form.add_error(None, error.message)
+        else:
+            link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+            messages.success(request, f"Share link created: {link}")
+            return redirect("package_shares", public_id=package.public_id)
+    shares = list(package.shares.select_related("version", "package__latest_version"))
+    locked = services.shares_locked_until(shares=shares)
+    return render(
+        request,
+        "shares/package_shares.html",
+        {
+            "package": package,
+            "form": form,
+            "shares": [(share, locked.get(share.pk)) for share in shares],
+            "base_url": site_base(request),
+        },
+    )
+
+
+@login_required
+@require_POST
+def share_revoke(request: AuthenticatedRequest, token: str) -> HttpResponse:
+    share = get_object_or_404(Share, token=token, package__owner=request.user)
+    services.share_revoke(share=share)
+    messages.success(request, "Share link revoked: it now answers “gone”.")
+    return redirect("package_shares", public_id=share.package.public_id)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def share_access_log(request: AuthenticatedRequest, token: str) -> HttpResponse:
+    """Who used a share link, and how: for the package's owner only."""
+    share = get_object_or_404(Share.objects.select_related("package"), token=token, package__owner=request.user)
+    report = access_report.share_access_report(share=share)
+    context = {
+        "share": share,
+        "package": share.package,
+        "report": report,
+        "chart": access_report.fetches_chart_svg(report.fetches_by_day),
+        "kinds": ShareEvent.Kind.choices,
+    }
+    return render(request, "shares/access_log.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def share_access_log_csv(request: AuthenticatedRequest, token: str) -> StreamingHttpResponse:
+    share = get_object_or_404(Share, token=token, package__owner=request.user)
+    response = StreamingHttpResponse(
+        access_report.share_access_csv(share=share), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="share-{share.token[:8]}-access-log.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response

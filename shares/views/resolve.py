@@ -1,0 +1,128 @@
+"""Resolve: one file of a share to a freshly signed storage URL (by path, by hash, as a DVC remote)."""
+
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.views.decorators.http import require_http_methods
+
+from packager.models import VersionEntry
+from packager.paths import reserved_in, reserved_message
+from shares import access_log, resolver, services
+from shares.models import ShareEvent
+from shares.views.access import challenge, get_share, gone, is_unlocked, no_store, not_published, storage_failure, text
+from sources.backends.errors import StorageError
+from web.paths import name_of
+from web.ranges import range_is_unsatisfiable
+
+
+def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, what: str) -> HttpResponseBase:
+    """307 to a freshly signed storage URL for one entry of the version a share serves.
+
+    The hot path of every download: one query (resolver.lookup), no write, no session
+    for a share without a password. `match` is the column the entry is found by (path,
+    sha256, md5) and `what` names the file in messages.
+    """
+    looked_up = getattr(request, "resolve_lookup", None)  # by the fast lane, which passed it on
+    if looked_up is not None and looked_up[0] == (token, match, value):
+        found = looked_up[1]
+    else:
+        found = resolver.lookup(token, match=match, value=value)
+    if found is None:
+        raise Http404("No such share")
+    if not found.is_open:
+        return gone(request, get_share(token))
+    if found.has_password:
+        share = found.share()
+        try:
+            if not is_unlocked(request, share):
+                return challenge()
+        except services.TooManyAttempts as error:
+            return text(error.message + "\n", status=error.status)
+    if found.version_id is None:
+        return not_published(get_share(token))
+    return resolved_response(request, found, what=what)
+
+
+def resolve_open_share(
+    request: HttpRequest, token: str, *, match: str, value: str, what: str
+) -> HttpResponseBase | None:
+    """resolve_entry for an active share without a password; None for anything else (an
+    unknown token, a password, a revoked or expired link, nothing published), which the
+    full view answers."""
+    found = resolver.lookup(token, match=match, value=value)
+    if found is None or not found.is_open or found.has_password or found.version_id is None:
+        request.resolve_lookup = ((token, match, value), found)  # type: ignore[attr-defined]
+        return None
+    return resolved_response(request, found, what=what)
+
+
+def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str) -> HttpResponseBase:
+    """The answer for an entry of the published version of a share the client may download from."""
+    entry = found.entry
+    if entry is None:
+        return no_store(text(f"No file {what} in version {found.version_number} of this package.\n", status=404))
+    if entry["drift"]:
+        change = "is gone from" if entry["drift"] == VersionEntry.Drift.MISSING else "has changed in"
+        return no_store(
+            text(
+                f"“{entry['path']}” {change} storage since version {found.version_number} was published, so "
+                "packager will not send you to other bytes. Ask the package's owner to publish a new version.\n",
+                status=409,
+            )
+        )
+    if reserved_in(entry["path"]):
+        return no_store(text(reserved_message(entry["path"]) + " It is not served.\n", status=409))
+    requested_range = request.headers.get("Range", "")
+    if requested_range and range_is_unsatisfiable(requested_range, entry["size"]):
+        # Said here, not left to the store: some stores answer 206 to a range starting at
+        # the end, and wget -c would then fetch a complete file forever.
+        refused = text(f"The range starts past the end of “{entry['path']}” ({entry['size']:,} bytes).\n", status=416)
+        refused["Content-Range"] = f"bytes */{entry['size']}"
+        return no_store(refused)
+    if found.source is None:
+        # Text files are kept by packager itself: small, served as they are.
+        with default_storage.open(entry["text_name"], "rb") as handle:
+            return no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    try:
+        backend = resolver.backend_for_row(found.source)
+        expires_in = resolver.presign_ttl(found.source)
+        # Revoking the share stops the links that packager serves itself.
+        grant = services.share_grant(found.share()) if backend.serves_own_links else ""
+        url = backend.sign_url(
+            entry["key"],
+            method=method,
+            expires_in=expires_in,
+            version_id=entry["version_id"],
+            filename=name_of(entry["path"]),
+            grant=grant,
+        )
+    except StorageError as error:
+        return storage_failure(error)
+    if method == "GET":
+        access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.RESOLVE, path=entry["path"])
+    response = HttpResponse(status=307)
+    # Storage URLs are absolute; a local folder's signed link is packager's own path.
+    response["Location"] = request.build_absolute_uri(url) if url.startswith("/") else url
+    return no_store(response)
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
+    """307 to a freshly signed storage URL; the bytes never pass through packager."""
+    return resolve_entry(request, token, match="path", value=path, what=f"“{path}”")
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_by_hash(request: HttpRequest, token: str, algorithm: str, digest: str) -> HttpResponseBase:
+    """/sha256/<hex> and /md5/<hex>: 307 to the file with that content in the share's
+    version, through the same lookup as r/<path> (several paths may share one content:
+    any of them is the same bytes)."""
+    return resolve_entry(request, token, match=algorithm, value=digest.lower(), what=f"with {algorithm} {digest}")
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_dvc_object(request: HttpRequest, token: str, head: str, tail: str) -> HttpResponseBase:
+    """The share's DVC remote: DVC 3 asks for files/md5/<2 hex>/<30 hex>."""
+    return share_by_hash(request, token=token, algorithm="md5", digest=head + tail)
