@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -66,6 +67,12 @@ def on_application_error(request: HttpRequest, error: ApplicationError) -> HttpR
 def on_database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
     logger.warning("database unavailable on %s %s: %s", request.method, request.path, error)
     return database_unavailable(request)
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request: HttpRequest, error: PermissionDenied) -> HttpResponse:
+    """A member of the team whose role does not allow this (teams/policy.py); others get 404."""
+    return _error(request, str(error) or "Your role in this team does not allow this.", 403)
 
 
 @api.exception_handler(Http404)

@@ -98,8 +98,10 @@ class PublicationForm(forms.Form):
         super().__init__(*args, **kwargs)
         from sources.backends import writable_kinds
         from sources.models import Source
+        from teams import policy
 
-        writable = Source.objects.filter(owner=owner, kind__in=writable_kinds())
+        # The sources the user may write into: their own, and those of teams they curate in.
+        writable = Source.objects.filter(policy.usable(owner, "curator"), kind__in=writable_kinds())
         self.fields["destination"].queryset = writable.order_by("name")  # type: ignore[attr-defined]
 
 

@@ -5,7 +5,6 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Field, Router, Schema
 from ninja.responses import Status
@@ -13,6 +12,7 @@ from ninja.responses import Status
 from packager.models import Package
 from shares import services
 from shares.models import Share
+from teams import policy
 from web.http import api_user
 
 router = Router(tags=["shares"])
@@ -63,14 +63,14 @@ def share_out(request: HttpRequest, share: Share) -> dict[str, Any]:
 
 @router.get("/packages/{uuid:package_id}/shares", response=list[ShareOut])
 def list_shares(request: HttpRequest, package_id: uuid.UUID) -> list[dict[str, Any]]:
-    package = get_object_or_404(Package, public_id=package_id, owner=api_user(request))
+    package = policy.get_for(Package.objects.all(), api_user(request), policy.can_view_package, public_id=package_id)
     shares = package.shares.select_related("version", "package__latest_version")
     return [share_out(request, share) for share in shares]
 
 
 @router.post("/packages/{uuid:package_id}/shares", response={201: ShareOut})
 def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> Status[dict[str, Any]]:
-    package = get_object_or_404(Package, public_id=package_id, owner=api_user(request))
+    package = policy.get_for(Package.objects.all(), api_user(request), policy.can_share_package, public_id=package_id)
     share = services.share_create(
         package=package,
         created_by=api_user(request),
@@ -84,6 +84,9 @@ def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> 
 
 @router.delete("/shares/{token}", response={204: None})
 def revoke_share(request: HttpRequest, token: str) -> Status[None]:
-    share = get_object_or_404(Share, token=token, package__owner=api_user(request))
-    services.share_revoke(share=share)
+    user = api_user(request)
+    share = policy.get_for(
+        Share.objects.select_related("package"), user, policy.can_share_package, through="package", token=token
+    )
+    services.share_revoke(share=share, actor=user)
     return Status(204, None)

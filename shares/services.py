@@ -23,6 +23,7 @@ from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares import access_log, resolver
 from shares.models import Share, ShareEvent, ShareRepository
+from teams.audit import audit_record
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def share_create(
             raise ShareError("The expiry must be in the future.")
     if password and len(password) < MIN_PASSWORD_LENGTH:
         raise ShareError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters, or none.")
-    return Share.objects.create(
+    share = Share.objects.create(
         package=package,
         version=_pinned_version(package, version, created_by),
         created_by=created_by,
@@ -90,6 +91,18 @@ def share_create(
         expires_at=expires_at,
         label=label.strip()[:100],
     )
+    # Whether a password is set, never the password.
+    audit_record(
+        actor=created_by,
+        action="share.create",
+        package=package,
+        detail={
+            "share": share.token[:8],
+            "version": share.version.number if share.version else "latest",
+            "password": bool(password),
+        },
+    )
+    return share
 
 
 def share_grant(share: Share) -> str:
@@ -105,8 +118,10 @@ def share_grant_stands(share_id: str) -> bool:
     return share is not None and share.is_open
 
 
-def share_revoke(*, share: Share) -> None:
-    Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def share_revoke(*, share: Share, actor: Any = None) -> None:
+    revoked = Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked:
+        audit_record(actor=actor, action="share.revoke", package=share.package, detail={"share": share.token[:8]})
     resolver.forget()
     share.refresh_from_db(fields=["revoked_at"])
 
