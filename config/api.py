@@ -17,6 +17,7 @@ from packager.api import router as packages_router
 from packager.api_auth import AUTH
 from shares.api import router as shares_router
 from sources.api import router as sources_router
+from teams.api import router as teams_router
 from web.api_errors import ObjectBodyParser, document_errors
 from web.error_pages import database_unavailable
 from web.errors import ApplicationError
@@ -35,6 +36,7 @@ api = PackagerAPI(
 api.add_router("", sources_router)
 api.add_router("", packages_router)
 api.add_router("", shares_router)
+api.add_router("", teams_router)
 
 
 # Errors: JSON with a message and the right status, never a 500 page ---------------------

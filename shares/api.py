@@ -6,13 +6,14 @@ from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from packager.models import Package
-from shares import services
+from shares import listing, services
 from shares.models import Share
 from teams import policy
+from web.api_errors import errors
 from web.http import api_user
 
 router = Router(tags=["shares"])
@@ -90,3 +91,40 @@ def revoke_share(request: HttpRequest, token: str) -> Status[None]:
     )
     services.share_revoke(share=share, actor=user)
     return Status(204, None)
+
+
+# Every share the caller can see ---------------------------------------------------------
+
+
+class SharesQuery(Schema):
+    team: uuid.UUID | None = Field(None, description="Only the shares of this team's packages.")
+    cursor: str = Field("", max_length=500, description="The next_cursor of the previous page.")
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class ShareListed(Schema):
+    token: str
+    label: str
+    package: uuid.UUID
+    package_name: str
+    version: int | Literal["latest"]
+    state: Literal["active", "expired", "revoked"]
+    expires_at: dt.datetime | None
+    downloads: int = Field(description="ZIP downloads and files fetched")
+    last_used_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class SharePage(Schema):
+    items: list[ShareListed]
+    next_cursor: str | None
+
+
+@router.get("/shares", response={200: SharePage, **errors(404)})
+def list_all_shares(request: HttpRequest, query: Query[SharesQuery]) -> dict[str, Any]:
+    """Every share of the packages you can see (yours and your teams'), newest first."""
+    user = api_user(request)
+    team = policy.get_team_for(user, policy.can_view_team, public_id=query.team) if query.team else None
+    rows = listing.shares_visible(user, team=team)
+    shares, next_cursor = listing.shares_page(rows, cursor=query.cursor, limit=query.limit)
+    return {"items": [listing.share_row(share) for share in shares], "next_cursor": next_cursor}

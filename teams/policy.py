@@ -177,11 +177,10 @@ def visible(user: Any, through: str = "") -> Q:
 
 
 def visible_teams(user: Any) -> QuerySet[Team]:
-    return (
-        Team.objects.filter(memberships__user_id=user.pk)
-        if getattr(user, "is_authenticated", False)
-        else Team.objects.none()
-    )
+    """The user's teams (a subquery, so that counting members does not count only theirs)."""
+    if not getattr(user, "is_authenticated", False):
+        return Team.objects.none()
+    return Team.objects.filter(pk__in=Membership.objects.filter(user_id=user.pk).values("team_id"))
 
 
 M = TypeVar("M", bound=Model)
