@@ -16,7 +16,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from packager import drift, publications, services, versions
+from packager import catalog, drift, publications, services, versions
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from sources.api import get_source, iso_datetime
 from sources.search import Search
@@ -177,16 +177,20 @@ def add_job_out(job: AddMatchesJob) -> dict[str, Any]:
 
 
 def package_out(package: Package, user: Any) -> dict[str, Any]:
-    # The package's aggregate row (folder ""), kept up to date by the services.
-    whole = package.folders.filter(path="").first()
+    if hasattr(package, "entry_count"):  # a catalog row: the totals came with it
+        totals = (package.entry_count, getattr(package, "total_size", 0))
+    else:
+        # The package's aggregate row (folder ""), kept up to date by the services.
+        whole = package.folders.filter(path="").first()
+        totals = (whole.file_count, whole.size) if whole else (0, 0)
     return {
         **package_ownership_out(package, user),
         "id": package.public_id,
         "name": package.name,
         "slug": package.slug,
         "description": package.description,
-        "entry_count": whole.file_count if whole else 0,
-        "total_size": whole.size if whole else 0,
+        "entry_count": totals[0],
+        "total_size": totals[1],
         "created_at": package.created_at,
         "updated_at": package.updated_at,
     }
@@ -227,11 +231,29 @@ def editable_package(request: HttpRequest, package_id: uuid.UUID) -> Package:
     return get_package(request, package_id, policy.can_edit_package)
 
 
-@router.get("/packages", response=list[PackageOut])
-def list_packages(request: HttpRequest) -> list[dict[str, Any]]:
+class CatalogQuery(Schema):
+    q: str = Field("", max_length=200, description="Searches names, descriptions, README text and file paths.")
+    team: uuid.UUID | None = Field(None, description="Only this team's packages.")
+    sort: Literal["name", "-name", "updated", "-updated", "size", "-size", "downloads", "-downloads"] = Field(
+        "name", description="name is in natural order (2 before 10); - for descending."
+    )
+    cursor: str = Field("", max_length=500, description="The next_cursor of the previous page.")
+    limit: int = Field(50, ge=1, le=500)
+
+
+class PackagePage(Schema):
+    items: list[PackageOut]
+    next_cursor: str | None
+
+
+@router.get("/packages", response={200: PackagePage, **errors(404)})
+def list_packages(request: HttpRequest, query: Query[CatalogQuery]) -> dict[str, Any]:
+    """Every package you can see (yours and your teams'), a page at a time."""
     user = api_user(request)
-    packages = Package.objects.filter(policy.visible(user)).select_related("team")
-    return [package_out(package, user) for package in packages]
+    team = policy.get_team_for(user, policy.can_view_team, public_id=query.team) if query.team else None
+    rows = catalog.catalog_rows(user, q=query.q, team=team)
+    page = catalog.catalog_page(rows, sort=query.sort, cursor=query.cursor, limit=query.limit)
+    return {"items": [package_out(package, user) for package in page.packages], "next_cursor": page.next_cursor}
 
 
 @router.post("/packages", response={201: PackageOut, **errors(403)})

@@ -20,6 +20,10 @@ class Package(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200)
     description = models.TextField(blank=True)
+    # The catalog's sort and search keys, kept by the services: the name in natural order
+    # ("2" before "10"; packager.catalog.natural_key), and the draft's README text.
+    name_key = models.CharField(max_length=400, default="", db_index=True, editable=False)
+    readme_text = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The newest published version, kept here so that a share following "latest" finds its

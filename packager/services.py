@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from packager.catalog import is_readme, natural_key
 from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, VersionEntry
 from packager.paths import InvalidPath, add_to_folders, ancestors, normalize_folder, normalize_path
 from sources import clients
@@ -64,7 +65,12 @@ def package_create(*, owner: Any, name: str, description: str = "", team: Team |
         try:
             with transaction.atomic():
                 package = Package.objects.create(
-                    owner=owner, team=team, name=name, slug=_unique_slug(owner, name), description=description.strip()
+                    owner=owner,
+                    team=team,
+                    name=name,
+                    name_key=natural_key(name),
+                    slug=_unique_slug(owner, name),
+                    description=description.strip(),
                 )
                 audit_record(actor=owner, action="package.create", package=package)
                 return package
@@ -80,6 +86,7 @@ def package_update(
         if not name.strip():
             raise PackageError("Give the package a name.")
         package.name = name.strip()
+        package.name_key = natural_key(package.name)
         package.slug = _unique_slug(package.owner, package.name, exclude_pk=package.pk)
     if description is not None:
         package.description = description.strip()
@@ -607,6 +614,10 @@ def package_write_text(*, package: Package, path: str, content: bytes | str, act
     except BaseException:
         entry.text_file.storage.delete(entry.text_file.name)
         raise
+    if is_readme(path):
+        # Kept for the catalog's search (the file itself is in the storage).
+        package.readme_text = data.decode("utf-8", errors="replace")[:100_000]
+        Package.objects.filter(pk=package.pk).update(readme_text=package.readme_text)
     # The old content goes only once the new one is committed: a failure keeps it.
     _delete_files_on_commit([old_file])
     audit_record(
@@ -691,6 +702,9 @@ def package_remove(*, package: Package, path: str, actor: Any = None) -> int:
     if not entries:
         raise PackageError(f"Nothing at “{path}” in this package.")
     text_files = [entry.text_file.name or "" for entry in entries if entry.is_text]
+    if any(is_readme(entry.path) for entry in entries):
+        package.readme_text = ""
+        Package.objects.filter(pk=package.pk).update(readme_text="")
     PackageEntry.objects.filter(pk__in=[entry.pk for entry in entries]).delete()
     _update_folders(package, removed=[(entry.path, entry.size) for entry in entries])
     _delete_files_on_commit(text_files)

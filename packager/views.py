@@ -8,19 +8,19 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from packager import drift, publications, services, versions
+from packager import catalog, drift, publications, services, versions
 from packager.forms import (
     AddObjectsForm,
     AddSearchForm,
     ApiTokenForm,
+    CatalogForm,
     MoveForm,
     PackageForm,
     PublicationForm,
@@ -28,7 +28,7 @@ from packager.forms import (
     TextEntryForm,
     UploadForm,
 )
-from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, PackageVersion
+from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageVersion
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_package_folder
@@ -64,10 +64,17 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("packages" if request.user.is_authenticated else "login")
 
 
+CATALOG_PAGE = 50
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def package_list(request: AuthenticatedRequest) -> HttpResponse:
-    form = PackageForm(request.POST or None)
+    """The catalog (search, team, sort, pages) and a form for a new package (yours or a team's)."""
+    user_teams = list(policy.visible_teams(request.user))
+    form = PackageForm(
+        request.POST or None, teams=[t for t in user_teams if policy.can_create_in_team(request.user, t)]
+    )
     if request.method == "POST" and form.is_valid():
         try:
             package = services.package_create(owner=request.user, **form.cleaned_data)
@@ -76,17 +83,27 @@ def package_list(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, f"Package “{package.name}” created. Add files from a source, or write a README.")
             return redirect(_package_url(package))
-    # Totals from each package's aggregate row, not a sum over all of its entries.
-    whole = PackageFolder.objects.filter(package=OuterRef("pk"), path="")
-    packages = (
-        Package.objects.filter(policy.visible(request.user))
-        .annotate(
-            entry_count=Coalesce(Subquery(whole.values("file_count")[:1]), Value(0)),
-            total_size=Coalesce(Subquery(whole.values("size")[:1]), Value(0)),
+    search = CatalogForm(request.GET, teams=user_teams)
+    if not search.is_valid():
+        raise Http404("Not a valid search")
+    rows = catalog.catalog_rows(request.user, q=search.cleaned_data["q"], team=search.cleaned_data["team"])
+    try:
+        page = catalog.catalog_page(
+            rows, sort=search.cleaned_data["sort"] or "name", cursor=request.GET.get("cursor", ""), limit=CATALOG_PAGE
         )
-        .order_by("name")
-    )
-    return render(request, "packager/list.html", {"packages": packages, "form": form})
+    except InvalidCursor as error:
+        raise Http404(error.message) from None
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "packages": page.packages,
+        "next_cursor": page.next_cursor,
+        "query": query.urlencode(),
+        "search": search,
+        "form": form,
+        "searching": any(search.cleaned_data.values()),
+    }
+    return render(request, "packager/list.html", context)
 
 
 @login_required

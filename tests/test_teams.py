@@ -83,7 +83,7 @@ def test_it_hides_a_team_and_its_objects_from_outsiders(
     ]:
         assert outsider_api.call("get", path).status_code == 404, path
     assert outsider_api.call("get", "/teams").json() == []
-    assert outsider_api.call("get", "/packages").json() == []
+    assert outsider_api.call("get", "/packages").json() == {"items": [], "next_cursor": None}
 
 
 def test_roles_stack_on_a_team_package(members: dict[str, Any], team_package: Any, team_source: Source) -> None:
@@ -220,3 +220,40 @@ def test_credentials_changed_are_logged_by_name_only(members: dict[str, Any], te
 
 def test_role_names_are_the_contract() -> None:
     assert Role.values == ["viewer", "curator", "admin"]
+
+
+def test_the_catalog_searches_sorts_naturally_and_pages(
+    members: dict[str, Any], team: Team, django_assert_num_queries: Any
+) -> None:
+    admin = members["admin"]
+    for number in (1, 2, 10, 11):
+        packages.package_create(owner=admin, name=f"Campaign {number}", team=team)
+    lake = packages.package_create(owner=admin, name="Lake", description="temperature profiles")
+    packages.package_write_text(package=lake, path="README.md", content="# Chlorophyll readings\n")
+    packages.package_write_text(package=lake, path="sensors/buoy-7.csv", content="t\n1\n")
+    admin_api = api_for(admin)
+    first = admin_api.call("get", "/packages", limit=3).json()
+    assert [row["name"] for row in first["items"]] == ["Campaign 1", "Campaign 2", "Campaign 10"]
+    rest = admin_api.call("get", "/packages", limit=3, cursor=first["next_cursor"]).json()
+    assert [row["name"] for row in rest["items"]] == ["Campaign 11", "Lake"] and rest["next_cursor"] is None
+    for q in ("temperature", "chlorophyll", "buoy-7"):
+        assert [row["name"] for row in admin_api.call("get", "/packages", q=q).json()["items"]] == ["Lake"], q
+    in_team = admin_api.call("get", "/packages", team=str(team.public_id), sort="-name").json()["items"]
+    assert [row["name"] for row in in_team] == ["Campaign 11", "Campaign 10", "Campaign 2", "Campaign 1"]
+    by_size = admin_api.call("get", "/packages", sort="-size", limit=1).json()["items"]
+    assert by_size[0]["name"] == "Lake"
+    assert admin_api.call("get", "/packages", cursor="garbage").status_code == 422
+    # One query for the page whatever its size (plus the token and the user's roles).
+    for limit in (1, 5):
+        with django_assert_num_queries(3):
+            admin_api.call("get", "/packages", limit=limit)
+
+
+def test_the_packages_page_uses_the_catalog(members: dict[str, Any], team: Team, client: Client) -> None:
+    for number in (10, 9):
+        packages.package_create(owner=members["viewer"], name=f"Run {number}", team=team)
+    packages.package_create(owner=members["viewer"], name="Mine")
+    client.force_login(members["viewer"])
+    page = client.get("/packages/", {"q": "run"}).content.decode()
+    assert page.index("Run 9") < page.index("Run 10") and "Mine" not in page
+    assert client.get("/packages/", {"sort": "sideways"}).status_code == 404
