@@ -18,6 +18,7 @@ from sources.models import Source
 from sources.search import COUNT_CAP, Search, search_page
 from teams import policy
 from web.api_errors import errors
+from web.api_fields import iso_datetime
 from web.http import api_user
 
 router = Router(tags=["sources"])
@@ -128,25 +129,6 @@ class ObjectQuery(Schema):
     # One page is at most 1000 rows: a larger page is refused, not served.
     limit: int = Field(200, ge=1, le=1000)
     q: str = Field("", max_length=200)
-
-
-ISO_8601 = "a date and time in ISO 8601, e.g. 2024-05-01T00:00:00Z"
-
-
-def iso_datetime(value: Any) -> Any:
-    """A search date as the OpenAPI document promises it: ISO 8601 text (or a datetime).
-
-    pydantic would also take a number, or text holding one, as seconds since 1970, so
-    `modified_before=0.5` searched for files older than half a second past 1970.
-    """
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(ISO_8601)
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(ISO_8601) from None
 
 
 class SearchQuery(Schema):

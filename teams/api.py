@@ -13,10 +13,12 @@ from django.urls import reverse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
+from pydantic import field_validator
 
 from teams import policy, selectors, services
 from teams.models import Membership, Team
 from web.api_errors import errors
+from web.api_fields import iso_datetime
 from web.http import api_user
 
 router = Router(tags=["teams"])
@@ -185,6 +187,8 @@ class AuditQuery(Schema):
     until: dt.datetime | None = Field(None, description="Before this time (ISO 8601).")
     cursor: str = Field("", max_length=500, description="The next_cursor of the previous page.")
     limit: int = Field(100, ge=1, le=1000)
+
+    _iso_text = field_validator("since", "until", mode="before")(iso_datetime)
 
 
 class AuditEntryOut(Schema):
