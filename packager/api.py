@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -16,7 +17,8 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from packager import catalog, drift, publications, services, versions
+from packager import catalog, citation, drift, publications, services, versions
+from packager.metadata import Metadata, MetadataInvalid, metadata_clean, metadata_of
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from sources.api import get_source, iso_datetime
 from sources.search import Search
@@ -40,6 +42,11 @@ class PackageIn(Schema):
 class PackagePatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     description: str | None = Field(None, max_length=100_000)
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description="Replaces the whole citation metadata object (the fields of PackageOut.metadata); "
+        "an invalid field answers 422 naming it under `fields`.",
+    )
     team: uuid.UUID | None = Field(
         None, description="Move the package to a team you administer, or (null) make it your own."
     )
@@ -54,6 +61,7 @@ class PackageOut(Schema):
     total_size: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    metadata: Metadata
     team: uuid.UUID | None = Field(description="The team that owns it; null: a user's own.")
     role: Literal["owner", "admin", "curator", "viewer"] = Field(description="Yours on it.")
 
@@ -193,6 +201,7 @@ def package_out(package: Package, user: Any) -> dict[str, Any]:
         "total_size": totals[1],
         "created_at": package.created_at,
         "updated_at": package.updated_at,
+        "metadata": metadata_of(package.metadata),
     }
 
 
@@ -269,16 +278,28 @@ def read_package(request: HttpRequest, package_id: uuid.UUID) -> dict[str, Any]:
     return package_out(get_package(request, package_id), api_user(request))
 
 
+def field_refused(error: MetadataInvalid) -> ValidationError:
+    """A 422 naming the field (config.api answers a ValidationError with `fields`)."""
+    return ValidationError({error.field: [error.message]})
+
+
 @router.patch("/packages/{uuid:package_id}", response=PackageOut)
 def update_package(request: HttpRequest, package_id: uuid.UUID, body: PackagePatch) -> dict[str, Any]:
     user = api_user(request)
     package = editable_package(request, package_id)
-    if "team" in body.dict(exclude_unset=True):
-        team = policy.team_named_by(user, body.team, policy.can_manage_team)
-        if not policy.can_move(user, package, team):
-            raise PermissionDenied("Only an admin of the package's team (or its owner) can move it.")
-        services.package_transfer(package=package, team=team, actor=user)
-    package = services.package_update(package=package, name=body.name, description=body.description, actor=user)
+    try:
+        cleaned = metadata_clean(body.metadata) if body.metadata is not None else None
+    except MetadataInvalid as error:
+        raise field_refused(error) from None
+    with transaction.atomic():
+        if "team" in body.dict(exclude_unset=True):
+            team = policy.team_named_by(user, body.team, policy.can_manage_team)
+            if not policy.can_move(user, package, team):
+                raise PermissionDenied("Only an admin of the package's team (or its owner) can move it.")
+            services.package_transfer(package=package, team=team, actor=user)
+        package = services.package_update(package=package, name=body.name, description=body.description, actor=user)
+        if cleaned is not None:
+            package = citation.package_metadata_set(package=package, metadata=cleaned)
     return package_out(package, user)
 
 
@@ -447,6 +468,9 @@ class VersionOut(Schema):
     created_at: dt.datetime
     published_at: dt.datetime | None
     drift: Drift
+    metadata: Metadata = Field(description="The citation metadata as it was when the version was published.")
+    doi: str | None = Field(description="Bare, e.g. 10.5072/x.1.")
+    public: bool = Field(description="Listed in the public catalog and OAI-PMH.")
 
 
 class DiffEntry(Schema):
@@ -455,9 +479,16 @@ class DiffEntry(Schema):
     previous_size: int | None = None
 
 
+class MetadataChange(Schema):
+    field: str
+    previous: Any
+    current: Any
+
+
 class DiffOut(Schema):
     number: int
     previous: int | None
+    metadata_changes: list[MetadataChange]
     added_count: int
     removed_count: int
     changed_count: int
@@ -491,6 +522,9 @@ def version_out(version: PackageVersion) -> dict[str, Any]:
             "missing": version.drift_missing,
             "changed": version.drift_changed,
         },
+        "metadata": metadata_of(version.metadata),
+        "doi": version.doi or None,
+        "public": version.public,
     }
 
 
@@ -536,7 +570,32 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
     version = get_version(request, package_id, number)
     previous = versions.previous_version(version)
     diff = versions.version_diff(version, previous)
-    return {"number": version.number, "previous": previous.number if previous else None, **diff.__dict__}
+    changes = citation.metadata_changes(version.metadata, previous.metadata if previous else None)
+    return {
+        "number": version.number,
+        "previous": previous.number if previous else None,
+        "metadata_changes": changes,
+        **diff.__dict__,
+    }
+
+
+class VersionPatch(Schema):
+    doi: str | None = Field(None, max_length=300, description='An existing DOI of this version; "" removes it.')
+    public: bool | None = Field(None, description="List the version in the public catalog and OAI-PMH, or not.")
+
+
+@router.patch("/packages/{uuid:package_id}/versions/{int:number}", response={200: VersionOut, **errors(409)})
+def update_version(request: HttpRequest, package_id: uuid.UUID, number: int, body: VersionPatch) -> dict[str, Any]:
+    """Record the version's DOI, or make it public or private (a private one is reported deleted over OAI-PMH)."""
+    version = get_version(request, package_id, number)
+    if "doi" in body.model_fields_set:
+        try:
+            version = citation.version_doi_set(version=version, doi=body.doi)
+        except MetadataInvalid as error:
+            raise field_refused(error) from None
+    if body.public is not None:
+        version = citation.version_public_set(version=version, public=body.public)
+    return version_out(version)
 
 
 @router.post("/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, **errors(409)})

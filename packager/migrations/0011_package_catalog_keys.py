@@ -27,7 +27,7 @@ def fill_catalog_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('packager', '0009_package_team'),
+        ('packager', '0010_package_team'),
     ]
 
     operations = [
