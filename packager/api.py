@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, field_validator
 
 from packager import catalog, citation, drift, publications, services, versions
 from packager.metadata import Metadata, MetadataInvalid, metadata_clean, metadata_of
@@ -581,13 +581,13 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
 
 class VersionPatch(Schema):
     doi: str | None = Field(None, max_length=300, description='An existing DOI of this version; "" removes it.')
-    public: bool | None = Field(None, description="List the version in the public catalog and OAI-PMH, or not.")
+    public: StrictBool | None = Field(None, description="List the version in the public catalog and OAI-PMH, or not.")
 
 
 @router.patch("/packages/{uuid:package_id}/versions/{int:number}", response={200: VersionOut, **errors(409)})
 def update_version(request: HttpRequest, package_id: uuid.UUID, number: int, body: VersionPatch) -> dict[str, Any]:
     """Record the version's DOI, or make it public or private (a private one is reported deleted over OAI-PMH)."""
-    version = get_version(request, package_id, number)
+    version = get_version(request, package_id, number, policy.can_edit_package)
     if "doi" in body.model_fields_set:
         try:
             version = citation.version_doi_set(version=version, doi=body.doi)
