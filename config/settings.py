@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",  # its Swagger UI files, served locally
+    "teams",
     "sources",
     "packager",
     "shares",
@@ -180,6 +181,17 @@ AUTHENTICATION_BACKENDS = ["packager.auth.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "packages"
 LOGOUT_REDIRECT_URL = "login"
+
+# Team invitations go by email: printed on the console unless an SMTP server is configured
+# (EMAIL_HOST etc., Django's own settings); the tests read Django's outbox.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "packager@localhost")
+INVITATION_MAX_AGE = dt.timedelta(days=int(os.environ.get("INVITATION_MAX_AGE_DAYS", "14")))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
@@ -414,3 +426,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Expired and revoked shares' access logs are deleted after SHARE_EVENT_RETENTION.
     "purge-share-events": {"task": "shares.tasks.purge_share_events", "schedule": 24 * 3600.0},
 }
+
+# Citation: the publisher named in every version's citation files, and, when DATACITE_URL
+# is set, the DataCite REST API (https://api.datacite.org, or https://api.test.datacite.org)
+# where a version's DOI is registered under DATACITE_PREFIX with the repository's
+# DATACITE_USERNAME / DATACITE_PASSWORD (HTTP Basic auth).
+SITE_NAME = os.environ.get("SITE_NAME", "packager")
+DATACITE_URL = os.environ.get("DATACITE_URL", "").rstrip("/")
+DATACITE_PREFIX = os.environ.get("DATACITE_PREFIX", "")
+DATACITE_USERNAME = os.environ.get("DATACITE_USERNAME", "")
+DATACITE_PASSWORD = os.environ.get("DATACITE_PASSWORD", "")
+DATACITE_TIMEOUT_SECONDS = float(os.environ.get("DATACITE_TIMEOUT_SECONDS", "20"))

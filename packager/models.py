@@ -8,16 +8,26 @@ from django.conf import settings
 from django.db import models
 
 from sources.models import Source
+from teams.models import Team
 from web.jobs import JobRecord
 from web.paths import name_of
 
 
 class Package(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # A package belongs to its owner, or (team set) to a team; teams/policy.py decides who may do what.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="packages")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="packages")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200)
     description = models.TextField(blank=True)
+    # The catalog's sort and search keys, kept by the services: the name in natural order
+    # ("2" before "10"; packager.catalog.natural_key), and the draft's README text.
+    name_key = models.CharField(max_length=400, default="", db_index=True, editable=False)
+    readme_text = models.TextField(blank=True, editable=False)
+    # Citation metadata of the draft (packager.metadata.Metadata, stored as checked);
+    # each version keeps a copy.
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The newest published version, kept here so that a share following "latest" finds its
@@ -185,9 +195,21 @@ class PackageVersion(JobRecord, models.Model):
     # The ids of the sources its entries point into, noted when it is sealed.
     source_ids = models.JSONField(default=list, blank=True)
 
+    # Citation: the package's metadata as it was when this version was published, its DOI
+    # (bare, "10.5072/x.1"), and whether it is listed in the public catalog and OAI-PMH.
+    metadata = models.JSONField(default=dict, blank=True)
+    doi = models.CharField(max_length=300, blank=True)
+    # "" (none registered here), "draft" or "findable": the DOI's state at DataCite.
+    doi_state = models.CharField(max_length=10, blank=True)
+    public = models.BooleanField(default=False)
+    # When `public` last changed: the OAI-PMH datestamp (a version made private again is
+    # answered as a deleted record with this date).
+    public_changed_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-number"]
         constraints = [models.UniqueConstraint(fields=["package", "number"], name="version_number_unique")]
+        indexes = [models.Index(fields=["public_changed_at", "id"], name="version_catalog_changes")]
 
     def __str__(self) -> str:
         return f"{self.package} v{self.number}"

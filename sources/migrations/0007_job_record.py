@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """Index runs share web.jobs.JobRecord: a heartbeat and an attempt count."""
 
-    dependencies = [("sources", "0005_index_resume")]
+    dependencies = [("sources", "0006_source_team")]
 
     operations = [
         migrations.RenameField("source", "index_heartbeat_at", "heartbeat_at"),
