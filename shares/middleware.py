@@ -67,6 +67,15 @@ class ResolveFastLane:
                     )
                     if response is not None:
                         request.resolver_match = ResolverMatch(resolve.resolve_open_share, (), {}, url_name=route)
-                        return response
+                        return with_length(response)
                     break
         return self.get_response(request)
+
+
+def with_length(response: HttpResponseBase) -> HttpResponseBase:
+    """The Content-Length that CommonMiddleware, skipped here, would have set. Without it a
+    307 has no framing, so servers answer `Connection: close` and `wget -i urls.txt` opens a
+    new connection for every file."""
+    if not response.streaming and not response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))  # type: ignore[attr-defined]
+    return response
