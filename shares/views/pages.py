@@ -10,7 +10,8 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
-from packager.exports import annex, dvc
+from packager.citation import citation_for
+from packager.exports import annex, bibliography, dvc, schemaorg
 from packager.models import PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
@@ -100,6 +101,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "is_owner": owner_viewing,
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if owner_viewing else None,
         "repositories": _repository_recipes(request, share, version, share_url),
+        **_cite_this(request, share, version, share_url),
     }
     response = render(request, "shares/page.html", context)
     allow_storage_images(response, readme_html + about_html, version.entry_sources())
@@ -114,6 +116,21 @@ def _repository_recipes(request: HttpRequest, share: Share, version: PackageVers
     return {
         "annex_recipe": annex.annex_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
         "dvc_recipe": dvc.dvc_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
+    }
+
+
+def _cite_this(request: HttpRequest, share: Share, version: PackageVersion, share_url: str) -> dict[str, str]:
+    """The "Cite this" box (APA, BibTeX, RIS) and the schema.org JSON-LD of the page's head."""
+    citation = citation_for(version, url=share_url, package=share.package)
+    return {
+        "cite_apa": bibliography.apa(citation),
+        "cite_bibtex": bibliography.bibtex(citation),
+        "cite_ris": bibliography.ris(citation),
+        "json_ld": schemaorg.json_ld(
+            citation,
+            zip_url=request.build_absolute_uri(reverse("share_download_zip", kwargs={"token": share.token})),
+            urls_url=request.build_absolute_uri(reverse("share_urls", kwargs={"token": share.token})),
+        ),
     }
 
 
