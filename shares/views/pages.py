@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
 from packager.citation import citation_for
-from packager.exports import annex, bibliography, dvc, schemaorg
+from packager.exports import annex, bibliography, dvc, howto, schemaorg
 from packager.models import PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
@@ -101,6 +101,8 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "is_owner": owner_viewing,
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if owner_viewing else None,
         "repositories": _repository_recipes(request, share, version, share_url),
+        # Under a password share's own link they would need the key link (see the key link card).
+        "recipes": [] if share.has_password else howto.client_recipes(link=share_url, folder=package.slug),
         **_cite_this(request, share, version, share_url),
     }
     response = render(request, "shares/page.html", context)
