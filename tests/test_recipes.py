@@ -3,6 +3,7 @@ page and in HOW-TO-DOWNLOAD.md, with the share's real link; tests/test_clients.p
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import zipfile
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from packager import services as packages
 from packager.exports import howto
@@ -47,8 +49,16 @@ def test_it_shows_every_recipe_with_the_share_link(client: Any, owner: Any, pack
         assert f"```\n{recipe.command}\n```" in guide, recipe.client
 
 
-def test_it_gives_no_recipe_that_would_send_a_password_to_storage(client: Any, owner: Any, package: Any) -> None:
+def test_a_password_shares_recipes_use_its_key_link(client: Any, owner: Any, package: Any) -> None:
     share = services.share_create(package=package, created_by=owner, password="recipes pass 1")
+    assert 'id="recipes"' not in client.get(f"/s/{share.token}/").content.decode()  # not before the password
     client.post(f"/s/{share.token}/", {"password": "recipes pass 1"})
-    page = client.get(f"/s/{share.token}/").content.decode()
-    assert page.count('id="recipes"') == 0 and "read_parquet" not in page
+    page = html.unescape(client.get(f"/s/{share.token}/").content.decode())
+    key_link = f"http://testserver/s/{share.token}/k/{share.link_key}/"
+    for recipe in howto.client_recipes(link=key_link, folder="recipes-set"):
+        assert recipe.command in page, recipe.client
+    authorization = "Basic " + base64.b64encode(b"x:recipes pass 1").decode()
+    response = Client().get(f"/s/{share.token}/download.zip", headers={"Authorization": authorization})
+    guide = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).read("recipes-set/HOW-TO-DOWNLOAD.md")
+    assert f"rclone copy --http-url {key_link}r/ :http: recipes-set" in guide.decode()
+    assert "recipes pass 1" not in guide.decode()
