@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -110,6 +110,7 @@ class Share:
 class Package:
     open: Share
     basic: Share  # the password share, with the password as Basic auth
+    key: Share  # the password share's key link, with no credentials
     slug: str
 
 
@@ -143,10 +144,11 @@ def package(live_server: Any, owner: Any, seaweed: SeaweedS3, lake_bucket: str) 
     publish(package)
     open_share = services.share_create(package=package, created_by=owner)
     password_share = services.share_create(package=package, created_by=owner, password=PASSWORD)
+    basic = Share(f"{live_server.url}/s/{password_share.token}/", basic_header())
+    key_link = basic.fetch("key").decode().strip()  # as a collaborator asks for it
+    assert key_link.startswith(basic.url + "k/") and key_link.endswith("/")
     return Package(
-        open=Share(f"{live_server.url}/s/{open_share.token}/"),
-        basic=Share(f"{live_server.url}/s/{password_share.token}/", basic_header()),
-        slug=package.slug,
+        open=Share(f"{live_server.url}/s/{open_share.token}/"), basic=basic, key=Share(key_link), slug=package.slug
     )
 
 
@@ -190,7 +192,7 @@ def run_wget(clients: Clients, share: Share, folder: Path, *extra: str, check: b
     return clients.run(*command, "-i", "urls.txt", cwd=folder, check=check)
 
 
-@pytest.mark.parametrize("way", ["open", "basic"])
+@pytest.mark.parametrize("way", ["open", "key", "basic"])
 def test_wget_fetches_every_file_of_urls_txt(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
     share: Share = getattr(package, way)
     extra = ["--user=collaborator", f"--password={share.password}"] if share.password else []
@@ -210,7 +212,7 @@ def run_curl(clients: Clients, share: Share, folder: Path, *extra: str, check: b
     )
 
 
-@pytest.mark.parametrize("way", ["open", "basic"])
+@pytest.mark.parametrize("way", ["open", "key", "basic"])
 def test_curl_follows_each_link(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
     share: Share = getattr(package, way)
     extra = ["-u", f"collaborator:{share.password}"] if share.password else []
@@ -227,6 +229,9 @@ def test_curl_location_trusted_forwards_the_password_and_s3_refuses_it(
             clients, share, tmp_path / "curl", "--location-trusted", "-u", f"collaborator:{PASSWORD}", check=False
         )
     assert completed.returncode == 22 and "400" in completed.stderr, completed.stderr
+    # The same client through the key link: no credentials to send on, every byte arrives.
+    run_curl(clients, package.key, tmp_path / "curl-key", "--location-trusted")
+    check_files(tmp_path / "curl-key", package.key)
 
 
 # aria2c --------------------------------------------------------------------------------
@@ -237,7 +242,7 @@ def run_aria2c(clients: Clients, list_file: Path, folder: Path, *extra: str, che
     return clients.run(*command, *extra, cwd=list_file.parent, check=check)
 
 
-@pytest.mark.parametrize("way", ["open", "basic"])
+@pytest.mark.parametrize("way", ["open", "key", "basic"])
 def test_aria2c_fetches_direct_txt(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
     share: Share = getattr(package, way)
     direct = tmp_path / "direct.txt"
@@ -258,13 +263,21 @@ def test_aria2c_http_user_forwards_the_password_and_s3_refuses_it(
         )
     assert completed.returncode != 0
     assert "400" in completed.stdout + completed.stderr, completed.stdout + completed.stderr
+    keyed = tmp_path / "key-urls.txt"
+    keyed.write_bytes(package.key.fetch("urls.txt"))  # key links, resolved with no credentials
+    run_aria2c(clients, keyed, tmp_path / "aria2c-key", "--auto-file-renaming=false")
+    files = tmp_path / "aria2c-key"
+    assert sorted(path.name for path in files.iterdir()) == sorted(Path(path).name for path in FILES)
+    for path, digest in package.key.manifest().items():
+        assert sha256((files / Path(path).name).read_bytes()) == digest, path
 
 
 # git-annex and DataLad -----------------------------------------------------------------
 
 
-def test_git_annex_clones_gets_and_checks_an_open_share(package: Package, clients: Clients, tmp_path: Path) -> None:
-    share = package.open
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_git_annex_clones_gets_and_checks(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
+    share: Share = getattr(package, way)
     wait_ready(share, "annex")
     folder = tmp_path / "annex"
     clients.git("clone", share.url + "annex.git", folder)
@@ -287,10 +300,19 @@ def test_git_annex_with_a_credential_helper_forwards_the_password_and_s3_refuses
     assert refused.returncode != 0
     assert "Bad Request" in refused.stderr, refused.stdout + refused.stderr
     assert not (folder / "tables/measurements.csv").exists()
+    # The same client, the credential helper still set, through the key link: nothing asks for
+    # a password, so nothing is sent on, and every file arrives and checks.
+    keyed = tmp_path / "annex-key"
+    wait_ready(package.key, "annex")
+    clients.git("clone", package.key.url + "annex.git", keyed)
+    clients.annex("get", ".", cwd=keyed)
+    check_files(keyed, package.key)
+    assert clients.annex("fsck", cwd=keyed).stdout.count(" ok") >= len(FILES)
 
 
-def test_datalad_clones_and_gets_an_open_share(package: Package, clients: Clients, tmp_path: Path) -> None:
-    share = package.open
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_datalad_clones_and_gets(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
+    share: Share = getattr(package, way)
     wait_ready(share, "annex")
     folder = tmp_path / "datalad"
     clients.datalad("clone", share.url + "annex.git", folder)
@@ -320,8 +342,9 @@ def dvc_clone(clients: Clients, share: Share, folder: Path) -> None:
     clients.git("clone", share.url + "dvc.git", folder)
 
 
-def test_dvc_clones_and_pulls_an_open_share(package: Package, clients: Clients, tmp_path: Path) -> None:
-    share = package.open
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_dvc_clones_and_pulls(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
+    share: Share = getattr(package, way)
     dvc_clone(clients, share, tmp_path / "dvc")
     clients.dvc("pull", cwd=tmp_path / "dvc")
     check_files(tmp_path / "dvc", share)
@@ -350,8 +373,9 @@ def dvc_import_url(clients: Clients, url: str, folder: Path, *fs_config: str, ch
     return clients.dvc("import-url", url, "measurements.csv", *extra, cwd=folder, check=check)
 
 
-def test_dvc_imports_one_file_of_an_open_share_by_url(package: Package, clients: Clients, tmp_path: Path) -> None:
-    share = package.open
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_dvc_imports_one_file_of_by_url(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
+    share: Share = getattr(package, way)
     path = "tables/measurements.csv"
     dvc_import_url(clients, share.resolve_url(path), tmp_path / "project")
     assert sha256((tmp_path / "project" / "measurements.csv").read_bytes()) == share.manifest()[path]
@@ -385,8 +409,9 @@ print(json.dumps(rows))
 """
 
 
-def test_pandas_reads_csv_and_parquet_from_a_resolve_link(package: Package, clients: Clients) -> None:
-    share = package.open
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_pandas_reads_csv_and_parquet_from_a_resolve_link(package: Package, clients: Clients, way: str) -> None:
+    share: Share = getattr(package, way)
     completed = clients.python(PANDAS, share.url + "r/", "")
     rows = json.loads(completed.stdout)
     assert rows == {"csv": [list(row) for row in ROWS], "parquet": [list(row) for row in ROWS]}
@@ -419,8 +444,9 @@ print(json.dumps([list(row) for row in rows]))
 """
 
 
-def test_duckdb_reads_parquet_from_a_resolve_link(package: Package, clients: Clients) -> None:
-    share = package.open
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_duckdb_reads_parquet_from_a_resolve_link(package: Package, clients: Clients, way: str) -> None:
+    share: Share = getattr(package, way)
     completed = clients.python(DUCKDB, share.url + "r/", "")
     assert json.loads(completed.stdout) == [list(row) for row in ROWS]
 
@@ -453,8 +479,9 @@ def fsspec_cat(clients: Clients, share: Share, authorization: str = "", check: b
     return clients.python(FSSPEC_CAT, share.url + "r/", authorization, json.dumps(links), check=check)
 
 
-def test_fsspec_cats_every_file(package: Package, clients: Clients) -> None:
-    share = package.open
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_fsspec_cats_every_file(package: Package, clients: Clients, way: str) -> None:
+    share: Share = getattr(package, way)
     fetched = json.loads(fsspec_cat(clients, share).stdout)
     assert {path: fetched[share.resolve_url(path).removeprefix(share.url + "r/")] for path in FILES} == share.manifest()
 
@@ -465,3 +492,37 @@ def test_fsspec_with_basic_auth_forwards_it_and_s3_refuses_it(
     with refused_by_storage(seaweed):
         refused = fsspec_cat(clients, package.basic, package.basic.authorization, check=False)
     assert refused.returncode != 0 and "400" in refused.stderr, refused.stderr
+
+
+# Clients that walk the tree: fsspec ls and rclone, on the HTML index under r/ ------------
+
+FSSPEC_LS = """
+import hashlib, json, sys
+import fsspec
+filesystem = fsspec.filesystem("http")
+found, folders = {}, [sys.argv[1]]
+while folders:
+    for entry in filesystem.ls(folders.pop(), detail=True):
+        if entry["type"] == "directory":
+            folders.append(entry["name"])
+        else:
+            found[entry["name"]] = hashlib.sha256(filesystem.cat(entry["name"])).hexdigest()
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_fsspec_lists_the_share_and_reads_what_it_lists(package: Package, clients: Clients, way: str) -> None:
+    share: Share = getattr(package, way)
+    listed = json.loads(clients.python(FSSPEC_LS, share.url + "r/").stdout)
+    # The index links are relative ("./name"), which fsspec keeps in the names it gives.
+    found = {unquote(name.removeprefix(share.url + "r/").replace("./", "")): digest for name, digest in listed.items()}
+    assert found == {**share.manifest(), "README.md": sha256(README.encode())}
+
+
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_rclone_copies_the_share(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
+    share: Share = getattr(package, way)
+    target = tmp_path / "rclone"
+    clients.run(tool("rclone"), "copy", "--config", "/dev/null", "--http-url", share.url + "r/", ":http:", target)
+    check_files(target, share)
