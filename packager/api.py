@@ -16,7 +16,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from packager import citation, drift, publications, services, versions
+from packager import citation, doi, drift, publications, services, versions
 from packager.metadata import Metadata, MetadataInvalid, metadata_clean, metadata_of
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from sources.api import get_source, iso_datetime
@@ -404,6 +404,10 @@ class VersionOut(Schema):
     drift: Drift
     metadata: Metadata = Field(description="The citation metadata as it was when the version was published.")
     doi: str | None = Field(description="Bare, e.g. 10.5072/x.1.")
+    doi_state: Literal["draft", "findable"] | None = Field(
+        description="The DOI's state at DataCite when packager registered it; null for none or one recorded by hand."
+    )
+    doi_error: str | None = Field(description="Why the last request to DataCite failed, if it did.")
     public: bool = Field(description="Listed in the public catalog and OAI-PMH.")
 
 
@@ -458,13 +462,18 @@ def version_out(version: PackageVersion) -> dict[str, Any]:
         },
         "metadata": metadata_of(version.metadata),
         "doi": version.doi or None,
+        "doi_state": version.doi_state or None,
+        "doi_error": version.doi_error or None,
         "public": version.public,
     }
 
 
 def get_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> PackageVersion:
     return get_object_or_404(
-        PackageVersion, package__public_id=package_id, package__owner=api_user(request), number=number
+        PackageVersion.objects.select_related("package__owner"),
+        package__public_id=package_id,
+        package__owner=api_user(request),
+        number=number,
     )
 
 
@@ -520,6 +529,28 @@ def update_version(request: HttpRequest, package_id: uuid.UUID, number: int, bod
     if body.public is not None:
         version = citation.version_public_set(version=version, public=body.public)
     return version_out(version)
+
+
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/doi/findable",
+    response={200: VersionOut, **errors(409, 422, 502, 503)},
+)
+def make_doi_findable(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """Make the version's DOI findable at DataCite (`event: publish`; registers it first if needed).
+    The version must be public. 409 when DataCite is not configured; 422 when DataCite refuses (its
+    errors in `detail`); 502/503 when it answers badly or cannot be reached."""
+    version = get_version(request, package_id, number)
+    return version_out(doi.version_doi_publish(version=version))
+
+
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/doi/update",
+    response={200: VersionOut, **errors(409, 422, 502, 503)},
+)
+def update_doi(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """Send the version's metadata and landing URL to DataCite again (registers a draft DOI if it has none)."""
+    version = get_version(request, package_id, number)
+    return version_out(doi.version_doi_update(version=version))
 
 
 @router.post("/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, **errors(409)})

@@ -7,8 +7,11 @@ class SharesConfig(AppConfig):
     name = "shares"
 
     def ready(self) -> None:
-        from shares.services import share_grant_stands
+        from packager import citation
+        from shares.services import share_grant_stands, share_landing_follow
         from sources import grants
 
         # Local-folder links issued through a share stop working when the share does.
         grants.register("share", share_grant_stands)
+        # A version made private again takes its landing share (the DOI's page) down with it.
+        citation.visibility_register("landing share", share_landing_follow)

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from shares.views import citation, downloads, owner, pages, repositories, resolve
+from shares.views import catalog, citation, downloads, owner, pages, repositories, resolve
 
 urlpatterns = [
+    path("catalog/", catalog.catalog, name="catalog"),
+    path("catalog/<uuid:public_id>/<int:number>/", catalog.version_landing, name="version_landing"),
+    path("oai", catalog.oai_endpoint, name="oai"),
     path("s/<str:token>/", pages.share_page, name="share_page"),
     path("s/<str:token>/download.zip", downloads.share_download_zip, name="share_download_zip"),
     path("s/<str:token>/urls.txt", downloads.share_urls, name="share_urls"),
