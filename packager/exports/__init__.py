@@ -160,10 +160,13 @@ def prepared(version: PackageVersion) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ShareLinks:
-    """How one request reaches the share: its link (ends with "/") and whether it asks for a password."""
+    """How one request reaches the share: its link (ends with "/"), whether that link asks
+    for a password, and the share's key link ("" for a share without a password), which
+    works with no password at all."""
 
     share_url: str
     has_password: bool
+    key_link: str = ""
 
     @property
     def resolve_base(self) -> str:
@@ -245,7 +248,9 @@ def ro_crate_json(version: PackageVersion, package: Package, links: ShareLinks) 
 
 
 def howto_md(version: PackageVersion, package: Package, links: ShareLinks) -> bytes:
-    return howto.render(version, package, share_url=links.share_url, has_password=links.has_password)
+    return howto.render(
+        version, package, share_url=links.share_url, has_password=links.has_password, key_link=links.key_link
+    )
 
 
 def download_zip(version: PackageVersion, package: Package, links: ShareLinks) -> Export:

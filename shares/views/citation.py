@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
@@ -10,6 +12,7 @@ from packager.exports import bibliography, cff, datacite
 from packager.models import PackageVersion
 from shares.models import Share
 from shares.views.access import links, no_store, serves_version
+from web.ranges import bytes_response
 
 CONTENT_TYPES = {
     cff.NAME: "application/x-yaml; charset=utf-8",
@@ -23,8 +26,11 @@ CONTENT_TYPES = {
 @serves_version
 def share_citation_file(request: HttpRequest, share: Share, version: PackageVersion, name: str) -> HttpResponseBase:
     data = exports.citation_files(version, share.package, links(request, share))[name]
-    response = HttpResponse(b"" if request.method == "HEAD" else data, content_type=CONTENT_TYPES[name])
-    response["Content-Length"] = str(len(data))
+    # Served like a file: length, validators (the sha256 of these very bytes), ranges.
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    response = bytes_response(
+        request, data, content_type=CONTENT_TYPES[name], etag=etag, last_modified=version.published_at
+    )
     response["Content-Disposition"] = f'inline; filename="{name}"'
     return no_store(response)
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('packager', '0010_version_doi_error'),
-        ('shares', '0004_share_repositories'),
+        ('shares', '0005_key_links_and_repository_base'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
