@@ -16,7 +16,7 @@ from django.core.management.base import SystemCheckError
 from django.test import Client
 from django.urls import reverse
 
-from packager import citation, doi
+from packager import citation, doi, tasks
 from packager.models import PackageVersion
 from tests import datacite_server
 from tests.datacite_server import DataCiteServer
@@ -99,11 +99,16 @@ def test_datacite_down_is_retried_and_shown_never_a_500(
     owner_client: Client,
     settings: Any,
 ) -> None:
-    # Every attempt of the task (its first and its retries, eager) meets a 503.
-    datacite.fail_with.extend([503] * 20)
-    package, version, _ = published(owner, tmp_path, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        package, version, _ = make_package(owner, tmp_path, FULL)
+    assert callbacks  # the registration is enqueued once the version is committed
+    # The task retries what DataCiteUnavailable says (unreachable, 5xx, 429), with back-off.
+    assert tasks.register_doi.autoretry_for == (doi.DataCiteUnavailable,) and tasks.register_doi.max_retries == 8
+    datacite.fail_with.append(503)
+    with pytest.raises(doi.DataCiteUnavailable):
+        doi.version_doi_register(version_pk=version.pk)
+    version.refresh_from_db()
     assert version.doi == "" and version.doi_state == "" and "503" in version.doi_error
-    assert len(datacite.requests) > 1  # retried
     page = owner_client.get(reverse("version_detail", kwargs={"public_id": package.public_id, "number": 1}))
     assert page.status_code == 200 and "The last request to DataCite failed" in page.content.decode()
     datacite.fail_with.clear()
