@@ -513,6 +513,9 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
 
 
 class VersionPatch(Schema):
+    # Strict: "public": 0 or "yes" is refused (400), not read as a boolean.
+    model_config = ConfigDict(strict=True)
+
     doi: str | None = Field(None, max_length=300, description='An existing DOI of this version; "" removes it.')
     public: bool | None = Field(None, description="List the version in the public catalog and OAI-PMH, or not.")
 
