@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('packager', '0010_version_doi_error'),
+        ('packager', '0012_version_doi_error'),
         ('shares', '0005_key_links_and_repository_base'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,75 +1,62 @@
-"""Public pages of public versions: the catalog, each version's landing page, and OAI-PMH."""
+"""The shares page: every share the user can see (their own and their teams'), and bulk revoke."""
 
 from __future__ import annotations
 
-import uuid
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from django.conf import settings
-from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from shares import listing, services
+from shares.models import Share
+from teams import policy
+from web.cursors import InvalidCursor
+from web.http import AuthenticatedRequest
 
-from packager.citation import citation_for
-from packager.models import PackageVersion
-from shares import oai, services
-from shares.views.access import site_base
-
-# The metadata fields ?q= looks in (each a JSON text: a string, or a list as JSON).
-SEARCHED = ("title", "description", "creators", "keywords", "subjects")
+PAGE_SIZE = 100
+MAX_BULK = 500
 
 
-def landing_base(request: HttpRequest) -> str:
-    """The origin of landing URLs: SITE_URL when set (as registered DOIs have it), else this request's."""
-    return settings.SITE_URL or site_base(request)
-
-
-@require_http_methods(["GET", "HEAD"])
-def catalog(request: HttpRequest) -> HttpResponse:
-    """Every public version, newest first; ?q= searches their frozen metadata. Two queries a page."""
-    query = request.GET.get("q", "").strip()[:200]
-    versions = PackageVersion.objects.filter(public=True, state=PackageVersion.State.PUBLISHED)
-    if query:
-        match = Q(package__name__icontains=query)
-        for field in SEARCHED:
-            match |= Q(**{f"metadata__{field}__icontains": query})
-        versions = versions.filter(match)
-    versions = versions.select_related("package__owner").order_by("-public_changed_at", "-id")
-    page = Paginator(versions, settings.CATALOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    base = landing_base(request)
-    entries = [
-        (citation_for(version, url=base + oai.landing_path(version), package=version.package), version)
-        for version in page.object_list
-    ]
-    return render(request, "shares/catalog.html", {"page": page, "entries": entries, "query": query})
-
-
-@require_http_methods(["GET", "HEAD"])
-def version_landing(request: HttpRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
-    """A public version's landing page (the URL its DOI resolves to): its own public share."""
-    version = get_object_or_404(
-        PackageVersion.objects.select_related("package__owner"),
-        package__public_id=public_id,
-        number=number,
-        public=True,
-        state=PackageVersion.State.PUBLISHED,
+@login_required
+@require_GET
+def share_list(request: AuthenticatedRequest) -> HttpResponse:
+    rows = listing.shares_visible(request.user)
+    try:
+        shares, next_cursor = listing.shares_page(rows, cursor=request.GET.get("cursor", ""), limit=PAGE_SIZE)
+    except InvalidCursor as error:
+        raise Http404(error.message) from None
+    return render(
+        request,
+        "shares/list.html",
+        {
+            "rows": [
+                (share, listing.share_state(share), policy.can_share_package(request.user, share.package))
+                for share in shares
+            ],
+            "next_cursor": next_cursor,
+        },
     )
-    share = services.share_landing(version=version)
-    return redirect("share_page", token=share.token)
 
 
-@csrf_exempt  # harvesters POST the protocol's arguments; nothing is changed by a request
-@require_http_methods(["GET", "HEAD", "POST"])
-def oai_endpoint(request: HttpRequest) -> HttpResponse:
-    """OAI-PMH 2.0 (GET, or POST with form arguments as the protocol allows)."""
-    arguments = request.POST if request.method == "POST" else request.GET
-    base = landing_base(request)
-    body = oai.response(
-        {name: arguments.getlist(name) for name in arguments},
-        base_url=request.build_absolute_uri(reverse("oai")),
-        landing=lambda version: base + oai.landing_path(version),
-    )
-    return HttpResponse(body, content_type="text/xml; charset=utf-8")
+@login_required
+@require_POST
+def share_bulk_revoke(request: AuthenticatedRequest) -> HttpResponse:
+    """Revoke the chosen shares; those the user's role does not allow are left, and counted."""
+    tokens = request.POST.getlist("token")[:MAX_BULK]
+    shares = Share.objects.filter(policy.visible(request.user, "package"), token__in=tokens).select_related("package")
+    revoked = refused = 0
+    for share in shares:
+        if not policy.can_share_package(request.user, share.package):
+            refused += 1
+            continue
+        if not share.is_revoked:
+            services.share_revoke(share=share, actor=request.user)
+            revoked += 1
+    if revoked:
+        messages.success(request, f"Revoked {revoked} share link{'s' if revoked != 1 else ''}.")
+    if refused:
+        messages.error(request, f"{refused} share link(s) not revoked: your role in their team does not allow it.")
+    if not revoked and not refused:
+        messages.info(request, "Choose the share links to revoke.")
+    return redirect("shares_list")
