@@ -437,3 +437,12 @@ DATACITE_PREFIX = os.environ.get("DATACITE_PREFIX", "")
 DATACITE_USERNAME = os.environ.get("DATACITE_USERNAME", "")
 DATACITE_PASSWORD = os.environ.get("DATACITE_PASSWORD", "")
 DATACITE_TIMEOUT_SECONDS = float(os.environ.get("DATACITE_TIMEOUT_SECONDS", "20"))
+# packager's public origin ("https://data.example.org"): a registered DOI points at a URL on it
+# (the version's landing page, /catalog/<package>/<version>/), built where no request is at
+# hand (the registration task). Required with DATACITE_URL (system check packager.E002).
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
+# How many versions a page of the public catalog, and of an OAI-PMH list, holds.
+CATALOG_PAGE_SIZE = int(os.environ.get("CATALOG_PAGE_SIZE", "50"))
+OAI_PAGE_SIZE = int(os.environ.get("OAI_PAGE_SIZE", "100"))
+# Identify's adminEmail (OAI-PMH requires one).
+OAI_ADMIN_EMAIL = os.environ.get("OAI_ADMIN_EMAIL", "admin@localhost.localdomain")

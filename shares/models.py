@@ -54,9 +54,20 @@ class Share(models.Model):
     zip_count = models.PositiveBigIntegerField(default=0)
     resolve_count = models.PositiveBigIntegerField(default=0)
     last_accessed_at = models.DateTimeField(null=True, blank=True)
+    # The public share of a public version: its landing page (/catalog/<package>/<n>/ leads
+    # here, and a DOI registered by packager resolves there). Made on the first visit, revoked
+    # when the version is made private again (shares.services.share_landing).
+    landing = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=models.Q(landing=True, revoked_at__isnull=True),
+                name="share_one_open_landing_per_version",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.label or f"share of {self.package}"

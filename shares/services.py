@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -113,6 +113,35 @@ def share_create(
 
         jobs.job_enqueue(prepare_share_repositories, share.pk, None, base_url)
     return share
+
+
+LANDING_LABEL = "Public landing page"
+
+
+def share_landing(*, version: PackageVersion) -> Share:
+    """The open landing share of a public version, made on first need: pinned, no password,
+    no expiry. A landing share its owner revoked is replaced while the version stays public."""
+    found = Share.objects.filter(version=version, landing=True, revoked_at__isnull=True).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Share.objects.create(
+                package=version.package,
+                version=version,
+                created_by=version.package.owner,
+                label=LANDING_LABEL,
+                landing=True,
+            )
+    except IntegrityError:  # made by a concurrent first visit
+        return Share.objects.get(version=version, landing=True, revoked_at__isnull=True)
+
+
+def share_landing_follow(version: PackageVersion) -> None:
+    """A version made private: its landing share stops (the DOI's page answers 404)."""
+    if not version.public:
+        Share.objects.filter(version=version, landing=True, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        resolver.forget()
 
 
 def share_grant(share: Share) -> str:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """Every background job shares web.jobs.JobRecord: a heartbeat and an attempt count."""
 
-    dependencies = [("packager", "0011_package_catalog_keys")]
+    dependencies = [("packager", "0012_version_doi_error")]
 
     operations = [
         migrations.RenameField("packageversion", "task_started_at", "heartbeat_at"),
