@@ -18,6 +18,7 @@ from sources import clients, grants, indexing
 from sources.backends import BACKENDS, content_disposition
 from sources.backends.errors import ObjectNotFound
 from sources.backends.local import load_link
+from sources.endpoints import endpoint_shape_error
 from sources.models import Source
 from web.errors import ApplicationError
 
@@ -60,8 +61,8 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
         if backend_class.administrators_only and not trusted and not can_add_local_sources(user):
             errors["kind"] = f"Only an administrator may add a {Source.Kind(source.kind).label.lower()} as a source."
         errors.update(backend_class.validate(source.backend_config(), credentials))
-    if source.endpoint_url and not source.endpoint_url.startswith(("http://", "https://")):
-        errors["endpoint_url"] = "The endpoint must be an http:// or https:// URL."
+    if shape_error := endpoint_shape_error(source.endpoint_url):
+        errors.setdefault("endpoint_url", shape_error)
     if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
         errors["presign_ttl"] = "Choose between 60 seconds and 7 days."
     if source.reindex_every_hours is not None and not 1 <= source.reindex_every_hours <= 24 * 365:
