@@ -36,6 +36,7 @@ EDITABLE_FIELDS = (
     "addressing_style",
     "local_path",
     "presign_ttl",
+    "max_presign_ttl",
     "reindex_every_hours",
 )
 
@@ -65,6 +66,8 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
         errors.setdefault("endpoint_url", shape_error)
     if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
         errors["presign_ttl"] = "Choose between 60 seconds and 7 days."
+    if source.max_presign_ttl is not None and not source.presign_ttl <= source.max_presign_ttl <= 7 * 24 * 3600:
+        errors["max_presign_ttl"] = "Choose between the download link lifetime and 7 days, or leave empty."
     if source.reindex_every_hours is not None and not 1 <= source.reindex_every_hours <= 24 * 365:
         errors["reindex_every_hours"] = "Choose between 1 hour and a year, or leave empty for never."
     if (
@@ -84,6 +87,8 @@ def source_check(*, source: Source) -> None:
 def _assign(source: Source, fields: dict[str, Any]) -> None:
     if "reindex_every_hours" in fields:
         source.reindex_every_hours = fields["reindex_every_hours"] or None  # empty or 0: never
+    if "max_presign_ttl" in fields:
+        source.max_presign_ttl = fields["max_presign_ttl"] or None  # empty: presign_ttl
     for name in EDITABLE_FIELDS:
         if name in fields and fields[name] is not None:
             value = fields[name]

@@ -49,7 +49,7 @@ def _direct_list(request: HttpRequest, share: Share, version: PackageVersion, ki
     """direct.txt / direct.tsv: freshly signed storage URLs for clients that cannot come back."""
     try:
         expires_in = direct.parse_expires_in(request.GET.get("expires_in"))
-        signers = direct.signers_for(version, expires_in, grant=services.share_grant(share))
+        signers = direct.signers_for(version, expires_in, grant=services.share_grant(share), not_after=share.expires_at)
     except direct.DirectListError as error:
         return no_store(text(error.message + "\n", status=400))
     except StorageError as error:
