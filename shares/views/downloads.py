@@ -97,4 +97,6 @@ def share_manifest(request: HttpRequest, share: Share, version: PackageVersion) 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
 def share_datapackage(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
+    if request.method == "GET":
+        services.share_record(share=share, kind=ShareEvent.Kind.DATAPACKAGE, ip_address=client_ip(request))
     return _sized(request, exports.datapackage_json(version, links(request, share)), "application/json")

@@ -82,6 +82,8 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         return no_store(refused)
     if found.source is None:
         # Text files are kept by packager itself: small, served as they are.
+        if request.method == "GET":
+            access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.TEXT, path=entry["path"])
         with default_storage.open(entry["text_name"], "rb") as handle:
             return no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
     method = "HEAD" if request.method == "HEAD" else "GET"
