@@ -66,6 +66,12 @@ SECRET_KEY = secret_key()
 # Old keys stay here while sessions, signed links and stored credentials move to the new key.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# packager's public origin ("https://data.example.org"), which every link handed out names
+# (share links, urls.txt, pointer files, the git repositories). Never taken from a request
+# header: needed when DEBUG is off and ALLOWED_HOSTS names more than one host besides the
+# loopback names (web.checks refuses to start otherwise). With one allowed host it is
+# that host, with https when SECURE_COOKIES is set.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Behind a reverse proxy (nginx, a load balancer) that sets X-Forwarded-Host, -Proto and
 # -For: links in urls.txt and the ZIP use the public host and scheme, and password

@@ -13,7 +13,7 @@ from ninja.responses import Status
 from packager.models import Package
 from shares import services
 from shares.models import Share
-from web.http import api_user
+from web.http import api_user, public_url
 
 router = Router(tags=["shares"])
 
@@ -46,7 +46,7 @@ class ShareOut(Schema):
 def share_out(request: HttpRequest, share: Share) -> dict[str, Any]:
     return {
         "token": share.token,
-        "url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
+        "url": public_url(request, reverse("share_page", kwargs={"token": share.token})),
         "label": share.label,
         "has_password": share.has_password,
         "expires_at": share.expires_at,

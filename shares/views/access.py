@@ -18,7 +18,7 @@ from packager.paths import reserved_message
 from shares import services
 from shares.models import Share
 from sources.backends.errors import StorageError
-from web.http import client_ip
+from web.http import client_ip, public_url
 
 SESSION_KEY = "unlocked_shares"
 
@@ -149,7 +149,7 @@ def download_version(request: HttpRequest, token: str) -> tuple[Share, PackageVe
 
 
 def links(request: HttpRequest, share: Share) -> exports.ShareLinks:
-    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+    share_url = public_url(request, reverse("share_page", kwargs={"token": share.token}))
     return exports.ShareLinks(share_url=share_url, has_password=share.has_password)
 
 
@@ -158,8 +158,8 @@ def text(body: str, *, status: int = 200) -> HttpResponse:
 
 
 def site_base(request: HttpRequest) -> str:
-    """packager's own origin as the client reached it ("https://host"), for absolute links."""
-    return request.build_absolute_uri("/")[:-1]
+    """packager's public origin ("https://host"), for absolute links (web.http.public_url)."""
+    return public_url(request, "")
 
 
 def serves_version(

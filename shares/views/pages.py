@@ -31,7 +31,7 @@ from shares.views.access import (
 )
 from sources.previews import Preview, object_preview
 from web.cursors import InvalidCursor
-from web.http import allow_image_origin, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
+from web.http import allow_image_origin, allow_storage_images, breadcrumbs, client_ip, path_url_prefix, public_url
 from web.paths import folder_of
 
 
@@ -78,7 +78,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         raise Http404("No such folder")
     if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
-    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+    share_url = public_url(request, reverse("share_page", kwargs={"token": share.token}))
     owner_viewing = is_owner(request, share)
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""

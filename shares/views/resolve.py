@@ -12,6 +12,7 @@ from shares import access_log, resolver, services
 from shares.models import ShareEvent
 from shares.views.access import challenge, get_share, gone, is_unlocked, no_store, not_published, storage_failure, text
 from sources.backends.errors import StorageError
+from web.http import public_url
 from web.paths import name_of
 from web.ranges import range_is_unsatisfiable
 
@@ -106,7 +107,7 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.RESOLVE, path=entry["path"])
     response = HttpResponse(status=307)
     # Storage URLs are absolute; a local folder's signed link is packager's own path.
-    response["Location"] = request.build_absolute_uri(url) if url.startswith("/") else url
+    response["Location"] = public_url(request, url) if url.startswith("/") else url
     return no_store(response)
 
 
