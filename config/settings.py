@@ -330,6 +330,9 @@ SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
 SHARE_EVENT_RETENTION = dt.timedelta(days=float(os.environ.get("SHARE_EVENT_RETENTION_DAYS", "90")))
 SHARE_UNLOCK_SHARE_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_SHARE_ATTEMPTS", "50"))
 SHARE_UNLOCK_SHARE_WINDOW = int(os.environ.get("SHARE_UNLOCK_SHARE_WINDOW", "3600"))
+# A client that gave a share's right password is trusted this long: others' guessing,
+# which locks the share for everyone else, never locks it out (see shares.services.share_unlock).
+SHARE_UNLOCK_TRUST_SECONDS = int(os.environ.get("SHARE_UNLOCK_TRUST_SECONDS", str(30 * 24 * 3600)))
 # Wrong passwords allowed per account, and per client, per window, at every login form.
 LOGIN_ATTEMPTS = int(os.environ.get("LOGIN_ATTEMPTS", "10"))
 LOGIN_WINDOW = int(os.environ.get("LOGIN_WINDOW", "900"))
