@@ -10,7 +10,7 @@ from packager.exports import direct
 from packager.models import PackageVersion
 from shares import access_log, services
 from shares.models import Share, ShareEvent
-from shares.views.access import links, no_store, serves_version, site_base, storage_failure, text
+from shares.views.access import limited, links, no_store, serves_version, site_base, storage_failure, text
 from sources.backends.errors import StorageError
 from web.http import client_ip
 
@@ -28,6 +28,7 @@ def _sized(request: HttpRequest, export: exports.Export, content_type: str) -> H
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_download_zip(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     archive = exports.download_zip(version, share.package, links(request, share))
     if request.method == "GET":
@@ -39,6 +40,7 @@ def share_download_zip(request: HttpRequest, share: Share, version: PackageVersi
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_urls(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
@@ -75,18 +77,21 @@ def _direct_list(request: HttpRequest, share: Share, version: PackageVersion, ki
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_direct_txt(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     return _direct_list(request, share, version, "txt")
 
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_direct_tsv(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     return _direct_list(request, share, version, "tsv")
 
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_manifest(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
@@ -96,6 +101,7 @@ def share_manifest(request: HttpRequest, share: Share, version: PackageVersion) 
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_datapackage(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.DATAPACKAGE, ip_address=client_ip(request))
