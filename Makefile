@@ -13,14 +13,16 @@ $(VENV)/bin/python:
 	$(VENV)/bin/pip install --quiet --upgrade pip
 
 # Dependencies come from the lock files (exact versions, every file's hash: `make lock`
-# writes them from pyproject.toml); packager itself is installed on top, without deps.
+# writes them from pyproject.toml); packager itself is installed on top, without deps. The lock
+# files are complete, so pip installs them as they are (--no-deps): cffconvert's own metadata
+# still asks for jsonschema<4, which the lock overrides (pyproject's [tool.uv]) and its tests pass on.
 $(VENV)/.installed: requirements/runtime.txt pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/runtime.txt
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/runtime.txt
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-test: requirements/test.txt $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/test.txt
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/test.txt
 	touch $@
 
 # Re-resolve the lock files from pyproject.toml: for Python 3.11 on every platform (the

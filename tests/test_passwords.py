@@ -88,6 +88,9 @@ def test_guessing_from_many_addresses_never_locks_out_a_collaborator(
     assert fetch_with_password(locked_share, RIGHT, "198.51.100.20") == 200
     cache.clear()
     assert fetch_with_password(locked_share, RIGHT, "198.51.100.20") == 200
+    # The key link asks for no password, so no limit ever applies to it.
+    key_link = f"/s/{locked_share.token}/k/{locked_share.link_key}/urls.txt"
+    assert Client().get(key_link, REMOTE_ADDR="192.0.2.77").status_code == 200
     # Their address's own limit still holds: it is no way around the share's budget.
     for _ in range(settings.SHARE_UNLOCK_ATTEMPTS):
         assert fetch_with_password(locked_share, "guess", "198.51.100.20") == 401
