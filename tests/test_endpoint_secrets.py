@@ -57,7 +57,7 @@ def test_a_sas_saved_in_an_account_url_before_moves_into_the_credentials(owner: 
 
     from sources.models import Source
 
-    migration = importlib.import_module("sources.migrations.0006_endpoint_secrets_moved_to_credentials")
+    migration = importlib.import_module("sources.migrations.0007_endpoint_secrets_moved_to_credentials")
     azure = Source.objects.create(
         owner=owner, name="a", kind="azure", bucket="c", endpoint_url=f"https://acct.blob.core.windows.net/?{SAS}"
     )

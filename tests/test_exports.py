@@ -125,6 +125,7 @@ def test_it_writes_the_zip_byte_for_byte_as_zipstream_ng_does(
     assert f"http://testserver/s/{share.token}/" in guide and "wget -c -x -nH --cut-dirs=3 -i urls.txt" in guide
 
 
+@pytest.mark.slow
 def test_a_zip_of_more_than_65535_files_is_zip64_like_zipstream_ngs(
     client: Any, share: Share, package: Package, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -300,6 +301,7 @@ def test_the_resolver_answers_416_past_the_end_and_409_for_drift(client: Any, sh
     assert missing.status_code == 409 and "is gone from storage" in missing.content.decode()
 
 
+@pytest.mark.system
 def test_wget_fetches_everything_and_a_second_run_ends_at_once(
     live_server: Any, share: Share, wget: str, tmp_path: Path
 ) -> None:
@@ -331,6 +333,7 @@ def test_wget_fetches_everything_and_a_second_run_ends_at_once(
     assert top.stdout.split()[0] == share.package.latest_version.top_hash
 
 
+@pytest.mark.system
 def test_frictionless_validates_the_data_package(live_server: Any, share: Share, tmp_path: Path) -> None:
     frictionless = shutil.which("frictionless") or str(Path(__import__("sys").executable).parent / "frictionless")
     url = f"{live_server.url}/s/{share.token}/datapackage.json"

@@ -28,6 +28,6 @@ def move_endpoint_secrets(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("sources", "0005_index_resume")]
+    dependencies = [("sources", "0006_source_team")]
 
     operations = [migrations.RunPython(move_endpoint_secrets, migrations.RunPython.noop)]

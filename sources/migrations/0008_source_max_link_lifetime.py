@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sources', '0006_endpoint_secrets_moved_to_credentials'),
+        ('sources', '0007_endpoint_secrets_moved_to_credentials'),
     ]
 
     operations = [
