@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shares', '0005_key_links_and_repository_base'),
+        ('shares', '0006_share_landing'),
     ]
 
     operations = [
