@@ -30,7 +30,8 @@ from tests.test_tasks_worker import start_worker, stop_worker
 pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "two nodes one secret"
-OBJECTS = {f"runs/part-{index:02d}.bin": bytes([index]) * (512 * 1024 + index) for index in range(24)}
+# Enough bytes that checksumming them one at a time lasts a while: the kill lands mid-way.
+OBJECTS = {f"runs/part-{index:02d}.bin": bytes([index]) * (2 * 1024 * 1024 + index) for index in range(40)}
 JOB_SETTINGS = {
     "JOB_SWEEP_SECONDS": "0.5",
     "PUBLISH_HEARTBEAT_SECONDS": "0.2",
@@ -45,7 +46,7 @@ def wait_for(what: str, condition: Callable[[], Any], timeout: float = 60) -> An
         if value:
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +65,9 @@ def cluster(redis_server: RedisServer, tmp_path_factory: Any) -> Iterator[dict[s
         "CELERY_BROKER_URL": redis_server.url,
         "RESOLVE_CACHE_SECONDS": "1",
         "ACCESS_LOG_FLUSH_SECONDS": "0.5",
+        # The load comes from one address: the per-client download budget is not under test.
+        "DOWNLOAD_LIMIT_PER_CLIENT": "1000000",
+        "DOWNLOAD_LIMIT_PER_SHARE": "1000000",
         **JOB_SETTINGS,
     }
     environment = node_environment(tmp_path, **shared)

@@ -144,21 +144,25 @@ def test_with_redis_stopped_mid_run_pages_downloads_and_previews_keep_working(
         wrong: list[int] = []
 
         def run_round(phase: str) -> float:
-            started = time.monotonic()
+            """The slowest answer without a password (a password costs its hash, by design)."""
+            slowest = 0.0
             for name, path, password, status, content in calls:
+                started = time.monotonic()
                 answer, body, _ = node.request("GET", path, password=password)
+                if not password:
+                    slowest = max(slowest, time.monotonic() - started)
                 assert answer == status, (phase, name, answer, body[:500], node.tail())
                 assert content in body, (phase, name, body[:500])
             if len(wrong) < settings.SHARE_UNLOCK_ATTEMPTS - 1:  # the right one keeps working
                 wrong.append(node.request("GET", f"/s/{locked}/r/readings.csv", password="not the password")[0])
-            return time.monotonic() - started
+            return slowest
 
         run_round("Redis up")
         run_round("Redis up, cached")
     finally:
         redis.stop()
     slowest = max(run_round(f"Redis down, round {index}") for index in range(3))
-    assert slowest < 5, slowest  # no request waits out a timeout each time (circuit breaker)
+    assert slowest < 3, slowest  # no request waits on the missing Redis
     # The guessing limit still holds, counted in the database: the last try, then refused.
     for _ in range(2):
         wrong.append(node.request("GET", f"/s/{locked}/r/readings.csv", password="not the password")[0])
