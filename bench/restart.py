@@ -48,7 +48,7 @@ def main() -> None:
         # The load comes from one address: the per-client download budget is not measured here.
         unlimited = {"DOWNLOAD_LIMIT_PER_CLIENT": "1000000000", "DOWNLOAD_LIMIT_PER_SHARE": "1000000000"}
         environment = {**server_environment(postgres.url, work), **unlimited}
-        token = build_database(postgres.url, work, options.entries)
+        token = build_database(postgres.url, work, options.entries).split()[0]  # the open share
         nodes = [Node(f"node-{name}", work, environment, workers=options.workers).start() for name in "ab"]
         paths = [(f"/s/{token}/r/data/{index // 1000:03d}/sample%20{index:06d}.bin", 307) for index in range(0, 200, 2)]
         paths.append((f"/s/{token}/urls.txt", 200))
