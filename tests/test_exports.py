@@ -29,6 +29,7 @@ from zipstream import ZipStream
 
 from packager import citation, exports, versions
 from packager import services as packages
+from packager.exports import datapackage
 from packager.exports import zip as zip_export
 from packager.models import Package, PackageVersion, VersionEntry
 from shares import services
@@ -470,6 +471,15 @@ def test_frictionless_validates_every_kind_of_file(owner: Any, live_server: Any,
         resources["data/table.parquet"]["hash"] = "sha256:" + "0" * 64
         tampered = frictionless.validate(descriptor)
         assert tampered.flatten(["type"]) == [["hash-count"]]
+
+
+def test_resource_names_match_the_pattern_and_never_collide() -> None:
+    renamed = datapackage.frictionless_name("A b")
+    paths = ["A b", "a-b", renamed, "README.md", "readme.md", "Größe/ünï.csv", "\u212a.csv", "k.csv", "日本", "-"]
+    names = [datapackage.frictionless_name(path) for path in paths]
+    assert len(set(names)) == len(paths)
+    assert all(re.fullmatch(r"[-a-z0-9._/]+", name) for name in names)
+    assert names[1] == "a-b" and names[4] == "readme.md"
 
 
 def test_a_version_published_before_the_exports_existed_gets_them_on_first_download(
