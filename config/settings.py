@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",  # its Swagger UI files, served locally
+    "teams",
     "sources",
     "packager",
     "shares",
@@ -171,6 +172,17 @@ AUTHENTICATION_BACKENDS = ["packager.auth.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "packages"
 LOGOUT_REDIRECT_URL = "login"
+
+# Team invitations go by email: printed on the console unless an SMTP server is configured
+# (EMAIL_HOST etc., Django's own settings); the tests read Django's outbox.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "packager@localhost")
+INVITATION_MAX_AGE = dt.timedelta(days=int(os.environ.get("INVITATION_MAX_AGE_DAYS", "14")))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -41,6 +41,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("sources.urls")),
     path("", include("shares.urls")),
+    path("", include("teams.urls")),
 ]
 
 handler404 = "web.error_pages.not_found"

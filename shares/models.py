@@ -92,9 +92,9 @@ class Share(models.Model):
 
     @property
     def is_open(self) -> bool:
-        """Its links work: neither revoked nor expired, and its owner's account is still
-        active. (The resolver asks the same in SQL: open_sql.)"""
-        return self.is_active and self.package.owner.is_active
+        """Its links work: neither revoked nor expired, and the package is a team's or its
+        owner's account is still active. (The resolver asks the same in SQL: open_sql.)"""
+        return self.is_active and (self.package.team_id is not None or self.package.owner.is_active)
 
     def check_password(self, raw_password: str) -> bool:
         return self.has_password and check_password(raw_password, self.password_hash)
@@ -216,10 +216,11 @@ class ShareRepository(models.Model):
         return self.state == self.State.READY
 
 
-def open_sql(share: str, owner: str) -> str:
-    """Share.is_open as an SQL condition on the aliases of a share row and its package's
-    owner row, for the resolver's one-query lookup; binds one parameter: now."""
+def open_sql(share: str, owner: str, package: str) -> str:
+    """Share.is_open as an SQL condition on the aliases of a share row, its package's
+    owner row and its package row, for the resolver's one-query lookup; binds one
+    parameter: now."""
     return (
         f"({share}.revoked_at IS NULL AND ({share}.expires_at IS NULL OR {share}.expires_at > %s)"
-        f" AND {owner}.is_active)"
+        f" AND ({package}.team_id IS NOT NULL OR {owner}.is_active))"
     )

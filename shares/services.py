@@ -23,6 +23,7 @@ from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares import access_log, resolver
 from shares.models import Share, ShareEvent, ShareRepository, key_marker
+from teams.audit import audit_record
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,17 @@ def share_create(
         label=label.strip()[:100],
         repository_base_url=base_url,
     )
+    # Whether a password is set, never the password.
+    audit_record(
+        actor=created_by,
+        action="share.create",
+        package=package,
+        detail={
+            "share": share.token[:8],
+            "version": share.version.number if share.version else "latest",
+            "password": bool(password),
+        },
+    )
     if base_url:
         from shares.tasks import prepare_share_repositories
 
@@ -115,8 +127,10 @@ def share_grant_stands(share_id: str) -> bool:
     return share is not None and share.is_open
 
 
-def share_revoke(*, share: Share) -> None:
-    Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def share_revoke(*, share: Share, actor: Any = None) -> None:
+    revoked = Share.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked:
+        audit_record(actor=actor, action="share.revoke", package=share.package, detail={"share": share.token[:8]})
     resolver.forget()
     share.refresh_from_db(fields=["revoked_at"])
 

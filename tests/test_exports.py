@@ -131,6 +131,7 @@ def test_it_writes_the_zip_byte_for_byte_as_zipstream_ng_does(
     assert f"http://testserver/s/{share.token}/" in guide and "wget -c -x -nH --cut-dirs=3 -i urls.txt" in guide
 
 
+@pytest.mark.slow
 def test_a_zip_of_more_than_65535_files_is_zip64_like_zipstream_ngs(
     client: Any, share: Share, package: Package, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -306,6 +307,7 @@ def test_the_resolver_answers_416_past_the_end_and_409_for_drift(client: Any, sh
     assert missing.status_code == 409 and "is gone from storage" in missing.content.decode()
 
 
+@pytest.mark.system
 def test_wget_fetches_everything_and_a_second_run_ends_at_once(
     live_server: Any, share: Share, wget: str, tmp_path: Path
 ) -> None:
@@ -390,6 +392,7 @@ TEXTS = {
 }
 
 
+@pytest.mark.system
 def test_frictionless_validates_every_kind_of_file(owner: Any, live_server: Any, tmp_path: Path) -> None:
     """Through an open share and a password share's key link, with the CLI and the Python API:
     frictionless fetches every file through the resolver's 307 and checks its size and hash,

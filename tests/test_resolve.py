@@ -25,7 +25,7 @@ from tests.conftest import AzureServer, S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
 from tests.servers import GunicornServer, database_url
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 FILES = {"a.csv": b"a,b\n1,2\n", "b #1.bin": b"\x00" * 300, "c d+e ü.txt": b"hello"}
 
@@ -74,6 +74,22 @@ def test_it_resolves_get_and_head_in_one_query_without_a_session(
     head = client.head(resolve_url(share, "data/a.csv"))["Location"]
     get = client.get(resolve_url(share, "data/a.csv"))["Location"]
     assert head.split("X-Amz-Signature=")[1] != get.split("X-Amz-Signature=")[1]  # HEAD signed for HEAD
+
+
+def test_it_frames_every_answer_so_connections_stay_open(client: Any, owner: Any, s3_package: Package) -> None:
+    # A 307 without Content-Length (or chunking) ends its connection: wget -i urls.txt would
+    # connect again for every file. Open shares are answered by the fast lane, which skips
+    # CommonMiddleware; password shares go through it.
+    open_share = services.share_create(package=s3_package, created_by=owner)
+    locked = services.share_create(package=s3_package, created_by=owner, password="framing pass")
+    authorization = "Basic " + base64.b64encode(b"x:framing pass").decode()
+    for share, headers in ((open_share, {}), (locked, {"Authorization": authorization})):
+        for method in ("get", "head"):
+            response = getattr(client, method)(resolve_url(share, "data/a.csv"), headers=headers)
+            assert response.status_code == 307 and response["Content-Length"] == "0"
+        missing = client.get(resolve_url(share, "data/missing.csv"), headers=headers)
+        assert missing.status_code == 404 and missing["Content-Length"] == str(len(missing.content))
+    assert client.get(resolve_url(locked, "data/a.csv"))["Content-Length"] != ""  # the 401 too
 
 
 def test_it_answers_refusals_in_one_query(
@@ -198,6 +214,7 @@ def test_the_access_log_writes_in_batches_and_keeps_failed_unlocks(
     assert failures.count() == 3 and {event.ip_address for event in failures} == {"127.0.0.1"}
 
 
+@pytest.mark.system
 @pytest.mark.django_db(transaction=True)
 def test_a_graceful_restart_of_gunicorn_loses_no_count(owner: Any, tmp_path: Path) -> None:
     write_files(tmp_path / "data", {"one.txt": b"1", "two.txt": b"22"})

@@ -20,6 +20,7 @@ from packager.paths import reserved_message
 from shares import services
 from shares.models import Share
 from sources.backends.errors import StorageError
+from teams import policy
 from web.http import client_ip
 
 SESSION_KEY = "unlocked_shares"
@@ -61,7 +62,8 @@ def key_link_url(request: HttpRequest, share: Share) -> str | None:
 
 
 def is_owner(request: HttpRequest, share: Share) -> bool:
-    return request.user.is_authenticated and request.user.pk == share.package.owner_id
+    """The signed-in user may see the package anyway: its owner, or a member of its team."""
+    return policy.can_view_package(request.user, share.package)
 
 
 def basic_auth_password(request: HttpRequest) -> str | None:

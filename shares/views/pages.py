@@ -108,6 +108,8 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "is_owner": owner_viewing,
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if owner_viewing else None,
         "repositories": _repository_recipes(request, share, version, share_url),
+        # A password share's recipes use its key link: most clients would send the password on to storage.
+        "recipes": howto.client_recipes(link=key_link_url(request, share) or share_url, folder=package.slug),
         **_cite_this(request, share, version, share_url),
     }
     response = render(request, "shares/page.html", context)

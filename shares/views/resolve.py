@@ -187,11 +187,11 @@ def _index_lines(version: PackageVersion, folder: str) -> Iterator[bytes]:
     folders = version.folders.filter(parent=folder).order_by("path").values_list("path", flat=True)
     for path in folders.iterator(chunk_size=2000):
         name = name_of(path)
-        yield f'<li><a href="./{quote(name, safe="")}/">{escape(name)}/</a></li>\n'.encode()
+        yield f'<li><a href="{quote(name, safe="")}/">{escape(name)}/</a></li>\n'.encode()
     files = version.entries.filter(parent=folder).order_by("path").values_list("path", "size")
     for path, size in files.iterator(chunk_size=2000):
         name = name_of(path)
-        yield f'<li><a href="./{quote(name, safe="")}">{escape(name)}</a> {size}</li>\n'.encode()
+        yield f'<li><a href="{quote(name, safe="")}">{escape(name)}</a> {size}</li>\n'.encode()
     yield b"</ul>\n</body></html>\n"
 
 
