@@ -398,6 +398,7 @@ def test_frictionless_validates_every_kind_of_file(owner: Any, live_server: Any,
     frictionless fetches every file through the resolver's 307 and checks its size and hash,
     parses the tables and nothing else, and finds the whole package valid."""
     import frictionless
+    import requests
 
     write_files(tmp_path / "data", KINDS)
     source = make_local_source(owner, tmp_path / "data")
@@ -468,12 +469,15 @@ def test_frictionless_validates_every_kind_of_file(owner: Any, live_server: Any,
         assert tasks[resources["data/table.csv"]["name"]]["stats"]["rows"] == 2
         assert tasks[resources["data/Tabellen/Größe ünï.CSV"]["name"]]["stats"]["fields"] == 2
 
-        api_report = frictionless.validate(url)
-        assert api_report.valid, api_report.flatten(["type", "note"])
-        # A hash that does not match the bytes storage serves is caught: frictionless checks.
-        resources["data/table.parquet"]["hash"] = "sha256:" + "0" * 64
-        tampered = frictionless.validate(descriptor)
-        assert tampered.flatten(["type"]) == [["hash-count"]]
+        # A session of the test's own, closed at the end, so that no kept-alive connection
+        # holds a live-server thread (and its database connection) past the test.
+        with requests.Session() as session, frictionless.system.use_context(http_session=session):
+            api_report = frictionless.validate(url)
+            assert api_report.valid, api_report.flatten(["type", "note"])
+            # A hash that does not match the bytes storage serves is caught: frictionless checks.
+            resources["data/table.parquet"]["hash"] = "sha256:" + "0" * 64
+            tampered = frictionless.validate(descriptor)
+            assert tampered.flatten(["type"]) == [["hash-count"]]
 
 
 def test_resource_names_match_the_pattern_and_never_collide() -> None:
