@@ -200,6 +200,8 @@ class PackageVersion(models.Model):
     doi = models.CharField(max_length=300, blank=True)
     # "" (none registered here), "draft" or "findable": the DOI's state at DataCite.
     doi_state = models.CharField(max_length=10, blank=True)
+    # Why the last request to DataCite failed (shown to the owner), "" after a success.
+    doi_error = models.TextField(blank=True)
     public = models.BooleanField(default=False)
     # When `public` last changed: the OAI-PMH datestamp (a version made private again is
     # answered as a deleted record with this date).

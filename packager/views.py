@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from packager import catalog, citation, drift, publications, services, versions
+from packager import catalog, citation, doi, drift, publications, services, versions
 from packager.forms import (
     AddObjectsForm,
     AddSearchForm,
@@ -399,7 +399,7 @@ def _get_version(
     allowed: Callable[[Any, Any], bool] = policy.can_view_package,
 ) -> PackageVersion:
     return policy.get_for(
-        PackageVersion.objects.select_related("package"),
+        PackageVersion.objects.select_related("package__owner"),
         request.user,
         allowed,
         through="package",
@@ -452,11 +452,67 @@ def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: 
         return render(request, "packager/_version_status.html", {"version": version, "package": version.package})
     previous = versions.previous_version(version)
     diff = versions.version_diff(version, previous, limit=200) if version.is_published else None
+    metadata_changes = (
+        citation.metadata_changes(version.metadata, previous.metadata if previous else None)
+        if version.is_published
+        else []
+    )
+    landing = doi.landing_url(version, origin=request.build_absolute_uri("/")[:-1])
+    cite = citation.citation_for(version, url=landing, package=version.package)
     return render(
         request,
         "packager/version.html",
-        {"version": version, "package": version.package, "previous": previous, "diff": diff},
+        {
+            "version": version,
+            "package": version.package,
+            "previous": previous,
+            "diff": diff,
+            "cite": cite,
+            "metadata_changes": metadata_changes,
+            "doi_enabled": doi.doi_enabled(),
+            "landing": landing,
+        },
     )
+
+
+@login_required
+@require_POST
+def version_public(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    """Make the version public (listed in the catalog and OAI-PMH, landing page open) or private."""
+    version = _get_version(request, public_id, number, policy.can_edit_package)
+    public = request.POST.get("public") == "1"
+    try:
+        citation.version_public_set(version=version, public=public)
+    except citation.CitationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            "The version is public: listed in the catalog and over OAI-PMH."
+            if public
+            else "The version is private: no longer listed, and reported deleted over OAI-PMH.",
+        )
+    return redirect("version_detail", public_id=public_id, number=number)
+
+
+@login_required
+@require_POST
+def version_doi(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    """Make the version's DOI findable, or send its metadata to DataCite again."""
+    version = _get_version(request, public_id, number, policy.can_edit_package)
+    action = request.POST.get("action")
+    try:
+        if action == "findable":
+            doi.version_doi_publish(version=version)
+            messages.success(request, f"The DOI {version.doi} is findable: it resolves to the landing page.")
+        elif action == "update":
+            doi.version_doi_update(version=version)
+            messages.success(request, f"DataCite has the current metadata of {version.doi}.")
+        else:
+            messages.error(request, "Choose what to do with the DOI.")
+    except doi.DoiError as error:
+        messages.error(request, error.message)
+    return redirect("version_detail", public_id=public_id, number=number)
 
 
 @login_required
