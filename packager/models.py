@@ -167,6 +167,9 @@ class PackageVersion(models.Model):
     bytes_to_read = models.BigIntegerField(default=0)
     # Set once every object has been looked up in the checksum cache and the store, so a
     # resumed task goes straight to reading what is still missing.
+    # Every data entry pinned to its object as storage had it when the task started (not
+    # as the index saw it last), so a rerun does not pin again.
+    storage_pinned = models.BooleanField(default=False)
     store_checked = models.BooleanField(default=False)
     read_confirmed = models.BooleanField(default=False)
     awaiting_confirmation = models.BooleanField(default=False)
