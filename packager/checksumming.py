@@ -202,7 +202,7 @@ def _pin_to_storage(version: PackageVersion) -> list[dict[str, str]]:
     def pin_chunk(pool: ThreadPoolExecutor, chunk: list[VersionEntry]) -> int:
         for entry in chunk:
             if (entry.source_id or 0) not in sources:
-                sources[entry.source_id or 0] = Source.objects.get(pk=entry.source_id)
+                sources[entry.source_id or 0] = Source.objects.get(pk=entry.source_id or 0)
         moved: list[VersionEntry] = []
         futures = [(entry, pool.submit(look, entry)) for entry in chunk]
         for entry, future in futures:
