@@ -19,6 +19,7 @@ urlpatterns = [
     path("packages/<uuid:public_id>/edit/", views.package_edit, name="package_edit"),
     path("packages/<uuid:public_id>/add-jobs/", views.package_add_jobs, name="package_add_jobs"),
     path("packages/<uuid:public_id>/versions/", views.package_versions, name="package_versions"),
+    path("packages/<uuid:public_id>/changes/", views.package_changes, name="package_changes"),
     path("packages/<uuid:public_id>/versions/<int:number>/", views.version_detail, name="version_detail"),
     path("packages/<uuid:public_id>/versions/<int:number>/verify/", views.version_verify, name="version_verify"),
     path("packages/<uuid:public_id>/versions/<int:number>/confirm/", views.version_confirm, name="version_confirm"),

@@ -189,7 +189,7 @@ def _pin_to_storage(version: PackageVersion) -> list[dict[str, str]]:
     """
     failures: list[dict[str, str]] = []
     rows = (
-        VersionEntry.objects.filter(package_version=version, kind=PackageEntry.Kind.POINTER)
+        VersionEntry.objects.filter(package_version=version, kind=PackageEntry.Kind.POINTER, source__isnull=False)
         .order_by("source_id", "position")
         .only("id", "path", "source_id", "key", "etag", "version_id", "size", "last_modified", "sha256", "md5")
     )

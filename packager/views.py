@@ -371,10 +371,30 @@ def package_versions(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
         else:
             messages.success(request, f"Publishing version {version.number}: checksumming its files.")
         return redirect("package_versions", public_id=package.public_id)
-    context = {"package": package, "versions": package.versions.order_by("-number")[:100], "form": form}
+    context = {
+        "package": package,
+        "versions": package.versions.order_by("-number")[:100],
+        "form": form,
+        "nothing_to_publish": package.versions.exists() and versions.draft_changes(package, page=0).is_empty,
+    }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "packager/_versions.html", context)
     return render(request, "packager/versions.html", context)
+
+
+@login_required
+def package_changes(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Every unpublished change of the draft, a page at a time (cursor: the last path shown)."""
+    package = _get_package(request, public_id)
+    if request.htmx:  # type: ignore[attr-defined]
+        # The package page loads this after itself: its own cost stays the same whatever
+        # the package's size, and the verdict replaces the publish form when there is
+        # nothing to publish.
+        changes = versions.draft_changes(package, page=50)
+        context = {"package": package, "changes": changes, "has_versions": package.latest_version_id is not None}
+        return render(request, "packager/_unpublished.html", context)
+    changes = versions.draft_changes(package, after=request.GET.get("after", ""), page=200)
+    return render(request, "packager/changes.html", {"package": package, "changes": changes})
 
 
 @login_required
@@ -383,7 +403,8 @@ def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: 
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "packager/_version_status.html", {"version": version, "package": version.package})
     previous = versions.previous_version(version)
-    diff = versions.version_diff(version, previous, limit=200) if version.is_published else None
+    after = request.GET.get("after", "")
+    diff = versions.version_diff(version, previous, limit=0, after=after) if version.is_published else None
     return render(
         request,
         "packager/version.html",

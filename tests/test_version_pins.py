@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from packager import services as packages
+from packager import versions
 from shares import services as shares
 from sources.indexing import source_index
 from tests.conftest import S3Server
@@ -52,3 +53,43 @@ def test_an_overwritten_object_is_pinned_to_its_new_version(
         timeout=10,
     )
     assert pinned.content == b"day,temp\n1,4\n"
+
+
+def test_an_unchanged_draft_is_not_published_again(owner: Any, seaweed: S3Server, s3_bucket: str, api: Any) -> None:
+    client = seaweed.client()
+    client.put_object(Bucket=s3_bucket, Key="a.csv", Body=b"1\n")
+    source = make_source(owner, seaweed.source_fields(s3_bucket))
+    package = packages.package_create(owner=owner, name="Lake")
+    packages.package_add_objects(package=package, source=source, paths=["a.csv"])
+    assert versions.draft_changes(package).added_count == 1
+    publish(package)
+    assert versions.draft_changes(package).is_empty
+    refused = api.call("post", f"/packages/{package.public_id}/versions", {"message": "again"})
+    assert refused.status_code == 409
+    assert "Nothing to publish" in refused.json()["detail"]
+    assert package.versions.count() == 1
+
+    # Overwritten in storage: once the index has seen it, that is a change to publish.
+    client.put_object(Bucket=s3_bucket, Key="a.csv", Body=b"1\n2\n")
+    source_index(source_pk=source.pk)
+    changes = versions.draft_changes(package)
+    assert [(change["kind"], change["path"]) for change in changes.changes] == [("storage", "a.csv")]
+    assert api.call("post", f"/packages/{package.public_id}/versions", {"message": "new bytes"}).status_code == 202
+
+
+def test_the_diffs_page_through_every_change_with_a_cursor(owner: Any, owner_client: Any, tmp_path: Any) -> None:
+    package = packages.package_create(owner=owner, name="Notes")
+    for index in range(5):
+        packages.package_write_text(package=package, path=f"n{index}.txt", content="x")
+    pages = []
+    after = ""
+    while True:
+        diff = versions.draft_changes(package, after=after, page=2)
+        pages.append([change["path"] for change in diff.changes])
+        if not diff.next_after:
+            break
+        after = diff.next_after
+    assert pages == [["n0.txt", "n1.txt"], ["n2.txt", "n3.txt"], ["n4.txt"]]
+    response = owner_client.get(f"/packages/{package.public_id}/changes/", {"after": "n1.txt"})
+    assert response.status_code == 200
+    assert "n2.txt" in response.content.decode() and "n1.txt" not in response.content.decode()
