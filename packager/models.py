@@ -179,6 +179,9 @@ class PackageVersion(models.Model):
     # Drift: the last "verify" of every object against the store.
     verify_started_at = models.DateTimeField(null=True, blank=True)
     drift_checked_at = models.DateTimeField(null=True, blank=True)
+    # A verify run's progress, written about once a second while it runs.
+    verify_done = models.BigIntegerField(default=0)
+    verify_total = models.BigIntegerField(default=0)
     drift_missing = models.JSONField(default=list, blank=True)
     drift_changed = models.JSONField(default=list, blank=True)
 

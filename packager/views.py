@@ -401,7 +401,8 @@ def package_changes(request: AuthenticatedRequest, public_id: uuid.UUID) -> Http
 def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
     version = _get_version(request, public_id, number)
     if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "packager/_version_status.html", {"version": version, "package": version.package})
+        part = "_drift_check" if request.GET.get("part") == "drift" else "_version_status"
+        return render(request, f"packager/{part}.html", {"version": version, "package": version.package})
     previous = versions.previous_version(version)
     after = request.GET.get("after", "")
     diff = versions.version_diff(version, previous, limit=0, after=after) if version.is_published else None

@@ -64,3 +64,25 @@
   document.addEventListener("change", (event) => { if (event.target.id === "id_kind") showKind(); });
   document.addEventListener("DOMContentLoaded", showKind);
 })();
+
+// Times: the page says UTC; shown in the viewer's own zone, named, once this runs.
+(function () {
+  "use strict";
+  function localTimes(root) {
+    let zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (error) { zone = ""; }
+    root.querySelectorAll("time[data-local-time]").forEach((element) => {
+      const moment = new Date(element.getAttribute("datetime"));
+      if (isNaN(moment)) return;
+      const pad = (number) => String(number).padStart(2, "0");
+      const offset = -moment.getTimezoneOffset();
+      const sign = offset >= 0 ? "+" : "-";
+      const utcOffset = "UTC" + sign + pad(Math.floor(Math.abs(offset) / 60)) + ":" + pad(Math.abs(offset) % 60);
+      element.textContent = moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" + pad(moment.getDate()) +
+        " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes()) + " " + (zone ? zone + " (" + utcOffset + ")" : utcOffset);
+      element.title = moment.toISOString().replace(".000Z", "Z") + " (UTC)";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => localTimes(document));
+  document.addEventListener("htmx:afterSettle", (event) => localTimes(event.target));
+})();
