@@ -6,21 +6,23 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test lock system-test-deps lint typecheck pytest bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-preview bench-notebook bench-repos clean
+.PHONY: run test test-fast install install-test lock system-test-deps fast-test-deps lint typecheck pytest pytest-sqlite pytest-postgres bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-preview bench-notebook bench-repos clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 
 # Dependencies come from the lock files (exact versions, every file's hash: `make lock`
-# writes them from pyproject.toml); packager itself is installed on top, without deps.
+# writes them from pyproject.toml); packager itself is installed on top, without deps. The lock
+# files are complete, so pip installs them as they are (--no-deps): cffconvert's own metadata
+# still asks for jsonschema<4, which the lock overrides (pyproject's [tool.uv]) and its tests pass on.
 $(VENV)/.installed: requirements/runtime.txt pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/runtime.txt
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/runtime.txt
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-test: requirements/test.txt $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/test.txt
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/test.txt
 	touch $@
 
 # Re-resolve the lock files from pyproject.toml: for Python 3.11 on every platform (the
@@ -84,21 +86,41 @@ run: install var/secret-key
 	  $(VENV)/bin/gunicorn config.wsgi --config config/gunicorn.py --bind 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports
+	$(call timed,lint,$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports)
 
 # django-stubs loads the settings, which want a secret key; mypy signs nothing with it.
 typecheck: $(VENV)/.installed-test
-	SECRET_KEY=$${SECRET_KEY:-mypy-only-not-a-secret} $(VENV)/bin/mypy
+	$(call timed,typecheck,SECRET_KEY=$${SECRET_KEY:-mypy-only-not-a-secret} $(VENV)/bin/mypy)
 
-# The suite runs twice: on SQLite, then on a PostgreSQL server it starts and stops itself.
-pytest: install-test
-	$(PYTHON) -m pytest
-	$(PYTHON) -m pytest -p tests.postgres_plugin
+# Tests run in parallel (pytest-xdist), each worker on a database of its own; work stealing
+# keeps both cores busy to the end. Override with e.g. `make test-fast PYTEST_WORKERS=1`.
+PYTEST_WORKERS ?= auto
+PYTEST := $(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+# Runs a phase, then prints its wall time; the phase's exit status is kept.
+timed = @echo '$(2)'; SECONDS=0; $(2); status=$$?; echo "== $(1): $${SECONDS} s"; exit $$status
+
+# Two passes. SQLite: every test but the system tests (load, fuzzing, real command-line
+# clients, several processes, the browser). PostgreSQL, on servers the pass starts and stops
+# itself (one per worker): the system tests, run once, and the tests marked postgres, whose
+# code differs by database (search and index SQL, collation, upserts, locking, migrations).
+pytest: pytest-sqlite pytest-postgres
+
+pytest-sqlite: install-test
+	$(call timed,pytest on SQLite,$(PYTEST) -m "not system")
+
+pytest-postgres: install-test
+	$(call timed,pytest on PostgreSQL,$(PYTEST) -p tests.postgres_plugin -m "system or postgres")
 
 # pytest exits non-zero (5) when no test ran, so an empty run fails here too.
 test: install-test lint typecheck pytest
+
+# The inner loop: SQLite, in parallel, without the system and slow tests; it needs the
+# Python and npm (Azurite) dependencies and unzip, none of the clients or servers.
+test-fast: $(VENV)/.installed-test node_modules/.installed fast-test-deps
+	$(call timed,fast tests on SQLite,$(PYTEST) -m "not system and not slow")
+
+fast-test-deps:
+	@command -v unzip >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unzip >/dev/null)
 
 clean:
 	rm -rf $(VENV) .venv-bench $(CLIENTS) node_modules var staticfiles test-output

@@ -401,3 +401,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Expired and revoked shares' access logs are deleted after SHARE_EVENT_RETENTION.
     "purge-share-events": {"task": "shares.tasks.purge_share_events", "schedule": 24 * 3600.0},
 }
+
+# Citation: the publisher named in every version's citation files, and, when DATACITE_URL
+# is set, the DataCite REST API (https://api.datacite.org, or https://api.test.datacite.org)
+# where a version's DOI is registered under DATACITE_PREFIX with the repository's
+# DATACITE_USERNAME / DATACITE_PASSWORD (HTTP Basic auth).
+SITE_NAME = os.environ.get("SITE_NAME", "packager")
+DATACITE_URL = os.environ.get("DATACITE_URL", "").rstrip("/")
+DATACITE_PREFIX = os.environ.get("DATACITE_PREFIX", "")
+DATACITE_USERNAME = os.environ.get("DATACITE_USERNAME", "")
+DATACITE_PASSWORD = os.environ.get("DATACITE_PASSWORD", "")
+DATACITE_TIMEOUT_SECONDS = float(os.environ.get("DATACITE_TIMEOUT_SECONDS", "20"))

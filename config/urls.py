@@ -17,6 +17,7 @@ urlpatterns = [
     path("packages/add-search/", views.package_add_search, name="package_add_search"),
     path("packages/<uuid:public_id>/", views.package_detail, name="package_detail"),
     path("packages/<uuid:public_id>/edit/", views.package_edit, name="package_edit"),
+    path("packages/<uuid:public_id>/metadata/", views.package_metadata, name="package_metadata"),
     path("packages/<uuid:public_id>/add-jobs/", views.package_add_jobs, name="package_add_jobs"),
     path("packages/<uuid:public_id>/versions/", views.package_versions, name="package_versions"),
     path("packages/<uuid:public_id>/changes/", views.package_changes, name="package_changes"),

@@ -6,6 +6,8 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -14,7 +16,8 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from packager import drift, publications, services, versions
+from packager import citation, drift, publications, services, versions
+from packager.metadata import Metadata, MetadataInvalid, metadata_clean, metadata_of
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from sources.api import get_source, iso_datetime
 from sources.search import Search
@@ -36,6 +39,11 @@ class PackageIn(Schema):
 class PackagePatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     description: str | None = Field(None, max_length=100_000)
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description="Replaces the whole citation metadata object (the fields of PackageOut.metadata); "
+        "an invalid field answers 422 naming it under `fields`.",
+    )
 
 
 class PackageOut(Schema):
@@ -47,6 +55,7 @@ class PackageOut(Schema):
     total_size: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    metadata: Metadata
 
 
 class EntryOut(Schema):
@@ -179,6 +188,7 @@ def package_out(package: Package) -> dict[str, Any]:
         "total_size": whole.size if whole else 0,
         "created_at": package.created_at,
         "updated_at": package.updated_at,
+        "metadata": metadata_of(package.metadata),
     }
 
 
@@ -216,11 +226,22 @@ def read_package(request: HttpRequest, package_id: uuid.UUID) -> dict[str, Any]:
     return package_out(get_package(request, package_id))
 
 
+def field_refused(error: MetadataInvalid) -> ValidationError:
+    """A 422 naming the field (config.api answers a ValidationError with `fields`)."""
+    return ValidationError({error.field: [error.message]})
+
+
 @router.patch("/packages/{uuid:package_id}", response=PackageOut)
 def update_package(request: HttpRequest, package_id: uuid.UUID, body: PackagePatch) -> dict[str, Any]:
-    package = services.package_update(
-        package=get_package(request, package_id), name=body.name, description=body.description
-    )
+    package = get_package(request, package_id)
+    try:
+        cleaned = metadata_clean(body.metadata) if body.metadata is not None else None
+    except MetadataInvalid as error:
+        raise field_refused(error) from None
+    with transaction.atomic():
+        package = services.package_update(package=package, name=body.name, description=body.description)
+        if cleaned is not None:
+            package = citation.package_metadata_set(package=package, metadata=cleaned)
     return package_out(package)
 
 
@@ -381,6 +402,9 @@ class VersionOut(Schema):
     created_at: dt.datetime
     published_at: dt.datetime | None
     drift: Drift
+    metadata: Metadata = Field(description="The citation metadata as it was when the version was published.")
+    doi: str | None = Field(description="Bare, e.g. 10.5072/x.1.")
+    public: bool = Field(description="Listed in the public catalog and OAI-PMH.")
 
 
 class DiffEntry(Schema):
@@ -389,9 +413,16 @@ class DiffEntry(Schema):
     previous_size: int | None = None
 
 
+class MetadataChange(Schema):
+    field: str
+    previous: Any
+    current: Any
+
+
 class DiffOut(Schema):
     number: int
     previous: int | None
+    metadata_changes: list[MetadataChange]
     added_count: int
     removed_count: int
     changed_count: int
@@ -425,6 +456,9 @@ def version_out(version: PackageVersion) -> dict[str, Any]:
             "missing": version.drift_missing,
             "changed": version.drift_changed,
         },
+        "metadata": metadata_of(version.metadata),
+        "doi": version.doi or None,
+        "public": version.public,
     }
 
 
@@ -460,7 +494,32 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
     version = get_version(request, package_id, number)
     previous = versions.previous_version(version)
     diff = versions.version_diff(version, previous)
-    return {"number": version.number, "previous": previous.number if previous else None, **diff.__dict__}
+    changes = citation.metadata_changes(version.metadata, previous.metadata if previous else None)
+    return {
+        "number": version.number,
+        "previous": previous.number if previous else None,
+        "metadata_changes": changes,
+        **diff.__dict__,
+    }
+
+
+class VersionPatch(Schema):
+    doi: str | None = Field(None, max_length=300, description='An existing DOI of this version; "" removes it.')
+    public: bool | None = Field(None, description="List the version in the public catalog and OAI-PMH, or not.")
+
+
+@router.patch("/packages/{uuid:package_id}/versions/{int:number}", response={200: VersionOut, **errors(409)})
+def update_version(request: HttpRequest, package_id: uuid.UUID, number: int, body: VersionPatch) -> dict[str, Any]:
+    """Record the version's DOI, or make it public or private (a private one is reported deleted over OAI-PMH)."""
+    version = get_version(request, package_id, number)
+    if "doi" in body.model_fields_set:
+        try:
+            version = citation.version_doi_set(version=version, doi=body.doi)
+        except MetadataInvalid as error:
+            raise field_refused(error) from None
+    if body.public is not None:
+        version = citation.version_public_set(version=version, public=body.public)
+    return version_out(version)
 
 
 @router.post("/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, **errors(409)})

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from packager import exports
+from packager import exports, published
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry, VersionFolder
 from sources import checksums, clients
 from sources.backends import ObjectInfo
@@ -435,3 +435,4 @@ def _seal(version: PackageVersion) -> None:
         Package.objects.filter(pk=version.package_id).filter(
             Q(latest_version__isnull=True) | Q(latest_version__number__lt=version.number)
         ).update(latest_version=version)
+        transaction.on_commit(lambda: published.version_published(version.pk))

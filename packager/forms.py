@@ -110,3 +110,79 @@ class PublishForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What changed in this version"}),
         help_text="Freezes the package as it is now. Every data file is checksummed (sha256 and md5) first.",
     )
+
+
+class MetadataForm(forms.Form):
+    """The citation metadata, one text box per field; people, funding and related identifiers
+    one per line with " | " between their parts. packager.metadata checks it (as the API)."""
+
+    title = forms.CharField(max_length=500, required=False)
+    description = forms.CharField(max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    creators = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line: name | ORCID iD | affiliation | ROR id (only the name is needed).",
+    )
+    contributors = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="As creators.")
+    license = forms.CharField(max_length=100, required=False, help_text="An SPDX id: CC-BY-4.0, CC0-1.0, MIT…")
+    keywords = forms.CharField(required=False, help_text="Separated by commas.")
+    subjects = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One per line.")
+    funding = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line: funder | funder ROR id | award number.",
+    )
+    related = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line: DOI or URL | relation (IsSupplementTo, References, IsDerivedFrom…).",
+    )
+    version_name = forms.CharField(max_length=100, required=False)
+    publication_date = forms.CharField(
+        max_length=10, required=False, help_text="YYYY-MM-DD; empty: the day of publishing."
+    )
+    language = forms.CharField(max_length=35, required=False, help_text="en, de, pt-BR…")
+    spatial_coverage = forms.CharField(max_length=500, required=False)
+    temporal_coverage = forms.CharField(max_length=50, required=False, help_text="2020 or 2020-01-01/2020-06-30")
+
+    PEOPLE = ("name", "orcid", "affiliation", "ror")
+
+    @staticmethod
+    def _rows(text: str, names: tuple[str, ...]) -> list[dict[str, str]]:
+        rows = []
+        for line in text.splitlines():
+            if line.strip():
+                values = [value.strip() for value in line.split("|")]
+                rows.append(dict(zip(names, values, strict=False)))
+        return rows
+
+    def metadata(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            **{name: data[name] for name in ("title", "description", "license", "version_name", "language")},
+            "publication_date": data["publication_date"] or None,
+            "spatial_coverage": data["spatial_coverage"],
+            "temporal_coverage": data["temporal_coverage"],
+            "creators": self._rows(data["creators"], self.PEOPLE),
+            "contributors": self._rows(data["contributors"], self.PEOPLE),
+            "keywords": [word for word in data["keywords"].split(",")],
+            "subjects": data["subjects"].splitlines(),
+            "funding": self._rows(data["funding"], ("funder", "funder_ror", "award")),
+            "related": self._rows(data["related"], ("identifier", "relation")),
+        }
+
+    @classmethod
+    def initial_from(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        def lines(rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
+            return "\n".join(" | ".join(row.get(name) or "" for name in names).rstrip(" |") for row in rows)
+
+        initial = {name: stored.get(name) or "" for name in cls.base_fields}
+        initial.update(
+            creators=lines(stored.get("creators", []), cls.PEOPLE),
+            contributors=lines(stored.get("contributors", []), cls.PEOPLE),
+            keywords=", ".join(stored.get("keywords", [])),
+            subjects="\n".join(stored.get("subjects", [])),
+            funding=lines(stored.get("funding", []), ("funder", "funder_ror", "award")),
+            related=lines(stored.get("related", []), ("identifier", "relation")),
+        )
+        return initial

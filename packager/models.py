@@ -17,6 +17,9 @@ class Package(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200)
     description = models.TextField(blank=True)
+    # Citation metadata of the draft (packager.metadata.Metadata, stored as checked);
+    # each version keeps a copy.
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The newest published version, kept here so that a share following "latest" finds its
@@ -190,9 +193,21 @@ class PackageVersion(models.Model):
     # The ids of the sources its entries point into, noted when it is sealed.
     source_ids = models.JSONField(default=list, blank=True)
 
+    # Citation: the package's metadata as it was when this version was published, its DOI
+    # (bare, "10.5072/x.1"), and whether it is listed in the public catalog and OAI-PMH.
+    metadata = models.JSONField(default=dict, blank=True)
+    doi = models.CharField(max_length=300, blank=True)
+    # "" (none registered here), "draft" or "findable": the DOI's state at DataCite.
+    doi_state = models.CharField(max_length=10, blank=True)
+    public = models.BooleanField(default=False)
+    # When `public` last changed: the OAI-PMH datestamp (a version made private again is
+    # answered as a deleted record with this date).
+    public_changed_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-number"]
         constraints = [models.UniqueConstraint(fields=["package", "number"], name="version_number_unique")]
+        indexes = [models.Index(fields=["public_changed_at", "id"], name="version_catalog_changes")]
 
     def __str__(self) -> str:
         return f"{self.package} v{self.number}"

@@ -56,7 +56,7 @@ def _snapshot(version: PackageVersion) -> None:
 def package_publish(*, package: Package, message: str = "", created_by: Any = None) -> PackageVersion:
     """Freeze the draft into the next version and enqueue its checksumming."""
     # The package row is locked so that two publishes never take the same number.
-    Package.objects.select_for_update().filter(pk=package.pk).first()
+    locked = Package.objects.select_for_update().filter(pk=package.pk).first()
     totals = package.entries.aggregate(count=Count("id"), files=Count("id", filter=Q(kind="pointer")), size=Sum("size"))
     if not totals["count"]:
         raise VersionError("This package is empty: add files before publishing a version.")
@@ -80,6 +80,8 @@ def package_publish(*, package: Package, message: str = "", created_by: Any = No
         file_count=totals["files"],
         total_size=totals["size"] or 0,
         progress_total=totals["files"],
+        # The citation metadata is frozen with the entries.
+        metadata=locked.metadata if locked else package.metadata,
     )
     _snapshot(version)
     from packager import tasks

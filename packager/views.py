@@ -15,11 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from packager import drift, publications, services, versions
+from packager import citation, drift, publications, services, versions
 from packager.forms import (
     AddObjectsForm,
     AddSearchForm,
     ApiTokenForm,
+    MetadataForm,
     MoveForm,
     PackageForm,
     PublicationForm,
@@ -27,6 +28,7 @@ from packager.forms import (
     TextEntryForm,
     UploadForm,
 )
+from packager.metadata import MetadataInvalid
 from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, PackageVersion
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html_cached, render_text_cached
@@ -131,6 +133,27 @@ def package_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
     else:
         messages.error(request, "Give the package a name.")
     return redirect(_package_url(package))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def package_metadata(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The citation metadata of the draft; the next version published keeps it."""
+    package = _get_package(request, public_id)
+    form = MetadataForm(request.POST or None, initial=MetadataForm.initial_from(package.metadata))
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            citation.package_metadata_set(package=package, metadata=form.metadata())
+        except MetadataInvalid as error:
+            field = error.field.split(".")[0]
+            form.add_error(field if field in form.fields else None, f"{error.field}: {error.message}")
+        else:
+            messages.success(request, "Metadata saved: the next version you publish carries it.")
+            return redirect("package_metadata", public_id=package.public_id)
+    if request.method == "POST":
+        status = 422
+    return render(request, "packager/metadata.html", {"package": package, "form": form}, status=status)
 
 
 @login_required

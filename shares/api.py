@@ -13,6 +13,7 @@ from ninja.responses import Status
 from packager.models import Package
 from shares import services
 from shares.models import Share
+from shares.views.access import key_link_url, site_base
 from web.http import api_user
 
 router = Router(tags=["shares"])
@@ -32,6 +33,10 @@ class ShareOut(Schema):
     url: str
     label: str
     has_password: bool
+    key_link: str | None = Field(
+        description="For a password share: the link under which everything works with no password "
+        "(whoever has it needs none; a new password ends it). null for a share without a password."
+    )
     expires_at: dt.datetime | None
     revoked: bool
     active: bool
@@ -49,6 +54,7 @@ def share_out(request: HttpRequest, share: Share) -> dict[str, Any]:
         "url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
         "label": share.label,
         "has_password": share.has_password,
+        "key_link": key_link_url(request, share),
         "expires_at": share.expires_at,
         "revoked": share.is_revoked,
         "active": share.is_active,
@@ -78,6 +84,7 @@ def create_share(request: HttpRequest, package_id: uuid.UUID, body: ShareIn) -> 
         expires_at=body.expires_at,
         label=body.label or "",
         version=body.version,
+        base_url=site_base(request),
     )
     return Status(201, share_out(request, share))
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import uuid
@@ -8,12 +9,29 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from packager.models import Package, PackageVersion
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def share_link_key(*, share_id: int, token: str, password_hash: str) -> str:
+    """The secret of a password share's key link (/s/<token>/k/<key>/), "" for a share
+    without a password: an HMAC-SHA256 keyed from SECRET_KEY over the share and its current
+    password hash, so a new password (or a new SECRET_KEY) ends every key link given out."""
+    if not password_hash:
+        return ""
+    message = f"{share_id}:{token}:{password_hash}"
+    digest = salted_hmac("packager.shares.key_link", message, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def key_marker(key: str) -> str:
+    """What a row may keep to name the key a built file holds, without holding the key."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32] if key else ""
 
 
 class Share(models.Model):
@@ -28,6 +46,9 @@ class Share(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The site address the share was created at ("" if unknown): its repositories, which
+    # hold absolute links, are built for it ahead of the first clone.
+    repository_base_url = models.CharField(max_length=500, blank=True, default="")
     view_count = models.PositiveBigIntegerField(default=0)
     zip_count = models.PositiveBigIntegerField(default=0)
     resolve_count = models.PositiveBigIntegerField(default=0)
@@ -77,6 +98,11 @@ class Share(models.Model):
 
     def check_password(self, raw_password: str) -> bool:
         return self.has_password and check_password(raw_password, self.password_hash)
+
+    @property
+    def link_key(self) -> str:
+        """The key of this share's key link, "" without a password (see share_link_key)."""
+        return share_link_key(share_id=self.pk, token=self.token, password_hash=self.password_hash)
 
     @property
     def unlock_marker(self) -> str:
@@ -165,6 +191,9 @@ class ShareRepository(models.Model):
     version = models.ForeignKey(PackageVersion, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     base_url = models.CharField(max_length=500)
+    # "" for the repository at the share's own link (a password share's asks for the
+    # password); for the one at its key link, key_marker(key): its URLs hold that key.
+    key_marker = models.CharField(max_length=32, blank=True, default="")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     storage_prefix = models.CharField(max_length=300, blank=True)
     size = models.BigIntegerField(default=0)
@@ -176,7 +205,7 @@ class ShareRepository(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["share", "version", "kind"], name="share_repository_unique"),
+            models.UniqueConstraint(fields=["share", "version", "kind", "key_marker"], name="share_repository_unique"),
         ]
 
     def __str__(self) -> str:

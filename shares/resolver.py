@@ -15,6 +15,7 @@ The resolver views (r/<path> and the content-addressed ones) share `resolve_entr
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 import time
@@ -27,9 +28,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from packager.models import Package, PackageVersion, VersionEntry
-from shares.models import Share, open_sql
+from shares.models import Share, open_sql, share_link_key
 from sources import clients
 from sources.backends import Backend
 from sources.models import Source
@@ -61,6 +63,8 @@ class Found:
     version_number: int | None
     entry: dict[str, Any] | None
     source: tuple[Any, ...] | None
+    link_key: str = ""  # the share's key link secret, "" without a password
+    published_at: dt.datetime | None = None  # when the served version was published
 
     @property
     def has_password(self) -> bool:
@@ -85,7 +89,7 @@ def _sql(match: str) -> str:
     return (
         f"SELECT s.id, s.password_hash, "  # noqa: S608
         f"{open_sql('s', 'u')}, "
-        f"p.id, p.owner_id, v.id, v.number, v.drift_checked_at, {entry_columns}, {source_columns} "
+        f"p.id, p.owner_id, v.id, v.number, v.drift_checked_at, v.published_at, {entry_columns}, {source_columns} "
         f"FROM {table(Share)} s JOIN {table(Package)} p ON p.id = s.package_id "
         f"JOIN {table(get_user_model())} u ON u.id = p.owner_id "
         f"LEFT JOIN {table(PackageVersion)} v ON v.id = COALESCE(s.version_id, p.latest_version_id) "
@@ -158,6 +162,9 @@ class _ShareState:
     version_id: int | None
     version_number: int | None
     drift_checked_at: Any
+    # The share's key link secret ("" without a password), derived once per read of the share.
+    link_key: str
+    published_at: dt.datetime | None
 
 
 # What this process read recently (see `lookup`):
@@ -253,6 +260,31 @@ def lookup(token: str, *, match: str = "path", value: str) -> Found | None:
     return _found(token, state, found_values, found_source)
 
 
+def share_state(token: str) -> tuple[bool, str] | None:
+    """(has a password, key link secret) of the share with this token, revoked or expired
+    ones included; None for an unknown token. Reads the share state `lookup` keeps (one
+    query when this process has none fresh)."""
+    lifetime = settings.RESOLVE_CACHE_SECONDS
+    now = time.monotonic()
+    cached_share = _shares.get(_bounded(token)) if lifetime > 0 else None
+    if cached_share is None or cached_share[0] <= now:
+        found = _query(token, "path", "", now + lifetime)
+        if found is None:
+            return None
+        key = share_link_key(share_id=found.share_id, token=token, password_hash=found.password_hash)
+        return found.has_password, key
+    state = cached_share[1]
+    return (bool(state.password_hash), state.link_key) if state is not None else None
+
+
+def key_link_matches(token: str, key: str) -> bool:
+    """Whether `key` is the key of the password share with this token (compared in constant
+    time), revoked or expired ones included (their views say "gone"). From the share state
+    `lookup` keeps, so a key link costs no query that its share's plain link does not."""
+    state = share_state(token)
+    return state is not None and bool(state[1]) and constant_time_compare(key, state[1])
+
+
 def _note_miss(version_id: int, position: int) -> None:
     recent = _streaks[version_id][0] if version_id in _streaks else []
     in_order = any(0 < position - earlier <= STREAK_GAP for earlier in recent)
@@ -302,7 +334,17 @@ def _found(
         version_number=state.version_number,
         entry=dict(zip(ENTRY_COLUMNS, entry_values, strict=True)) if entry_values is not None else None,
         source=source,
+        link_key=state.link_key,
+        published_at=state.published_at,
     )
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    """A datetime column as the raw cursor gave it (SQLite gives text), as an aware datetime."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
@@ -319,10 +361,22 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
                 _shares.clear()
             _shares[_bounded(token)] = (deadline, None)
         return None
-    share_id, password_hash, is_open, package_id, owner_id, version_id, version_number, stamp = row[:8]
-    state = _ShareState(share_id, password_hash, bool(is_open), package_id, owner_id, version_id, version_number, stamp)
+    share_id, password_hash, is_open, package_id, owner_id, version_id, version_number, stamp, published_at = row[:9]
+    link_key = share_link_key(share_id=share_id, token=token, password_hash=password_hash)
+    state = _ShareState(
+        share_id,
+        password_hash,
+        bool(is_open),
+        package_id,
+        owner_id,
+        version_id,
+        version_number,
+        stamp,
+        link_key,
+        _datetime(published_at),
+    )
     entry_values: tuple[Any, ...] | None
-    entry_values, source_values = _split(row[8:])
+    entry_values, source_values = _split(row[9:])
     if entry_values[0] is None:
         entry_values = source_values = None
     if lifetime_on:

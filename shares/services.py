@@ -22,7 +22,7 @@ from packager import ratelimit, versions
 from packager.exports import annex, dvc, gitrepo
 from packager.models import Package, PackageVersion
 from shares import access_log, resolver
-from shares.models import Share, ShareEvent, ShareRepository
+from shares.models import Share, ShareEvent, ShareRepository, key_marker
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,11 @@ def share_create(
     expires_at: dt.datetime | None = None,
     label: str = "",
     version: int | str | None = None,
+    base_url: str = "",
 ) -> Share:
+    """A new share link. With `base_url` (the site's address, as its links name it), its git
+    repositories are asked for once it commits, so the first `git clone` finds them built
+    (or, while its version is still being published, once that version is out)."""
     if expires_at is not None:
         if timezone.is_naive(expires_at):
             expires_at = timezone.make_aware(expires_at)
@@ -82,14 +86,20 @@ def share_create(
             raise ShareError("The expiry must be in the future.")
     if password and len(password) < MIN_PASSWORD_LENGTH:
         raise ShareError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters, or none.")
-    return Share.objects.create(
+    share = Share.objects.create(
         package=package,
         version=_pinned_version(package, version, created_by),
         created_by=created_by,
         password_hash=make_password(password) if password else "",
         expires_at=expires_at,
         label=label.strip()[:100],
+        repository_base_url=base_url,
     )
+    if base_url:
+        from shares.tasks import prepare_share_repositories
+
+        transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, None, base_url))
+    return share
 
 
 def share_grant(share: Share) -> str:
@@ -184,15 +194,21 @@ def share_events_purge() -> int:
 # Repositories -----------------------------------------------------------------------
 
 
-def share_repository_request(*, share: Share, version: PackageVersion, kind: str, base_url: str) -> ShareRepository:
+def share_repository_request(
+    *, share: Share, version: PackageVersion, kind: str, base_url: str, key_link: bool = False
+) -> ShareRepository:
     """The share's repository of `kind` for `version`; asks a worker to build it if needed.
+
+    With `key_link`, the one served under the share's key link, whose URLs hold the key
+    (one per password: a new password gets a new build).
 
     Never builds in the caller: a request answers 503 until the task is done. A build
     that has waited or run longer than SHARE_REPOSITORY_STALE_SECONDS (a lost task, a killed
     worker) or that failed that long ago is asked for again.
     """
+    marker = key_marker(share.link_key) if key_link else ""
     repository, created = ShareRepository.objects.get_or_create(
-        share=share, version=version, kind=kind, defaults={"base_url": base_url}
+        share=share, version=version, kind=kind, key_marker=marker, defaults={"base_url": base_url}
     )
     if repository.is_ready:
         return repository
@@ -219,9 +235,35 @@ def share_repositories_prepare(*, share: Share, version: PackageVersion, base_ur
         transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, version.pk, base_url))
 
 
+def shares_version_published(version_pk: int) -> None:
+    """A version is out: have the repositories of the open shares that serve it built
+    (those that follow the package's latest version, and those pinned to it), for the site
+    address each share was created at. Enqueued, never built here."""
+    from shares.tasks import prepare_share_repositories
+
+    version = PackageVersion.objects.filter(pk=version_pk, state=PackageVersion.State.PUBLISHED).first()
+    if version is None:
+        return
+    serving = (
+        Share.objects.filter(package_id=version.package_id, revoked_at__isnull=True)
+        .filter(models.Q(version__isnull=True) | models.Q(version_id=version_pk))
+        .filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()))
+        .exclude(repository_base_url="")
+        .values_list("pk", "version_id", "repository_base_url")
+    )
+    for share_pk, pinned, base_url in serving:
+        if pinned is None and version.package.latest_version_id != version_pk:
+            continue  # a later version is already the latest
+        prepare_share_repositories.delay(share_pk, version_pk, base_url)
+
+
 def _write_repository(repository: ShareRepository, directory: Path) -> None:
     share, version = repository.share, repository.version
     share_base = f"{repository.base_url}/s/{share.token}/"
+    if repository.key_marker:
+        if key_marker(share.link_key) != repository.key_marker:
+            raise ShareError("The share's password changed since this build was asked for; its key link is gone.")
+        share_base += f"k/{share.link_key}/"
     files = gitrepo.version_files(version, resolve_base=share_base + "r/")
     message = f"{version.package.name}, version {version.number}\n\n{version.message}".strip() + "\n"
     when = version.published_at or version.created_at

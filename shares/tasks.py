@@ -14,14 +14,26 @@ def build_share_repository(repository_pk: int) -> None:
 
 
 @shared_task
-def prepare_share_repositories(share_pk: int, version_pk: int, base_url: str) -> None:
-    """Request the git-annex and DVC builds of a share's version (each built once)."""
-    share = Share.objects.filter(pk=share_pk).first()
-    version = PackageVersion.objects.filter(pk=version_pk, state=PackageVersion.State.PUBLISHED).first()
-    if share is None or version is None:
+def prepare_share_repositories(share_pk: int, version_pk: int | None, base_url: str) -> None:
+    """Request the git-annex and DVC builds of a share's version (each built once), and for
+    a password share those at its key link too."""
+    share = Share.objects.select_related("version", "package__latest_version").filter(pk=share_pk).first()
+    if share is None or not share.is_active:
         return
-    for kind in ShareRepository.Kind:
-        services.share_repository_request(share=share, version=version, kind=kind, base_url=base_url)
+    # None: the version the share serves now (none yet while its first one is being published).
+    version = (
+        share.serving_version
+        if version_pk is None
+        else PackageVersion.objects.filter(pk=version_pk, state=PackageVersion.State.PUBLISHED).first()
+    )
+    if version is None:
+        return
+    # A password share's repositories at its key link too, which need no password.
+    for key_link in (False, True) if share.has_password else (False,):
+        for kind in ShareRepository.Kind:
+            services.share_repository_request(
+                share=share, version=version, kind=kind, base_url=base_url, key_link=key_link
+            )
 
 
 @shared_task

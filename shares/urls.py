@@ -2,16 +2,23 @@ from __future__ import annotations
 
 from django.urls import path
 
-from shares.views import downloads, owner, pages, repositories, resolve
+from shares.views import citation, downloads, owner, pages, repositories, resolve
 
 urlpatterns = [
     path("s/<str:token>/", pages.share_page, name="share_page"),
+    path("s/<str:token>/key", downloads.share_key, name="share_key"),
     path("s/<str:token>/download.zip", downloads.share_download_zip, name="share_download_zip"),
     path("s/<str:token>/urls.txt", downloads.share_urls, name="share_urls"),
     path("s/<str:token>/manifest.jsonl", downloads.share_manifest, name="share_manifest"),
     path("s/<str:token>/direct.txt", downloads.share_direct_txt, name="share_direct_txt"),
     path("s/<str:token>/direct.tsv", downloads.share_direct_tsv, name="share_direct_tsv"),
     path("s/<str:token>/datapackage.json", downloads.share_datapackage, name="share_datapackage"),
+    path("s/<str:token>/r/", resolve.share_folder_index, name="share_index"),
+    path("s/<str:token>/CITATION.cff", citation.share_citation_file, {"name": "CITATION.cff"}, name="share_cff"),
+    path("s/<str:token>/datacite.xml", citation.share_citation_file, {"name": "datacite.xml"}, name="share_datacite"),
+    path("s/<str:token>/citation.bib", citation.share_citation_file, {"name": "citation.bib"}, name="share_bibtex"),
+    path("s/<str:token>/citation.ris", citation.share_citation_file, {"name": "citation.ris"}, name="share_ris"),
+    path("s/<str:token>/ro-crate-metadata.json", citation.share_ro_crate, name="share_ro_crate"),
     path("s/<str:token>/r/<path:path>", resolve.share_resolve, name="share_resolve"),
     path(
         "s/<str:token>/annex.git/<path:name>",

@@ -32,8 +32,10 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 
 __all__ = ["S3Server", "s3_bucket", "seaweed"]  # the S3 fixtures, and what tests import from here
 
-# Unit tests run Celery tasks in the calling thread; tests/test_tasks_redis.py runs a real worker.
+# Unit tests run Celery tasks in the calling thread, and a task's error fails the test that
+# ran it; tests/test_tasks_worker.py runs a real worker.
 celery_app.conf.task_always_eager = True
+celery_app.conf.task_eager_propagates = True
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""`pytest -p tests.postgres_plugin`: run the suite against a PostgreSQL server of its own.
+"""`pytest -p tests.postgres_plugin`: run the tests against a PostgreSQL server of their own.
 
-Loaded before Django reads its settings, so the server is started and DATABASE_URL set
-before the database is configured; the server is stopped when the session ends.
+The server is started and DATABASE_URL set before Django reads its settings, and stopped
+when the session ends. Under pytest-xdist every worker starts a server of its own (the
+controller, which runs no test, starts none), so a test that restarts its server
+(tests/test_database_restart.py) disturbs no other worker.
 """
 
 from __future__ import annotations
@@ -12,17 +14,31 @@ import pytest
 
 from tests.servers import PostgresServer
 
-_server = PostgresServer.start()
-os.environ["DATABASE_URL"] = _server.url
+_server: PostgresServer | None = None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-django's, which reads the settings
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    global _server
+    is_xdist_controller = "PYTEST_XDIST_WORKER" not in os.environ and bool(
+        getattr(parser.parse_known_args(args), "numprocesses", None)
+    )
+    if is_xdist_controller:
+        return
+    _server = PostgresServer.start()
+    os.environ["DATABASE_URL"] = _server.url
 
 
 def pytest_report_header() -> str:
+    if _server is None:
+        return "database: PostgreSQL, a server per xdist worker"
     return f"database: PostgreSQL on 127.0.0.1:{_server.port}"
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure() -> None:
-    _server.stop()
+    if _server is not None:
+        _server.stop()
 
 
 # Fixtures through which a test reaches the database; a test that asks for none of them
@@ -31,13 +47,15 @@ _DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "dj
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out the tests that do not use the database: this pass is for what differs."""
+    """Leave out the tests that do not use the database, but for system tests, which run in
+    this pass only: this pass is for what differs by database, and for the whole system."""
     kept, left_out = [], []
     for item in items:
         uses_database = item.get_closest_marker("django_db") is not None or bool(
             _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
         )
-        (kept if uses_database else left_out).append(item)
+        is_system = item.get_closest_marker("system") is not None
+        (kept if uses_database or is_system else left_out).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept

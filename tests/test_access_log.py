@@ -17,7 +17,7 @@ from shares.access_report import CHART_DAYS
 from shares.models import Share
 from tests.factories import make_local_source, publish, write_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sources.models import Source, SourceObject
 from tests.conftest import Api
 from tests.factories import make_local_source
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def fill(source: Source, count: int) -> None:

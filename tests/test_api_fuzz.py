@@ -23,7 +23,7 @@ from shares import services as share_services
 from tests.conftest import ROOT
 from tests.factories import make_local_source, write_files
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
 # The suite runs on SQLite and then on PostgreSQL; each pass tries other examples (another
 # seed), so the two together try ten per operation, each database five.

@@ -84,6 +84,7 @@ def _preview(owner: Any, tmp_path: Path, name: str, body: bytes) -> Any:
     return time.monotonic() - started, preview
 
 
+@pytest.mark.slow
 def test_a_markdown_file_of_brackets_previews_within_the_budget(owner: Any, tmp_path: Path, settings: Any) -> None:
     seconds, preview = _preview(owner, tmp_path, "slow.md", b"[" * 200_000)
     assert seconds < 10 + 2

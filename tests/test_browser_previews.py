@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -15,9 +14,7 @@ from tests.conftest import S3Server
 from tests.factories import make_source, publish
 from tests.test_browser import browser  # noqa: F401  (the module's chromium fixture)
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_collaborator_previews_csv_parquet_and_an_image(

@@ -100,3 +100,32 @@ def test_the_demo_seed_runs_twice_without_duplicating(
     ]
     output = run("seed_demo")
     assert first.password in output and f"/s/{first.share.token}/" in output
+
+
+def _manage(*args: str, var: Path, **extra: str) -> Any:
+    import subprocess
+    import sys
+
+    checkout = Path(__file__).resolve().parent.parent
+    environment = {"PATH": "/usr/bin:/bin", "PACKAGER_VAR_DIR": str(var), "PYTHONPATH": str(checkout), **extra}
+    return subprocess.run(
+        [sys.executable, str(checkout / "manage.py"), *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_commands_run_by_hand_use_the_key_make_run_keeps(tmp_path: Path) -> None:
+    show = ("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.SECRET_KEY)")
+    refused = _manage(*show, var=tmp_path)  # no key anywhere, DEBUG off: refused, none made
+    assert refused.returncode != 0 and "Set SECRET_KEY" in refused.stderr
+    assert not (tmp_path / "secret-key").exists()
+    (tmp_path / "secret-key").write_text("kept-by-make-run-0123456789abcdefghijklmnopqrstuvwxyz\n")
+    kept = _manage(*show, var=tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.strip() == "kept-by-make-run-0123456789abcdefghijklmnopqrstuvwxyz"
+    chosen = _manage(*show, var=tmp_path, SECRET_KEY="set-by-the-operator-0123456789abcdefghijklmnopqrstuvwxyz")
+    assert chosen.stdout.strip() == "set-by-the-operator-0123456789abcdefghijklmnopqrstuvwxyz"

@@ -26,7 +26,7 @@ from tests.servers import ServerProcess
 from tests.test_tasks_worker import database_url
 from web.error_pages import DATABASE_UNAVAILABLE
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 CLIENTS = 3
 
 

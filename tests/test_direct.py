@@ -79,6 +79,7 @@ def fetch(url: str, authorization: str | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+@pytest.mark.system
 @pytest.mark.django_db(transaction=True)
 def test_aria2c_rebuilds_a_mixed_share_from_direct_txt(
     live_server: Any, owner: Any, mixed_package: Package, tmp_path: Path

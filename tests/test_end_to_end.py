@@ -26,7 +26,7 @@ from sources.models import Source
 from tests.conftest import AzureServer, S3Server
 from tests.factories import publish, store_objects
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "share pass 42"
 S3_OBJECTS = {

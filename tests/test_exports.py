@@ -102,6 +102,11 @@ def test_it_writes_the_zip_byte_for_byte_as_zipstream_ng_does(
         "field-data/manifest.jsonl",
         "field-data/datapackage.json",
         "field-data/HOW-TO-DOWNLOAD.md",
+        "field-data/ro-crate-metadata.json",
+        "field-data/CITATION.cff",
+        "field-data/datacite.xml",
+        "field-data/citation.bib",
+        "field-data/citation.ris",
     ]
     assert data == zipstream_ng_archive(archive, data, monkeypatch)
     (tmp_path / "download.zip").write_bytes(data)
@@ -120,6 +125,7 @@ def test_it_writes_the_zip_byte_for_byte_as_zipstream_ng_does(
     assert f"http://testserver/s/{share.token}/" in guide and "wget -c -x -nH --cut-dirs=3 -i urls.txt" in guide
 
 
+@pytest.mark.slow
 def test_a_zip_of_more_than_65535_files_is_zip64_like_zipstream_ngs(
     client: Any, share: Share, package: Package, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -127,14 +133,15 @@ def test_a_zip_of_more_than_65535_files_is_zip64_like_zipstream_ngs(
     assert version is not None
     template = VersionEntry.objects.filter(package_version=version, kind="pointer").first()
     assert template is not None
-    # ZIP64 end records start at 65,535 members: the version's own 5 files, 4 listings and these.
+    # ZIP64 end records start at 65,535 members: the version's own 5 files, 4 listings, 5
+    # citation files and these.
     add_version_entries(version, 65_530, source_id=template.source_id or 0, first_position=10)
     PackageVersion.objects.filter(pk=version.pk).update(exports=exports.version_prepare(version=version))
     head = client.head(reverse("share_download_zip", args=[share.token]))
     data = body(client.get(reverse("share_download_zip", args=[share.token])))
     assert int(head["Content-Length"]) == len(data)
     archive = zipfile.ZipFile(io.BytesIO(data))
-    assert len(archive.infolist()) == 65_539
+    assert len(archive.infolist()) == 65_544
     assert data == zipstream_ng_archive(archive, data, monkeypatch)
     (tmp_path / "many.zip").write_bytes(data)
     tested = subprocess.run(["unzip", "-tq", str(tmp_path / "many.zip")], capture_output=True, text=True)
@@ -206,7 +213,8 @@ def test_exports_read_a_fixed_number_of_queries(
     # Once with three files, once with three hundred more: the same number of queries.
     # (The access log counts in memory: no write per download.)
     for round_number in range(2):
-        expected = {"share_download_zip": 6, "share_urls": 2, "share_manifest": 2, "share_datapackage": 2}
+        # The ZIP: the share, its parts (ZIP entries, urls, manifest, datapackage, RO-Crate's two).
+        expected = {"share_download_zip": 8, "share_urls": 2, "share_manifest": 2, "share_datapackage": 2}
         for name, count in expected.items():
             with django_assert_num_queries(count):
                 assert len(body(client.get(reverse(name, args=[share.token])))) > 0
@@ -293,6 +301,7 @@ def test_the_resolver_answers_416_past_the_end_and_409_for_drift(client: Any, sh
     assert missing.status_code == 409 and "is gone from storage" in missing.content.decode()
 
 
+@pytest.mark.system
 def test_wget_fetches_everything_and_a_second_run_ends_at_once(
     live_server: Any, share: Share, wget: str, tmp_path: Path
 ) -> None:
@@ -324,6 +333,7 @@ def test_wget_fetches_everything_and_a_second_run_ends_at_once(
     assert top.stdout.split()[0] == share.package.latest_version.top_hash
 
 
+@pytest.mark.system
 def test_frictionless_validates_the_data_package(live_server: Any, share: Share, tmp_path: Path) -> None:
     frictionless = shutil.which("frictionless") or str(Path(__import__("sys").executable).parent / "frictionless")
     url = f"{live_server.url}/s/{share.token}/datapackage.json"

@@ -18,11 +18,12 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 from django.urls import reverse
 
+from config.celery import app as celery_app
 from packager import services as package_services
 from packager.models import Package, PackageEntry
 from sources.backends.s3 import S3Backend
 from sources.models import Source
-from sources.tasks import index_source
+from sources.tasks import TransientStorageError, index_source
 from tests.conftest import S3Server
 from tests.factories import make_source
 
@@ -79,6 +80,13 @@ def test_an_s3_read_stops_at_its_length_when_the_endpoint_ignores_range(endless_
     assert EndlessObjectHandler.ranges == ["bytes=0-999"]
 
 
+@pytest.fixture
+def eager_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery runs an eager task's retries in turn only when task errors do not propagate:
+    otherwise the first retry is raised to the caller as a Retry exception."""
+    monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)
+
+
 def gone_silent(source: Source, endpoint_url: str) -> Source:
     """The source's endpoint, working when it was added, stops answering (or goes down)."""
     Source.objects.filter(pk=source.pk).update(endpoint_url=endpoint_url)
@@ -86,6 +94,8 @@ def gone_silent(source: Source, endpoint_url: str) -> Source:
     return source
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("eager_retries")
 def test_an_index_run_on_a_silent_endpoint_times_out_and_is_retried(
     owner: Any, settings: Any, seaweed: S3Server, s3_bucket: str, silent_server: int, caplog: Any
 ) -> None:
@@ -95,7 +105,9 @@ def test_an_index_run_on_a_silent_endpoint_times_out_and_is_retried(
     gone_silent(source, f"http://127.0.0.1:{silent_server}")
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="celery.app.trace"):
-        index_source.apply(args=[source.pk])  # eager: its retries run at once, one after the other
+        result = index_source.apply(args=[source.pk])  # eager: its retries run at once, one after the other
+    # The last retry gave up with the transient error.
+    assert isinstance(result.result, TransientStorageError)
     # Four runs (the first and three retries), each bounded by the timeouts: nothing hangs.
     assert time.monotonic() - started < 60
     assert sum("retry: Retry in" in record.getMessage() for record in caplog.records) == 3
@@ -104,6 +116,7 @@ def test_an_index_run_on_a_silent_endpoint_times_out_and_is_retried(
     assert "did not answer in time" in source.last_error
 
 
+@pytest.mark.usefixtures("eager_retries")
 def test_an_index_run_on_an_endpoint_that_is_down_says_so_and_is_retried(
     owner: Any, settings: Any, seaweed: S3Server, s3_bucket: str, caplog: Any
 ) -> None:
@@ -111,7 +124,8 @@ def test_an_index_run_on_an_endpoint_that_is_down_says_so_and_is_retried(
     source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
     gone_silent(source, "http://127.0.0.1:9")
     with caplog.at_level(logging.INFO, logger="celery.app.trace"):
-        index_source.apply(args=[source.pk])
+        result = index_source.apply(args=[source.pk])
+    assert isinstance(result.result, TransientStorageError)
     assert sum("retry: Retry in" in record.getMessage() for record in caplog.records) == 3
     source.refresh_from_db()
     assert source.status == Source.Status.ERROR

@@ -23,7 +23,7 @@ from sources.models import Source
 from tests.factories import make_local_source, publish, write_files
 from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 @pytest.fixture

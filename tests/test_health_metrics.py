@@ -193,6 +193,7 @@ def test_it_formats_a_record_as_one_json_line() -> None:
     assert "request" not in parsed
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_gunicorn_workers_share_metrics_and_log_json_and_report_a_database_down(tmp_path: Path) -> None:
     """Two gthread workers (config/gunicorn.py), PostgreSQL unreachable: /healthz answers,

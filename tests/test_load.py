@@ -33,7 +33,7 @@ from tests.conftest import ROOT
 from tests.factories import make_local_source, write_files
 from tests.test_tasks_worker import database_url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
 FOLDERS = 200
 FILES_PER_FOLDER = 1000  # 200,000 objects

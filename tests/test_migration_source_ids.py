@@ -11,7 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from sources.models import Source
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 BEFORE = [("packager", "0006_version_publications")]
 AFTER = [("packager", "0007_version_source_ids")]

@@ -18,7 +18,7 @@ from sources.models import Source
 from tests.conftest import S3Server
 from tests.factories import make_local_source, make_source, write_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 NOTEBOOK = json.dumps(
     {

@@ -18,6 +18,8 @@ from shares.models import Share
 from tests.factories import make_local_source, publish, write_files
 from web.http import client_ip
 
+pytestmark = pytest.mark.postgres
+
 RIGHT = "correct horse battery"
 
 

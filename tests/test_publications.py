@@ -128,6 +128,7 @@ def test_it_publishes_to_a_versioned_s3_bucket_with_checked_checksums(
     ]
 
 
+@pytest.mark.postgres  # the publication row is taken under a lock (select_for_update) before it is reused
 def test_publishing_again_to_the_same_place_is_idempotent(
     version: PackageVersion,
     versioned_destination: Source,

@@ -87,6 +87,7 @@ def _serve_repository(directory: Path, root: Path, name: str) -> None:
         target.write_bytes((directory / served).read_bytes())
 
 
+@pytest.mark.system
 def test_it_names_keys_and_hash_folders_as_git_annex_does(clients: Clients, tmp_path: Path) -> None:
     names = [
         "a.csv",
@@ -120,6 +121,7 @@ def test_it_names_keys_and_hash_folders_as_git_annex_does(clients: Clients, tmp_
         assert folders.strip() == f"{annex.hashdir_lower(key)} {annex.hashdir_mixed(key)}".strip(), name
 
 
+@pytest.mark.system
 def test_it_builds_an_annex_repository_that_git_annex_clones_gets_and_checks(
     static_server: tuple[str, Path], clients: Clients, tmp_path: Path
 ) -> None:
@@ -162,6 +164,7 @@ def test_it_builds_an_annex_repository_that_git_annex_clones_gets_and_checks(
     assert sha256_of(tampered / "big.raw") == hashlib.sha256(DATA["big.raw"]).hexdigest()
 
 
+@pytest.mark.system
 def test_it_builds_a_dvc_repository_that_dvc_pulls_and_checks(
     static_server: tuple[str, Path], clients: Clients, tmp_path: Path
 ) -> None:

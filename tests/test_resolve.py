@@ -25,7 +25,7 @@ from tests.conftest import AzureServer, S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
 from tests.servers import GunicornServer, database_url
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 FILES = {"a.csv": b"a,b\n1,2\n", "b #1.bin": b"\x00" * 300, "c d+e ü.txt": b"hello"}
 
@@ -198,6 +198,7 @@ def test_the_access_log_writes_in_batches_and_keeps_failed_unlocks(
     assert failures.count() == 3 and {event.ip_address for event in failures} == {"127.0.0.1"}
 
 
+@pytest.mark.system
 @pytest.mark.django_db(transaction=True)
 def test_a_graceful_restart_of_gunicorn_loses_no_count(owner: Any, tmp_path: Path) -> None:
     write_files(tmp_path / "data", {"one.txt": b"1", "two.txt": b"22"})

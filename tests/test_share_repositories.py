@@ -124,6 +124,7 @@ def _dvc_clone_pull(clients: Clients, url: str, folder: Path, password: str = ""
     _check_files(folder)
 
 
+@pytest.mark.system
 @pytest.mark.django_db(transaction=True)
 def test_it_serves_an_open_share_to_git_annex_and_dvc(
     live_server: Any,
@@ -157,6 +158,7 @@ def test_it_serves_an_open_share_to_git_annex_and_dvc(
     assert sha256_of(tampered / "azure/scan 01.raw") == sha256(AZURE_OBJECTS["images/scan 01.raw"])
 
 
+@pytest.mark.system
 @pytest.mark.xfail(
     strict=True,
     reason="git-annex sends the password from git's credential helper on to storage after the 307, even to "

@@ -92,12 +92,17 @@ def test_the_zip_streams_text_pointers_urls_and_manifest(client: Any, open_share
     archive = zipfile.ZipFile(io.BytesIO(data))
     names = sorted(archive.namelist())
     assert names == [
+        "shared-set/CITATION.cff",
         "shared-set/HOW-TO-DOWNLOAD.md",
         "shared-set/README.md",
+        "shared-set/citation.bib",
+        "shared-set/citation.ris",
         "shared-set/data/a.csv.pointer.json",
         "shared-set/data/sub/b #1.bin.pointer.json",
+        "shared-set/datacite.xml",
         "shared-set/datapackage.json",
         "shared-set/manifest.jsonl",
+        "shared-set/ro-crate-metadata.json",
         "shared-set/urls.txt",
     ]
     assert archive.read("shared-set/README.md").startswith(b"# Welcome")

@@ -81,6 +81,7 @@ def our_s3_signer(client: Any, bucket: str, token: str) -> S3Signer:
     )
 
 
+@pytest.mark.slow
 @EXAMPLES
 @given(
     key=KEYS,

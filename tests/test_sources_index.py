@@ -21,7 +21,7 @@ from sources.search import Search, common_folder, parse_glob, search_count, sear
 from tests.conftest import Api, AzureServer, S3Server
 from tests.factories import make_local_source, make_source, write_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def walk_live(api: Api, source: Source, prefix: str, limit: int) -> tuple[list[str], int]:
@@ -614,6 +614,7 @@ def test_the_api_adds_all_matches_keeping_folders_below_the_common_prefix(api: A
     assert missing.status_code == 422 and "Nothing" in missing.json()["detail"]
 
 
+@pytest.mark.slow
 def test_tens_of_thousands_of_matches_are_added_in_one_request(
     api: Api, owner: Any, tmp_path: Path, django_assert_max_num_queries: Any, settings: Any
 ) -> None:

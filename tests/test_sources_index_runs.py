@@ -18,6 +18,8 @@ from sources.models import Source, SourceObject
 from tests.factories import make_source
 from tests.test_sources_index import Store
 
+pytestmark = pytest.mark.postgres
+
 
 def _count_file_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     written: list[str] = []

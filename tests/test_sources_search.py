@@ -17,7 +17,7 @@ from sources.search import Search, search_page
 from tests.conftest import Api
 from tests.factories import make_local_source, write_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 @pytest.fixture

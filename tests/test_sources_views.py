@@ -119,6 +119,7 @@ def test_only_an_admin_may_add_a_local_folder(owner_client: Any, client: Any, ad
     assert Source.objects.get().kind == "local"
 
 
+@pytest.mark.postgres  # pages and filters on the key column, in the "C" collation on PostgreSQL
 def test_it_browses_folders_first_with_cursor_pages_and_a_filter(owner: Any, owner_client: Any, tmp_path: Path) -> None:
     files = {f"big/file-{index:05d}.csv": b"x" * index for index in range(450)}
     files.update({"big/zz-folder/inner.txt": b"inner", "big/aa-folder/inner.txt": b"inner", "top.txt": b"top"})

@@ -31,7 +31,7 @@ from tests.conftest import S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
 from tests.servers import RedisServer
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
 
 def database_url() -> str:

@@ -19,7 +19,7 @@ from sources.models import ObjectChecksum, Source
 from tests.conftest import S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 FILES = {
     "raw/a.csv": b"alpha,beta\n1,2\n",

@@ -16,7 +16,19 @@ from typing import TYPE_CHECKING, Any
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from packager.exports import datapackage, howto, manifest, parts, pointers, urls, zip
+from packager.exports import (
+    bibliography,
+    cff,
+    datacite,
+    datapackage,
+    howto,
+    manifest,
+    parts,
+    pointers,
+    rocrate,
+    urls,
+    zip,
+)
 from packager.exports.rows import Row, resolve_url, rows
 from packager.paths import reserved_in
 
@@ -26,21 +38,37 @@ if TYPE_CHECKING:
 __all__ = [
     "Export",
     "ShareLinks",
+    "citation_files",
     "datapackage_json",
     "download_zip",
     "manifest_jsonl",
     "prepared",
     "reserved_path",
     "resolve_url",
+    "ro_crate_json",
     "urls_txt",
     "version_prepare",
 ]
 
 # Bumped when what version_prepare stores changes: older versions are prepared again.
-FORMAT = 2
+FORMAT = 3
 # Files the ZIP writes at its top for every share; an entry of the same name (from before
 # they were reserved) stays in the listings but is left out of the ZIP.
-GENERATED_NAMES = frozenset({urls.NAME, manifest.NAME, datapackage.NAME, howto.NAME})
+GENERATED_NAMES = frozenset(
+    {
+        urls.NAME,
+        manifest.NAME,
+        datapackage.NAME,
+        howto.NAME,
+        cff.NAME,
+        datacite.NAME,
+        rocrate.NAME,
+        bibliography.BIBTEX_NAME,
+        bibliography.RIS_NAME,
+    }
+)
+# The media types datacite.xml lists under <formats>, at most this many.
+MAX_FORMATS = 100
 
 
 def reserved_path(version: PackageVersion) -> str:
@@ -76,6 +104,9 @@ def version_prepare(*, version: PackageVersion) -> dict[str, Any]:
     manifest_lines = parts.PartWriter(version, manifest.PART)
     described = parts.PartWriter(version, datapackage.PART)
     described.write_text(datapackage.head(version, created=created.isoformat()))
+    crate_ids = parts.PartWriter(version, rocrate.IDS_PART)
+    crate_files = parts.PartWriter(version, rocrate.FILES_PART)
+    formats: dict[str, None] = {}
     first = True
     reserved = ""
     for row in rows(version):
@@ -85,6 +116,10 @@ def version_prepare(*, version: PackageVersion) -> dict[str, Any]:
             url_lines.write_text(urls.line(row), marks=1)
         manifest_lines.write_text(manifest.line(row), marks=1)
         described.write_text(datapackage.resource(row, first=first), marks=1)
+        crate_ids.write_text(rocrate.id_line(row, first=first))
+        crate_files.write_text(rocrate.file_entity(row), marks=1)
+        if len(formats) < MAX_FORMATS:
+            formats[rocrate.media_type(row.path)] = None
         first = False
         if row.path in GENERATED_NAMES:
             continue
@@ -106,7 +141,10 @@ def version_prepare(*, version: PackageVersion) -> dict[str, Any]:
             urls.PART: url_lines.close(),
             manifest.PART: manifest_lines.close(),
             datapackage.PART: described.close(),
+            rocrate.IDS_PART: crate_ids.close(),
+            rocrate.FILES_PART: crate_files.close(),
         },
+        "formats": sorted(formats),
     }
 
 
@@ -122,10 +160,13 @@ def prepared(version: PackageVersion) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ShareLinks:
-    """How one request reaches the share: its link (ends with "/") and whether it asks for a password."""
+    """How one request reaches the share: its link (ends with "/"), whether that link asks
+    for a password, and the share's key link ("" for a share without a password), which
+    works with no password at all."""
 
     share_url: str
     has_password: bool
+    key_link: str = ""
 
     @property
     def resolve_base(self) -> str:
@@ -164,8 +205,52 @@ def datapackage_json(version: PackageVersion, links: ShareLinks) -> Export:
     return _listing(version, datapackage.PART, links.resolve_base)
 
 
+def _citation(version: PackageVersion, package: Package, links: ShareLinks) -> Any:
+    from packager.citation import citation_for
+
+    return citation_for(version, url=links.share_url, package=package)
+
+
+def citation_files(version: PackageVersion, package: Package, links: ShareLinks) -> dict[str, bytes]:
+    """The small citation files of a version as one share names it: name -> bytes."""
+    citation = _citation(version, package, links)
+    return {
+        cff.NAME: cff.citation_cff(citation).encode(),
+        datacite.NAME: datacite.datacite_xml(citation, formats=prepared(version).get("formats", [])),
+        bibliography.BIBTEX_NAME: bibliography.bibtex(citation).encode(),
+        bibliography.RIS_NAME: bibliography.ris(citation).encode(),
+    }
+
+
+def ro_crate_json(version: PackageVersion, package: Package, links: ShareLinks) -> Export:
+    """ro-crate-metadata.json: a head and tail from the citation around the parts written at publish time."""
+    import json
+
+    head, middle, tail = (text.encode() for text in rocrate.head_and_tail(_citation(version, package, links)))
+    info = prepared(version)["parts"]
+    base = json.dumps(links.resolve_base)[1:-1].encode()
+    size = (
+        len(head)
+        + parts.rendered_size(info[rocrate.IDS_PART], base)
+        + len(middle)
+        + parts.rendered_size(info[rocrate.FILES_PART], base)
+        + len(tail)
+    )
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        yield from parts.render(version, rocrate.IDS_PART, base)
+        yield middle
+        yield from parts.render(version, rocrate.FILES_PART, base)
+        yield tail
+
+    return Export(size, chunks)
+
+
 def howto_md(version: PackageVersion, package: Package, links: ShareLinks) -> bytes:
-    return howto.render(version, package, share_url=links.share_url, has_password=links.has_password)
+    return howto.render(
+        version, package, share_url=links.share_url, has_password=links.has_password, key_link=links.key_link
+    )
 
 
 def download_zip(version: PackageVersion, package: Package, links: ShareLinks) -> Export:
@@ -181,5 +266,9 @@ def download_zip(version: PackageVersion, package: Package, links: ShareLinks) -
         )
     ]
     members.append(zip.Member(top + howto.NAME, len(guide), lambda: [guide]))
+    crate = ro_crate_json(version, package, links)
+    members.append(zip.Member(top + rocrate.NAME, crate.size, crate.chunks))
+    for name, data in citation_files(version, package, links).items():
+        members.append(zip.Member(top + name, len(data), lambda data=data: [data]))  # type: ignore[misc]
     archive = zip.Archive(version, info, members)
     return Export(len(archive), archive.__iter__)

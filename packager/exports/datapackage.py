@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from packager.exports.parts import BASE
 from packager.exports.rows import Row, json_string
@@ -33,16 +33,42 @@ def frictionless_name(text: str) -> str:
 
 
 def head(version: PackageVersion, *, created: str) -> str:
+    from packager.citation import citation_for
+
     package = version.package
-    descriptor = {
+    # The same title, license and people as the version's citation files.
+    citation = citation_for(version, url="")
+    metadata = citation.metadata
+    contributors = [
+        {"title": person.name, "role": "author", **_person_details(person.orcid, person.affiliation)}
+        for person in citation.creators
+    ] + [
+        {"title": person.name, "role": "contributor", **_person_details(person.orcid, person.affiliation)}
+        for person in metadata.contributors
+    ]
+    descriptor: dict[str, Any] = {
         "profile": "data-package",
         "name": frictionless_name(package.slug),
-        "title": package.name,
-        "description": package.description,
+        "title": citation.title,
+        "description": citation.description,
         "version": f"{version.number}.0.0",
         "created": created,
+        "contributors": contributors,
     }
+    if metadata.license:
+        descriptor["licenses"] = [{"name": metadata.license, "path": citation.license_url, "title": metadata.license}]
+    if metadata.keywords or metadata.subjects:
+        descriptor["keywords"] = [*metadata.keywords, *metadata.subjects]
     return json.dumps(descriptor, ensure_ascii=False, indent=1)[:-2] + ',\n "resources": [\n'
+
+
+def _person_details(orcid: str | None, affiliation: str | None) -> dict[str, str]:
+    details = {}
+    if orcid:
+        details["path"] = f"https://orcid.org/{orcid}"
+    if affiliation:
+        details["organization"] = affiliation
+    return details
 
 
 def resource(row: Row, *, first: bool) -> str:

@@ -7,6 +7,7 @@ size stays exact because its length is known before the archive starts.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from django.template.defaultfilters import filesizeformat
 
@@ -20,14 +21,39 @@ if TYPE_CHECKING:
 NAME = "HOW-TO-DOWNLOAD.md"
 
 
-def wget_command(*, has_password: bool) -> str:
+def cut_dirs(share_url: str) -> int:
+    """How many folders wget must drop so a file lands at its path in the package: those of
+    the share link ("s/<token>", "s/<token>/k/<key>" for a key link) and "r"."""
+    return len([part for part in urlsplit(share_url).path.split("/") if part]) + 1
+
+
+def wget_command(*, has_password: bool, share_url: str) -> str:
     """Run in the folder the ZIP unpacks to: each file lands at its path in the package
-    (-x keeps the folders, -nH and --cut-dirs=3 drop "host/s/<token>/r/")."""
+    (-x keeps the folders, -nH and --cut-dirs drop "host/s/<token>/r/")."""
     password = "--user=share --ask-password " if has_password else ""
-    return f"wget -c -x -nH --cut-dirs=3 {password}-i urls.txt"
+    return f"wget -c -x -nH --cut-dirs={cut_dirs(share_url)} {password}-i urls.txt"
 
 
-def render(version: PackageVersion, package: Package, *, share_url: str, has_password: bool) -> bytes:
+def key_link_note(key_link: str) -> str:
+    """What HOW-TO-DOWNLOAD says of a password share's key link ("" without one)."""
+    if not key_link:
+        return ""
+    return f"""
+## The key link: no password needed
+
+{key_link}
+
+Whoever has this link needs no password: every link above works under it, and so do the
+commands in this file with no `--user`/`--ask-password`. Use it with the tools that send
+the password on to cloud storage, which refuses it (curl `--location-trusted`, aria2c
+`--http-user`, git-annex with a credential helper). Keep it as secret as the password; a
+new password ends it.
+"""
+
+
+def render(
+    version: PackageVersion, package: Package, *, share_url: str, has_password: bool, key_link: str = ""
+) -> bytes:
     files = version.file_count
     published = version.published_at.strftime("%Y-%m-%d %H:%M UTC") if version.published_at else "just now"
     password_note = (
@@ -57,7 +83,7 @@ This folder holds the package's text files and, for each data file, a small
 In this folder (the one that holds `urls.txt`):
 
 ```
-{wget_command(has_password=has_password)}
+{wget_command(has_password=has_password, share_url=share_url)}
 ```
 
 Each file lands at its path in the package, beside its pointer. Each line of `urls.txt`
@@ -94,6 +120,5 @@ every file is checked against its hash (run these anywhere, not in this folder):
 
 ```
 {dvc_recipe(share_url=share_url, folder=package.slug, has_password=has_password)}```
-{clone_password_note}
-"""
+{clone_password_note}{key_link_note(key_link)}"""
     return text.encode()

@@ -6,11 +6,13 @@ import base64
 import binascii
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Concatenate, ParamSpec
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 
 from packager import exports
 from packager.models import PackageVersion
@@ -23,6 +25,39 @@ from web.http import client_ip
 SESSION_KEY = "unlocked_shares"
 
 P = ParamSpec("P")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLink:
+    """The key link a request came through (set by shares.middleware once the key checked out)."""
+
+    token: str
+    key: str
+
+
+def came_by_key_link(request: HttpRequest, share: Share) -> bool:
+    """Whether the request came through this share's key link, for its current password."""
+    used: KeyLink | None = getattr(request, "share_key_link", None)
+    return (
+        used is not None
+        and used.token == share.token
+        and share.has_password
+        and constant_time_compare(used.key, share.link_key)
+    )
+
+
+def share_path(request: HttpRequest, share: Share) -> str:
+    """The share's path as this request reached it ("/s/<token>/" or its key link's), so the
+    links of a page or a listing stay on the key link that served it."""
+    base = reverse("share_page", kwargs={"token": share.token})
+    return f"{base}k/{share.link_key}/" if came_by_key_link(request, share) else base
+
+
+def key_link_url(request: HttpRequest, share: Share) -> str | None:
+    """The absolute key link of a password share (None for an open one)."""
+    if not share.has_password:
+        return None
+    return f"{site_base(request)}{reverse('share_page', kwargs={'token': share.token})}k/{share.link_key}/"
 
 
 def is_owner(request: HttpRequest, share: Share) -> bool:
@@ -42,9 +77,10 @@ def basic_auth_password(request: HttpRequest) -> str | None:
 
 
 def needs_no_password(request: HttpRequest, share: Share) -> bool:
-    """No password set, the owner, or a session that already gave the password."""
+    """No password set, the key link, the owner, or a session that already gave the password."""
     return (
         not share.has_password
+        or came_by_key_link(request, share)
         or is_owner(request, share)
         or request.session.get(SESSION_KEY, {}).get(share.token) == share.unlock_marker
     )
@@ -92,6 +128,8 @@ def download_access(request: HttpRequest, token: str) -> Share | HttpResponse:
     share = get_share(token)
     if not share.is_open:
         return gone(request, share)
+    # Browsers may read the downloads of an open share or a key link (shares.middleware).
+    request.share_cors = not share.has_password or came_by_key_link(request, share)  # type: ignore[attr-defined]
     try:
         if not is_unlocked(request, share):
             return challenge()
@@ -149,8 +187,14 @@ def download_version(request: HttpRequest, token: str) -> tuple[Share, PackageVe
 
 
 def links(request: HttpRequest, share: Share) -> exports.ShareLinks:
-    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
-    return exports.ShareLinks(share_url=share_url, has_password=share.has_password)
+    """The share's links as this request reached it: through the key link, every link in a
+    download is a key link too and asks for no password."""
+    keyed = came_by_key_link(request, share)
+    return exports.ShareLinks(
+        share_url=site_base(request) + share_path(request, share),
+        has_password=share.has_password and not keyed,
+        key_link=key_link_url(request, share) or "",
+    )
 
 
 def text(body: str, *, status: int = 200) -> HttpResponse:

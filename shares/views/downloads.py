@@ -10,9 +10,40 @@ from packager.exports import direct
 from packager.models import PackageVersion
 from shares import access_log, services
 from shares.models import Share, ShareEvent
-from shares.views.access import links, no_store, serves_version, site_base, storage_failure, text
+from shares.views.access import (
+    challenge,
+    get_share,
+    gone,
+    is_unlocked,
+    key_link_url,
+    links,
+    no_store,
+    serves_version,
+    site_base,
+    storage_failure,
+    text,
+)
 from sources.backends.errors import StorageError
 from web.http import client_ip
+
+
+@require_http_methods(["GET", "HEAD"])
+def share_key(request: HttpRequest, token: str) -> HttpResponseBase:
+    """The key link of a password share, as text, for whoever gives the password (HTTP Basic
+    auth, any user name; or an unlocked session, the owner, the key link itself). The same
+    guessing limits as every password check."""
+    share = get_share(token)
+    if not share.is_open:
+        return gone(request, share)
+    link = key_link_url(request, share)
+    if link is None:
+        return no_store(text("This share has no password, so no key link: its own link needs none.\n", status=404))
+    try:
+        if not is_unlocked(request, share):
+            return no_store(challenge())
+    except services.TooManyAttempts as error:
+        return no_store(text(error.message + "\n", status=error.status))
+    return no_store(text(link + "\n"))
 
 
 def _sized(request: HttpRequest, export: exports.Export, content_type: str) -> HttpResponseBase:

@@ -28,7 +28,9 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
     form = ShareForm(request.POST or None, package=package)
     if request.method == "POST" and form.is_valid():
         try:
-            share = services.share_create(package=package, created_by=request.user, **form.cleaned_data)
+            share = services.share_create(
+                package=package, created_by=request.user, base_url=site_base(request), **form.cleaned_data
+            )
         except services.ShareError as error:
             form.add_error(None, error.message)
         else:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from packager import exports
-from packager.exports import annex, dvc
+from packager.citation import citation_for
+from packager.exports import annex, bibliography, dvc, howto, schemaorg
 from packager.models import PackageVersion, VersionEntry
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import description_html, markdown_to_html_cached, render_text_cached
@@ -19,19 +19,22 @@ from shares import services
 from shares.forms import UnlockForm
 from shares.models import Share, ShareEvent
 from shares.views.access import (
+    came_by_key_link,
     download_access,
     get_share,
     gone,
     is_owner,
+    key_link_url,
     needs_no_password,
     no_store,
     remember_unlock,
     resolve_base,
+    share_path,
     site_base,
 )
 from sources.previews import Preview, object_preview
 from web.cursors import InvalidCursor
-from web.http import allow_image_origin, allow_storage_images, breadcrumbs, client_ip, path_url_prefix
+from web.http import allow_image_origin, allow_storage_images, breadcrumbs, client_ip
 from web.paths import folder_of
 
 
@@ -78,7 +81,8 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         raise Http404("No such folder")
     if not folder and not cursor:
         services.share_record(share=share, kind=ShareEvent.Kind.VIEW, ip_address=client_ip(request))
-    share_url = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+    base = share_path(request, share)
+    share_url = site_base(request) + base
     owner_viewing = is_owner(request, share)
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
@@ -90,9 +94,13 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "listing": listing,
         # Each row links to its path: one reverse per route, not one per row.
         "urls": {
-            "view": path_url_prefix("share_view_entry", share.token),
-            "resolve": path_url_prefix("share_resolve", share.token),
+            "view": base + "view/",
+            "resolve": base + "r/",
         },
+        "share_base": base,
+        "cut_dirs": howto.cut_dirs(share_url),
+        "asks_password": share.has_password and not came_by_key_link(request, share),
+        "key_link": key_link_url(request, share),
         "readme_html": readme_html,
         "description_html": about_html,
         "resolve_base": resolve_base(request, share),
@@ -100,6 +108,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "is_owner": owner_viewing,
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if owner_viewing else None,
         "repositories": _repository_recipes(request, share, version, share_url),
+        **_cite_this(request, share, version, share_url),
     }
     response = render(request, "shares/page.html", context)
     allow_storage_images(response, readme_html + about_html, version.entry_sources())
@@ -111,9 +120,25 @@ def _repository_recipes(request: HttpRequest, share: Share, version: PackageVers
     usually ready by the time someone runs `git clone`."""
     services.share_repositories_prepare(share=share, version=version, base_url=site_base(request))
     folder = share.package.slug
+    asks_password = share.has_password and not came_by_key_link(request, share)
     return {
-        "annex_recipe": annex.annex_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
-        "dvc_recipe": dvc.dvc_recipe(share_url=share_url, folder=folder, has_password=share.has_password),
+        "annex_recipe": annex.annex_recipe(share_url=share_url, folder=folder, has_password=asks_password),
+        "dvc_recipe": dvc.dvc_recipe(share_url=share_url, folder=folder, has_password=asks_password),
+    }
+
+
+def _cite_this(request: HttpRequest, share: Share, version: PackageVersion, share_url: str) -> dict[str, str]:
+    """The "Cite this" box (APA, BibTeX, RIS) and the schema.org JSON-LD of the page's head."""
+    citation = citation_for(version, url=share_url, package=share.package)
+    return {
+        "cite_apa": bibliography.apa(citation),
+        "cite_bibtex": bibliography.bibtex(citation),
+        "cite_ris": bibliography.ris(citation),
+        "json_ld": schemaorg.json_ld(
+            citation,
+            zip_url=share_url + "download.zip",
+            urls_url=share_url + "urls.txt",
+        ),
     }
 
 
@@ -180,6 +205,7 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
         "html": html,
         "preview": preview,
         "resolve_url": exports.resolve_url(resolve_base(request, share), entry.path),
+        "share_base": share_path(request, share),
         "crumbs": breadcrumbs(folder_of(entry.path)),
     }
     response = render(request, "shares/entry.html", context)

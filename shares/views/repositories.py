@@ -10,7 +10,7 @@ from packager.exports import gitrepo
 from packager.models import PackageVersion
 from shares import services
 from shares.models import Share
-from shares.views.access import no_store, serves_version, site_base, text
+from shares.views.access import came_by_key_link, no_store, serves_version, site_base, text
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -21,7 +21,12 @@ def share_repository_file(
     """A file of the share's git-annex or DVC repository, for git's dumb HTTP protocol."""
     if not gitrepo.is_served_file(name):
         return text("Not in this repository.\n", status=404)
-    repository = services.share_repository_request(share=share, version=version, kind=kind, base_url=site_base(request))
+    # Through the key link, the repository whose URLs are key links too (git-annex and DVC
+    # need absolute URLs, so each link gets its own build).
+    keyed = came_by_key_link(request, share)
+    repository = services.share_repository_request(
+        share=share, version=version, kind=kind, base_url=site_base(request), key_link=keyed
+    )
     if not repository.is_ready:
         response = text(
             f"The {repository.get_kind_display()} repository of this share is being prepared. Try again in a minute.\n",

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from urllib.parse import quote
+
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
+from django.utils.html import escape
 from django.views.decorators.http import require_http_methods
 
-from packager.models import VersionEntry
+from packager.models import PackageVersion, VersionEntry
 from packager.paths import reserved_in, reserved_message
 from shares import access_log, resolver, services
-from shares.models import ShareEvent
-from shares.views.access import challenge, get_share, gone, is_unlocked, no_store, not_published, storage_failure, text
+from shares.models import Share, ShareEvent
+from shares.views.access import (
+    KeyLink,
+    challenge,
+    get_share,
+    gone,
+    is_unlocked,
+    no_store,
+    not_published,
+    serves_version,
+    storage_failure,
+    text,
+)
 from sources.backends.errors import StorageError
 from web.paths import name_of
-from web.ranges import range_is_unsatisfiable
+from web.ranges import bytes_response, range_is_unsatisfiable
 
 
 def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, what: str) -> HttpResponseBase:
@@ -33,6 +49,7 @@ def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, w
         raise Http404("No such share")
     if not found.is_open:
         return gone(request, get_share(token))
+    request.share_cors = not found.has_password or _keyed(request, found)  # type: ignore[attr-defined]
     if found.has_password:
         share = found.share()
         try:
@@ -48,14 +65,31 @@ def resolve_entry(request: HttpRequest, token: str, *, match: str, value: str, w
 def resolve_open_share(
     request: HttpRequest, token: str, *, match: str, value: str, what: str
 ) -> HttpResponseBase | None:
-    """resolve_entry for an active share without a password; None for anything else (an
-    unknown token, a password, a revoked or expired link, nothing published), which the
-    full view answers."""
-    found = resolver.lookup(token, match=match, value=value)
-    if found is None or not found.is_open or found.has_password or found.version_id is None:
+    """resolve_entry for an active share without a password or reached by its key link;
+    None for anything else (an unknown token, a password, a revoked or expired link,
+    nothing published), which the full view answers."""
+    looked_up = getattr(request, "resolve_lookup", None)  # with a key link's check, by the fast lane
+    if looked_up is not None and looked_up[0] == (token, match, value):
+        found = looked_up[1]
+    else:
+        found = resolver.lookup(token, match=match, value=value)
+    if (
+        found is None
+        or not found.is_open
+        or found.version_id is None
+        or (found.has_password and not _keyed(request, found))
+    ):
         request.resolve_lookup = ((token, match, value), found)  # type: ignore[attr-defined]
         return None
+    request.share_cors = True  # type: ignore[attr-defined]
     return resolved_response(request, found, what=what)
+
+
+def _keyed(request: HttpRequest, found: resolver.Found) -> bool:
+    """Whether the request came through the key link of the share found (the middleware
+    checked the key; the same comparison here, against the state of this very lookup)."""
+    used: KeyLink | None = getattr(request, "share_key_link", None)
+    return used is not None and used.token == found.token and constant_time_compare(used.key, found.link_key)
 
 
 def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str) -> HttpResponseBase:
@@ -89,7 +123,16 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
     if found.source is None:
         # Text files are kept by packager itself: small, served as they are.
         with default_storage.open(entry["text_name"], "rb") as handle:
-            return no_store(HttpResponse(handle.read(), content_type="text/plain; charset=utf-8"))
+            body = handle.read()
+        return no_store(
+            bytes_response(
+                request,
+                body,
+                content_type="text/plain; charset=utf-8",
+                etag=f'"{entry["sha256"]}"',
+                last_modified=found.published_at,
+            )
+        )
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
         backend = resolver.backend_for_row(found.source)
@@ -116,8 +159,46 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
 
 @require_http_methods(["GET", "HEAD"])
 def share_resolve(request: HttpRequest, token: str, path: str) -> HttpResponseBase:
-    """307 to a freshly signed storage URL; the bytes never pass through packager."""
+    """307 to a freshly signed storage URL; the bytes never pass through packager. A path
+    ending with "/" is a folder: its index."""
+    if path.endswith("/"):
+        return share_folder_index(request, token, path)
     return resolve_entry(request, token, match="path", value=path, what=f"“{path}”")
+
+
+@require_http_methods(["GET", "HEAD"])
+@serves_version
+def share_folder_index(
+    request: HttpRequest, share: Share, version: PackageVersion, folder: str = ""
+) -> HttpResponseBase:
+    """r/ and r/<folder>/: an HTML index with one relative link per child (folders end with
+    "/"), so tools that walk a web server's folders (rclone's http backend, `wget -r`,
+    fsspec's `ls`) can walk the share. Every child at once, streamed: three queries
+    whatever the size (the folder, its folders, its files), off the version's folder rows."""
+    # `folder` as the version's folder rows name it: "" for the top, else "a/b/".
+    if folder and not version.folders.filter(path=folder).exists():
+        return no_store(text(f"No folder “{folder}” in version {version.number} of this package.\n", status=404))
+    response: HttpResponseBase
+    if request.method == "HEAD":
+        response = HttpResponse(content_type="text/html; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(_index_lines(version, folder), content_type="text/html; charset=utf-8")
+    return no_store(response)
+
+
+def _index_lines(version: PackageVersion, folder: str) -> Iterator[bytes]:
+    title = escape(f"/{folder}")
+    yield f'<!doctype html>\n<html><head><meta charset="utf-8"><title>Index of {title}</title></head>\n'.encode()
+    yield f"<body><h1>Index of {title}</h1>\n<ul>\n".encode()
+    folders = version.folders.filter(parent=folder).order_by("path").values_list("path", flat=True)
+    for path in folders.iterator(chunk_size=2000):
+        name = name_of(path)
+        yield f'<li><a href="./{quote(name, safe="")}/">{escape(name)}/</a></li>\n'.encode()
+    files = version.entries.filter(parent=folder).order_by("path").values_list("path", "size")
+    for path, size in files.iterator(chunk_size=2000):
+        name = name_of(path)
+        yield f'<li><a href="./{quote(name, safe="")}">{escape(name)}</a> {size}</li>\n'.encode()
+    yield b"</ul>\n</body></html>\n"
 
 
 @require_http_methods(["GET", "HEAD"])

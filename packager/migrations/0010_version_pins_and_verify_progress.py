@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('packager', '0008_add_matches_job'),
+        ('packager', '0009_citation_metadata'),
     ]
 
     operations = [
