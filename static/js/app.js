@@ -86,3 +86,24 @@
   document.addEventListener("DOMContentLoaded", () => localTimes(document));
   document.addEventListener("htmx:afterSettle", (event) => localTimes(event.target));
 })();
+
+// Boxes that scroll (code, wide tables) take the keyboard focus, so they can be scrolled
+// without a mouse; they are named for screen readers.
+(function () {
+  "use strict";
+  function focusableScrollers(root) {
+    root.querySelectorAll("pre, .table-wrap").forEach((box) => {
+      const scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        if (!box.hasAttribute("aria-label") && box.tagName !== "PRE") {
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", "Scrollable table");
+        }
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => focusableScrollers(document));
+  document.addEventListener("htmx:afterSettle", (event) => focusableScrollers(event.target));
+  window.addEventListener("resize", () => focusableScrollers(document));
+})();

@@ -1,0 +1,143 @@
+"""Every page as curators and collaborators see it, in chromium at desktop and phone width.
+
+Each page: no sideways scrolling, no serious or critical axe-core violation, no script or
+Content-Security-Policy error; and what each page promises (unpublished changes, drift
+marks, times in the viewer's zone, the file tree by keyboard).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect
+
+from packager import services as packages
+from packager.models import PackageVersion, VersionEntry
+from shares.demo import Demo, seed_demo
+from tests.browser_support import AXE, WIDTHS, browser, context_for, scrolls_sideways, watch_console
+
+__all__ = ["browser"]
+
+pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Serious and critical axe-core violations of the page as it is now."""
+    # From this site's own origin: the Content-Security-Policy (script-src 'self') stays on
+    # and is checked too; the route hands over node_modules' axe.min.js for that address.
+    origin = "/".join(page.url.split("/")[:3])
+    page.route(f"{origin}/__axe.min.js", lambda route: route.fulfill(path=str(AXE), content_type="text/javascript"))
+    page.add_script_tag(url=f"{origin}/__axe.min.js")
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations
+              .filter((violation) => ["serious", "critical"].includes(violation.impact))
+              .map((violation) => violation.id + ": " + violation.nodes.map((node) => node.target.join(" ")).join(", "));
+        }"""
+    )
+    return [str(item) for item in found]
+
+
+def check_page(page: Page, url: str, problems: list[str], report: list[str]) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    if scrolls_sideways(page):
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                 .filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                   && !element.closest('.table-wrap, pre, .nb-html'))
+                 .slice(0, 5).map((element) => element.tagName + '.' + element.className)"""
+        )
+        report.append(f"{url}: scrolls sideways ({wide})")
+    report.extend(f"{url}: {violation}" for violation in axe_violations(page))
+    report.extend(f"{url}: {problem}" for problem in problems)
+    problems.clear()
+
+
+@pytest.fixture
+def demo(settings: Any, tmp_path: Path) -> Demo:
+    settings.VAR_DIR = tmp_path
+    seeded = seed_demo()
+    seeded.package.refresh_from_db()
+    assert seeded.package.latest_version is not None
+    return seeded
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_fits_the_width_and_passes_axe(browser: Browser, live_server: Any, demo: Demo, width: int) -> None:
+    base = live_server.url
+    package, share = demo.package, demo.share
+    version = package.latest_version
+    assert version is not None
+    owner = package.owner
+    report: list[str] = []
+
+    anonymous = context_for(browser, live_server, width)
+    page = anonymous.new_page()
+    problems = watch_console(page)
+    check_page(page, f"{base}/login/", problems, report)
+    anonymous.close()
+
+    curator = context_for(browser, live_server, width, owner, timezone_id="Europe/Berlin")
+    page = curator.new_page()
+    problems = watch_console(page)
+    check_page(page, f"{base}/packages/", problems, report)
+    check_page(page, f"{base}/sources/", problems, report)
+    check_page(page, f"{base}/sources/{demo.source.public_id}/browse/", problems, report)
+    check_page(page, f"{base}/sources/{demo.source.public_id}/browse/measurements/", problems, report)
+    check_page(page, f"{base}/sources/add/", problems, report)
+
+    # Published and untouched: the page says there is nothing to publish, before anyone tries.
+    check_page(page, f"{base}/packages/{package.public_id}/", problems, report)
+    expect(page.locator("#unpublished")).to_contain_text("No unpublished changes")
+    expect(page.locator("#publish-form")).to_contain_text("Nothing to publish")
+    expect(page.get_by_role("button", name="Publish a new version")).to_have_count(0)
+
+    packages.package_write_text(package=package, path="notes.md", content="# Notes\n")
+    check_page(page, f"{base}/packages/{package.public_id}/", problems, report)
+    expect(page.locator("#unpublished")).to_contain_text("1 unpublished change")
+    expect(page.locator("#unpublished")).to_contain_text("notes.md")
+    expect(page.get_by_role("button", name="Publish a new version")).to_be_visible()
+
+    # A file found gone by the scheduled verify: marked for the curator and the collaborator.
+    entry = version.entries.filter(kind="pointer").first()
+    assert entry is not None
+    VersionEntry.objects.filter(pk=entry.pk).update(drift=VersionEntry.Drift.MISSING)
+    PackageVersion.objects.filter(pk=version.pk).update(drift_checked_at=timezone.now(), drift_missing=[entry.path])
+    check_page(page, f"{base}/packages/{package.public_id}/versions/{version.number}/", problems, report)
+    expect(page.locator("#drift")).to_contain_text("1 missing, 0 changed")
+    expect(page.locator("#drift time")).to_contain_text("Europe/Berlin")
+    check_page(page, f"{base}/packages/{package.public_id}/versions/", problems, report)
+    check_page(page, f"{base}/packages/{package.public_id}/shares/", problems, report)
+    curator.close()
+
+    collaborator = context_for(browser, live_server, width, timezone_id="America/New_York")
+    page = collaborator.new_page()
+    problems = watch_console(page)
+    check_page(page, f"{base}/s/{share.token}/", problems, report)
+    expect(page.locator("#drift-status")).to_contain_text("1 missing, 0 changed")
+    expect(page.locator("#drift-status time")).to_contain_text("America/New_York")
+    folder = entry.path.split("/")[0]
+    check_page(page, f"{base}/s/{share.token}/?path={folder}/", problems, report)
+    # The file tree by keyboard: Tab reaches the folders' links and Enter opens one.
+    page.goto(f"{base}/s/{share.token}/")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.textContent.trim()") == folder:
+            break
+    else:
+        report.append(f"the folder link “{folder}” is not reachable by Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/s/{share.token}/?path={folder}/**")
+    with page.expect_response(lambda response: "/r/" in response.url) as clicked:
+        page.goto(f"{base}/s/{share.token}/r/{entry.path}")
+    assert clicked.value.status == 409
+    expect(page.get_by_role("heading", name="This file is not available")).to_be_visible()
+    report.extend(axe_violations(page))
+    collaborator.close()
+
+    assert report == [], "\n".join(report)
