@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import mimetypes
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -268,10 +269,6 @@ def _read_table(preview: Preview, reader: RangedFile) -> None:
         dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel_tab if fallback == "\t" else csv.excel  # one column, or too few rows to tell
-    try:
-        preview.has_header = csv.Sniffer().has_header(sample)
-    except csv.Error:
-        preview.has_header = False
     rows: list[list[str]] = []
     try:
         for row in csv.reader(io.StringIO(text), dialect, strict=True):
@@ -280,6 +277,7 @@ def _read_table(preview: Preview, reader: RangedFile) -> None:
                 break
     except csv.Error as error:
         raise PreviewFailed(f"This file is not well-formed {_table_name(dialect.delimiter)} ({error}).") from None
+    preview.has_header = looks_like_header(rows, sample=sample)
     if preview.has_header and rows:
         preview.columns = rows.pop(0)
     preview.truncated = preview.truncated or len(rows) > TABLE_ROWS
@@ -288,6 +286,46 @@ def _read_table(preview: Preview, reader: RangedFile) -> None:
     width = max([len(preview.columns), *(len(row) for row in preview.rows)], default=0)
     preview.columns += [""] * (width - len(preview.columns)) if preview.columns else []
     preview.rows = [row + [""] * (width - len(row)) for row in preview.rows]
+
+
+def _is_number(cell: str) -> bool:
+    text = cell.strip().replace(",", "").replace("_", "")
+    if not text:
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return _DATE.match(cell.strip()) is not None
+    return True
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def looks_like_header(rows: list[list[str]], *, sample: str = "") -> bool:
+    """Whether the first row names the columns, as a spreadsheet guesses it.
+
+    A header's cells are all filled in, none is a number or a date, and they are distinct;
+    it is a header when some column below it holds numbers or dates (text over numbers).
+    When every column is text, the standard library's sniffer decides (a first row
+    whose lengths differ from the rest).
+    """
+    if len(rows) < 2:
+        return False
+    first = [cell.strip() for cell in rows[0]]
+    if not first or any(not cell for cell in first) or len(set(first)) != len(first):
+        return False
+    if any(_is_number(cell) for cell in first):
+        return False
+    body = rows[1:21]
+    for column in range(len(first)):
+        cells = [row[column] for row in body if column < len(row) and row[column].strip()]
+        if cells and sum(_is_number(cell) for cell in cells) * 2 > len(cells):
+            return True
+    try:
+        return csv.Sniffer().has_header(sample) if sample else False
+    except csv.Error:
+        return False
 
 
 def _table_name(delimiter: str) -> str:

@@ -141,3 +141,25 @@ def test_every_page_fits_the_width_and_passes_axe(browser: Browser, live_server:
     collaborator.close()
 
     assert report == [], "\n".join(report)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_csv_preview_lets_the_viewer_say_whether_the_first_row_names_the_columns(
+    browser: Browser, live_server: Any, demo: Demo, width: int
+) -> None:
+    context = context_for(browser, live_server, width, demo.package.owner)
+    page = context.new_page()
+    problems = watch_console(page)
+    page.goto(f"{live_server.url}/sources/{demo.source.public_id}/object/measurements/2024-summer.csv")
+    table = page.locator("table[data-header-table]")
+    first_name = table.locator("thead th").first.text_content()
+    assert first_name and first_name == first_name.strip() and not first_name.isupper()  # as written
+    expect(table.locator("thead th").first).to_have_css("text-transform", "none")
+    page.get_by_role("button", name="The first row is data, not names").click()
+    expect(table.locator("thead")).to_have_count(0)
+    expect(table.locator("tbody tr").first.locator("td").first).to_have_text(first_name)
+    page.get_by_role("button", name="The first row names the columns").click()
+    expect(table.locator("thead th").first).to_have_text(first_name)
+    assert not scrolls_sideways(page)
+    assert problems == []
+    context.close()

@@ -107,3 +107,35 @@
   document.addEventListener("htmx:afterSettle", (event) => focusableScrollers(event.target));
   window.addEventListener("resize", () => focusableScrollers(document));
 })();
+
+// CSV previews: the viewer decides whether the first row names the columns.
+document.addEventListener("click", function (event) {
+  const button = event.target.closest("[data-toggle-header]");
+  if (!button) return;
+  const wrap = button.closest("p").previousElementSibling;
+  const table = wrap && wrap.querySelector("table[data-header-table]");
+  if (!table) return;
+  const body = table.tBodies[0];
+  const swap = (row, tag) => {
+    const fresh = document.createElement("tr");
+    [...row.cells].forEach((cell) => {
+      const made = document.createElement(tag);
+      if (tag === "th") made.scope = "col";
+      made.textContent = cell.textContent;
+      fresh.appendChild(made);
+    });
+    return fresh;
+  };
+  if (table.tHead) {
+    body.insertBefore(swap(table.tHead.rows[0], "td"), body.firstChild);
+    table.deleteTHead();
+    button.textContent = "The first row names the columns";
+    button.setAttribute("aria-pressed", "false");
+  } else if (body.rows.length) {
+    const head = table.createTHead();
+    head.appendChild(swap(body.rows[0], "th"));
+    body.deleteRow(0);
+    button.textContent = "The first row is data, not names";
+    button.setAttribute("aria-pressed", "true");
+  }
+});
