@@ -113,6 +113,8 @@ def test_every_page_fits_the_width_and_passes_axe(browser: Browser, live_server:
     expect(page.locator("#drift time")).to_contain_text("Europe/Berlin")
     check_page(page, f"{base}/packages/{package.public_id}/versions/", problems, report)
     check_page(page, f"{base}/packages/{package.public_id}/shares/", problems, report)
+    check_page(page, f"{base}/shares/{share.token}/log/", problems, report)
+    expect(page.locator(".counts-written")).to_contain_text("Counts")
     curator.close()
 
     collaborator = context_for(browser, live_server, width, timezone_id="America/New_York")

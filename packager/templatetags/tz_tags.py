@@ -18,3 +18,11 @@ def local_time(moment: dt.datetime | None) -> str:
     return format_html(
         '<time datetime="{}" data-local-time>{} UTC</time>', utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M")
     )
+
+
+@register.simple_tag
+def access_log_flush_seconds() -> str:
+    """How far behind batched access counts may be, in seconds, as settings say."""
+    from django.conf import settings
+
+    return f"{settings.ACCESS_LOG_FLUSH_SECONDS:g}"
