@@ -30,6 +30,7 @@ from django.core.cache import cache
 from sources.backends import Backend, ObjectNotFound, StorageError
 from web import isolation
 from web.files import ReadOnlyFile
+from web.notebooks import notebook_to_html
 from web.paths import name_of
 from web.sanitize import markdown_to_html
 
@@ -41,6 +42,7 @@ TEXT_BYTES = 64 * 1024  # CSV/TSV and plain text
 DOCUMENT_BYTES = 256 * 1024  # JSON and Markdown
 HEX_BYTES = 256
 PARQUET_BYTES = 8 * 1024 * 1024  # at most this much of a Parquet file, however large
+NOTEBOOK_BYTES = 8 * 1024 * 1024  # a notebook's figures are inside it
 TABLE_ROWS = 100
 PARQUET_ROWS = 50
 # Checked in the footer before any page is read: a few hundred bytes can ask for gigabytes.
@@ -151,6 +153,8 @@ def preview_kind(name: str, content_type: str = "") -> str:
         return "json"
     if suffix in {".md", ".markdown"}:
         return "markdown"
+    if suffix == ".ipynb":
+        return "notebook"
     if suffix in TEXT_SUFFIXES or content_type.startswith("text/"):
         return "text"
     return "hex"
@@ -192,7 +196,7 @@ def object_preview(
                 key,
                 size=size,
                 version_id=version_id,
-                budget=PARQUET_BYTES if kind == "parquet" else DOCUMENT_BYTES,
+                budget={"parquet": PARQUET_BYTES, "notebook": NOTEBOOK_BYTES}.get(kind, DOCUMENT_BYTES),
                 deadline=time.monotonic() + PREVIEW_SECONDS,
             )
             # Parsing runs in a worker process with a time and a memory limit; the reads
@@ -465,6 +469,16 @@ def _read_markdown(preview: Preview, reader: RangedFile) -> None:
     preview.html = markdown_to_html(_decode(_complete_lines(data, preview.truncated), "Markdown text"))
 
 
+def _read_notebook(preview: Preview, reader: RangedFile) -> None:
+    """The notebook as Jupyter shows it, through the renderer package entries use (sanitized)."""
+    data, truncated = _head(reader, NOTEBOOK_BYTES)
+    if truncated:
+        raise PreviewFailed(
+            f"This notebook is larger than {NOTEBOOK_BYTES // (1024 * 1024)} MB: download it to open it in Jupyter."
+        )
+    preview.html = notebook_to_html(_decode(data, "a Jupyter notebook"))
+
+
 def _read_text(preview: Preview, reader: RangedFile) -> None:
     data, preview.truncated = _head(reader, TEXT_BYTES)
     if b"\0" in data:
@@ -495,6 +509,7 @@ _READERS = {
     "image": _read_image,
     "json": _read_json,
     "markdown": _read_markdown,
+    "notebook": _read_notebook,
     "text": _read_text,
     "hex": _read_hex,
 }

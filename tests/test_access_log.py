@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any

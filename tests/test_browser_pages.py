@@ -90,6 +90,9 @@ def test_every_page_fits_the_width_and_passes_axe(browser: Browser, live_server:
     check_page(page, f"{base}/sources/{demo.source.public_id}/browse/", problems, report)
     check_page(page, f"{base}/sources/{demo.source.public_id}/browse/measurements/", problems, report)
     check_page(page, f"{base}/sources/add/", problems, report)
+    # A notebook kept in the bucket, rendered as Jupyter shows it (not hex).
+    check_page(page, f"{base}/sources/{demo.source.public_id}/object/notebooks/overview.ipynb", problems, report)
+    expect(page.locator(".preview .notebook h1")).to_have_text("Overview")
 
     # Published and untouched: the page says there is nothing to publish, before anyone tries.
     check_page(page, f"{base}/packages/{package.public_id}/", problems, report)
