@@ -29,6 +29,7 @@ urlpatterns = [
     path("packages/<uuid:public_id>/write/<path:path>", views.entry_write, name="entry_edit"),
     path("packages/<uuid:public_id>/upload/", views.entry_upload, name="entry_upload"),
     path("packages/<uuid:public_id>/view/<path:path>", views.entry_view, name="entry_view"),
+    path("packages/<uuid:public_id>/file/<path:path>", views.entry_file, name="entry_file"),
     path("packages/<uuid:public_id>/move/<path:path>", views.entry_move, name="entry_move"),
     path("packages/<uuid:public_id>/remove/<path:path>", views.entry_remove, name="entry_remove"),
     path(

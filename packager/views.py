@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,9 +33,12 @@ from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, Pack
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_package_folder
+from sources import clients
+from sources.backends.errors import StorageError
 from sources.models import Source
 from web.cursors import InvalidCursor
 from web.http import AuthenticatedRequest, allow_storage_images, path_url_prefix
+from web.links import rewrite_relative
 from web.paths import folder_of
 
 
@@ -97,6 +100,8 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         raise Http404("No such folder")
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    if readme:
+        readme_html = _draft_links(package, readme.path, readme_html)
     response = render(
         request,
         "packager/detail.html",
@@ -289,8 +294,49 @@ def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -
     kind, html = (
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
+    if entry.is_text:
+        html = _draft_links(package, entry.path, html)
     response = render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
     return allow_storage_images(response, html, package.entry_sources())
+
+
+def _draft_links(package: Package, document: str, html: str) -> str:
+    """A draft document's relative links lead to the draft's entries, its images to their bytes."""
+    return rewrite_relative(
+        html,
+        folder=folder_of(document),
+        link_prefix=path_url_prefix("entry_view", package.public_id),
+        image_prefix=path_url_prefix("entry_file", package.public_id),
+    )
+
+
+@login_required
+def entry_file(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponseBase:
+    """The bytes of a draft entry: a text file from packager, a data file by a short-lived
+    signed URL (so a README's images show on the curator's page)."""
+    package = _get_package(request, public_id)
+    entry = _get_entry(package, path)
+    if entry.is_text:
+        response = HttpResponse(entry.text_file.open("rb").read(), content_type=_guess_type(entry.name))
+        response["Content-Disposition"] = "inline"
+        return response
+    if entry.source is None:
+        raise Http404("No such file")
+    try:
+        url = clients.backend_for(entry.source).sign_url(
+            entry.key, expires_in=300, version_id=entry.version_id, filename=entry.name
+        )
+    except StorageError as error:
+        return HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8")
+    return HttpResponseRedirect(url)
+
+
+def _guess_type(name: str) -> str:
+    import mimetypes
+
+    found = mimetypes.guess_type(name)[0] or "text/plain"
+    # Text kept by packager is shown as text, never run as a page of this site.
+    return "text/plain; charset=utf-8" if found in {"text/html", "image/svg+xml", "application/xhtml+xml"} else found
 
 
 @login_required
