@@ -7,6 +7,7 @@ marks, times in the viewer's zone, the file tree by keyboard).
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,59 @@ def test_a_csv_preview_lets_the_viewer_say_whether_the_first_row_names_the_colum
     expect(table.locator("tbody tr").first.locator("td").first).to_have_text(first_name)
     page.get_by_role("button", name="The first row names the columns").click()
     expect(table.locator("thead th").first).to_have_text(first_name)
+    assert not scrolls_sideways(page)
+    assert problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_collaborator_downloads_every_file_from_the_browser(
+    browser: Browser, live_server: Any, demo: Demo, width: int, tmp_path: Path
+) -> None:
+    context = context_for(browser, live_server, width, accept_downloads=True)
+    page = context.new_page()
+    problems = watch_console(page)
+    # The picker needs a person; the origin's private folder stands in for the folder picked.
+    page.add_init_script("window.showDirectoryPicker = () => navigator.storage.getDirectory();")
+    page.goto(f"{live_server.url}/s/{demo.share.token}/")
+    version = demo.package.latest_version
+    assert version is not None
+    expected = {entry.path: entry.size for entry in version.entries.all()}
+
+    page.get_by_role("button", name="Download all into a folder…").click()
+    status = page.locator("[data-download-status]")
+    expect(status).to_contain_text("Done: every file is in the folder", timeout=20_000)
+    written = page.evaluate(
+        """async () => {
+            const found = {};
+            async function walk(folder, prefix) {
+                for await (const [name, handle] of folder.entries()) {
+                    if (handle.kind === "directory") await walk(handle, prefix + name + "/");
+                    else found[prefix + name] = (await handle.getFile()).size;
+                }
+            }
+            await walk(await navigator.storage.getDirectory(), "");
+            return found;
+        }"""
+    )
+    assert written == expected
+    # Again: everything is there at its full size, so nothing is fetched.
+    page.get_by_role("button", name="Download all into a folder…").click()
+    expect(status).to_contain_text(f"{len(expected)} already there", timeout=20_000)
+
+    # The script for a system without the picker: bash with curl, run here for real.
+    with page.expect_download() as saved:
+        page.get_by_role("button", name="Script for Linux and macOS (bash + curl)").click()
+    script = tmp_path / saved.value.suggested_filename
+    saved.value.save_as(script)
+    subprocess.run(["bash", str(script)], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    folder = tmp_path / demo.package.slug
+    assert {
+        str(path.relative_to(folder)): path.stat().st_size for path in folder.rglob("*") if path.is_file()
+    } == expected
+    with page.expect_download() as saved_ps:
+        page.get_by_role("button", name="Script for Windows (PowerShell)").click()
+    assert saved_ps.value.suggested_filename.endswith(".ps1")
     assert not scrolls_sideways(page)
     assert problems == []
     context.close()
