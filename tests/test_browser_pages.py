@@ -222,3 +222,26 @@ def test_a_collaborator_downloads_every_file_from_the_browser(
     assert not scrolls_sideways(page)
     assert problems == []
     context.close()
+
+
+def test_the_readme_screenshots_show_the_current_pages(
+    browser: Browser, live_server: Any, demo: Demo, output_dir: Path
+) -> None:
+    """Writes test-output/*.png; `cp test-output/{share-page,package-page,share-page-phone}.png docs/` refreshes
+    the README's pictures."""
+    package = demo.package
+    packages.package_write_text(package=package, path="notes.md", content="# Field notes\n")
+    desktop = context_for(browser, live_server, 1280, package.owner)
+    page = desktop.new_page()
+    page.goto(f"{live_server.url}/packages/{package.public_id}/")
+    expect(page.locator("#unpublished")).to_contain_text("1 unpublished change")
+    page.screenshot(path=str(output_dir / "package-page.png"), full_page=True)
+    desktop.close()
+    for width, name in ((1280, "share-page.png"), (390, "share-page-phone.png")):
+        context = context_for(browser, live_server, width)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/s/{demo.share.token}/")
+        expect(page.locator("#download-all")).to_be_visible()
+        page.screenshot(path=str(output_dir / name), full_page=True)
+        context.close()
+    assert all((output_dir / name).stat().st_size > 10_000 for name in ("package-page.png", "share-page.png"))
