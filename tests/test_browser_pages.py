@@ -245,3 +245,40 @@ def test_the_readme_screenshots_show_the_current_pages(
         page.screenshot(path=str(output_dir / name), full_page=True)
         context.close()
     assert all((output_dir / name).stat().st_size > 10_000 for name in ("package-page.png", "share-page.png"))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_publishing_shows_its_progress_and_ends_with_its_outcome(
+    browser: Browser, live_server: Any, demo: Demo, width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from packager import tasks
+    from packager.checksumming import version_publish_run
+
+    monkeypatch.setattr(tasks.publish_version, "delay", lambda version_pk: None)  # the test is the worker
+    package = demo.package
+    packages.package_write_text(package=package, path="docs/notes.md", content="![map](../data/2024-summer.csv)\n")
+    context = context_for(browser, live_server, width, package.owner)
+    page = context.new_page()
+    problems = watch_console(page)
+    page.goto(f"{live_server.url}/packages/{package.public_id}/")
+    expect(page.locator("#unpublished")).to_contain_text("1 unpublished change")
+    page.get_by_role("button", name="Publish a new version").click()
+    status = page.locator("#version-2-status")
+    expect(status).to_contain_text("checksumming")
+    expect(status).to_contain_text("pinning every file to its current version in storage")
+    version = package.versions.get(number=2)
+    version_publish_run(version_pk=version.pk)
+    # No reload: the status polls itself and ends with the outcome, never a stuck banner.
+    expect(status).to_contain_text("published", timeout=10_000)
+    expect(status.locator(".badge")).to_have_text("published")
+    page.goto(f"{live_server.url}/packages/{package.public_id}/")
+    expect(page.locator("#unpublished")).to_contain_text("No unpublished changes")
+    expect(page.locator("#publish-form")).to_contain_text("Nothing to publish")
+    # The draft text's relative image leads to the draft's own file route.
+    page.goto(f"{live_server.url}/packages/{package.public_id}/view/docs/notes.md")
+    expect(page.locator("img[alt=map]")).to_have_attribute(
+        "src", f"/packages/{package.public_id}/file/data/2024-summer.csv"
+    )
+    assert not scrolls_sideways(page)
+    assert problems == []
+    context.close()
