@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,6 +17,7 @@ from packager.api import router as packages_router
 from packager.api_auth import AUTH
 from shares.api import router as shares_router
 from sources.api import router as sources_router
+from teams.api import router as teams_router
 from web.api_errors import ObjectBodyParser, document_errors
 from web.error_pages import database_unavailable
 from web.errors import ApplicationError
@@ -34,6 +36,7 @@ api = PackagerAPI(
 api.add_router("", sources_router)
 api.add_router("", packages_router)
 api.add_router("", shares_router)
+api.add_router("", teams_router)
 
 
 # Errors: JSON with a message and the right status, never a 500 page ---------------------
@@ -66,6 +69,12 @@ def on_application_error(request: HttpRequest, error: ApplicationError) -> HttpR
 def on_database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
     logger.warning("database unavailable on %s %s: %s", request.method, request.path, error)
     return database_unavailable(request)
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request: HttpRequest, error: PermissionDenied) -> HttpResponse:
+    """A member of the team whose role does not allow this (teams/policy.py); others get 404."""
+    return _error(request, str(error) or "Your role in this team does not allow this.", 403)
 
 
 @api.exception_handler(Http404)

@@ -24,6 +24,8 @@ urlpatterns = [
     path("packages/<uuid:public_id>/versions/<int:number>/", views.version_detail, name="version_detail"),
     path("packages/<uuid:public_id>/versions/<int:number>/verify/", views.version_verify, name="version_verify"),
     path("packages/<uuid:public_id>/versions/<int:number>/confirm/", views.version_confirm, name="version_confirm"),
+    path("packages/<uuid:public_id>/versions/<int:number>/public/", views.version_public, name="version_public"),
+    path("packages/<uuid:public_id>/versions/<int:number>/doi/", views.version_doi, name="version_doi"),
     path("packages/<uuid:public_id>/delete/", views.package_delete, name="package_delete"),
     path("packages/<uuid:public_id>/write/", views.entry_write, name="entry_write"),
     path("packages/<uuid:public_id>/write/<path:path>", views.entry_write, name="entry_edit"),
@@ -43,6 +45,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("sources.urls")),
     path("", include("shares.urls")),
+    path("", include("teams.urls")),
 ]
 
 handler404 = "web.error_pages.not_found"

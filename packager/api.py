@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
@@ -14,13 +15,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, field_validator
 
-from packager import citation, drift, publications, services, versions
+from packager import catalog, citation, doi, drift, publications, services, versions
 from packager.metadata import Metadata, MetadataInvalid, metadata_clean, metadata_of
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from sources.api import get_source, iso_datetime
 from sources.search import Search
+from teams import policy
 from web.api_errors import errors
 from web.cursors import decode_cursor, encode_cursor
 from web.http import api_user
@@ -34,6 +36,7 @@ NAME_PATTERN = r"\S"
 class PackageIn(Schema):
     name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     description: str = Field("", max_length=100_000)
+    team: uuid.UUID | None = Field(None, description="A team you curate in that owns the package; null: you.")
 
 
 class PackagePatch(Schema):
@@ -43,6 +46,9 @@ class PackagePatch(Schema):
         None,
         description="Replaces the whole citation metadata object (the fields of PackageOut.metadata); "
         "an invalid field answers 422 naming it under `fields`.",
+    )
+    team: uuid.UUID | None = Field(
+        None, description="Move the package to a team you administer, or (null) make it your own."
     )
 
 
@@ -56,6 +62,8 @@ class PackageOut(Schema):
     created_at: dt.datetime
     updated_at: dt.datetime
     metadata: Metadata
+    team: uuid.UUID | None = Field(description="The team that owns it; null: a user's own.")
+    role: Literal["owner", "admin", "curator", "viewer"] = Field(description="Yours on it.")
 
 
 class EntryOut(Schema):
@@ -176,16 +184,21 @@ def add_job_out(job: AddMatchesJob) -> dict[str, Any]:
     }
 
 
-def package_out(package: Package) -> dict[str, Any]:
-    # The package's aggregate row (folder ""), kept up to date by the services.
-    whole = package.folders.filter(path="").first()
+def package_out(package: Package, user: Any) -> dict[str, Any]:
+    if hasattr(package, "entry_count"):  # a catalog row: the totals came with it
+        totals = (package.entry_count, getattr(package, "total_size", 0))
+    else:
+        # The package's aggregate row (folder ""), kept up to date by the services.
+        whole = package.folders.filter(path="").first()
+        totals = (whole.file_count, whole.size) if whole else (0, 0)
     return {
+        **package_ownership_out(package, user),
         "id": package.public_id,
         "name": package.name,
         "slug": package.slug,
         "description": package.description,
-        "entry_count": whole.file_count if whole else 0,
-        "total_size": whole.size if whole else 0,
+        "entry_count": totals[0],
+        "total_size": totals[1],
         "created_at": package.created_at,
         "updated_at": package.updated_at,
         "metadata": metadata_of(package.metadata),
@@ -206,24 +219,63 @@ def entry_out(entry: PackageEntry | VersionEntry) -> dict[str, Any]:
     }
 
 
-def get_package(request: HttpRequest, package_id: uuid.UUID) -> Package:
-    return get_object_or_404(Package, public_id=package_id, owner=api_user(request))
+# Teams: who owns a package, and what the caller may do with it ------------------------
 
 
-@router.get("/packages", response=list[PackageOut])
-def list_packages(request: HttpRequest) -> list[dict[str, Any]]:
-    return [package_out(package) for package in Package.objects.filter(owner=api_user(request))]
+def package_ownership_out(package: Package, user: Any) -> dict[str, Any]:
+    return {
+        "team": package.team.public_id if package.team_id and package.team else None,
+        "role": policy.role_on(user, package),
+    }
 
 
-@router.post("/packages", response={201: PackageOut})
+def get_package(
+    request: HttpRequest, package_id: uuid.UUID, allowed: Callable[[Any, Any], bool] = policy.can_view_package
+) -> Package:
+    """A package the caller can see (else 404), if their role allows `allowed` (else 403)."""
+    return policy.get_for(Package.objects.select_related("team"), api_user(request), allowed, public_id=package_id)
+
+
+def editable_package(request: HttpRequest, package_id: uuid.UUID) -> Package:
+    return get_package(request, package_id, policy.can_edit_package)
+
+
+class CatalogQuery(Schema):
+    q: str = Field("", max_length=200, description="Searches names, descriptions, README text and file paths.")
+    team: uuid.UUID | None = Field(None, description="Only this team's packages.")
+    sort: Literal["name", "-name", "updated", "-updated", "size", "-size", "downloads", "-downloads"] = Field(
+        "name", description="name is in natural order (2 before 10); - for descending."
+    )
+    cursor: str = Field("", max_length=500, description="The next_cursor of the previous page.")
+    limit: int = Field(50, ge=1, le=500)
+
+
+class PackagePage(Schema):
+    items: list[PackageOut]
+    next_cursor: str | None
+
+
+@router.get("/packages", response={200: PackagePage, **errors(404)})
+def list_packages(request: HttpRequest, query: Query[CatalogQuery]) -> dict[str, Any]:
+    """Every package you can see (yours and your teams'), a page at a time."""
+    user = api_user(request)
+    team = policy.get_team_for(user, policy.can_view_team, public_id=query.team) if query.team else None
+    rows = catalog.catalog_rows(user, q=query.q, team=team)
+    page = catalog.catalog_page(rows, sort=query.sort, cursor=query.cursor, limit=query.limit)
+    return {"items": [package_out(package, user) for package in page.packages], "next_cursor": page.next_cursor}
+
+
+@router.post("/packages", response={201: PackageOut, **errors(403)})
 def create_package(request: HttpRequest, body: PackageIn) -> Status[dict[str, Any]]:
-    package = services.package_create(owner=api_user(request), name=body.name, description=body.description)
-    return Status(201, package_out(package))
+    user = api_user(request)
+    team = policy.team_named_by(user, body.team, policy.can_create_in_team)
+    package = services.package_create(owner=user, name=body.name, description=body.description, team=team)
+    return Status(201, package_out(package, user))
 
 
 @router.get("/packages/{uuid:package_id}", response=PackageOut)
 def read_package(request: HttpRequest, package_id: uuid.UUID) -> dict[str, Any]:
-    return package_out(get_package(request, package_id))
+    return package_out(get_package(request, package_id), api_user(request))
 
 
 def field_refused(error: MetadataInvalid) -> ValidationError:
@@ -233,21 +285,28 @@ def field_refused(error: MetadataInvalid) -> ValidationError:
 
 @router.patch("/packages/{uuid:package_id}", response=PackageOut)
 def update_package(request: HttpRequest, package_id: uuid.UUID, body: PackagePatch) -> dict[str, Any]:
-    package = get_package(request, package_id)
+    user = api_user(request)
+    package = editable_package(request, package_id)
     try:
         cleaned = metadata_clean(body.metadata) if body.metadata is not None else None
     except MetadataInvalid as error:
         raise field_refused(error) from None
     with transaction.atomic():
-        package = services.package_update(package=package, name=body.name, description=body.description)
+        if "team" in body.dict(exclude_unset=True):
+            team = policy.team_named_by(user, body.team, policy.can_manage_team)
+            if not policy.can_move(user, package, team):
+                raise PermissionDenied("Only an admin of the package's team (or its owner) can move it.")
+            services.package_transfer(package=package, team=team, actor=user)
+        package = services.package_update(package=package, name=body.name, description=body.description, actor=user)
         if cleaned is not None:
             package = citation.package_metadata_set(package=package, metadata=cleaned)
-    return package_out(package)
+    return package_out(package, user)
 
 
 @router.delete("/packages/{uuid:package_id}", response={204: None})
 def delete_package(request: HttpRequest, package_id: uuid.UUID) -> Status[None]:
-    services.package_delete(package=get_package(request, package_id))
+    package = get_package(request, package_id, policy.can_delete_package)
+    services.package_delete(package=package, actor=api_user(request))
     return Status(204, None)
 
 
@@ -301,23 +360,25 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     default) it answers 202 with a job that a worker runs: poll
     `GET /packages/{id}/add-jobs/{job}` for its progress.
     """
-    package = get_package(request, package_id)
+    package = editable_package(request, package_id)
     if body.path is not None:
         if body.text is None:
             raise HttpError(422, "A text entry needs both “path” and “text”.")
-        entry = services.package_write_text(package=package, path=body.path, content=body.text)
+        entry = services.package_write_text(package=package, path=body.path, content=body.text, actor=api_user(request))
         return Status(201, {"added": [entry_out(entry)]})
     given = [body.keys is not None, body.prefix is not None, body.search is not None]
     if body.source is None or sum(given) != 1:
         raise HttpError(
             422, "Give {source, keys, target}, {source, prefix, target}, {source, search, target} or {path, text}."
         )
-    source = get_source(request, body.source)
+    source = get_source(request, body.source, policy.can_use_source)
     if body.search is not None:
         if not source.is_indexed:
             raise HttpError(409, "Search needs the source's index, which is being built; try again when it is ready.")
         search = Search(**{**body.search.model_dump(), "q": body.search.q.strip(), "glob": body.search.glob.strip()})
-        added = services.package_add_search(package=package, source=source, search=search, target=body.target)
+        added = services.package_add_search(
+            package=package, source=source, search=search, target=body.target, actor=api_user(request)
+        )
         if isinstance(added, AddMatchesJob):
             return Status(202, {"job": add_job_out(added)})
         return Status(201, {"added_count": added})
@@ -329,7 +390,12 @@ def add_entries(request: HttpRequest, package_id: uuid.UUID, body: EntriesIn) ->
     paths = [key[len(root) :] for key in keys]
     # A prefix adds what is below it under the target; keys keep their file names.
     entries = services.package_add_objects(
-        package=package, source=source, paths=paths, target=body.target, keep_folder_names=body.prefix is None
+        package=package,
+        source=source,
+        paths=paths,
+        target=body.target,
+        keep_folder_names=body.prefix is None,
+        actor=api_user(request),
     )
     for entry in entries:
         entry.source = source
@@ -346,19 +412,19 @@ def read_add_job(request: HttpRequest, package_id: uuid.UUID, job_id: uuid.UUID)
 
 @router.patch("/packages/{uuid:package_id}/entries/{path:path}", response={200: list[EntryOut], **errors(409)})
 def move_entry(request: HttpRequest, package_id: uuid.UUID, path: str, body: EntryPatch) -> list[dict[str, Any]]:
-    package = get_package(request, package_id)
+    package = editable_package(request, package_id)
     if not services.entries_at(package, path):
         raise Http404
-    moved = services.package_move(package=package, path=path, new_path=body.path)
+    moved = services.package_move(package=package, path=path, new_path=body.path, actor=api_user(request))
     return [entry_out(entry) for entry in moved]
 
 
 @router.delete("/packages/{uuid:package_id}/entries/{path:path}", response={204: None})
 def delete_entry(request: HttpRequest, package_id: uuid.UUID, path: str) -> Status[None]:
-    package = get_package(request, package_id)
+    package = editable_package(request, package_id)
     if not services.entries_at(package, path):
         raise Http404
-    services.package_remove(package=package, path=path)
+    services.package_remove(package=package, path=path, actor=api_user(request))
     return Status(204, None)
 
 
@@ -404,6 +470,10 @@ class VersionOut(Schema):
     drift: Drift
     metadata: Metadata = Field(description="The citation metadata as it was when the version was published.")
     doi: str | None = Field(description="Bare, e.g. 10.5072/x.1.")
+    doi_state: Literal["draft", "findable"] | None = Field(
+        description="The DOI's state at DataCite when packager registered it; null for none or one recorded by hand."
+    )
+    doi_error: str | None = Field(description="Why the last request to DataCite failed, if it did.")
     public: bool = Field(description="Listed in the public catalog and OAI-PMH.")
 
 
@@ -458,13 +528,25 @@ def version_out(version: PackageVersion) -> dict[str, Any]:
         },
         "metadata": metadata_of(version.metadata),
         "doi": version.doi or None,
+        "doi_state": version.doi_state or None,
+        "doi_error": version.doi_error or None,
         "public": version.public,
     }
 
 
-def get_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> PackageVersion:
-    return get_object_or_404(
-        PackageVersion, package__public_id=package_id, package__owner=api_user(request), number=number
+def get_version(
+    request: HttpRequest,
+    package_id: uuid.UUID,
+    number: int,
+    allowed: Callable[[Any, Any], bool] = policy.can_view_package,
+) -> PackageVersion:
+    return policy.get_for(
+        PackageVersion.objects.select_related("package__owner"),
+        api_user(request),
+        allowed,
+        through="package",
+        package__public_id=package_id,
+        number=number,
     )
 
 
@@ -472,7 +554,7 @@ def get_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Pac
 def publish_version(request: HttpRequest, package_id: uuid.UUID, body: VersionIn) -> Status[dict[str, Any]]:
     """Freeze the draft into the next version; checksumming runs as a task (poll the version)."""
     version = versions.package_publish(
-        package=get_package(request, package_id), message=body.message, created_by=api_user(request)
+        package=editable_package(request, package_id), message=body.message, created_by=api_user(request)
     )
     return Status(202, version_out(version))
 
@@ -504,14 +586,17 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
 
 
 class VersionPatch(Schema):
+    # Strict: "public": 0 or "yes" is refused (400), not read as a boolean.
+    model_config = ConfigDict(strict=True)
+
     doi: str | None = Field(None, max_length=300, description='An existing DOI of this version; "" removes it.')
-    public: bool | None = Field(None, description="List the version in the public catalog and OAI-PMH, or not.")
+    public: StrictBool | None = Field(None, description="List the version in the public catalog and OAI-PMH, or not.")
 
 
 @router.patch("/packages/{uuid:package_id}/versions/{int:number}", response={200: VersionOut, **errors(409)})
 def update_version(request: HttpRequest, package_id: uuid.UUID, number: int, body: VersionPatch) -> dict[str, Any]:
     """Record the version's DOI, or make it public or private (a private one is reported deleted over OAI-PMH)."""
-    version = get_version(request, package_id, number)
+    version = get_version(request, package_id, number, policy.can_edit_package)
     if "doi" in body.model_fields_set:
         try:
             version = citation.version_doi_set(version=version, doi=body.doi)
@@ -522,18 +607,40 @@ def update_version(request: HttpRequest, package_id: uuid.UUID, number: int, bod
     return version_out(version)
 
 
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/doi/findable",
+    response={200: VersionOut, **errors(409, 422, 502, 503)},
+)
+def make_doi_findable(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """Make the version's DOI findable at DataCite (`event: publish`; registers it first if needed).
+    The version must be public. 409 when DataCite is not configured; 422 when DataCite refuses (its
+    errors in `detail`); 502/503 when it answers badly or cannot be reached."""
+    version = get_version(request, package_id, number, policy.can_edit_package)
+    return version_out(doi.version_doi_publish(version=version))
+
+
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/doi/update",
+    response={200: VersionOut, **errors(409, 422, 502, 503)},
+)
+def update_doi(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """Send the version's metadata and landing URL to DataCite again (registers a draft DOI if it has none)."""
+    version = get_version(request, package_id, number, policy.can_edit_package)
+    return version_out(doi.version_doi_update(version=version))
+
+
 @router.post("/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, **errors(409)})
 def verify_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
     """Re-check every object against the store; the result appears under "drift"."""
-    version = get_version(request, package_id, number)
-    drift.version_verify_request(version=version)
+    version = get_version(request, package_id, number, policy.can_edit_package)
+    drift.version_verify_request(version=version, actor=api_user(request))
     return Status(202, version_out(version))
 
 
 @router.post("/packages/{uuid:package_id}/versions/{int:number}/confirm", response={202: VersionOut, **errors(409)})
 def confirm_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
     """Agree to read `bytes_to_read` bytes to checksum what the stores do not vouch for."""
-    version = versions.version_confirm_read(version=get_version(request, package_id, number))
+    version = versions.version_confirm_read(version=get_version(request, package_id, number, policy.can_edit_package))
     return Status(202, version_out(version))
 
 
@@ -616,8 +723,8 @@ def create_publication(
 
     Runs as a task: poll the list for its state and progress. The same place again is idempotent.
     """
-    version = get_version(request, package_id, number)
-    source = get_source(request, body.destination)
+    version = get_version(request, package_id, number, policy.can_edit_package)
+    source = get_source(request, body.destination, policy.can_use_source)
     publication = publications.publication_request(
         version=version,
         source=source,

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from packager import exports, published
+from packager import doi, exports, published
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry, VersionFolder
 from sources import checksums, clients
 from sources.backends import ObjectInfo
@@ -436,3 +436,4 @@ def _seal(version: PackageVersion) -> None:
             Q(latest_version__isnull=True) | Q(latest_version__number__lt=version.number)
         ).update(latest_version=version)
         transaction.on_commit(lambda: published.version_published(version.pk))
+        doi.doi_register_on_commit(version)

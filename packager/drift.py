@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -26,13 +27,15 @@ from packager.versions import VersionError
 from sources import checksums, clients
 from sources.backends.errors import ObjectNotFound, StorageError
 from sources.models import Source, SourceObject
+from teams.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
 
-def version_verify_request(*, version: PackageVersion) -> None:
+def version_verify_request(*, version: PackageVersion, actor: Any = None) -> None:
     if not version.is_published:
         raise VersionError("Only a published version can be verified.", status=409)
+    audit_record(actor=actor, action="version.verify", package=version.package, detail={"version": version.number})
     from packager import tasks
 
     transaction.on_commit(lambda: tasks.verify_version.delay(version.pk))

@@ -11,6 +11,41 @@ class PackageForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
+    def __init__(self, *args: Any, teams: list[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if teams:  # the teams the user may create packages in
+            self.fields["team"] = forms.TypedChoiceField(
+                choices=[("", "Me")] + [(str(team.public_id), team.name) for team in teams],
+                required=False,
+                label="Owner",
+                coerce=lambda value: next(team for team in teams if str(team.public_id) == value),
+                empty_value=None,
+            )
+
+
+class CatalogForm(forms.Form):
+    q = forms.CharField(max_length=200, required=False, label="Search")
+    team = forms.TypedChoiceField(required=False, empty_value=None)
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("name", "Name"),
+            ("-updated", "Recently updated"),
+            ("-size", "Largest"),
+            ("-downloads", "Most downloaded"),
+            ("-name", "Name, Z to A"),
+            ("updated", "Least recently updated"),
+            ("size", "Smallest"),
+            ("downloads", "Least downloaded"),
+        ],
+    )
+
+    def __init__(self, *args: Any, teams: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["team"]
+        field.choices = [("", "All")] + [(str(team.public_id), team.name) for team in teams]
+        field.coerce = lambda value: next(team for team in teams if str(team.public_id) == value)
+
 
 class AddObjectsForm(forms.Form):
     source = forms.UUIDField(widget=forms.HiddenInput)
@@ -98,8 +133,10 @@ class PublicationForm(forms.Form):
         super().__init__(*args, **kwargs)
         from sources.backends import writable_kinds
         from sources.models import Source
+        from teams import policy
 
-        writable = Source.objects.filter(owner=owner, kind__in=writable_kinds())
+        # The sources the user may write into: their own, and those of teams they curate in.
+        writable = Source.objects.filter(policy.usable(owner, "curator"), kind__in=writable_kinds())
         self.fields["destination"].queryset = writable.order_by("name")  # type: ignore[attr-defined]
 
 

@@ -8,15 +8,22 @@ from django.conf import settings
 from django.db import models
 
 from sources.models import Source
+from teams.models import Team
 from web.paths import name_of
 
 
 class Package(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # A package belongs to its owner, or (team set) to a team; teams/policy.py decides who may do what.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="packages")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="packages")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200)
     description = models.TextField(blank=True)
+    # The catalog's sort and search keys, kept by the services: the name in natural order
+    # ("2" before "10"; packager.catalog.natural_key), and the draft's README text.
+    name_key = models.CharField(max_length=400, default="", db_index=True, editable=False)
+    readme_text = models.TextField(blank=True, editable=False)
     # Citation metadata of the draft (packager.metadata.Metadata, stored as checked);
     # each version keeps a copy.
     metadata = models.JSONField(default=dict, blank=True)
@@ -199,6 +206,8 @@ class PackageVersion(models.Model):
     doi = models.CharField(max_length=300, blank=True)
     # "" (none registered here), "draft" or "findable": the DOI's state at DataCite.
     doi_state = models.CharField(max_length=10, blank=True)
+    # Why the last request to DataCite failed (shown to the owner), "" after a success.
+    doi_error = models.TextField(blank=True)
     public = models.BooleanField(default=False)
     # When `public` last changed: the OAI-PMH datestamp (a version made private again is
     # answered as a deleted record with this date).

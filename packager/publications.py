@@ -32,6 +32,7 @@ from packager.models import PackageVersion, VersionEntry, VersionPublication
 from sources import clients
 from sources.backends import BACKENDS, StorageError, writable_kinds
 from sources.models import Source
+from teams import policy
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,9 @@ def publication_request(
     """Record where a version goes and enqueue the writing; the same place again runs again."""
     if not version.is_published:
         raise PublicationError("Only a published version can be written to a bucket.", status=409)
-    if source.owner_id != version.package.owner_id:
+    # Whoever asks must be allowed to write into the destination (their own, or a team's
+    # where they curate); without a requester (a tool), the package's owner must be.
+    if not policy.can_use_source(created_by or version.package.owner, source):
         raise PublicationError("Choose one of your own sources as the destination.", status=404)
     if not BACKENDS[source.kind].writable:
         kinds = " or ".join(BACKENDS[kind].name for kind in writable_kinds())

@@ -18,12 +18,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from packager.catalog import is_readme, natural_key
 from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, VersionEntry
 from packager.paths import InvalidPath, add_to_folders, ancestors, normalize_folder, normalize_path
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject, SourceObjectQuerySet
 from sources.search import InvalidSearch, Search, common_folder, matches
+from teams import policy
+from teams.audit import audit_record
+from teams.models import Team
 from web.errors import ApplicationError
 from web.paths import folder_of, name_of
 
@@ -51,36 +55,73 @@ def _unique_slug(owner: Any, name: str, *, exclude_pk: int | None = None) -> str
     return slug
 
 
-def package_create(*, owner: Any, name: str, description: str = "") -> Package:
+def package_create(*, owner: Any, name: str, description: str = "", team: Team | None = None) -> Package:
+    """A new package of `owner`, or with a team, the team's (the caller checks
+    policy.can_create_in_team)."""
     name = name.strip()
     if not name:
         raise PackageError("Give the package a name.")
     for _ in range(3):
         try:
             with transaction.atomic():
-                return Package.objects.create(
-                    owner=owner, name=name, slug=_unique_slug(owner, name), description=description.strip()
+                package = Package.objects.create(
+                    owner=owner,
+                    team=team,
+                    name=name,
+                    name_key=natural_key(name),
+                    slug=_unique_slug(owner, name),
+                    description=description.strip(),
                 )
+                audit_record(actor=owner, action="package.create", package=package)
+                return package
         except IntegrityError:
             continue  # another request took the slug between the check and the insert
     raise PackageError("Could not give the package a unique address; try another name.")
 
 
-def package_update(*, package: Package, name: str | None = None, description: str | None = None) -> Package:
+def package_update(
+    *, package: Package, name: str | None = None, description: str | None = None, actor: Any = None
+) -> Package:
     if name is not None:
         if not name.strip():
             raise PackageError("Give the package a name.")
         package.name = name.strip()
+        package.name_key = natural_key(package.name)
         package.slug = _unique_slug(package.owner, package.name, exclude_pk=package.pk)
     if description is not None:
         package.description = description.strip()
     package.save()
+    changed = [field for field, value in (("name", name), ("description", description)) if value is not None]
+    if changed:
+        audit_record(actor=actor, action="package.update", package=package, detail={"fields": changed})
     return package
 
 
 @transaction.atomic
-def package_delete(*, package: Package) -> None:
+def package_transfer(*, package: Package, team: Team | None, actor: Any) -> Package:
+    """Give the package to a team the actor administers, or (None) take it back as the actor's own."""
+    if not policy.can_move(actor, package, team):
+        raise PackageError("You can move packages only into teams you administer.", status=403)
+    before = package.team
+    package.team = team
+    if team is None and package.owner_id != actor.pk:
+        package.owner = actor
+        package.slug = _unique_slug(actor, package.name, exclude_pk=package.pk)
+    package.save(update_fields=["team", "owner", "slug", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="package.move",
+        team=team or before,
+        package=package,
+        detail={"from": before.name if before else "", "to": team.name if team else ""},
+    )
+    return package
+
+
+@transaction.atomic
+def package_delete(*, package: Package, actor: Any = None) -> None:
     text_files = [entry.text_file.name or "" for entry in package.entries.filter(kind=PackageEntry.Kind.TEXT)]
+    audit_record(actor=actor, action="package.delete", package=package)
     package.delete()
     _delete_files_on_commit(text_files)
 
@@ -294,7 +335,13 @@ class AddedEntries(list[PackageEntry]):
 
 @transaction.atomic
 def package_add_objects(
-    *, package: Package, source: Source, paths: list[str], target: str = "", keep_folder_names: bool = True
+    *,
+    package: Package,
+    source: Source,
+    paths: list[str],
+    target: str = "",
+    keep_folder_names: bool = True,
+    actor: Any = None,
 ) -> AddedEntries:
     """Add objects and whole folders of a source under a target folder of the package.
 
@@ -328,6 +375,13 @@ def package_add_objects(
     PackageEntry.objects.bulk_create(entries, batch_size=1000)
     _update_folders(package, added=[(entry.path, entry.size) for entry in entries])
     package.save(update_fields=["updated_at"])
+    if entries:
+        audit_record(
+            actor=actor,
+            action="entries.add",
+            package=package,
+            detail={"count": len(entries), "source": source.name, "target": folder},
+        )
     return AddedEntries(entries, refused)
 
 
@@ -403,7 +457,9 @@ def _add_match_batch(package: Package, source: Source, found: _Matches, rows: li
 
 
 @transaction.atomic
-def package_add_search(*, package: Package, source: Source, search: Search, target: str = "") -> int | AddMatchesJob:
+def package_add_search(
+    *, package: Package, source: Source, search: Search, target: str = "", actor: Any = None
+) -> int | AddMatchesJob:
     """Add every indexed file that matches a search: how many entries were added, or the job
     that adds them when there are more than ADD_MATCHES_INLINE_LIMIT matches.
 
@@ -419,6 +475,12 @@ def package_add_search(*, package: Package, source: Source, search: Search, targ
             package=package, source=source, search=search.as_json(), target=target, total=total
         )
         transaction.on_commit(lambda: _enqueue_add_matches(job.pk))
+        audit_record(
+            actor=actor,
+            action="entries.add",
+            package=package,
+            detail={"count": total, "source": source.name, "target": target, "search": True, "job": True},
+        )
         return job
     _lock(package)
     _check_matches(package, source, found)
@@ -428,6 +490,12 @@ def package_add_search(*, package: Package, source: Source, search: Search, targ
         added += _add_match_batch(package, source, found, batch)
         after = batch[-1][0]
     package.save(update_fields=["updated_at"])
+    audit_record(
+        actor=actor,
+        action="entries.add",
+        package=package,
+        detail={"count": added, "source": source.name, "target": target, "search": True},
+    )
     return added
 
 
@@ -518,7 +586,7 @@ def _validate_text(path: str, content: bytes) -> None:
 
 
 @transaction.atomic
-def package_write_text(*, package: Package, path: str, content: bytes | str) -> PackageEntry:
+def package_write_text(*, package: Package, path: str, content: bytes | str, actor: Any = None) -> PackageEntry:
     """Create a text entry, or replace the content of the text entry at that path."""
     try:
         path = normalize_path(path)
@@ -546,8 +614,15 @@ def package_write_text(*, package: Package, path: str, content: bytes | str) -> 
     except BaseException:
         entry.text_file.storage.delete(entry.text_file.name)
         raise
+    if is_readme(path):
+        # Kept for the catalog's search (the file itself is in the storage).
+        package.readme_text = data.decode("utf-8", errors="replace")[:100_000]
+        Package.objects.filter(pk=package.pk).update(readme_text=package.readme_text)
     # The old content goes only once the new one is committed: a failure keeps it.
     _delete_files_on_commit([old_file])
+    audit_record(
+        actor=actor, action="entries.write" if removed else "entries.add", package=package, detail={"path": path}
+    )
     return entry
 
 
@@ -588,7 +663,7 @@ def entries_at(package: Package, path: str) -> list[PackageEntry]:
 
 
 @transaction.atomic
-def package_move(*, package: Package, path: str, new_path: str) -> list[PackageEntry]:
+def package_move(*, package: Package, path: str, new_path: str, actor: Any = None) -> list[PackageEntry]:
     """Rename or move an entry, or a whole folder of entries."""
     _lock(package)
     entries = entries_at(package, path)
@@ -611,20 +686,32 @@ def package_move(*, package: Package, path: str, new_path: str) -> list[PackageE
     PackageEntry.objects.bulk_update(entries, ["path", "parent"], batch_size=1000)
     _update_folders(package, added=[(entry.path, entry.size) for entry in entries], removed=removed)
     package.save(update_fields=["updated_at"])
+    audit_record(
+        actor=actor,
+        action="entries.move",
+        package=package,
+        detail={"path": source_path, "new_path": new_path, "count": len(entries)},
+    )
     return entries
 
 
 @transaction.atomic
-def package_remove(*, package: Package, path: str) -> int:
+def package_remove(*, package: Package, path: str, actor: Any = None) -> int:
     _lock(package)
     entries = entries_at(package, path)
     if not entries:
         raise PackageError(f"Nothing at “{path}” in this package.")
     text_files = [entry.text_file.name or "" for entry in entries if entry.is_text]
+    if any(is_readme(entry.path) for entry in entries):
+        package.readme_text = ""
+        Package.objects.filter(pk=package.pk).update(readme_text="")
     PackageEntry.objects.filter(pk__in=[entry.pk for entry in entries]).delete()
     _update_folders(package, removed=[(entry.path, entry.size) for entry in entries])
     _delete_files_on_commit(text_files)
     package.save(update_fields=["updated_at"])
+    audit_record(
+        actor=actor, action="entries.remove", package=package, detail={"path": path.strip("/"), "count": len(entries)}
+    )
     return len(entries)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from packager import checksumming, drift, publications, services
+from packager import checksumming, doi, drift, publications, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -45,3 +45,17 @@ def add_matches(job_pk: int) -> None:
 def resume_stalled_add_matches() -> int:
     """Re-enqueue "add all matches" jobs whose worker died (their heartbeat stopped)."""
     return services.add_matches_resume_stalled()
+
+
+@shared_task(
+    autoretry_for=(doi.DataCiteUnavailable,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=8,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def register_doi(version_pk: int) -> None:
+    """Register a published version's draft DOI at DataCite; retried while DataCite is unreachable
+    (the failure is on the version page meanwhile). Idempotent: a version with a DOI is skipped."""
+    doi.version_doi_register(version_pk=version_pk)

@@ -20,6 +20,7 @@ from django.db.models.functions import Collate
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from packager.paths import first_reserved, reserved_message
 from sources.models import Source, SourceObject
+from teams.audit import audit_record
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def package_publish(*, package: Package, message: str = "", created_by: Any = No
         metadata=locked.metadata if locked else package.metadata,
     )
     _snapshot(version)
+    audit_record(actor=created_by, action="version.publish", package=package, detail={"version": number})
     from packager import tasks
 
     transaction.on_commit(lambda: tasks.publish_version.delay(version.pk))

@@ -3,23 +3,24 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from packager import citation, drift, publications, services, versions
+from packager import catalog, citation, doi, drift, publications, services, versions
 from packager.forms import (
     AddObjectsForm,
     AddSearchForm,
     ApiTokenForm,
+    CatalogForm,
     MetadataForm,
     MoveForm,
     PackageForm,
@@ -29,22 +30,30 @@ from packager.forms import (
     UploadForm,
 )
 from packager.metadata import MetadataInvalid
-from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageFolder, PackageVersion
+from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, PackageVersion
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_package_folder
 from sources import clients
 from sources.backends.errors import StorageError
 from sources.models import Source
+from teams import policy
 from web.cursors import InvalidCursor
 from web.http import AuthenticatedRequest, allow_storage_images, path_url_prefix
 from web.links import rewrite_relative
 from web.paths import folder_of
 
 
-def _get_package(request: AuthenticatedRequest, public_id: uuid.UUID) -> Package:
-    """The user's own package; anybody else's is a 404."""
-    return get_object_or_404(Package, public_id=public_id, owner=request.user)
+def _get_package(
+    request: AuthenticatedRequest, public_id: uuid.UUID, allowed: Callable[[Any, Any], bool] = policy.can_view_package
+) -> Package:
+    """A package the user can see (else 404), if their role allows `allowed` (else 403)."""
+    return policy.get_for(Package.objects.all(), request.user, allowed, public_id=public_id)
+
+
+def _reading_or(request: AuthenticatedRequest, allowed: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    """What a page that shows on GET and changes on POST needs."""
+    return allowed if request.method == "POST" else policy.can_view_package
 
 
 def _get_entry(package: Package, path: str) -> PackageEntry:
@@ -60,10 +69,17 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("packages" if request.user.is_authenticated else "login")
 
 
+CATALOG_PAGE = 50
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def package_list(request: AuthenticatedRequest) -> HttpResponse:
-    form = PackageForm(request.POST or None)
+    """The catalog (search, team, sort, pages) and a form for a new package (yours or a team's)."""
+    user_teams = list(policy.visible_teams(request.user))
+    form = PackageForm(
+        request.POST or None, teams=[t for t in user_teams if policy.can_create_in_team(request.user, t)]
+    )
     if request.method == "POST" and form.is_valid():
         try:
             package = services.package_create(owner=request.user, **form.cleaned_data)
@@ -72,17 +88,27 @@ def package_list(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, f"Package “{package.name}” created. Add files from a source, or write a README.")
             return redirect(_package_url(package))
-    # Totals from each package's aggregate row, not a sum over all of its entries.
-    whole = PackageFolder.objects.filter(package=OuterRef("pk"), path="")
-    packages = (
-        Package.objects.filter(owner=request.user)
-        .annotate(
-            entry_count=Coalesce(Subquery(whole.values("file_count")[:1]), Value(0)),
-            total_size=Coalesce(Subquery(whole.values("size")[:1]), Value(0)),
+    search = CatalogForm(request.GET, teams=user_teams)
+    if not search.is_valid():
+        raise Http404("Not a valid search")
+    rows = catalog.catalog_rows(request.user, q=search.cleaned_data["q"], team=search.cleaned_data["team"])
+    try:
+        page = catalog.catalog_page(
+            rows, sort=search.cleaned_data["sort"] or "name", cursor=request.GET.get("cursor", ""), limit=CATALOG_PAGE
         )
-        .order_by("name")
-    )
-    return render(request, "packager/list.html", {"packages": packages, "form": form})
+    except InvalidCursor as error:
+        raise Http404(error.message) from None
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "packages": page.packages,
+        "next_cursor": page.next_cursor,
+        "query": query.urlencode(),
+        "search": search,
+        "form": form,
+        "searching": any(search.cleaned_data.values()),
+    }
+    return render(request, "packager/list.html", context)
 
 
 @login_required
@@ -126,11 +152,11 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
 @login_required
 @require_POST
 def package_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    package = _get_package(request, public_id)
+    package = _get_package(request, public_id, policy.can_edit_package)
     form = PackageForm(request.POST)
     if form.is_valid():
         try:
-            services.package_update(package=package, **form.cleaned_data)
+            services.package_update(package=package, actor=request.user, **form.cleaned_data)
         except services.PackageError as error:
             messages.error(request, error.message)
         else:
@@ -144,7 +170,7 @@ def package_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
 @require_http_methods(["GET", "POST"])
 def package_metadata(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     """The citation metadata of the draft; the next version published keeps it."""
-    package = _get_package(request, public_id)
+    package = _get_package(request, public_id, _reading_or(request, policy.can_edit_package))
     form = MetadataForm(request.POST or None, initial=MetadataForm.initial_from(package.metadata))
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -164,9 +190,9 @@ def package_metadata(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
 @login_required
 @require_http_methods(["GET", "POST"])
 def package_delete(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    package = _get_package(request, public_id)
+    package = _get_package(request, public_id, policy.can_delete_package)
     if request.method == "POST":
-        services.package_delete(package=package)
+        services.package_delete(package=package, actor=request.user)
         messages.success(request, f"Package “{package.name}” deleted. Its share links no longer work.")
         return redirect("packages")
     return render(request, "packager/delete.html", {"package": package})
@@ -184,12 +210,14 @@ def _add_to_package(
         for error in form.non_field_errors() or [invalid]:
             messages.error(request, str(error))
         return redirect(back)
-    source = get_object_or_404(Source, public_id=form.cleaned_data["source"], owner=request.user)
+    source = policy.get_for(
+        Source.objects.all(), request.user, policy.can_use_source, public_id=form.cleaned_data["source"]
+    )
     package_id = form.cleaned_data.get("package")
     try:
         with transaction.atomic():  # a new package is not kept when adding fails
             if package_id:
-                package = _get_package(request, package_id)
+                package = _get_package(request, package_id, policy.can_edit_package)
             else:
                 package = services.package_create(owner=request.user, name=form.cleaned_data["new_package_name"])
             added = add(package, source)
@@ -211,7 +239,9 @@ def package_add_objects(request: AuthenticatedRequest) -> HttpResponse:
 
     def add(package: Package, source: Source) -> int:
         target = form.cleaned_data.get("target") or ""
-        added = services.package_add_objects(package=package, source=source, paths=form.paths, target=target)
+        added = services.package_add_objects(
+            package=package, source=source, paths=form.paths, target=target, actor=request.user
+        )
         if added.refused:
             shown = "; ".join(reason for _, reason in added.refused[:5])
             more = f" (and {len(added.refused) - 5:,} more)" if len(added.refused) > 5 else ""
@@ -230,7 +260,9 @@ def package_add_search(request: AuthenticatedRequest) -> HttpResponse:
 
     def add(package: Package, source: Source) -> int | AddMatchesJob:
         target = form.cleaned_data.get("target") or ""
-        return services.package_add_search(package=package, source=source, search=form.search(), target=target)
+        return services.package_add_search(
+            package=package, source=source, search=form.search(), target=target, actor=request.user
+        )
 
     return _add_to_package(request, form, "Check the search and choose a package.", add)
 
@@ -239,7 +271,7 @@ def package_add_search(request: AuthenticatedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str = "") -> HttpResponse:
     """Write a new text file, or edit the text file at `path`."""
-    package = _get_package(request, public_id)
+    package = _get_package(request, public_id, policy.can_edit_package)
     entry = _get_entry(package, path) if path else None
     if entry is not None and not entry.is_text:
         raise Http404("Only text files can be edited")
@@ -252,9 +284,9 @@ def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str =
         try:
             with transaction.atomic():  # a rename whose write fails is undone
                 if entry is not None and new_path.strip("/") != entry.path:
-                    services.package_move(package=package, path=entry.path, new_path=new_path)
+                    services.package_move(package=package, path=entry.path, new_path=new_path, actor=request.user)
                 saved = services.package_write_text(
-                    package=package, path=new_path, content=form.cleaned_data["content"]
+                    package=package, path=new_path, content=form.cleaned_data["content"], actor=request.user
                 )
         except services.PackageError as error:
             form.add_error(None, error.message)
@@ -267,7 +299,7 @@ def entry_write(request: AuthenticatedRequest, public_id: uuid.UUID, path: str =
 @login_required
 @require_POST
 def entry_upload(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    package = _get_package(request, public_id)
+    package = _get_package(request, public_id, policy.can_edit_package)
     form = UploadForm(request.POST, request.FILES)
     folder = request.POST.get("folder", "")
     if not form.is_valid():
@@ -279,7 +311,11 @@ def entry_upload(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
         for upload in form.cleaned_data["uploads"]:
             if upload.size > services.MAX_TEXT_SIZE:
                 raise services.PackageError(f"“{upload.name}” is too large for a text file; put it in a bucket.")
-            saved.append(services.package_write_text(package=package, path=folder + upload.name, content=upload.read()))
+            saved.append(
+                services.package_write_text(
+                    package=package, path=folder + upload.name, content=upload.read(), actor=request.user
+                )
+            )
     except (services.PackageError, InvalidPath) as error:
         messages.error(request, getattr(error, "message", str(error)))
     if saved:
@@ -342,14 +378,16 @@ def _guess_type(name: str) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def entry_move(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
-    package = _get_package(request, public_id)
+    package = _get_package(request, public_id, policy.can_edit_package)
     entries = services.entries_at(package, path)
     if not entries:
         raise Http404("Nothing at this path")
     form = MoveForm(request.POST or None, initial={"new_path": path.strip("/")})
     if request.method == "POST" and form.is_valid():
         try:
-            moved = services.package_move(package=package, path=path, new_path=form.cleaned_data["new_path"])
+            moved = services.package_move(
+                package=package, path=path, new_path=form.cleaned_data["new_path"], actor=request.user
+            )
         except services.PackageError as error:
             form.add_error(None, error.message)
         else:
@@ -363,9 +401,9 @@ def entry_move(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -
 @login_required
 @require_POST
 def entry_remove(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
-    package = _get_package(request, public_id)
+    package = _get_package(request, public_id, policy.can_edit_package)
     try:
-        removed = services.package_remove(package=package, path=path)
+        removed = services.package_remove(package=package, path=path, actor=request.user)
     except services.PackageError as error:
         messages.error(request, error.message)
     else:
@@ -400,11 +438,18 @@ def api_token_delete(request: AuthenticatedRequest, token_id: int) -> HttpRespon
 # Versions ------------------------------------------------------------------------------
 
 
-def _get_version(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> PackageVersion:
-    return get_object_or_404(
-        PackageVersion.objects.select_related("package"),
+def _get_version(
+    request: AuthenticatedRequest,
+    public_id: uuid.UUID,
+    number: int,
+    allowed: Callable[[Any, Any], bool] = policy.can_view_package,
+) -> PackageVersion:
+    return policy.get_for(
+        PackageVersion.objects.select_related("package__owner"),
+        request.user,
+        allowed,
+        through="package",
         package__public_id=public_id,
-        package__owner=request.user,
         number=number,
     )
 
@@ -428,7 +473,7 @@ def package_add_jobs(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
 @require_http_methods(["GET", "POST"])
 def package_versions(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     """Publish a new version; the list of versions (a partial that refreshes while one is checksummed)."""
-    package = _get_package(request, public_id)
+    package = _get_package(request, public_id, _reading_or(request, policy.can_edit_package))
     form = PublishForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -475,19 +520,75 @@ def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: 
     previous = versions.previous_version(version)
     after = request.GET.get("after", "")
     diff = versions.version_diff(version, previous, limit=0, after=after) if version.is_published else None
+    metadata_changes = (
+        citation.metadata_changes(version.metadata, previous.metadata if previous else None)
+        if version.is_published
+        else []
+    )
+    landing = doi.landing_url(version, origin=request.build_absolute_uri("/")[:-1])
+    cite = citation.citation_for(version, url=landing, package=version.package)
     return render(
         request,
         "packager/version.html",
-        {"version": version, "package": version.package, "previous": previous, "diff": diff},
+        {
+            "version": version,
+            "package": version.package,
+            "previous": previous,
+            "diff": diff,
+            "cite": cite,
+            "metadata_changes": metadata_changes,
+            "doi_enabled": doi.doi_enabled(),
+            "landing": landing,
+        },
     )
 
 
 @login_required
 @require_POST
-def version_verify(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
-    version = _get_version(request, public_id, number)
+def version_public(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    """Make the version public (listed in the catalog and OAI-PMH, landing page open) or private."""
+    version = _get_version(request, public_id, number, policy.can_edit_package)
+    public = request.POST.get("public") == "1"
     try:
-        drift.version_verify_request(version=version)
+        citation.version_public_set(version=version, public=public)
+    except citation.CitationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            "The version is public: listed in the catalog and over OAI-PMH."
+            if public
+            else "The version is private: no longer listed, and reported deleted over OAI-PMH.",
+        )
+    return redirect("version_detail", public_id=public_id, number=number)
+
+
+@login_required
+@require_POST
+def version_doi(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    """Make the version's DOI findable, or send its metadata to DataCite again."""
+    version = _get_version(request, public_id, number, policy.can_edit_package)
+    action = request.POST.get("action")
+    try:
+        if action == "findable":
+            doi.version_doi_publish(version=version)
+            messages.success(request, f"The DOI {version.doi} is findable: it resolves to the landing page.")
+        elif action == "update":
+            doi.version_doi_update(version=version)
+            messages.success(request, f"DataCite has the current metadata of {version.doi}.")
+        else:
+            messages.error(request, "Choose what to do with the DOI.")
+    except doi.DoiError as error:
+        messages.error(request, error.message)
+    return redirect("version_detail", public_id=public_id, number=number)
+
+
+@login_required
+@require_POST
+def version_verify(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    version = _get_version(request, public_id, number, policy.can_edit_package)
+    try:
+        drift.version_verify_request(version=version, actor=request.user)
     except versions.VersionError as error:
         messages.error(request, error.message)
     else:
@@ -498,7 +599,7 @@ def version_verify(request: AuthenticatedRequest, public_id: uuid.UUID, number: 
 @login_required
 @require_POST
 def version_confirm(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
-    version = _get_version(request, public_id, number)
+    version = _get_version(request, public_id, number, policy.can_edit_package)
     try:
         versions.version_confirm_read(version=version)
     except versions.VersionError as error:
@@ -512,7 +613,7 @@ def version_confirm(request: AuthenticatedRequest, public_id: uuid.UUID, number:
 @require_http_methods(["GET", "POST"])
 def version_publications(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
     """Write a published version to a bucket, and the records of where it was written."""
-    version = _get_version(request, public_id, number)
+    version = _get_version(request, public_id, number, _reading_or(request, policy.can_edit_package))
     package = version.package
     form = PublicationForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():

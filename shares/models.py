@@ -56,9 +56,20 @@ class Share(models.Model):
     # When this process's batched counts (access_log) were last written for the share: the
     # counts are true as of then, which the owner's pages say.
     counts_written_at = models.DateTimeField(null=True, blank=True)
+    # The public share of a public version: its landing page (/catalog/<package>/<n>/ leads
+    # here, and a DOI registered by packager resolves there). Made on the first visit, revoked
+    # when the version is made private again (shares.services.share_landing).
+    landing = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=models.Q(landing=True, revoked_at__isnull=True),
+                name="share_one_open_landing_per_version",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.label or f"share of {self.package}"
@@ -95,9 +106,9 @@ class Share(models.Model):
 
     @property
     def is_open(self) -> bool:
-        """Its links work: neither revoked nor expired, and its owner's account is still
-        active. (The resolver asks the same in SQL: open_sql.)"""
-        return self.is_active and self.package.owner.is_active
+        """Its links work: neither revoked nor expired, and the package is a team's or its
+        owner's account is still active. (The resolver asks the same in SQL: open_sql.)"""
+        return self.is_active and (self.package.team_id is not None or self.package.owner.is_active)
 
     def check_password(self, raw_password: str) -> bool:
         return self.has_password and check_password(raw_password, self.password_hash)
@@ -121,6 +132,10 @@ class ShareEvent(models.Model):
         MANIFEST = "manifest", "Downloaded the manifest"
         DIRECT = "direct", "Downloaded a direct URL list"
         RESOLVE = "resolve", "Fetched a file"
+        TEXT = "text", "Fetched a text file"
+        DATAPACKAGE = "datapackage", "Downloaded datapackage.json"
+        ANNEX_CLONE = "annex_clone", "Cloned the git-annex repository"
+        DVC_CLONE = "dvc_clone", "Cloned the DVC repository"
         UNLOCK_FAILED = "unlock_failed", "Wrong password"
 
     share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="events")
@@ -219,10 +234,11 @@ class ShareRepository(models.Model):
         return self.state == self.State.READY
 
 
-def open_sql(share: str, owner: str) -> str:
-    """Share.is_open as an SQL condition on the aliases of a share row and its package's
-    owner row, for the resolver's one-query lookup; binds one parameter: now."""
+def open_sql(share: str, owner: str, package: str) -> str:
+    """Share.is_open as an SQL condition on the aliases of a share row, its package's
+    owner row and its package row, for the resolver's one-query lookup; binds one
+    parameter: now."""
     return (
         f"({share}.revoked_at IS NULL AND ({share}.expires_at IS NULL OR {share}.expires_at > %s)"
-        f" AND {owner}.is_active)"
+        f" AND ({package}.team_id IS NOT NULL OR {owner}.is_active))"
     )

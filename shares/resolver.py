@@ -59,6 +59,7 @@ class Found:
     is_open: bool
     package_id: int
     owner_id: int
+    team_id: int | None
     version_id: int | None  # the served version, None while nothing is published
     version_number: int | None
     entry: dict[str, Any] | None
@@ -73,7 +74,7 @@ class Found:
     def share(self) -> Share:
         """A Share instance for the access checks (password shares only; no query)."""
         share = Share(pk=self.share_id, token=self.token, password_hash=self.password_hash, package_id=self.package_id)
-        share.package = Package(pk=self.package_id, owner_id=self.owner_id)
+        share.package = Package(pk=self.package_id, owner_id=self.owner_id, team_id=self.team_id)
         return share
 
 
@@ -88,8 +89,9 @@ def _sql(match: str) -> str:
     # Table and column names come from the models, quoted by the backend; values are bound.
     return (
         f"SELECT s.id, s.password_hash, "  # noqa: S608
-        f"{open_sql('s', 'u')}, "
-        f"p.id, p.owner_id, v.id, v.number, v.drift_checked_at, v.published_at, {entry_columns}, {source_columns} "
+        f"{open_sql('s', 'u', 'p')}, "
+        f"p.id, p.owner_id, p.team_id, v.id, v.number, v.drift_checked_at, v.published_at, "
+        f"{entry_columns}, {source_columns} "
         f"FROM {table(Share)} s JOIN {table(Package)} p ON p.id = s.package_id "
         f"JOIN {table(get_user_model())} u ON u.id = p.owner_id "
         f"LEFT JOIN {table(PackageVersion)} v ON v.id = COALESCE(s.version_id, p.latest_version_id) "
@@ -159,6 +161,7 @@ class _ShareState:
     is_open: bool
     package_id: int
     owner_id: int
+    team_id: int | None
     version_id: int | None
     version_number: int | None
     drift_checked_at: Any
@@ -330,6 +333,7 @@ def _found(
         is_open=state.is_open,
         package_id=state.package_id,
         owner_id=state.owner_id,
+        team_id=state.team_id,
         version_id=state.version_id,
         version_number=state.version_number,
         entry=dict(zip(ENTRY_COLUMNS, entry_values, strict=True)) if entry_values is not None else None,
@@ -361,7 +365,9 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
                 _shares.clear()
             _shares[_bounded(token)] = (deadline, None)
         return None
-    share_id, password_hash, is_open, package_id, owner_id, version_id, version_number, stamp, published_at = row[:9]
+    share_id, password_hash, is_open, package_id, owner_id, team_id, version_id, version_number, stamp, published_at = (
+        row[:10]
+    )
     link_key = share_link_key(share_id=share_id, token=token, password_hash=password_hash)
     state = _ShareState(
         share_id,
@@ -369,6 +375,7 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
         bool(is_open),
         package_id,
         owner_id,
+        team_id,
         version_id,
         version_number,
         stamp,
@@ -376,7 +383,7 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
         _datetime(published_at),
     )
     entry_values: tuple[Any, ...] | None
-    entry_values, source_values = _split(row[9:])
+    entry_values, source_values = _split(row[10:])
     if entry_values[0] is None:
         entry_values = source_values = None
     if lifetime_on:

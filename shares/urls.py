@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from shares.views import citation, downloads, owner, pages, repositories, resolve
+from shares.views import catalog, citation, downloads, owner, pages, public, repositories, resolve
 
 urlpatterns = [
+    path("catalog/", public.catalog, name="catalog"),
+    path("catalog/<uuid:public_id>/<int:number>/", public.version_landing, name="version_landing"),
+    path("oai", public.oai_endpoint, name="oai"),
     path("s/<str:token>/", pages.share_page, name="share_page"),
     path("s/<str:token>/key", downloads.share_key, name="share_key"),
     path("s/<str:token>/download.zip", downloads.share_download_zip, name="share_download_zip"),
@@ -37,6 +40,8 @@ urlpatterns = [
     path("s/<str:token>/md5/<str:digest>", resolve.share_by_hash, {"algorithm": "md5"}, name="share_by_md5"),
     path("s/<str:token>/view/<path:path>", pages.share_view_entry, name="share_view_entry"),
     path("packages/<uuid:public_id>/shares/", owner.package_shares, name="package_shares"),
+    path("shares/", catalog.share_list, name="shares_list"),
+    path("shares/revoke/", catalog.share_bulk_revoke, name="share_bulk_revoke"),
     path("shares/<str:token>/revoke/", owner.share_revoke, name="share_revoke"),
     path("shares/<str:token>/log/", owner.share_access_log, name="share_access_log"),
     path("shares/<str:token>/log.csv", owner.share_access_log_csv, name="share_access_log_csv"),

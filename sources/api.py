@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
@@ -16,7 +16,9 @@ from sources.backends.errors import StorageError
 from sources.browse import browse_page
 from sources.models import Source
 from sources.search import COUNT_CAP, Search, search_page
+from teams import policy
 from web.api_errors import errors
+from web.api_fields import iso_datetime
 from web.http import api_user
 
 router = Router(tags=["sources"])
@@ -42,6 +44,9 @@ class SourceFields(Schema):
     addressing_style: AddressingStyle | None = None
     path: str | None = Field(None, max_length=1024)
     presign_ttl: PresignTtl | None = None
+    max_presign_ttl: PresignTtl | None = Field(
+        None, description="the longest lifetime direct.txt?expires_in= may ask for; null: presign_ttl"
+    )
     access_key_id: Secret | None = None
     secret_access_key: Secret | None = None
     session_token: Secret | None = None
@@ -54,9 +59,13 @@ class SourceFields(Schema):
 class SourceIn(SourceFields):
     name: str = Field(min_length=1, max_length=100, pattern=r"\S")
     kind: Kind
+    team: uuid.UUID | None = Field(None, description="A team you administer that owns the source; null: you.")
 
 
 class SourcePatch(SourceFields):
+    team: uuid.UUID | None = Field(
+        None, description="Move the source to a team you administer, or (null) make it your own."
+    )
     pass
 
 
@@ -80,6 +89,7 @@ class SourceOut(Schema):
     addressing_style: AddressingStyle
     path: str
     presign_ttl: int
+    max_presign_ttl: int | None
     credentials: list[str]
     status: Literal["new", "queued", "indexing", "ready", "error", "cancelled"]
     last_error: str
@@ -89,6 +99,8 @@ class SourceOut(Schema):
     reindex_every_hours: int | None
     index: IndexOut
     created_at: dt.datetime
+    team: uuid.UUID | None = Field(description="The team that owns it; null: a user's own.")
+    role: Literal["owner", "admin", "curator", "viewer"] = Field(description="Yours on it.")
 
 
 class TestResult(Schema):
@@ -121,25 +133,6 @@ class ObjectQuery(Schema):
     # One page is at most 1000 rows: a larger page is refused, not served.
     limit: int = Field(200, ge=1, le=1000)
     q: str = Field("", max_length=200)
-
-
-ISO_8601 = "a date and time in ISO 8601, e.g. 2024-05-01T00:00:00Z"
-
-
-def iso_datetime(value: Any) -> Any:
-    """A search date as the OpenAPI document promises it: ISO 8601 text (or a datetime).
-
-    pydantic would also take a number, or text holding one, as seconds since 1970, so
-    `modified_before=0.5` searched for files older than half a second past 1970.
-    """
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(ISO_8601)
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(ISO_8601) from None
 
 
 class SearchQuery(Schema):
@@ -183,8 +176,10 @@ class SearchPage(Schema):
     indexed_at: dt.datetime | None
 
 
-def source_out(source: Source) -> dict[str, Any]:
+def source_out(source: Source, user: Any) -> dict[str, Any]:
     return {
+        "team": source.team.public_id if source.team_id and source.team else None,
+        "role": policy.role_on(user, source),
         "id": source.public_id,
         "name": source.name,
         "kind": source.kind,
@@ -195,6 +190,7 @@ def source_out(source: Source) -> dict[str, Any]:
         "addressing_style": source.addressing_style,
         "path": source.local_path,
         "presign_ttl": source.presign_ttl,
+        "max_presign_ttl": source.max_presign_ttl,
         "credentials": source.credential_names,
         "status": source.status,
         "last_error": source.last_error,
@@ -214,8 +210,11 @@ def source_out(source: Source) -> dict[str, Any]:
     }
 
 
-def get_source(request: HttpRequest, source_id: uuid.UUID) -> Source:
-    return get_object_or_404(Source, public_id=source_id, owner=api_user(request))
+def get_source(
+    request: HttpRequest, source_id: uuid.UUID, allowed: Callable[[Any, Any], bool] = policy.can_view_source
+) -> Source:
+    """A source the caller can see (else 404), if their role allows `allowed` (else 403)."""
+    return policy.get_for(Source.objects.select_related("team"), api_user(request), allowed, public_id=source_id)
 
 
 def _fields(body: SourceFields) -> tuple[dict[str, Any], dict[str, str]]:
@@ -229,49 +228,60 @@ def _fields(body: SourceFields) -> tuple[dict[str, Any], dict[str, str]]:
         "addressing_style": data.get("addressing_style"),
         "local_path": data.get("path"),
         "presign_ttl": data.get("presign_ttl"),
+        "max_presign_ttl": data.get("max_presign_ttl"),
     }
     credentials = {name: data[name] for name in services.CREDENTIAL_NAMES if data.get(name)}
     kept = {k: v for k, v in fields.items() if v is not None}
     if "reindex_every_hours" in data:
         kept["reindex_every_hours"] = data["reindex_every_hours"] or None  # 0 or null: never
+    if "max_presign_ttl" in data:
+        kept["max_presign_ttl"] = data["max_presign_ttl"]  # null: no longer than presign_ttl
     return kept, credentials
 
 
 @router.get("/sources", response=list[SourceOut])
 def list_sources(request: HttpRequest) -> list[dict[str, Any]]:
-    return [source_out(source) for source in Source.objects.filter(owner=api_user(request))]
+    user = api_user(request)
+    sources = Source.objects.filter(policy.visible(user)).select_related("team")
+    return [source_out(source, user) for source in sources]
 
 
-@router.post("/sources", response={201: SourceOut, **errors(502)})
+@router.post("/sources", response={201: SourceOut, **errors(403, 502)})
 def create_source(request: HttpRequest, body: SourceIn) -> Status[dict[str, Any]]:
     fields, credentials = _fields(body)
-    source = services.source_create(owner=api_user(request), kind=body.kind, fields=fields, credentials=credentials)
-    return Status(201, source_out(source))
+    user = api_user(request)
+    team = policy.team_named_by(user, body.team, policy.can_manage_team)
+    source = services.source_create(owner=user, kind=body.kind, fields=fields, credentials=credentials, team=team)
+    return Status(201, source_out(source, user))
 
 
 @router.get("/sources/{uuid:source_id}", response=SourceOut)
 def read_source(request: HttpRequest, source_id: uuid.UUID) -> dict[str, Any]:
-    return source_out(get_source(request, source_id))
+    return source_out(get_source(request, source_id), api_user(request))
 
 
 @router.patch("/sources/{uuid:source_id}", response={200: SourceOut, **errors(502)})
 def update_source(request: HttpRequest, source_id: uuid.UUID, body: SourcePatch) -> dict[str, Any]:
-    source = get_source(request, source_id)
+    user = api_user(request)
+    source = get_source(request, source_id, policy.can_edit_source)
     fields, credentials = _fields(body)
-    source = services.source_update(source=source, fields=fields, credentials=credentials, user=api_user(request))
-    return source_out(source)
+    if "team" in body.dict(exclude_unset=True):
+        team = policy.team_named_by(user, body.team, policy.can_manage_team)
+        services.source_move(source=source, team=team, actor=user)
+    source = services.source_update(source=source, fields=fields, credentials=credentials, user=user)
+    return source_out(source, user)
 
 
 @router.delete("/sources/{uuid:source_id}", response={204: None, **errors(409)})
 def delete_source(request: HttpRequest, source_id: uuid.UUID) -> Status[None]:
-    source = get_source(request, source_id)
-    services.source_delete(source=source)  # SourceInUse: 409
+    source = get_source(request, source_id, policy.can_edit_source)
+    services.source_delete(source=source, actor=api_user(request))  # SourceInUse: 409
     return Status(204, None)
 
 
 @router.post("/sources/{uuid:source_id}/test", response=TestResult)
 def test_source(request: HttpRequest, source_id: uuid.UUID) -> dict[str, Any]:
-    source = get_source(request, source_id)
+    source = get_source(request, source_id, policy.can_edit_source)
     try:
         services.source_check(source=source)
     except StorageError as error:
@@ -281,17 +291,17 @@ def test_source(request: HttpRequest, source_id: uuid.UUID) -> dict[str, Any]:
 
 @router.post("/sources/{uuid:source_id}/index", response={202: SourceOut})
 def index_source(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str, Any]]:
-    source = get_source(request, source_id)
+    source = get_source(request, source_id, policy.can_edit_source)
     services.source_index_request(source=source)
-    return Status(202, source_out(source))
+    return Status(202, source_out(source, api_user(request)))
 
 
 @router.post("/sources/{uuid:source_id}/index/cancel", response={202: SourceOut, **errors(409)})
 def cancel_index(request: HttpRequest, source_id: uuid.UUID) -> Status[dict[str, Any]]:
     """Stop the queued or running index; what it listed so far stays in the index."""
-    source = get_source(request, source_id)
+    source = get_source(request, source_id, policy.can_edit_source)
     services.source_index_cancel(source=source)  # NothingToCancel: 409
-    return Status(202, source_out(source))
+    return Status(202, source_out(source, api_user(request)))
 
 
 @router.get("/sources/{uuid:source_id}/objects", response={200: ObjectPage, **errors(502)}, by_alias=True)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from sources import crypto
 from sources.backends import BACKENDS
+from teams.models import Team
 
 
 class Source(models.Model):
@@ -35,7 +36,9 @@ class Source(models.Model):
         CANCELLED = "cancelled", "Indexing cancelled"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # A source belongs to its owner, or (team set) to a team; teams/policy.py decides who may do what.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="sources")
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # The S3 bucket or the Azure container.
@@ -51,6 +54,14 @@ class Source(models.Model):
     presign_ttl = models.PositiveIntegerField(
         "download link lifetime (seconds)",
         default=900,
+        validators=[MinValueValidator(60), MaxValueValidator(7 * 24 * 3600)],
+    )
+    # The longest a link may live when a client asks for longer ones (direct.txt?expires_in=):
+    # None keeps every link within presign_ttl. A storage URL handed out cannot be revoked.
+    max_presign_ttl = models.PositiveIntegerField(
+        "longest download link lifetime a client may ask for (seconds)",
+        null=True,
+        blank=True,
         validators=[MinValueValidator(60), MaxValueValidator(7 * 24 * 3600)],
     )
 
@@ -109,6 +120,11 @@ class Source(models.Model):
     @property
     def location(self) -> str:
         return BACKENDS[self.kind].location(self.backend_config())
+
+    @property
+    def longest_link_lifetime(self) -> int:
+        """The most seconds a link to this source may be valid for, whatever a client asks."""
+        return max(self.presign_ttl, self.max_presign_ttl or 0)
 
     def backend_config(self) -> dict[str, Any]:
         return {

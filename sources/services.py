@@ -18,7 +18,11 @@ from sources import clients, grants, indexing
 from sources.backends import BACKENDS, content_disposition
 from sources.backends.errors import ObjectNotFound
 from sources.backends.local import load_link
+from sources.endpoints import endpoint_shape_error
 from sources.models import Source
+from teams import policy
+from teams.audit import audit_record
+from teams.models import Team
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -35,6 +39,7 @@ EDITABLE_FIELDS = (
     "addressing_style",
     "local_path",
     "presign_ttl",
+    "max_presign_ttl",
     "reindex_every_hours",
 )
 
@@ -60,10 +65,12 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
         if backend_class.administrators_only and not trusted and not can_add_local_sources(user):
             errors["kind"] = f"Only an administrator may add a {Source.Kind(source.kind).label.lower()} as a source."
         errors.update(backend_class.validate(source.backend_config(), credentials))
-    if source.endpoint_url and not source.endpoint_url.startswith(("http://", "https://")):
-        errors["endpoint_url"] = "The endpoint must be an http:// or https:// URL."
+    if shape_error := endpoint_shape_error(source.endpoint_url):
+        errors.setdefault("endpoint_url", shape_error)
     if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
         errors["presign_ttl"] = "Choose between 60 seconds and 7 days."
+    if source.max_presign_ttl is not None and not source.presign_ttl <= source.max_presign_ttl <= 7 * 24 * 3600:
+        errors["max_presign_ttl"] = "Choose between the download link lifetime and 7 days, or leave empty."
     if source.reindex_every_hours is not None and not 1 <= source.reindex_every_hours <= 24 * 365:
         errors["reindex_every_hours"] = "Choose between 1 hour and a year, or leave empty for never."
     if (
@@ -83,6 +90,8 @@ def source_check(*, source: Source) -> None:
 def _assign(source: Source, fields: dict[str, Any]) -> None:
     if "reindex_every_hours" in fields:
         source.reindex_every_hours = fields["reindex_every_hours"] or None  # empty or 0: never
+    if "max_presign_ttl" in fields:
+        source.max_presign_ttl = fields["max_presign_ttl"] or None  # empty: presign_ttl
     for name in EDITABLE_FIELDS:
         if name in fields and fields[name] is not None:
             value = fields[name]
@@ -99,14 +108,18 @@ def source_create(
     index: bool = True,
     save: bool = True,
     trusted: bool = False,
+    team: Team | None = None,
 ) -> Source:
     """Validate, test the connection, then save and queue the first index.
+
+    With a team, the source is the team's (the caller checks the owner may do that:
+    policy.can_manage_team).
 
     With save=False it stops after the connection test: the "Test connection" button.
     trusted=True is for administrators' own tools (management commands), which may give
     any user a local-folder source.
     """
-    source = Source(owner=owner, kind=kind)
+    source = Source(owner=owner, kind=kind, team=team)
     _assign(source, fields)
     source.presign_ttl = fields.get("presign_ttl") or settings.DEFAULT_PRESIGN_TTL
     credentials = {name: value.strip() for name, value in credentials.items() if value and value.strip()}
@@ -121,6 +134,7 @@ def source_create(
             source.save()
             if index:
                 source_index_request(source=source)
+            audit_record(actor=owner, action="source.create", team=team, detail={"source": source.name})
     except IntegrityError as error:
         raise ValidationError({"name": "You already have a source with this name."}) from error
     logger.info("source created: %s (%s) by user %s", source.public_id, source.kind, owner.pk)
@@ -141,6 +155,7 @@ def source_update(
     With save=False the changes are only tested (the instance is changed, not stored).
     """
     before = source.backend_config()
+    previous = {name: getattr(source, name) for name in EDITABLE_FIELDS}
     _assign(source, fields)
     given = {name: value.strip() for name, value in credentials.items() if value and value.strip()}
     merged = dict(source.credentials)
@@ -159,6 +174,22 @@ def source_update(
         # Only what the owner edits: the index run's own columns (status, progress, resume
         # key) may have moved since this instance was read.
         source.save(update_fields=[*EDITABLE_FIELDS, "encrypted_credentials", "updated_at"])
+        changed = [name for name in EDITABLE_FIELDS if getattr(source, name) != previous[name]]
+        if changed:
+            audit_record(
+                actor=user,
+                action="source.update",
+                team=source.team_id,
+                detail={"source": source.name, "fields": changed},
+            )
+        if given:
+            # Which secrets were replaced, by name: never their values.
+            audit_record(
+                actor=user,
+                action="source.update_credentials",
+                team=source.team_id,
+                detail={"source": source.name, "credentials": sorted(given)},
+            )
         if location_changed:
             # A run under way (or killed) lists the old location, and its resume key is a key
             # of it: fence it out and start over.
@@ -169,10 +200,36 @@ def source_update(
     return source
 
 
-def source_delete(*, source: Source) -> None:
+def source_move(*, source: Source, team: Team | None, actor: Any) -> Source:
+    """Give the source to a team, or (None) take it back as the actor's own.
+
+    The caller checks policy.can_move; a name the new owner already uses is a ValidationError.
+    """
+    if team is not None and not policy.can_move(actor, source, team):
+        raise ValidationError({"team": "You can move sources only into teams you administer."})
+    before = source.team
+    source.team = team
+    if team is None:
+        source.owner = actor
+    try:
+        with transaction.atomic():
+            source.save(update_fields=["team", "owner", "updated_at"])
+            audit_record(
+                actor=actor,
+                action="source.move",
+                team=team or before,
+                detail={"source": source.name, "from": before.name if before else "", "to": team.name if team else ""},
+            )
+    except IntegrityError as error:
+        raise ValidationError({"name": "You already have a source with this name."}) from error
+    return source
+
+
+def source_delete(*, source: Source, actor: Any = None) -> None:
     try:
         with transaction.atomic():
             source.delete()
+            audit_record(actor=actor, action="source.delete", team=source.team_id, detail={"source": source.name})
     except models.ProtectedError as error:
         count = len(error.protected_objects)
         raise SourceInUse(

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,7 +17,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_post_parameters
@@ -29,21 +30,24 @@ from sources.forms import SearchForm, SourceForm
 from sources.models import Source, SourceObject
 from sources.previews import object_preview
 from sources.search import InvalidSearch, search_page
-from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
+from teams import policy
+from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix, public_url
 from web.paths import folder_of, name_of
 from web.ranges import single_range
 
 PAGE_SIZE = 200
 
 
-def _get_source(request: AuthenticatedRequest, public_id: uuid.UUID) -> Source:
-    """The user's own source; anybody else's is a 404, never a 403."""
-    return get_object_or_404(Source, public_id=public_id, owner=request.user)
+def _get_source(
+    request: AuthenticatedRequest, public_id: uuid.UUID, allowed: Callable[[Any, Any], bool] = policy.can_view_source
+) -> Source:
+    """A source the user can see (else 404), if their role allows `allowed` (else 403)."""
+    return policy.get_for(Source.objects.all(), request.user, allowed, public_id=public_id)
 
 
 @login_required
 def source_list(request: AuthenticatedRequest) -> HttpResponse:
-    sources = Source.objects.filter(owner=request.user)
+    sources = Source.objects.filter(policy.visible(request.user)).select_related("team")
     return render(request, "sources/list.html", {"sources": sources})
 
 
@@ -116,7 +120,7 @@ def source_add(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def source_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    source = _get_source(request, public_id)
+    source = _get_source(request, public_id, policy.can_edit_source)
     form = SourceForm(request.POST or None, allow_local=True, source=source)
     if request.method == "POST" and form.is_valid():
         saved = _apply_form(request, form, source)
@@ -130,10 +134,10 @@ def source_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResp
 @login_required
 @require_http_methods(["GET", "POST"])
 def source_delete(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    source = _get_source(request, public_id)
+    source = _get_source(request, public_id, policy.can_edit_source)
     if request.method == "POST":
         try:
-            services.source_delete(source=source)
+            services.source_delete(source=source, actor=request.user)
         except services.SourceInUse as error:
             messages.error(request, str(error))
             return redirect("source_browse", public_id=source.public_id)
@@ -145,7 +149,7 @@ def source_delete(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
 @login_required
 @require_POST
 def source_test(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    source = _get_source(request, public_id)
+    source = _get_source(request, public_id, policy.can_edit_source)
     try:
         services.source_check(source=source)
     except StorageError as error:
@@ -158,7 +162,7 @@ def source_test(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResp
 @login_required
 @require_POST
 def source_reindex(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    source = _get_source(request, public_id)
+    source = _get_source(request, public_id, policy.can_edit_source)
     services.source_index_request(source=source)
     messages.success(request, "Refreshing the listing. New objects appear when it finishes.")
     return redirect("source_browse", public_id=source.public_id)
@@ -167,7 +171,7 @@ def source_reindex(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
 @login_required
 @require_POST
 def source_index_cancel(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    source = _get_source(request, public_id)
+    source = _get_source(request, public_id, policy.can_edit_source)
     try:
         services.source_index_cancel(source=source)
     except services.NothingToCancel as error:
@@ -257,7 +261,7 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
 
 @login_required
 def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
-    source = _get_source(request, public_id)
+    source = _get_source(request, public_id, policy.can_use_source)
     error = ""
     info = preview = None
     status = 200
@@ -297,12 +301,13 @@ def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str
 @require_POST
 def source_object_link(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> JsonResponse:
     """A presigned link for the owner to copy; made on POST so a page load never mints one."""
-    source = _get_source(request, public_id)
+    source = _get_source(request, public_id, policy.can_use_source)
     try:
         url = services.source_sign_url(source=source, key=source.key_for(path))
     except StorageError as error:
         return JsonResponse({"detail": error.message}, status=409)
-    return JsonResponse({"url": request.build_absolute_uri(url), "expires_in": source.presign_ttl})
+    absolute = public_url(request, url) if url.startswith("/") else url
+    return JsonResponse({"url": absolute, "expires_in": source.presign_ttl})
 
 
 def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:

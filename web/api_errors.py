@@ -6,7 +6,9 @@ once, so a new route is documented without repeating them:
 
 - 400: the request does not match the schema (wrong type, missing field, bad JSON),
 - 401: no valid token or session,
-- 404: a route with path parameters names nothing the caller owns,
+- 403: a route with path parameters names a team's object the caller's role there does
+  not allow this on (teams/policy.py),
+- 404: a route with path parameters names nothing the caller can see,
 - 422: the request matches the schema but is refused for what it says (an expiry in the
   past, a key outside the source's prefix, a path that is not valid),
 - 503: the database is unreachable for a moment (a restart); nothing was changed.
@@ -34,7 +36,8 @@ class Error(Schema):
 _DESCRIPTIONS = {
     400: "The request does not match the schema.",
     401: "Authentication required: a session, or Authorization: Bearer <token>.",
-    404: "Not found (or not yours).",
+    403: "Your role in the team that owns this does not allow it.",
+    404: "Not found (or not yours, nor your team's).",
     409: "Conflicts with the current state.",
     422: "Well-formed, but refused for what it says.",
     502: "The storage service failed or did not answer.",
@@ -60,7 +63,7 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             statuses = list(COMMON)
             if any(parameter.get("in") == "path" for parameter in operation.get("parameters", [])):
-                statuses.append(404)
+                statuses += [403, 404]
             documented = {str(status) for status in responses}  # ninja keys them by int
             for status in statuses:
                 if str(status) not in documented:

@@ -6,15 +6,16 @@ from typing import Any
 from django import template
 
 from packager.models import Package, PackageVersion
+from teams import policy
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def user_packages(context: dict[str, Any]) -> Any:
-    """The current user's packages, for the "add to package" chooser of the source browser."""
+    """The packages the current user may add files to, for the "add to package" chooser of the source browser."""
     user = context["request"].user
-    return Package.objects.filter(owner=user).only("public_id", "name").order_by("name")
+    return Package.objects.filter(policy.usable(user, "curator")).only("public_id", "name").order_by("name")
 
 
 @register.filter

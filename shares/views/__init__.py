@@ -7,5 +7,6 @@
 - resolve: one file to a signed storage URL (by path, by hash, DVC remote), also used by
   the fast lane (shares.middleware),
 - repositories: the git-annex and DVC repositories,
-- owner: the owner's pages (create, revoke, access log).
+- owner: the owner's pages (create, revoke, access log),
+- catalog: every share the user can see, and bulk revoke.
 """

@@ -7,7 +7,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -17,14 +17,16 @@ from shares import access_report, services
 from shares.forms import ShareForm
 from shares.models import Share, ShareEvent
 from shares.views.access import site_base
-from web.http import AuthenticatedRequest
+from teams import policy
+from web.http import AuthenticatedRequest, public_url
 
 
 @sensitive_post_parameters("password")
 @login_required
 @require_http_methods(["GET", "POST"])
 def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
-    package = get_object_or_404(Package, public_id=public_id, owner=request.user)
+    allowed = policy.can_share_package if request.method == "POST" else policy.can_view_package
+    package = policy.get_for(Package.objects.all(), request.user, allowed, public_id=public_id)
     form = ShareForm(request.POST or None, package=package)
     if request.method == "POST" and form.is_valid():
         try:
@@ -34,7 +36,7 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         except services.ShareError as error:
             form.add_error(None, error.message)
         else:
-            link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+            link = public_url(request, reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
     shares = list(package.shares.select_related("version", "package__latest_version"))
@@ -54,8 +56,10 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
 @login_required
 @require_POST
 def share_revoke(request: AuthenticatedRequest, token: str) -> HttpResponse:
-    share = get_object_or_404(Share, token=token, package__owner=request.user)
-    services.share_revoke(share=share)
+    share = policy.get_for(
+        Share.objects.select_related("package"), request.user, policy.can_share_package, through="package", token=token
+    )
+    services.share_revoke(share=share, actor=request.user)
     messages.success(request, "Share link revoked: it now answers “gone”.")
     return redirect("package_shares", public_id=share.package.public_id)
 
@@ -64,7 +68,9 @@ def share_revoke(request: AuthenticatedRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def share_access_log(request: AuthenticatedRequest, token: str) -> HttpResponse:
     """Who used a share link, and how: for the package's owner only."""
-    share = get_object_or_404(Share.objects.select_related("package"), token=token, package__owner=request.user)
+    share = policy.get_for(
+        Share.objects.select_related("package"), request.user, policy.can_view_package, through="package", token=token
+    )
     report = access_report.share_access_report(share=share)
     context = {
         "share": share,
@@ -79,7 +85,9 @@ def share_access_log(request: AuthenticatedRequest, token: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def share_access_log_csv(request: AuthenticatedRequest, token: str) -> StreamingHttpResponse:
-    share = get_object_or_404(Share, token=token, package__owner=request.user)
+    share = policy.get_for(
+        Share.objects.select_related("package"), request.user, policy.can_view_package, through="package", token=token
+    )
     response = StreamingHttpResponse(
         access_report.share_access_csv(share=share), content_type="text/csv; charset=utf-8"
     )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('packager', '0009_citation_metadata'),
+        ('packager', '0012_version_doi_error'),
     ]
 
     operations = [

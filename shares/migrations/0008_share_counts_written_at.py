@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shares', '0005_key_links_and_repository_base'),
+        ('shares', '0007_access_kinds_text_datapackage_clones'),
     ]
 
     operations = [
