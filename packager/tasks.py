@@ -17,6 +17,12 @@ def verify_version(version_pk: int) -> None:
     drift.version_verify_run(version_pk=version_pk)
 
 
+@shared_task
+def verify_due_versions() -> int:
+    """Queue a drift check of every published version not verified for DRIFT_VERIFY_HOURS."""
+    return drift.versions_verify_due()
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def publish_to_bucket(publication_pk: int) -> None:
     """Write a version's manifest, datapackage, text files and ZIP to a bucket. Idempotent."""

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """Every background job shares web.jobs.JobRecord: a heartbeat and an attempt count."""
 
-    dependencies = [("packager", "0012_version_doi_error")]
+    dependencies = [("packager", "0013_version_pins_and_verify_progress")]
 
     operations = [
         migrations.RenameField("packageversion", "task_started_at", "heartbeat_at"),
