@@ -95,8 +95,11 @@ def test_the_landing_page_leads_to_a_public_share_while_the_version_is_public(
     page = client.get(first["Location"])
     assert page.status_code == 200 and "Package 0" in page.content.decode()
     citation.version_public_set(version=version, public=False)
-    assert client.get(landing).status_code == 404
+    withdrawn = client.get(landing)
+    assert withdrawn.status_code == 410 and "This version was withdrawn" in withdrawn.content.decode()
     assert client.get(first["Location"]).status_code == 410  # the landing share went with it
+    other = reverse("version_landing", kwargs={"public_id": version.package.public_id, "number": 2})
+    assert client.get(other).status_code == 404
 
 
 def test_oai_verbs_answer_valid_responses(client: Client, owner: Any, tmp_path: Path, schema: Any) -> None:
