@@ -66,6 +66,12 @@ SECRET_KEY = secret_key()
 # Old keys stay here while sessions, signed links and stored credentials move to the new key.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# packager's public origin ("https://data.example.org"), which every link handed out names
+# (share links, urls.txt, pointer files, the git repositories). Never taken from a request
+# header: needed when DEBUG is off and ALLOWED_HOSTS names more than one host besides the
+# loopback names (web.checks refuses to start otherwise). With one allowed host it is
+# that host, with https when SECURE_COOKIES is set.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Behind a reverse proxy (nginx, a load balancer) that sets X-Forwarded-Host, -Proto and
 # -For: links in urls.txt and the ZIP use the public host and scheme, and password
@@ -336,6 +342,20 @@ SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
 SHARE_EVENT_RETENTION = dt.timedelta(days=float(os.environ.get("SHARE_EVENT_RETENTION_DAYS", "90")))
 SHARE_UNLOCK_SHARE_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_SHARE_ATTEMPTS", "50"))
 SHARE_UNLOCK_SHARE_WINDOW = int(os.environ.get("SHARE_UNLOCK_SHARE_WINDOW", "3600"))
+# A client that gave a share's right password is trusted this long: others' guessing,
+# which locks the share for everyone else, never locks it out (see shares.services.share_unlock).
+SHARE_UNLOCK_TRUST_SECONDS = int(os.environ.get("SHARE_UNLOCK_TRUST_SECONDS", str(30 * 24 * 3600)))
+# Expensive downloads of shares (ZIP, urls.txt, direct lists, manifest, datapackage.json,
+# file pages with their previews), counted in the cache (Redis with REDIS_URL) in cost
+# units per window of DOWNLOAD_LIMIT_WINDOW seconds: a whole-version download costs 1 unit
+# plus 1 per DOWNLOAD_LIMIT_ENTRIES_PER_UNIT entries, a file page DOWNLOAD_LIMIT_PAGE_COST.
+# Past a budget: 429 with Retry-After. Resolve links, content addresses and repository
+# files are never limited; neither is the package's owner. 0 turns a budget off.
+DOWNLOAD_LIMIT_WINDOW = int(os.environ.get("DOWNLOAD_LIMIT_WINDOW", "60"))
+DOWNLOAD_LIMIT_PER_CLIENT = int(os.environ.get("DOWNLOAD_LIMIT_PER_CLIENT", "300"))
+DOWNLOAD_LIMIT_PER_SHARE = int(os.environ.get("DOWNLOAD_LIMIT_PER_SHARE", "3000"))
+DOWNLOAD_LIMIT_ENTRIES_PER_UNIT = int(os.environ.get("DOWNLOAD_LIMIT_ENTRIES_PER_UNIT", "1000"))
+DOWNLOAD_LIMIT_PAGE_COST = int(os.environ.get("DOWNLOAD_LIMIT_PAGE_COST", "5"))
 # Wrong passwords allowed per account, and per client, per window, at every login form.
 LOGIN_ATTEMPTS = int(os.environ.get("LOGIN_ATTEMPTS", "10"))
 LOGIN_WINDOW = int(os.environ.get("LOGIN_WINDOW", "900"))

@@ -18,7 +18,8 @@ The data model (what the owner's access-log pages read; all in shares.models):
 
 - `ShareDailyCount(share, day, kind, count)`: how many times each kind of access happened
   per share and UTC day, one row per (share, day, kind). Kinds are ShareEvent.Kind
-  (view, zip, urls, manifest, direct, resolve, unlock_failed). A chart reads a date range
+  (view, zip, urls, manifest, direct, datapackage, resolve, text, annex_clone, dvc_clone,
+  unlock_failed). A chart reads a date range
   off the (share, day) index; a total sums one kind.
 - `ShareFileCount(share, path, count, last_fetched_at)`: which files were fetched (GET
   on the resolver or a content-addressed link) and how often, one row per (share, path).

@@ -10,6 +10,7 @@ class SharesConfig(AppConfig):
         from packager import citation, published
         from shares.services import share_grant_stands, share_landing_follow, shares_version_published
         from sources import grants
+        from web import checks  # noqa: F401  (registers the check that links handed out have a known origin)
 
         # Local-folder links issued through a share stop working when the share does.
         grants.register("share", share_grant_stands)

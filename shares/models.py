@@ -129,6 +129,10 @@ class ShareEvent(models.Model):
         MANIFEST = "manifest", "Downloaded the manifest"
         DIRECT = "direct", "Downloaded a direct URL list"
         RESOLVE = "resolve", "Fetched a file"
+        TEXT = "text", "Fetched a text file"
+        DATAPACKAGE = "datapackage", "Downloaded datapackage.json"
+        ANNEX_CLONE = "annex_clone", "Cloned the git-annex repository"
+        DVC_CLONE = "dvc_clone", "Cloned the DVC repository"
         UNLOCK_FAILED = "unlock_failed", "Wrong password"
 
     share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="events")

@@ -34,6 +34,14 @@ class SourceForm(forms.Form):
     presign_ttl = forms.IntegerField(
         min_value=60, max_value=7 * 24 * 3600, initial=900, label="Download link lifetime (seconds)"
     )
+    max_presign_ttl = forms.IntegerField(
+        min_value=60,
+        max_value=7 * 24 * 3600,
+        required=False,
+        label="Longest link lifetime a collaborator may ask for (seconds)",
+        help_text="For direct URL lists (direct.txt?expires_in=). Empty: no longer than the download link "
+        "lifetime. A storage link handed out cannot be revoked: it works until it expires.",
+    )
     reindex_every_hours = forms.IntegerField(
         min_value=1,
         max_value=24 * 365,

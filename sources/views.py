@@ -30,7 +30,7 @@ from sources.models import Source, SourceObject
 from sources.previews import object_preview
 from sources.search import InvalidSearch, search_page
 from teams import policy
-from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
+from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix, public_url
 from web.paths import folder_of, name_of
 from web.ranges import single_range
 
@@ -286,7 +286,8 @@ def source_object_link(request: AuthenticatedRequest, public_id: uuid.UUID, path
         url = services.source_sign_url(source=source, key=source.key_for(path))
     except StorageError as error:
         return JsonResponse({"detail": error.message}, status=409)
-    return JsonResponse({"url": request.build_absolute_uri(url), "expires_in": source.presign_ttl})
+    absolute = public_url(request, url) if url.startswith("/") else url
+    return JsonResponse({"url": absolute, "expires_in": source.presign_ttl})
 
 
 def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,6 +22,7 @@ from shares.models import Share, ShareEvent
 from shares.views.access import (
     came_by_key_link,
     download_access,
+    download_limit_refusal,
     get_share,
     gone,
     is_owner,
@@ -174,6 +176,9 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     version = share.serving_version
     if version is None:
         return redirect("share_page", token=token)
+    # A file page may render or preview untrusted bytes: it costs more than a link.
+    if refused := download_limit_refusal(request, share, cost=settings.DOWNLOAD_LIMIT_PAGE_COST):
+        return refused
     entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
     kind, html = (
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")

@@ -28,6 +28,7 @@ from shares.views.access import (
     text,
 )
 from sources.backends.errors import StorageError
+from web.http import public_url
 from web.paths import name_of
 from web.ranges import bytes_response, range_is_unsatisfiable
 
@@ -116,6 +117,8 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         return no_store(refused)
     if found.source is None:
         # Text files are kept by packager itself: small, served as they are.
+        if request.method == "GET":
+            access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.TEXT, path=entry["path"])
         with default_storage.open(entry["text_name"], "rb") as handle:
             body = handle.read()
         return no_store(
@@ -147,7 +150,7 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.RESOLVE, path=entry["path"])
     response = HttpResponse(status=307)
     # Storage URLs are absolute; a local folder's signed link is packager's own path.
-    response["Location"] = request.build_absolute_uri(url) if url.startswith("/") else url
+    response["Location"] = public_url(request, url) if url.startswith("/") else url
     return no_store(response)
 
 

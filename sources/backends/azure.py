@@ -74,6 +74,12 @@ class AzureBackend(Backend):
             errors["account_key"] = "Give exactly one of: account key, SAS token, connection string."
         elif given[0] != "connection_string" and not config.get("endpoint_url"):
             errors["endpoint_url"] = "Give the account URL, e.g. https://ACCOUNT.blob.core.windows.net."
+        if "?" in (config.get("endpoint_url") or ""):
+            # An account URL copied with its SAS: the SAS would be stored and shown as plain text.
+            errors["endpoint_url"] = (
+                "Give the account URL without its query string (https://ACCOUNT.blob.core.windows.net): "
+                "put the SAS token in the SAS token field, where it is kept encrypted."
+            )
         return errors
 
     @classmethod
