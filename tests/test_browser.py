@@ -137,12 +137,17 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
     assert download.suggested_filename == "winter-and-summer-v1.zip"
     names = sorted(zipfile.ZipFile(saved).namelist())
     assert names == [
+        "winter-and-summer/CITATION.cff",
         "winter-and-summer/HOW-TO-DOWNLOAD.md",
         "winter-and-summer/README.md",
+        "winter-and-summer/citation.bib",
+        "winter-and-summer/citation.ris",
+        "winter-and-summer/datacite.xml",
         "winter-and-summer/datapackage.json",
         "winter-and-summer/manifest.jsonl",
         "winter-and-summer/measurements/2024-summer.csv.pointer.json",
         "winter-and-summer/measurements/2024-winter.csv.pointer.json",
+        "winter-and-summer/ro-crate-metadata.json",
         "winter-and-summer/urls.txt",
     ]
 
