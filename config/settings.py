@@ -419,12 +419,17 @@ READINESS_TIMEOUT_SECONDS = float(os.environ.get("READINESS_TIMEOUT_SECONDS", "2
 
 # Periodic work, run by `celery beat` next to the worker.
 INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))
+# Published versions are re-verified against storage this often (drift: files changed or
+# gone), so the owner and the share page know before a collaborator meets it.
+DRIFT_VERIFY_HOURS = float(os.environ.get("DRIFT_VERIFY_HOURS", "24"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A version whose publishing worker died is picked up again.
     "resume-stalled-publishes": {"task": "packager.tasks.resume_stalled_publishes", "schedule": 60.0},
     "resume-stalled-add-matches": {"task": "packager.tasks.resume_stalled_add_matches", "schedule": 60.0},
     # Sources due for a scheduled re-index, and index runs whose worker died, are queued.
     "index-due-sources": {"task": "sources.tasks.index_due_sources", "schedule": INDEX_SCHEDULE_SECONDS},
+    # Published versions whose last drift check is older than DRIFT_VERIFY_HOURS are verified.
+    "verify-due-versions": {"task": "packager.tasks.verify_due_versions", "schedule": 3600.0},
     # Expired and revoked shares' access logs are deleted after SHARE_EVENT_RETENTION.
     "purge-share-events": {"task": "shares.tasks.purge_share_events", "schedule": 24 * 3600.0},
 }

@@ -20,6 +20,7 @@ urlpatterns = [
     path("packages/<uuid:public_id>/metadata/", views.package_metadata, name="package_metadata"),
     path("packages/<uuid:public_id>/add-jobs/", views.package_add_jobs, name="package_add_jobs"),
     path("packages/<uuid:public_id>/versions/", views.package_versions, name="package_versions"),
+    path("packages/<uuid:public_id>/changes/", views.package_changes, name="package_changes"),
     path("packages/<uuid:public_id>/versions/<int:number>/", views.version_detail, name="version_detail"),
     path("packages/<uuid:public_id>/versions/<int:number>/verify/", views.version_verify, name="version_verify"),
     path("packages/<uuid:public_id>/versions/<int:number>/confirm/", views.version_confirm, name="version_confirm"),
@@ -30,6 +31,7 @@ urlpatterns = [
     path("packages/<uuid:public_id>/write/<path:path>", views.entry_write, name="entry_edit"),
     path("packages/<uuid:public_id>/upload/", views.entry_upload, name="entry_upload"),
     path("packages/<uuid:public_id>/view/<path:path>", views.entry_view, name="entry_view"),
+    path("packages/<uuid:public_id>/file/<path:path>", views.entry_file, name="entry_file"),
     path("packages/<uuid:public_id>/move/<path:path>", views.entry_move, name="entry_move"),
     path("packages/<uuid:public_id>/remove/<path:path>", views.entry_remove, name="entry_remove"),
     path(

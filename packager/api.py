@@ -551,7 +551,7 @@ def get_version(
     )
 
 
-@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut})
+@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut, **errors(409)})
 def publish_version(request: HttpRequest, package_id: uuid.UUID, body: VersionIn) -> Status[dict[str, Any]]:
     """Freeze the draft into the next version; checksumming runs as a task (poll the version)."""
     version = versions.package_publish(

@@ -177,6 +177,9 @@ class PackageVersion(models.Model):
     bytes_to_read = models.BigIntegerField(default=0)
     # Set once every object has been looked up in the checksum cache and the store, so a
     # resumed task goes straight to reading what is still missing.
+    # Every data entry pinned to its object as storage had it when the task started (not
+    # as the index saw it last), so a rerun does not pin again.
+    storage_pinned = models.BooleanField(default=False)
     store_checked = models.BooleanField(default=False)
     read_confirmed = models.BooleanField(default=False)
     awaiting_confirmation = models.BooleanField(default=False)
@@ -186,6 +189,9 @@ class PackageVersion(models.Model):
     # Drift: the last "verify" of every object against the store.
     verify_started_at = models.DateTimeField(null=True, blank=True)
     drift_checked_at = models.DateTimeField(null=True, blank=True)
+    # A verify run's progress, written about once a second while it runs.
+    verify_done = models.BigIntegerField(default=0)
+    verify_total = models.BigIntegerField(default=0)
     drift_missing = models.JSONField(default=list, blank=True)
     drift_changed = models.JSONField(default=list, blank=True)
 

@@ -33,6 +33,12 @@ def verify_version(version_pk: int) -> None:
 
 
 @shared_task
+def verify_due_versions() -> int:
+    """Queue a drift check of every published version not verified for DRIFT_VERIFY_HOURS."""
+    return drift.versions_verify_due()
+
+
+@shared_task
 def resume_stalled_publishes() -> int:
     """Re-enqueue versions whose publishing worker died (its heartbeat stopped)."""
     return checksumming.version_resume_stalled()

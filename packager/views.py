@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -34,10 +34,13 @@ from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, Pack
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_package_folder
+from sources import clients
+from sources.backends.errors import StorageError
 from sources.models import Source
 from teams import policy
 from web.cursors import InvalidCursor
 from web.http import AuthenticatedRequest, allow_storage_images, path_url_prefix
+from web.links import rewrite_relative
 from web.paths import folder_of
 
 
@@ -123,6 +126,8 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         raise Http404("No such folder")
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    if readme:
+        readme_html = _draft_links(package, readme.path, readme_html)
     response = render(
         request,
         "packager/detail.html",
@@ -325,8 +330,49 @@ def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -
     kind, html = (
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
+    if entry.is_text:
+        html = _draft_links(package, entry.path, html)
     response = render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
     return allow_storage_images(response, html, package.entry_sources())
+
+
+def _draft_links(package: Package, document: str, html: str) -> str:
+    """A draft document's relative links lead to the draft's entries, its images to their bytes."""
+    return rewrite_relative(
+        html,
+        folder=folder_of(document),
+        link_prefix=path_url_prefix("entry_view", package.public_id),
+        image_prefix=path_url_prefix("entry_file", package.public_id),
+    )
+
+
+@login_required
+def entry_file(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponseBase:
+    """The bytes of a draft entry: a text file from packager, a data file by a short-lived
+    signed URL (so a README's images show on the curator's page)."""
+    package = _get_package(request, public_id)
+    entry = _get_entry(package, path)
+    if entry.is_text:
+        response = HttpResponse(entry.text_file.open("rb").read(), content_type=_guess_type(entry.name))
+        response["Content-Disposition"] = "inline"
+        return response
+    if entry.source is None:
+        raise Http404("No such file")
+    try:
+        url = clients.backend_for(entry.source).sign_url(
+            entry.key, expires_in=300, version_id=entry.version_id, filename=entry.name
+        )
+    except StorageError as error:
+        return HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8")
+    return HttpResponseRedirect(url)
+
+
+def _guess_type(name: str) -> str:
+    import mimetypes
+
+    found = mimetypes.guess_type(name)[0] or "text/plain"
+    # Text kept by packager is shown as text, never run as a page of this site.
+    return "text/plain; charset=utf-8" if found in {"text/html", "image/svg+xml", "application/xhtml+xml"} else found
 
 
 @login_required
@@ -439,19 +485,41 @@ def package_versions(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
         else:
             messages.success(request, f"Publishing version {version.number}: checksumming its files.")
         return redirect("package_versions", public_id=package.public_id)
-    context = {"package": package, "versions": package.versions.order_by("-number")[:100], "form": form}
+    context = {
+        "package": package,
+        "versions": package.versions.order_by("-number")[:100],
+        "form": form,
+        "nothing_to_publish": package.versions.exists() and versions.draft_changes(package, page=0).is_empty,
+    }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "packager/_versions.html", context)
     return render(request, "packager/versions.html", context)
 
 
 @login_required
+def package_changes(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Every unpublished change of the draft, a page at a time (cursor: the last path shown)."""
+    package = _get_package(request, public_id)
+    if request.htmx:  # type: ignore[attr-defined]
+        # The package page loads this after itself: its own cost stays the same whatever
+        # the package's size, and the verdict replaces the publish form when there is
+        # nothing to publish.
+        changes = versions.draft_changes(package, page=50)
+        context = {"package": package, "changes": changes, "has_versions": package.latest_version_id is not None}
+        return render(request, "packager/_unpublished.html", context)
+    changes = versions.draft_changes(package, after=request.GET.get("after", ""), page=200)
+    return render(request, "packager/changes.html", {"package": package, "changes": changes})
+
+
+@login_required
 def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
     version = _get_version(request, public_id, number)
     if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "packager/_version_status.html", {"version": version, "package": version.package})
+        part = "_drift_check" if request.GET.get("part") == "drift" else "_version_status"
+        return render(request, f"packager/{part}.html", {"version": version, "package": version.package})
     previous = versions.previous_version(version)
-    diff = versions.version_diff(version, previous, limit=200) if version.is_published else None
+    after = request.GET.get("after", "")
+    diff = versions.version_diff(version, previous, limit=0, after=after) if version.is_published else None
     metadata_changes = (
         citation.metadata_changes(version.metadata, previous.metadata if previous else None)
         if version.is_published

@@ -219,11 +219,13 @@ def _write(pending: _Pending) -> None:
                 added = totals.get(share_id, Counter())
                 columns = ", ".join(f"{quote(name)} = {quote(name)} + %s" for name in SHARE_TOTALS.values())
                 last = quote("last_accessed_at")
+                written = quote("counts_written_at")
                 cursor.execute(
-                    f"UPDATE {share_table} SET {columns}, {last} = CASE WHEN {last} IS NULL OR {last} < %s "  # noqa: S608
-                    f"THEN %s ELSE {last} END WHERE id = %s",
+                    f"UPDATE {share_table} SET {columns}, {written} = %s, "  # noqa: S608
+                    f"{last} = CASE WHEN {last} IS NULL OR {last} < %s THEN %s ELSE {last} END WHERE id = %s",
                     [
                         *(added[name] for name in SHARE_TOTALS.values()),
+                        adapt(timezone.now()),
                         adapt(pending.last_access[share_id]),
                         adapt(pending.last_access[share_id]),
                         share_id,

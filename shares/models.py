@@ -53,6 +53,9 @@ class Share(models.Model):
     zip_count = models.PositiveBigIntegerField(default=0)
     resolve_count = models.PositiveBigIntegerField(default=0)
     last_accessed_at = models.DateTimeField(null=True, blank=True)
+    # When this process's batched counts (access_log) were last written for the share: the
+    # counts are true as of then, which the owner's pages say.
+    counts_written_at = models.DateTimeField(null=True, blank=True)
     # The public share of a public version: its landing page (/catalog/<package>/<n>/ leads
     # here, and a DOI registered by packager resolves there). Made on the first visit, revoked
     # when the version is made private again (shares.services.share_landing).

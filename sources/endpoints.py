@@ -60,4 +60,4 @@ def check_endpoint(url: str) -> None:
     except AddressRefused as refused:
         raise EndpointRefused(refused.message) from refused
     except (socket.gaierror, UnicodeError) as error:
-        raise StorageError(f"Could not resolve the endpoint host “{host}”.", reason="unreachable") from error
+        raise StorageError(f"Could not resolve the endpoint host “{host}”.", reason="dns") from error

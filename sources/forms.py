@@ -63,6 +63,18 @@ class SourceForm(forms.Form):
             kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.source = source
+        #: set by the view after a connection test
+        self.failed_part = ""
+        self.test_passed = False
+        if self.is_bound:
+            # A bound form's values are the ones posted in this request: a secret typed
+            # into this form goes back into its field (in a no-store response) so that a
+            # validation error does not make the user type it again. A stored secret is
+            # never in a form's initial values, so it can never be rendered.
+            for name in CREDENTIAL_NAMES:
+                widget = self.fields[name].widget
+                assert isinstance(widget, forms.PasswordInput)
+                widget.render_value = True
         if not allow_local:
             kind = self.fields["kind"]
             assert isinstance(kind, forms.ChoiceField)

@@ -18,6 +18,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -53,6 +54,7 @@ def source_list(request: AuthenticatedRequest) -> HttpResponse:
 def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source | None) -> Source | None:
     """Test or save from a valid form; errors go onto the form. The source when saved."""
     testing = request.POST.get("action") == "test"
+    form.failed_part = ""
     try:
         if source is None:
             result = services.source_create(
@@ -74,12 +76,30 @@ def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source 
         form.add_error(None, error)
         return None
     except StorageError as error:
+        form.failed_part = error.part
         form.add_error(None, f"Connection test failed: {error.message}")
         return None
     if testing:
-        messages.success(request, "Connection test passed: packager can list this location.")
+        form.test_passed = True
+        if not request.htmx:  # type: ignore[attr-defined]
+            messages.success(request, "Connection test passed: packager can list this location.")
         return None
     return result
+
+
+def _form_page(request: AuthenticatedRequest, form: SourceForm, source: Source | None) -> HttpResponse:
+    """The source form, or (for the "Test connection" button, sent by htmx) only the test's outcome.
+
+    Through htmx the page is not re-rendered at all, so every typed value stays in the
+    browser's fields. Without script the bound form renders back the secrets typed in this
+    very request (SourceForm does that), never a stored one.
+    """
+    if request.htmx and request.POST.get("action") == "test":  # type: ignore[attr-defined]
+        response = render(request, "sources/_connection_result.html", {"form": form})
+    else:
+        response = render(request, "sources/form.html", {"form": form, "source": source})
+    add_never_cache_headers(response)
+    return response
 
 
 @sensitive_post_parameters(*services.CREDENTIAL_NAMES)
@@ -93,7 +113,7 @@ def source_add(request: AuthenticatedRequest) -> HttpResponse:
         if source is not None:
             messages.success(request, f"Source “{source.name}” added. Its listing is being indexed.")
             return redirect("source_browse", public_id=source.public_id)
-    return render(request, "sources/form.html", {"form": form, "source": None})
+    return _form_page(request, form, None)
 
 
 @sensitive_post_parameters(*services.CREDENTIAL_NAMES)
@@ -108,7 +128,7 @@ def source_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResp
             messages.success(request, f"Source “{saved.name}” saved.")
             return redirect("source_browse", public_id=saved.public_id)
         source.refresh_from_db()
-    return render(request, "sources/form.html", {"form": form, "source": source})
+    return _form_page(request, form, source)
 
 
 @login_required

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,11 @@ def test_the_owner_sees_counts_files_days_and_failed_unlocks(
     assert share.last_accessed_at is not None
     assert f'<span title="{share.last_accessed_at:%Y-%m-%d %H:%M} UTC">' in shares_page  # when it was last used
     assert reverse("share_access_log", args=[share.token]) in shares_page
+    # The counts say when they were written (batched: they may lag).
+    assert share.counts_written_at is not None
+    written = f'<time datetime="{share.counts_written_at.astimezone(dt.UTC).isoformat()}" data-local-time>'
+    assert "as last written " + written in body
+    assert "counted in batches" in shares_page
 
 
 def test_the_log_exports_as_csv(client: Any, owner: Any, share: Share, django_assert_num_queries: Any) -> None:

@@ -37,6 +37,7 @@ from shares.views.access import (
 from sources.previews import Preview, object_preview
 from web.cursors import InvalidCursor
 from web.http import allow_image_origin, allow_storage_images, breadcrumbs, client_ip
+from web.links import rewrite_relative
 from web.paths import folder_of
 
 
@@ -88,6 +89,11 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     owner_viewing = is_owner(request, share)
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    if readme:
+        # Relative links lead to the share's pages of those files, images to their signed URLs.
+        readme_html = rewrite_relative(
+            readme_html, folder=folder_of(readme.path), link_prefix=base + "view/", image_prefix=base + "r/"
+        )
     about_html = description_html(package.description) if package.description else ""
     context = {
         "share": share,
@@ -183,6 +189,11 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     kind, html = (
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
+    if entry.is_text:
+        base = share_path(request, share)
+        html = rewrite_relative(
+            html, folder=folder_of(entry.path), link_prefix=base + "view/", image_prefix=base + "r/"
+        )
     preview = None
     if entry.drift:
         # Like a download (resolved_response), a preview never shows bytes other than those published.

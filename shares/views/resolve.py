@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 from django.utils.html import escape
 from django.views.decorators.http import require_http_methods
@@ -99,6 +100,11 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         return no_store(text(f"No file {what} in version {found.version_number} of this package.\n", status=404))
     if entry["drift"]:
         change = "is gone from" if entry["drift"] == VersionEntry.Drift.MISSING else "has changed in"
+        if "text/html" in request.headers.get("Accept", ""):
+            # A person clicked a link: a page of this site that says what happened, never
+            # the storage service's own error document.
+            context = {"path": entry["path"], "change": change, "number": found.version_number}
+            return no_store(render(request, "shares/file_drifted.html", context, status=409))
         return no_store(
             text(
                 f"“{entry['path']}” {change} storage since version {found.version_number} was published, so "
