@@ -462,6 +462,8 @@ DATACITE_PREFIX = os.environ.get("DATACITE_PREFIX", "")
 DATACITE_USERNAME = os.environ.get("DATACITE_USERNAME", "")
 DATACITE_PASSWORD = os.environ.get("DATACITE_PASSWORD", "")
 DATACITE_TIMEOUT_SECONDS = float(os.environ.get("DATACITE_TIMEOUT_SECONDS", "20"))
+# The first wait before a DOI task tries DataCite again (doubling up to an hour; packager.tasks).
+DATACITE_RETRY_BACKOFF_SECONDS = int(os.environ.get("DATACITE_RETRY_BACKOFF_SECONDS", "30"))
 # packager's public origin ("https://data.example.org"): a registered DOI points at a URL on it
 # (the version's landing page, /catalog/<package>/<version>/), built where no request is at
 # hand (the registration task). Required with DATACITE_URL (system check packager.E002).

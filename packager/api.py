@@ -470,8 +470,9 @@ class VersionOut(Schema):
     drift: Drift
     metadata: Metadata = Field(description="The citation metadata as it was when the version was published.")
     doi: str | None = Field(description="Bare, e.g. 10.5072/x.1.")
-    doi_state: Literal["draft", "findable"] | None = Field(
-        description="The DOI's state at DataCite when packager registered it; null for none or one recorded by hand."
+    doi_state: Literal["draft", "findable", "registered"] | None = Field(
+        description="The DOI's state at DataCite when packager registered it (registered: hidden while the"
+        " version is private); null for none or one recorded by hand."
     )
     doi_error: str | None = Field(description="Why the last request to DataCite failed, if it did.")
     public: bool = Field(description="Listed in the public catalog and OAI-PMH.")

@@ -8,7 +8,12 @@ With DATACITE_URL set (and its prefix, account and SITE_URL: system check packag
 - its owner makes it **findable** on request (`event: publish`): from then on the DOI resolves
   to the version's landing page, and DataCite indexes its metadata. Only a public version
   can get there, since the landing page shows it to anyone only while it is public;
-- its owner can send the metadata again (an update: after SITE_URL changed, say).
+- its owner can send the metadata again (an update: after SITE_URL changed, say);
+- a version made **private** again has its findable DOI **hidden** (`event: hide`: DataCite
+  moves it to *registered*, the state it documents for withdrawn content: the DOI still
+  resolves, its metadata is no longer public) by a task retried like the registration; the
+  landing page then answers 410 Gone, saying the version was withdrawn. Made public again,
+  the DOI is made findable again by the same task.
 
 The DOI is `<DATACITE_PREFIX>/<16 hex digits of the package id>.v<number>`: chosen here, not by
 DataCite, so a registration that timed out after DataCite created the DOI is finished by the
@@ -17,7 +22,8 @@ retry (DataCite says the DOI is taken; packager then updates it) instead of mint
 The DOI's URL is the version's **landing page**, `SITE_URL/catalog/<package id>/<number>/`,
 served by shares.views.catalog: while the version is public it leads to the version's own
 public share (no password, no expiry), whose page carries the citation, the files and the
-downloads; once the version is made private again it answers 404.
+downloads; once the version is made private again it answers 410 Gone (a DOI resolves there
+for good, so the page says the version was withdrawn).
 
 Each request follows DataCite's documented contract: `POST /dois` to create, `PUT /dois/<doi>`
 to update, a JSON:API body `{"data": {"type": "dois", "attributes": {...}}}` sent as
@@ -47,6 +53,9 @@ logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/vnd.api+json"
 DRAFT = "draft"
 FINDABLE = "findable"
+# A DOI that resolves but whose metadata DataCite no longer shows: where `event: hide` takes a
+# findable DOI (DataCite allows findable -> registered, never back to draft).
+REGISTERED = "registered"
 
 
 class DoiError(ApplicationError):
@@ -145,7 +154,7 @@ def _register(version: PackageVersion, *, event: str | None) -> str:
     try:
         state = response.json()["data"]["attributes"]["state"]
     except (ValueError, KeyError, TypeError):
-        state = FINDABLE if event == "publish" else DRAFT
+        state = {"publish": FINDABLE, "hide": REGISTERED}.get(event or "", version.doi_state or DRAFT)
     return str(state)
 
 
@@ -203,6 +212,38 @@ def version_doi_update(*, version: PackageVersion) -> PackageVersion:
     if version.doi and not version.doi_state:
         raise DoiError("This version's DOI was recorded by hand; it is managed where it was registered.", status=409)
     return _sync(version, event=None)
+
+
+def version_doi_follow_run(*, version_pk: int) -> None:
+    """Make the version's DOI follow its visibility (the task's work): hidden at DataCite while
+    the version is private, findable again once it is public. Reads the version as it is when
+    the task runs, so reruns and quick public/private toggles end in the state the version has
+    last. DataCiteUnavailable is left to the task to retry."""
+    if not doi_enabled():
+        return
+    version = PackageVersion.objects.select_related("package__owner").get(pk=version_pk)
+    if not version.is_published:
+        return
+    if not version.public and version.doi_state == FINDABLE:
+        event = "hide"
+    elif version.public and version.doi_state == REGISTERED:
+        event = "publish"
+    else:
+        return
+    try:
+        _sync(version, event=event)
+    except DataCiteRefused as error:
+        logger.warning("DataCite refused to %s the DOI of version %s: %s", event, version_pk, error.message)
+
+
+def doi_follow_visibility(version: PackageVersion) -> None:
+    """Called as a version is made public or private: when its DOI is findable (or hidden by an
+    earlier withdrawal), enqueue the change at DataCite once the visibility is committed."""
+    if not doi_enabled() or version.doi_state not in (FINDABLE, REGISTERED):
+        return
+    from packager import tasks
+
+    jobs.job_enqueue(tasks.follow_doi_visibility, version.pk)
 
 
 def doi_register_on_commit(version: PackageVersion) -> None:

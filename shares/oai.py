@@ -4,8 +4,10 @@ Every version that was ever made public is an item, identified `oai:<site>:<pack
 its datestamp the moment its visibility last changed (PackageVersion.public_changed_at; the
 version's metadata is frozen, so nothing else changes it). A version made private again is
 answered as a deleted record (`deletedRecord` transient: packager keeps it, but does not
-promise to forever). Formats: `oai_dc` (unqualified Dublin Core) and `oai_datacite` (the
-version's DataCite kernel-4 <resource>, as in its datacite.xml). No sets.
+promise to forever). Formats: `oai_dc` (unqualified Dublin Core) and `oai_datacite`, as
+DataCite's own OAI provider serves it: its OAI wrapper 1.1 (`<oai_datacite>` with
+`schemaVersion`, `datacentreSymbol` and a `payload` holding the version's DataCite kernel-4
+<resource>, as in its datacite.xml). No sets.
 
 Lists are read a page at a time in (datestamp, id) order, each page one query after the
 previous page's last row (the resumptionToken says where), plus one count.
@@ -37,9 +39,10 @@ NAMESPACE = "http://www.openarchives.org/OAI/2.0/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC = "http://purl.org/dc/elements/1.1/"
+OAI_DATACITE = "http://schema.datacite.org/oai/oai-1.1/"
 FORMATS = {
     "oai_dc": ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", OAI_DC),
-    "oai_datacite": (datacite.SCHEMA_LOCATION.split()[1], datacite.NAMESPACE),
+    "oai_datacite": ("http://schema.datacite.org/oai/oai-1.1/oai.xsd", OAI_DATACITE),
 }
 VERBS = {
     "Identify": (set(), set()),
@@ -59,6 +62,7 @@ ET.register_namespace("oai", NAMESPACE)
 ET.register_namespace("xsi", XSI)
 ET.register_namespace("oai_dc", OAI_DC)
 ET.register_namespace("dc", DC)
+ET.register_namespace("oai_datacite", OAI_DATACITE)
 _IDENTIFIER = re.compile(r"^oai:[^:]+:([0-9a-f-]{36})/v(\d{1,9})$")
 
 
@@ -218,6 +222,24 @@ def _dublin_core(parent: ET.Element, citation: Citation, formats: list[str]) -> 
         dc("rights", citation.license_url)
 
 
+def datacentre_symbol() -> str:
+    """The repository's DataCite id (DATACITE_USERNAME, e.g. "TIB.WDCC") when DOIs are registered
+    there, else this site's OAI repository id: who registered the record."""
+    return settings.DATACITE_USERNAME.upper() or repository_id()
+
+
+def _oai_datacite(parent: ET.Element, citation: Citation, formats: list[str]) -> None:
+    wrapper = _el(
+        parent,
+        "oai_datacite",
+        namespace=OAI_DATACITE,
+        **{f"{{{XSI}}}schemaLocation": f"{OAI_DATACITE} {FORMATS['oai_datacite'][0]}"},
+    )
+    _el(wrapper, "schemaVersion", datacite.SCHEMA_VERSION, namespace=OAI_DATACITE)
+    _el(wrapper, "datacentreSymbol", datacentre_symbol(), namespace=OAI_DATACITE)
+    _el(wrapper, "payload", namespace=OAI_DATACITE).append(datacite.resource(citation, formats=formats))
+
+
 def _record(parent: ET.Element, version: PackageVersion, prefix: str, request: Request) -> None:
     record = _el(parent, "record")
     _header(record, version)
@@ -229,7 +251,7 @@ def _record(parent: ET.Element, version: PackageVersion, prefix: str, request: R
     if prefix == "oai_dc":
         _dublin_core(container, citation, formats)
     else:
-        container.append(datacite.resource(citation, formats=formats))
+        _oai_datacite(container, citation, formats)
 
 
 # Lists and their resumption tokens ----------------------------------------------------

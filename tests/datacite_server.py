@@ -15,8 +15,12 @@ checks every request against DataCite's documented contract, refusing what DataC
   (http/https), `creators` (each with a name), `titles` (each with a title), `publisher`,
   `publicationYear` (four digits) and `types.resourceTypeGeneral` (from the schema's list),
   each missing one answered 422 with `{"errors": [{"source": ..., "title": "can't be blank"}]}`;
-- state: draft without an event, findable on publish, registered on register or hide; a
-  findable or registered DOI never goes back to draft.
+- state moves as DataCite's REST API guide documents them ("Updating DOIs with the REST API"):
+  `publish` from draft or registered to findable, `register` from draft to registered, `hide`
+  from findable to registered; no event keeps the state. Any other move (hiding a draft,
+  registering a findable DOI) is ignored and the state kept, as DataCite's own server does (its
+  state machine is not "whiny": the answer is 200 with the unchanged `state`), so a client must
+  read the state it is answered. A findable or registered DOI never goes back to draft.
 
 Answers are JSON:API documents (`data.id` the DOI, `data.attributes.state`). `fail_with` makes
 the next requests fail with a status (e.g. 503) to play an outage; `requests` keeps what came in.
@@ -49,7 +53,13 @@ ATTRIBUTES = {
     "types", "relatedIdentifiers", "relatedItems", "sizes", "formats", "version", "rightsList", "descriptions",
     "geoLocations", "fundingReferences", "schemaVersion", "contentUrl", "landingPage",
 }  # fmt: skip
-EVENTS = {"publish", "register", "hide"}
+# event: (the states it moves from, the state it moves to)
+MOVES = {
+    "publish": ({"draft", "registered"}, "findable"),
+    "register": ({"draft"}, "registered"),
+    "hide": ({"findable"}, "registered"),
+}
+EVENTS = set(MOVES)
 _YEAR = re.compile(r"^\d{4}$")
 
 
@@ -154,7 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         merged = {**(previous or {}), **{key: value for key, value in attributes.items() if key != "event"}}
         current = previous["state"] if previous else "draft"
-        new_state = {"publish": "findable", "register": "registered", "hide": "registered"}.get(event or "", current)
+        sources, target = MOVES.get(event or "", (set(), current))
+        new_state = target if current in sources else current
         if new_state != "draft":
             problems = _required(merged)
             if problems:

@@ -23,7 +23,12 @@ from tests.test_citation_exports import FULL
 pytestmark = pytest.mark.django_db
 
 DATA = Path(__file__).parent / "data" / "oai-pmh"
-NS = {"oai": "http://www.openarchives.org/OAI/2.0/", "dc": "http://purl.org/dc/elements/1.1/"}
+NS = {
+    "oai": "http://www.openarchives.org/OAI/2.0/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "oai_datacite": "http://schema.datacite.org/oai/oai-1.1/",
+    "datacite": "http://datacite.org/schema/kernel-4",
+}
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +100,11 @@ def test_the_landing_page_leads_to_a_public_share_while_the_version_is_public(
     page = client.get(first["Location"])
     assert page.status_code == 200 and "Package 0" in page.content.decode()
     citation.version_public_set(version=version, public=False)
-    assert client.get(landing).status_code == 404
+    withdrawn = client.get(landing)
+    assert withdrawn.status_code == 410 and "This version was withdrawn" in withdrawn.content.decode()
     assert client.get(first["Location"]).status_code == 410  # the landing share went with it
+    other = reverse("version_landing", kwargs={"public_id": version.package.public_id, "number": 2})
+    assert client.get(other).status_code == 404
 
 
 def test_oai_verbs_answer_valid_responses(client: Client, owner: Any, tmp_path: Path, schema: Any) -> None:
@@ -107,12 +115,21 @@ def test_oai_verbs_answer_valid_responses(client: Client, owner: Any, tmp_path: 
     assert identify.findtext("oai:Identify/oai:protocolVersion", namespaces=NS) == "2.0"
     formats = oai(client, schema, verb="ListMetadataFormats")
     assert formats.xpath("//oai:metadataPrefix/text()", namespaces=NS) == ["oai_dc", "oai_datacite"]
+    assert formats.xpath("//oai:metadataNamespace/text()", namespaces=NS)[1] == NS["oai_datacite"]
     assert error_code(oai(client, schema, verb="ListSets")) == "noSetHierarchy"
     records = oai(client, schema, verb="ListRecords", metadataPrefix="oai_datacite")
     [identifier] = records.xpath("//oai:header/oai:identifier/text()", namespaces=NS)
     assert identifier == f"oai:packager:{made[0].package.public_id}/v1"
     datacite = oai(client, schema, verb="GetRecord", identifier=identifier, metadataPrefix="oai_datacite")
-    assert datacite.xpath("//*[local-name()='title']/text()") == ["Package 0"]
+    # DataCite's OAI wrapper 1.1 around the kernel-4 resource, as DataCite's own provider serves it.
+    [wrapper] = datacite.xpath("//oai:metadata/oai_datacite:oai_datacite", namespaces=NS)
+    assert wrapper.findtext("oai_datacite:schemaVersion", namespaces=NS) == "4.6"
+    assert wrapper.findtext("oai_datacite:datacentreSymbol", namespaces=NS) == "packager"
+    [resource] = wrapper.xpath("oai_datacite:payload/datacite:resource", namespaces=NS)
+    assert resource.xpath("datacite:titles/datacite:title/text()", namespaces=NS) == ["Package 0"]
+    # The schema checks the payload too: a resource without its titles is refused.
+    resource.remove(resource.find("datacite:titles", NS))
+    assert not schema.validate(datacite)
     dublin = oai(client, schema, verb="GetRecord", identifier=identifier, metadataPrefix="oai_dc")
     assert dublin.xpath("//dc:title/text()", namespaces=NS) == ["Package 0"]
     assert "Carberry, Josiah" in dublin.xpath("//dc:creator/text()", namespaces=NS)

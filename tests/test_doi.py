@@ -17,9 +17,11 @@ from django.test import Client
 from django.urls import reverse
 
 from packager import citation, doi, tasks
+from packager import services as packages
 from packager.models import PackageVersion
 from tests import datacite_server
 from tests.datacite_server import DataCiteServer
+from tests.factories import publish
 from tests.test_citation_exports import FULL, make_package
 
 pytestmark = pytest.mark.django_db
@@ -124,6 +126,75 @@ def test_datacite_down_is_retried_and_shown_never_a_500(
     assert button.status_code == 302
     version.refresh_from_db()
     assert version.doi_state == "draft" and version.doi_error == ""
+
+
+def test_a_findable_doi_is_hidden_while_its_version_is_private(
+    datacite: DataCiteServer, owner: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any, client: Client
+) -> None:
+    package, version, _ = published(owner, tmp_path, django_capture_on_commit_callbacks)
+    citation.version_public_set(version=version, public=True)
+    doi.version_doi_publish(version=version)
+    assert datacite.dois[version.doi]["state"] == "findable"
+    landing = reverse("version_landing", kwargs={"public_id": package.public_id, "number": 1})
+    assert client.get(landing).status_code == 302
+    # The task retries what DataCiteUnavailable says, with the registration's back-off.
+    assert tasks.follow_doi_visibility.autoretry_for == (doi.DataCiteUnavailable,)
+    assert tasks.follow_doi_visibility.max_retries == tasks.register_doi.max_retries
+    before = len(datacite.requests)
+    with django_capture_on_commit_callbacks(execute=True):
+        citation.version_public_set(version=version, public=False)
+    [hidden] = datacite.requests[before:]
+    assert hidden["method"] == "PUT" and hidden["path"] == f"/dois/{version.doi}"
+    assert hidden["body"]["data"]["attributes"]["event"] == "hide"
+    assert datacite.dois[version.doi]["state"] == "registered"
+    version.refresh_from_db()
+    assert version.doi_state == "registered" and version.doi_error == ""
+    # The DOI still resolves to the landing page, which says the version was withdrawn.
+    withdrawn = client.get(landing)
+    page = withdrawn.content.decode()
+    assert withdrawn.status_code == 410 and "This version was withdrawn" in page and version.doi in page
+    assert FULL["title"] not in page  # a withdrawn version's metadata is not public any more
+    # Public again: the same task makes the DOI findable again.
+    with django_capture_on_commit_callbacks(execute=True):
+        citation.version_public_set(version=version, public=True)
+    assert datacite.requests[-1]["body"]["data"]["attributes"]["event"] == "publish"
+    version.refresh_from_db()
+    assert version.doi_state == "findable" == datacite.dois[version.doi]["state"]
+    assert client.get(landing).status_code == 302
+
+
+def test_hiding_during_an_outage_is_retried_and_acts_on_the_current_visibility(
+    datacite: DataCiteServer, owner: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    _package, version, _ = published(owner, tmp_path, django_capture_on_commit_callbacks)
+    citation.version_public_set(version=version, public=True)
+    doi.version_doi_publish(version=version)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        citation.version_public_set(version=version, public=False)
+    assert len(callbacks) == 1  # the task is enqueued once the change is committed
+    datacite.fail_with.append(503)
+    with pytest.raises(doi.DataCiteUnavailable):
+        doi.version_doi_follow_run(version_pk=version.pk)
+    version.refresh_from_db()
+    assert version.doi_state == "findable" and "503" in version.doi_error
+    doi.version_doi_follow_run(version_pk=version.pk)  # the retry
+    version.refresh_from_db()
+    assert version.doi_state == "registered" == datacite.dois[version.doi]["state"] and version.doi_error == ""
+    before = len(datacite.requests)
+    doi.version_doi_follow_run(version_pk=version.pk)  # a rerun: nothing left to do
+    assert len(datacite.requests) == before
+    # A draft DOI has nothing to hide: making its version private sends nothing.
+    other = packages.package_create(owner=owner, name="Other", description="")
+    packages.package_write_text(package=other, path="README.md", content="# Other\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        draft = publish(other)
+    draft.refresh_from_db()
+    citation.version_public_set(version=draft, public=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        citation.version_public_set(version=draft, public=False)
+    assert len(datacite.requests) == before + 1  # only the draft's registration
+    draft.refresh_from_db()
+    assert draft.doi_state == "draft"
 
 
 def test_a_refusal_is_shown_with_datacites_errors(

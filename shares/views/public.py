@@ -49,14 +49,19 @@ def catalog(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def version_landing(request: HttpRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
-    """A public version's landing page (the URL its DOI resolves to): its own public share."""
+    """A public version's landing page (the URL its DOI resolves to): its own public share.
+    A version made private again answers 410 Gone with a page saying it was withdrawn: its DOI
+    still resolves here (DataCite never deletes a registered DOI), so a bare 404 would read as
+    a broken link. A version that was never public is not found."""
     version = get_object_or_404(
         PackageVersion.objects.select_related("package__owner"),
         package__public_id=public_id,
         number=number,
-        public=True,
         state=PackageVersion.State.PUBLISHED,
+        public_changed_at__isnull=False,
     )
+    if not version.public:
+        return render(request, "shares/withdrawn.html", {"version": version}, status=410)
     share = services.share_landing(version=version)
     return redirect("share_page", token=share.token)
 
