@@ -47,6 +47,26 @@ def on_starting(server: Any) -> None:
         Path(_multiprocess_dir).mkdir(parents=True, exist_ok=True)
 
 
+def post_worker_init(worker: Any) -> None:
+    """Access-log counts are written after ACCESS_LOG_FLUSH_SECONDS even when no request
+    comes (a timer thread per worker)."""
+    from shares import access_log
+
+    access_log.start_flush_timer()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker stopping (SIGTERM, a restart, max requests) writes the counts it holds."""
+    from django.db import connection
+
+    from shares import access_log
+
+    try:
+        access_log.access_log_flush()
+    finally:
+        connection.close()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Forget the live gauges (the access-log backlog) of a worker that exited."""
     if _multiprocess_dir:

@@ -40,6 +40,10 @@ def check_database() -> None:
 
 
 def check_cache() -> None:
+    redis_check = getattr(cache, "redis_check", None)
+    if redis_check is not None:  # the fallback to local memory would hide a Redis outage
+        redis_check()
+        return
     key = f"readyz:{os.getpid()}"
     cache.set(key, "1", timeout=10)
     if cache.get(key) != "1":

@@ -163,9 +163,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+CACHE_FALLBACK_SECONDS = float(os.environ.get("CACHE_FALLBACK_SECONDS", "5"))
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Redis down: each process serves from its own memory meanwhile (web.cache), trying
+    # Redis again after CACHE_FALLBACK_SECONDS; a hung Redis costs at most the timeouts.
+    CACHES = {
+        "default": {
+            "BACKEND": "web.cache.FallbackRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -288,6 +297,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+else:
+    # A request that queues a job while the broker is down fails fast (one connection
+    # attempt, not kombu's retries over seconds) and leaves the job to beat (web.jobs).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 2}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 # A task is acknowledged once it has run, and a task whose worker process died (killed,
@@ -374,6 +387,12 @@ RESOLVE_CACHE_SECONDS = float(os.environ.get("RESOLVE_CACHE_SECONDS", "2"))
 # Entries of published versions a web process keeps (they never change but for drift,
 # which a verify stamps): about 1 KB each.
 RESOLVE_CACHE_ENTRIES = int(os.environ.get("RESOLVE_CACHE_ENTRIES", "20000"))
+# Background jobs (web.jobs): beat sweeps every kind this often and queues again the jobs
+# whose worker went silent; a job claimed this many times without finishing is failed.
+JOB_SWEEP_SECONDS = float(os.environ.get("JOB_SWEEP_SECONDS", "60"))
+JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "5"))
+# A publication to a bucket whose worker has said nothing for this long is taken over.
+PUBLICATION_STALE_SECONDS = float(os.environ.get("PUBLICATION_STALE_SECONDS", "600"))
 # A share's git repository whose build has waited or run this long (lost task, killed
 # worker) or failed this long ago is built again when next asked for.
 SHARE_REPOSITORY_STALE_SECONDS = int(os.environ.get("SHARE_REPOSITORY_STALE_SECONDS", "600"))
@@ -423,10 +442,9 @@ INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))
 # gone), so the owner and the share page know before a collaborator meets it.
 DRIFT_VERIFY_HOURS = float(os.environ.get("DRIFT_VERIFY_HOURS", "24"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # A version whose publishing worker died is picked up again.
-    "resume-stalled-publishes": {"task": "packager.tasks.resume_stalled_publishes", "schedule": 60.0},
-    "resume-stalled-add-matches": {"task": "packager.tasks.resume_stalled_add_matches", "schedule": 60.0},
-    # Sources due for a scheduled re-index, and index runs whose worker died, are queued.
+    # Every background job whose worker died, or whose task was lost, is queued again.
+    "resume-stalled-jobs": {"task": "sources.tasks.resume_stalled_jobs", "schedule": JOB_SWEEP_SECONDS},
+    # Sources due for a scheduled re-index are queued.
     "index-due-sources": {"task": "sources.tasks.index_due_sources", "schedule": INDEX_SCHEDULE_SECONDS},
     # Published versions whose last drift check is older than DRIFT_VERIFY_HOURS are verified.
     "verify-due-versions": {"task": "packager.tasks.verify_due_versions", "schedule": 3600.0},

@@ -11,7 +11,6 @@ every entry that already has both hashes.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import threading
@@ -32,6 +31,7 @@ from sources import checksums, clients
 from sources.backends import ObjectInfo
 from sources.backends.errors import StorageError
 from sources.models import ObjectChecksum, Source
+from web import jobs
 from web.paths import folder_of
 
 logger = logging.getLogger(__name__)
@@ -43,17 +43,33 @@ MAX_LISTED_PATHS = 1000
 _TRANSIENT = {"timeout", "unreachable"}
 
 
-def _claim(version_pk: int) -> bool:
-    now = timezone.now()
-    stale = now - dt.timedelta(seconds=settings.PUBLISH_HEARTBEAT_SECONDS * 5)
-    return (
-        PackageVersion.objects.filter(
-            pk=version_pk, state=PackageVersion.State.CHECKSUMMING, awaiting_confirmation=False
-        )
-        .filter(Q(task_started_at__isnull=True) | Q(task_started_at__lt=stale))
-        .update(task_started_at=now)
-        == 1
+def _waiting() -> Q:
+    return Q(state=PackageVersion.State.CHECKSUMMING, awaiting_confirmation=False)
+
+
+def _task() -> Any:
+    from packager import tasks
+
+    return tasks.publish_version
+
+
+# A checksum run is waiting while its version checksums; with no heartbeat it was never
+# taken (or was put down), and a silent one has lost its worker.
+CHECKSUM_RUNS = jobs.register(
+    jobs.JobKind(
+        name="checksum",
+        model=PackageVersion,
+        waiting=_waiting,
+        stale_seconds=lambda: settings.PUBLISH_HEARTBEAT_SECONDS * 5,
+        task=_task,
+        failed=lambda message: {"state": PackageVersion.State.FAILED, "error": message},
     )
+)
+
+
+def _claim(version_pk: int) -> bool:
+    claimable = PackageVersion.objects.filter(_waiting(), pk=version_pk).filter(jobs.stale_before(CHECKSUM_RUNS))
+    return jobs.job_claim(claimable)
 
 
 @dataclass
@@ -95,10 +111,10 @@ class _Run:
                 checksums.remember(Source(pk=source_pk), found)
             with self.lock:
                 bytes_done = self.bytes_done
-            PackageVersion.objects.filter(pk=self.version.pk).update(
+            jobs.job_heartbeat(
+                PackageVersion.objects.filter(pk=self.version.pk),
                 progress_done=self.done,
                 progress_bytes_done=bytes_done,
-                task_started_at=timezone.now(),  # the heartbeat
             )
 
 
@@ -218,7 +234,7 @@ def _pin_to_storage(version: PackageVersion) -> list[dict[str, str]]:
                 moved.append(entry)
         fields = ["etag", "version_id", "size", "last_modified", "sha256", "md5"]
         VersionEntry.objects.bulk_update(moved, fields, batch_size=500)
-        PackageVersion.objects.filter(pk=version.pk).update(task_started_at=timezone.now())  # the heartbeat
+        jobs.job_heartbeat(PackageVersion.objects.filter(pk=version.pk))
         return len(moved)
 
     moved = 0
@@ -298,11 +314,11 @@ def version_publish_run(*, version_pk: int) -> None:
         try:
             gone = _pin_to_storage(version)
         except Exception:
-            PackageVersion.objects.filter(pk=version.pk).update(task_started_at=None)
+            PackageVersion.objects.filter(pk=version.pk).update(heartbeat_at=None)
             raise
         if gone:
             _fail(version, gone)
-            PackageVersion.objects.filter(pk=version.pk).update(task_started_at=None)
+            PackageVersion.objects.filter(pk=version.pk).update(heartbeat_at=None)
             return
         PackageVersion.objects.filter(pk=version.pk).update(storage_pinned=True)
     _fill_from_cache(version)
@@ -342,21 +358,8 @@ def version_publish_run(*, version_pk: int) -> None:
             reason = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             _fail(version, [{"path": "(text files and exports)", "reason": reason}])
     finally:
-        PackageVersion.objects.filter(pk=version.pk).update(task_started_at=None)
-
-
-def version_resume_stalled() -> int:
-    """Enqueue the publish task again for versions nobody is working on (run by beat)."""
-    from packager import tasks
-
-    stale = timezone.now() - dt.timedelta(seconds=settings.PUBLISH_HEARTBEAT_SECONDS * 5)
-    stalled = PackageVersion.objects.filter(
-        state=PackageVersion.State.CHECKSUMMING, awaiting_confirmation=False
-    ).filter(Q(task_started_at__isnull=True, created_at__lt=stale) | Q(task_started_at__lt=stale))
-    pks = list(stalled.values_list("pk", flat=True)[:100])
-    for pk in pks:
-        tasks.publish_version.delay(pk)
-    return len(pks)
+        # Put down: a version still checksumming (awaiting a confirmation) is taken afresh.
+        PackageVersion.objects.filter(pk=version.pk).update(heartbeat_at=None)
 
 
 def _fail(version: PackageVersion, failures: list[dict[str, str]]) -> None:

@@ -40,12 +40,12 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 
 from packager.citation import citation_for
 from packager.exports import datacite
 from packager.models import PackageVersion
+from web import jobs
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def doi_follow_visibility(version: PackageVersion) -> None:
         return
     from packager import tasks
 
-    transaction.on_commit(lambda: tasks.follow_doi_visibility.delay(version.pk))
+    jobs.job_enqueue(tasks.follow_doi_visibility, version.pk)
 
 
 def doi_register_on_commit(version: PackageVersion) -> None:
@@ -252,4 +252,4 @@ def doi_register_on_commit(version: PackageVersion) -> None:
         return
     from packager import tasks
 
-    transaction.on_commit(lambda: tasks.register_doi.delay(version.pk))
+    jobs.job_enqueue(tasks.register_doi, version.pk)

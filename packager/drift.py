@@ -28,6 +28,7 @@ from sources import checksums, clients
 from sources.backends.errors import ObjectNotFound, StorageError
 from sources.models import Source, SourceObject
 from teams.audit import audit_record
+from web import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def version_verify_request(*, version: PackageVersion, actor: Any = None) -> Non
     audit_record(actor=actor, action="version.verify", package=version.package, detail={"version": version.number})
     from packager import tasks
 
-    transaction.on_commit(lambda: tasks.verify_version.delay(version.pk))
+    jobs.job_enqueue(tasks.verify_version, version.pk)
 
 
 def versions_verify_due() -> int:
@@ -55,7 +56,7 @@ def versions_verify_due() -> int:
         .values_list("pk", flat=True)[:200]
     )
     for pk in pks:
-        tasks.verify_version.delay(pk)
+        jobs.job_send(tasks.verify_version, pk)
     return len(pks)
 
 

@@ -9,6 +9,7 @@ from django.db import models
 
 from sources.models import Source
 from teams.models import Team
+from web.jobs import JobRecord
 from web.paths import name_of
 
 
@@ -141,7 +142,7 @@ class PackageFolder(FolderTotals):
         indexes = [models.Index(fields=["package", "parent", "path"], name="package_folder_listing")]
 
 
-class PackageVersion(models.Model):
+class PackageVersion(JobRecord, models.Model):
     """An immutable snapshot of a package's entries, pinned to object versions and hashes."""
 
     class State(models.TextChoices):
@@ -183,8 +184,8 @@ class PackageVersion(models.Model):
     store_checked = models.BooleanField(default=False)
     read_confirmed = models.BooleanField(default=False)
     awaiting_confirmation = models.BooleanField(default=False)
-    # The publish task claims the version with a conditional update on this (idempotent tasks).
-    task_started_at = models.DateTimeField(null=True, blank=True)
+    # The publish task claims the version with a conditional update on heartbeat_at, which
+    # it keeps fresh (web.jobs.JobRecord; idempotent tasks).
 
     # Drift: the last "verify" of every object against the store.
     verify_started_at = models.DateTimeField(null=True, blank=True)
@@ -360,7 +361,7 @@ class AttemptCounter(models.Model):
         return f"{self.key}: {self.count}"
 
 
-class VersionPublication(models.Model):
+class VersionPublication(JobRecord, models.Model):
     """A published version written to a bucket, as data pipelines publish results: the record.
 
     Under `prefix` (rendered from the key template) it holds manifest.jsonl,
@@ -395,7 +396,7 @@ class VersionPublication(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # The task claims the record with a conditional update on these (idempotent tasks).
+    # The task claims the record with a conditional update on heartbeat_at (web.jobs).
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -411,7 +412,7 @@ class VersionPublication(models.Model):
         return f"{self.package_version} → {self.bucket or self.source_id}/{self.prefix}"
 
 
-class AddMatchesJob(models.Model):
+class AddMatchesJob(JobRecord, models.Model):
     """Adding every match of a search to a package, done by a worker when there are many.
 
     The worker adds the matches in key order, a batch per transaction, and records the last
@@ -438,9 +439,8 @@ class AddMatchesJob(models.Model):
     # The key (below the source's prefix) of the last match handled; "" before the first.
     resume_after = models.CharField(max_length=1024, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The task claims the job with a conditional update on these (idempotent tasks); a
+    # The task claims the job with a conditional update on heartbeat_at (web.jobs); a
     # running job whose heartbeat stopped is claimed again.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import zipstream
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -33,13 +34,40 @@ from sources import clients
 from sources.backends import BACKENDS, StorageError, writable_kinds
 from sources.models import Source
 from teams import policy
+from web import jobs
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 PLACEHOLDERS = ("package", "version", "top_hash", "date", "time")
-# A running publication whose worker has said nothing for this long is taken over.
-STALE_SECONDS = 600
+
+
+def _waiting() -> Q:
+    return Q(state__in=[VersionPublication.State.QUEUED, VersionPublication.State.RUNNING])
+
+
+def _task() -> Any:
+    from packager import tasks
+
+    return tasks.publish_to_bucket
+
+
+# A running publication whose worker has said nothing for PUBLICATION_STALE_SECONDS is
+# taken over; a queued one whose task was lost (a broker down) is queued again by beat.
+PUBLICATIONS = jobs.register(
+    jobs.JobKind(
+        name="publication",
+        model=VersionPublication,
+        waiting=_waiting,
+        stale_seconds=lambda: settings.PUBLICATION_STALE_SECONDS,
+        task=_task,
+        failed=lambda message: {
+            "state": VersionPublication.State.FAILED,
+            "error": message,
+            "finished_at": timezone.now(),
+        },
+    )
+)
 
 
 class PublicationError(ApplicationError):
@@ -109,10 +137,10 @@ def publication_request(
         publication.key_template, publication.include_zip = key_template.strip(), include_zip
         publication.state, publication.error, publication.progress_done = VersionPublication.State.QUEUED, "", 0
         publication.started_at = publication.finished_at = None
-        publication.save()
-    from packager import tasks
-
-    transaction.on_commit(lambda: tasks.publish_to_bucket.delay(publication.pk))
+    publication.heartbeat_at, publication.attempts = timezone.now(), 0
+    publication.save()
+    # Saved first: should the broker be down, beat's sweep finds the row and queues it.
+    jobs.job_enqueue(_task(), publication.pk)
     return publication
 
 
@@ -127,13 +155,11 @@ class Document:
 
 
 def _claim(publication_pk: int) -> bool:
-    now = timezone.now()
-    stale = now - dt.timedelta(seconds=STALE_SECONDS)
-    waiting = Q(state=VersionPublication.State.QUEUED) | Q(state=VersionPublication.State.RUNNING, started_at__lt=stale)
-    claimed = VersionPublication.objects.filter(waiting, pk=publication_pk).update(
-        state=VersionPublication.State.RUNNING, started_at=now, error=""
+    waiting = Q(state=VersionPublication.State.QUEUED) | (
+        Q(state=VersionPublication.State.RUNNING) & jobs.stale_before(PUBLICATIONS)
     )
-    return claimed == 1
+    claimable = VersionPublication.objects.filter(waiting, pk=publication_pk)
+    return jobs.job_claim(claimable, state=VersionPublication.State.RUNNING, started_at=timezone.now(), error="")
 
 
 def _rows(version: PackageVersion) -> Iterator[tuple[Row, str]]:
@@ -224,7 +250,7 @@ def publication_run(*, publication_pk: int) -> bool:
             key = publication.prefix + document.name
             result = backend.write(key, document.content(), content_type=document.content_type)
             written.append(dataclasses.asdict(result))
-            VersionPublication.objects.filter(pk=publication.pk).update(progress_done=done, started_at=timezone.now())
+            jobs.job_heartbeat(VersionPublication.objects.filter(pk=publication.pk), progress_done=done)
     except StorageError as error:
         message = _write_refused(publication, error)
         logger.info("publication %s failed: %s", publication.public_id, message)

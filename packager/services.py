@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import hashlib
 import json
@@ -28,6 +27,7 @@ from sources.search import InvalidSearch, Search, common_folder, matches
 from teams import policy
 from teams.audit import audit_record
 from teams.models import Team
+from web import jobs
 from web.errors import ApplicationError
 from web.paths import folder_of, name_of
 
@@ -472,9 +472,9 @@ def package_add_search(
     total = found.rows.order_by().values("path").count()  # reads the search index alone
     if total > limit:
         job = AddMatchesJob.objects.create(
-            package=package, source=source, search=search.as_json(), target=target, total=total
+            package=package, source=source, search=search.as_json(), target=target, total=total, **jobs.queued_fields()
         )
-        transaction.on_commit(lambda: _enqueue_add_matches(job.pk))
+        jobs.job_enqueue(_add_matches_task(), job.pk)
         audit_record(
             actor=actor,
             action="entries.add",
@@ -499,21 +499,28 @@ def package_add_search(
     return added
 
 
-def _enqueue_add_matches(job_pk: int) -> None:
+def _add_matches_task() -> Any:
     from packager.tasks import add_matches
 
-    add_matches.delay(job_pk)
+    return add_matches
+
+
+ADD_MATCHES_JOBS = jobs.register(
+    jobs.JobKind(
+        name="add-matches",
+        model=AddMatchesJob,
+        waiting=lambda: Q(state__in=[AddMatchesJob.State.QUEUED, AddMatchesJob.State.RUNNING]),
+        stale_seconds=lambda: settings.ADD_MATCHES_STALE_SECONDS,
+        task=_add_matches_task,
+        failed=lambda message: {"state": AddMatchesJob.State.FAILED, "error": message, "finished_at": timezone.now()},
+    )
+)
 
 
 def _claim_add_job(job_pk: int) -> bool:
-    now = timezone.now()
-    stale = now - dt.timedelta(seconds=settings.ADD_MATCHES_STALE_SECONDS)
-    running = Q(state=AddMatchesJob.State.RUNNING) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True))
+    running = Q(state=AddMatchesJob.State.RUNNING) & jobs.stale_before(ADD_MATCHES_JOBS)
     waiting = Q(state=AddMatchesJob.State.QUEUED) | running
-    claimed = AddMatchesJob.objects.filter(waiting, pk=job_pk).update(
-        state=AddMatchesJob.State.RUNNING, heartbeat_at=now
-    )
-    return claimed == 1
+    return jobs.job_claim(AddMatchesJob.objects.filter(waiting, pk=job_pk), state=AddMatchesJob.State.RUNNING)
 
 
 def add_matches_job_run(*, job_pk: int) -> bool:
@@ -537,8 +544,8 @@ def add_matches_job_run(*, job_pk: int) -> bool:
             with transaction.atomic():
                 _lock(package)
                 added = _add_match_batch(package, source, found, batch)
-                AddMatchesJob.objects.filter(pk=job.pk).update(
-                    added=F("added") + added, resume_after=after, heartbeat_at=timezone.now()
+                jobs.job_heartbeat(
+                    AddMatchesJob.objects.filter(pk=job.pk), added=F("added") + added, resume_after=after
                 )
     except (PackageError, IntegrityError) as error:
         # IntegrityError: an entry took one of the paths after the check (an edit meanwhile).
@@ -551,19 +558,6 @@ def add_matches_job_run(*, job_pk: int) -> bool:
     Package.objects.filter(pk=package.pk).update(updated_at=timezone.now())
     AddMatchesJob.objects.filter(pk=job.pk).update(state=AddMatchesJob.State.DONE, finished_at=timezone.now())
     return True
-
-
-def add_matches_resume_stalled() -> int:
-    """Enqueue the task again for jobs nobody is working on (run by beat)."""
-    stale = timezone.now() - dt.timedelta(seconds=settings.ADD_MATCHES_STALE_SECONDS)
-    stalled = AddMatchesJob.objects.filter(
-        Q(state=AddMatchesJob.State.QUEUED, created_at__lt=stale)
-        | Q(state=AddMatchesJob.State.RUNNING, heartbeat_at__lt=stale)
-    )
-    pks = list(stalled.values_list("pk", flat=True)[:100])
-    for pk in pks:
-        _enqueue_add_matches(pk)
-    return len(pks)
 
 
 # Text entries ---------------------------------------------------------------------

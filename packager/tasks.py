@@ -38,12 +38,6 @@ def verify_due_versions() -> int:
     return drift.versions_verify_due()
 
 
-@shared_task
-def resume_stalled_publishes() -> int:
-    """Re-enqueue versions whose publishing worker died (its heartbeat stopped)."""
-    return checksumming.version_resume_stalled()
-
-
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def publish_to_bucket(publication_pk: int) -> None:
     """Write a version's manifest, datapackage, text files and ZIP to a bucket. Idempotent."""
@@ -54,12 +48,6 @@ def publish_to_bucket(publication_pk: int) -> None:
 def add_matches(job_pk: int) -> None:
     """Add every match of a search to a package. Idempotent: a rerun resumes after the last batch."""
     services.add_matches_job_run(job_pk=job_pk)
-
-
-@shared_task
-def resume_stalled_add_matches() -> int:
-    """Re-enqueue "add all matches" jobs whose worker died (their heartbeat stopped)."""
-    return services.add_matches_resume_stalled()
 
 
 @shared_task(**DATACITE_RETRIES)

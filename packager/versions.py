@@ -21,6 +21,7 @@ from packager.models import Package, PackageEntry, PackageVersion, VersionEntry
 from packager.paths import first_reserved, reserved_message
 from sources.models import Source, SourceObject
 from teams.audit import audit_record
+from web import jobs
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def package_publish(*, package: Package, message: str = "", created_by: Any = No
     audit_record(actor=created_by, action="version.publish", package=package, detail={"version": number})
     from packager import tasks
 
-    transaction.on_commit(lambda: tasks.publish_version.delay(version.pk))
+    jobs.job_enqueue(tasks.publish_version, version.pk)
     return version
 
 
@@ -96,12 +97,12 @@ def version_confirm_read(*, version: PackageVersion) -> PackageVersion:
     """The curator agrees to read `bytes_to_read` bytes: the task carries on."""
     updated = PackageVersion.objects.filter(
         pk=version.pk, state=PackageVersion.State.CHECKSUMMING, awaiting_confirmation=True
-    ).update(read_confirmed=True, awaiting_confirmation=False)
+    ).update(read_confirmed=True, awaiting_confirmation=False, heartbeat_at=None, attempts=0)
     if not updated:
         raise VersionError("This version is not waiting for a confirmation.", status=409)
     from packager import tasks
 
-    transaction.on_commit(lambda: tasks.publish_version.delay(version.pk))
+    jobs.job_enqueue(tasks.publish_version, version.pk)
     version.refresh_from_db()
     return version
 

@@ -5,13 +5,14 @@ request would make the database the bottleneck of every download. Instead each w
 process counts what happens in memory and writes the sums in one short transaction when
 ACCESS_LOG_FLUSH_SECONDS have passed since the first unwritten event or
 ACCESS_LOG_FLUSH_EVENTS events are waiting (whichever comes first, checked as requests
-arrive), and once more when the process exits normally (gunicorn's graceful restart and
-shutdown, `manage.py` commands, Celery workers): nothing counted is lost then.
+arrive, and by a timer thread in web processes, so an idle process writes them too:
+start_flush_timer, from gunicorn's post_worker_init), and once more when the process exits
+normally (gunicorn's worker_exit hook on a graceful restart or shutdown, atexit for
+`manage.py` commands and Celery workers): nothing counted is lost then.
 
 A process that is killed (SIGKILL, out of memory, power loss) loses what it had not
 written yet: at most ACCESS_LOG_FLUSH_EVENTS events, or the events of its last
-ACCESS_LOG_FLUSH_SECONDS seconds of traffic. A process that goes idle keeps its last
-unwritten counts until its next request or its exit. Counts are the only thing at stake:
+ACCESS_LOG_FLUSH_SECONDS seconds of traffic. Counts are the only thing at stake:
 access control never depends on them.
 
 The data model (what the owner's access-log pages read; all in shares.models):
@@ -238,6 +239,39 @@ def _write(pending: _Pending) -> None:
                 if share_id in existing
             ]
         )
+
+
+def _flush_when_due(stop: threading.Event) -> None:
+    """The timer thread: write the counts once they are ACCESS_LOG_FLUSH_SECONDS old, even
+    when no request comes to make a batch due."""
+    interval = max(0.05, min(1.0, settings.ACCESS_LOG_FLUSH_SECONDS / 4))
+    while not stop.wait(interval):
+        with _lock:
+            pending = _current()
+            due = pending.events and time.monotonic() - pending.first_at >= settings.ACCESS_LOG_FLUSH_SECONDS
+        if not due:
+            continue
+        try:
+            access_log_flush()
+        except Exception:  # the thread must outlive one bad write; the counts stay in memory
+            logger.exception("access log: timed flush failed")
+        finally:
+            connection.close()  # this thread's own connection: not held between flushes
+
+
+_timer: tuple[int, threading.Event] | None = None
+
+
+def start_flush_timer() -> threading.Event:
+    """Start this process's timer thread (once per process); set the event to stop it."""
+    global _timer
+    with _lock:
+        if _timer is not None and _timer[0] == os.getpid():
+            return _timer[1]
+        stop = threading.Event()
+        _timer = (os.getpid(), stop)
+    threading.Thread(target=_flush_when_due, args=(stop,), name="access-log-flush", daemon=True).start()
+    return stop
 
 
 def _flush_at_exit() -> None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from packager.models import Package, PackageVersion
+from web.jobs import JobRecord
 
 
 def new_token() -> str:
@@ -186,7 +187,7 @@ class ShareFileCount(models.Model):
         return f"{self.path}: {self.count}"
 
 
-class ShareRepository(models.Model):
+class ShareRepository(JobRecord, models.Model):
     """A share's git repository (git-annex or DVC) for one version, built once by a task.
 
     Its files (for git's dumb HTTP protocol) sit in Django's storage under `storage_prefix`.

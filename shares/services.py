@@ -24,6 +24,7 @@ from packager.models import Package, PackageVersion
 from shares import access_log, resolver
 from shares.models import Share, ShareEvent, ShareRepository, key_marker
 from teams.audit import audit_record
+from web import jobs
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def share_create(
     if base_url:
         from shares.tasks import prepare_share_repositories
 
-        transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, None, base_url))
+        jobs.job_enqueue(prepare_share_repositories, share.pk, None, base_url)
     return share
 
 
@@ -261,6 +262,26 @@ def share_events_purge() -> int:
 # Repositories -----------------------------------------------------------------------
 
 
+def _build_task() -> Any:
+    from shares.tasks import build_share_repository
+
+    return build_share_repository
+
+
+# A build waits while pending or building; one silent for SHARE_REPOSITORY_STALE_SECONDS
+# (a lost task, a killed worker) is queued again by beat and taken over.
+REPOSITORY_BUILDS = jobs.register(
+    jobs.JobKind(
+        name="repository",
+        model=ShareRepository,
+        waiting=lambda: models.Q(state__in=[ShareRepository.State.PENDING, ShareRepository.State.BUILDING]),
+        stale_seconds=lambda: settings.SHARE_REPOSITORY_STALE_SECONDS,
+        task=_build_task,
+        failed=lambda message: {"state": ShareRepository.State.FAILED, "error": message},
+    )
+)
+
+
 def share_repository_request(
     *, share: Share, version: PackageVersion, kind: str, base_url: str, key_link: bool = False
 ) -> ShareRepository:
@@ -275,7 +296,11 @@ def share_repository_request(
     """
     marker = key_marker(share.link_key) if key_link else ""
     repository, created = ShareRepository.objects.get_or_create(
-        share=share, version=version, kind=kind, key_marker=marker, defaults={"base_url": base_url}
+        share=share,
+        version=version,
+        kind=kind,
+        key_marker=marker,
+        defaults={"base_url": base_url, **jobs.queued_fields()},
     )
     if repository.is_ready:
         return repository
@@ -283,12 +308,10 @@ def share_repository_request(
     if created or (
         ShareRepository.objects.filter(pk=repository.pk, requested_at__lt=stale)
         .exclude(state=ShareRepository.State.READY)
-        .update(state=ShareRepository.State.PENDING, requested_at=timezone.now())
+        .update(state=ShareRepository.State.PENDING, requested_at=timezone.now(), **jobs.queued_fields())
         == 1
     ):
-        from shares.tasks import build_share_repository
-
-        transaction.on_commit(lambda: build_share_repository.delay(repository.pk))
+        jobs.job_enqueue(_build_task(), repository.pk)
     return repository
 
 
@@ -299,7 +322,7 @@ def share_repositories_prepare(*, share: Share, version: PackageVersion, base_ur
     if cache.add(f"share-repositories:{share.pk}:{version.pk}", True, timeout=3600):
         from shares.tasks import prepare_share_repositories
 
-        transaction.on_commit(lambda: prepare_share_repositories.delay(share.pk, version.pk, base_url))
+        jobs.job_enqueue(prepare_share_repositories, share.pk, version.pk, base_url)
 
 
 def shares_version_published(version_pk: int) -> None:
@@ -321,7 +344,7 @@ def shares_version_published(version_pk: int) -> None:
     for share_pk, pinned, base_url in serving:
         if pinned is None and version.package.latest_version_id != version_pk:
             continue  # a later version is already the latest
-        prepare_share_repositories.delay(share_pk, version_pk, base_url)
+        jobs.job_send(prepare_share_repositories, share_pk, version_pk, base_url)
 
 
 def _write_repository(repository: ShareRepository, directory: Path) -> None:
@@ -342,17 +365,11 @@ def _write_repository(repository: ShareRepository, directory: Path) -> None:
 
 def share_repository_build(*, repository_pk: int) -> None:
     """Build one repository and store it. Idempotent: claims the row with a conditional update."""
-    now = timezone.now()
-    stale = now - dt.timedelta(seconds=settings.SHARE_REPOSITORY_STALE_SECONDS)
-    claimed = (
-        ShareRepository.objects.filter(pk=repository_pk)
-        .filter(
-            models.Q(state=ShareRepository.State.PENDING)
-            | models.Q(state=ShareRepository.State.BUILDING, started_at__lt=stale)
-        )
-        .update(state=ShareRepository.State.BUILDING, started_at=now, error="")
+    claimable = ShareRepository.objects.filter(pk=repository_pk).filter(
+        models.Q(state=ShareRepository.State.PENDING)
+        | (models.Q(state=ShareRepository.State.BUILDING) & jobs.stale_before(REPOSITORY_BUILDS))
     )
-    if claimed != 1:
+    if not jobs.job_claim(claimable, state=ShareRepository.State.BUILDING, started_at=timezone.now(), error=""):
         return
     repository = ShareRepository.objects.select_related("share", "version__package").get(pk=repository_pk)
     # A new prefix per build: a rerun never overwrites what a client may be reading.

@@ -22,6 +22,7 @@ from django.utils import timezone
 from sources import clients
 from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject
+from web import jobs
 from web.paths import folder_of
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,30 @@ def stale_after() -> dt.timedelta:
     return dt.timedelta(seconds=settings.INDEX_STALE_SECONDS)
 
 
+def _index_task() -> Any:
+    from sources.tasks import index_source
+
+    return index_source
+
+
+# An index run waits while its source is queued or indexing; one whose heartbeat (a batch
+# written) went silent for INDEX_STALE_SECONDS lost its worker and is taken over.
+INDEX_RUNS = jobs.register(
+    jobs.JobKind(
+        name="index",
+        model=Source,
+        waiting=lambda: models.Q(status__in=[Source.Status.QUEUED, Source.Status.INDEXING]),
+        stale_seconds=lambda: settings.INDEX_STALE_SECONDS,
+        task=_index_task,
+        failed=lambda message: {
+            "status": Source.Status.ERROR,
+            "last_error": message,
+            "index_finished_at": timezone.now(),
+        },
+    )
+)
+
+
 def _claim_index(source_pk: int) -> bool:
     """Take the source's index run: a new one, or one whose worker died, where it stopped.
 
@@ -44,29 +69,23 @@ def _claim_index(source_pk: int) -> bool:
     replaces should that one only have been slow.
     """
     now = timezone.now()
-    stale = models.Q(status=Source.Status.INDEXING, index_heartbeat_at__lt=now - stale_after())
+    stale = models.Q(status=Source.Status.INDEXING) & jobs.stale_before(INDEX_RUNS, now=now)
     next_generation = models.F("index_generation") + 1
-    resumed = (
-        Source.objects.filter(stale, pk=source_pk)
-        .exclude(index_resume_after="")
-        .update(index_heartbeat_at=now, index_generation=next_generation)
-    )
-    if resumed:
+    if jobs.job_claim(
+        Source.objects.filter(stale, pk=source_pk).exclude(index_resume_after=""), index_generation=next_generation
+    ):
         return True
     claimable = (
         models.Q(status__in=[Source.Status.NEW, Source.Status.QUEUED, Source.Status.READY, Source.Status.ERROR]) | stale
     )
-    return (
-        Source.objects.filter(claimable, pk=source_pk).update(
-            status=Source.Status.INDEXING,
-            index_started_at=now,
-            index_heartbeat_at=now,
-            index_finished_at=None,
-            index_listed=0,
-            index_resume_after="",
-            index_generation=next_generation,
-        )
-        == 1
+    return jobs.job_claim(
+        Source.objects.filter(claimable, pk=source_pk),
+        status=Source.Status.INDEXING,
+        index_started_at=now,
+        index_finished_at=None,
+        index_listed=0,
+        index_resume_after="",
+        index_generation=next_generation,
     )
 
 
@@ -287,8 +306,8 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
             index_rows_upsert(batch)
             # One UPDATE per batch: progress, heartbeat, where to go on, and whether the run
             # is still ours.
-            if not _this_run(source.pk, generation).update(
-                index_listed=count, index_heartbeat_at=timezone.now(), index_resume_after=last_key
+            if not jobs.job_heartbeat(
+                _this_run(source.pk, generation), index_listed=count, index_resume_after=last_key
             ):
                 raise IndexStopped
         batch.clear()
@@ -411,7 +430,8 @@ def source_index(*, source_pk: int) -> bool:
 
 
 def sources_due_for_index() -> list[int]:
-    """Sources whose schedule says re-index now, and runs whose worker died."""
+    """Sources whose schedule says re-index now (runs whose worker died are the job
+    sweep's: web.jobs)."""
     now = timezone.now()
     scheduled = Source.objects.filter(
         reindex_every_hours__isnull=False,
@@ -426,5 +446,4 @@ def sources_due_for_index() -> list[int]:
             or source.index_finished_at <= now - dt.timedelta(hours=source.reindex_every_hours)
         )
     ]
-    stale = Source.objects.filter(status=Source.Status.INDEXING, index_heartbeat_at__lt=now - stale_after())
-    return due + list(stale.values_list("pk", flat=True))
+    return due

@@ -14,9 +14,10 @@ from django.utils import timezone
 from sources import crypto
 from sources.backends import BACKENDS
 from teams.models import Team
+from web.jobs import JobRecord
 
 
-class Source(models.Model):
+class Source(JobRecord, models.Model):
     class Kind(models.TextChoices):
         S3 = "s3", "S3 or S3-compatible"
         AZURE = "azure", "Azure Blob Storage"
@@ -71,9 +72,9 @@ class Source(models.Model):
     index_started_at = models.DateTimeField(null=True, blank=True)
     index_finished_at = models.DateTimeField(null=True, blank=True)
     # Progress of the running (or last) index: objects listed so far, and when the run last
-    # wrote a batch. A run whose heartbeat is old was killed and may be claimed again.
+    # wrote a batch (heartbeat_at, web.jobs.JobRecord). A run whose heartbeat is old was
+    # killed and may be claimed again.
     index_listed = models.BigIntegerField(default=0)
-    index_heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Where a run that was killed goes on: the key of the last object it wrote. (A run taken
     # over writes with the next index_generation, so the dead worker, should it wake, finds
     # the run is no longer its own.)

@@ -23,6 +23,7 @@ from sources.models import Source
 from teams import policy
 from teams.audit import audit_record
 from teams.models import Team
+from web import jobs
 from web.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -243,10 +244,11 @@ def source_index_request(*, source: Source) -> None:
     """Queue a (re)index of the source once the current transaction commits."""
     from sources.tasks import index_source
 
-    Source.objects.filter(pk=source.pk).exclude(status=Source.Status.INDEXING).update(status=Source.Status.QUEUED)
+    Source.objects.filter(pk=source.pk).exclude(status=Source.Status.INDEXING).update(
+        status=Source.Status.QUEUED, **jobs.queued_fields()
+    )
     source.refresh_from_db(fields=["status"])
-    source_pk = source.pk
-    transaction.on_commit(lambda: index_source.delay(source_pk))
+    jobs.job_enqueue(index_source, source.pk)
 
 
 class NothingToCancel(ApplicationError):

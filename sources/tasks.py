@@ -4,6 +4,7 @@ from celery import shared_task
 
 from sources import indexing, services
 from sources.backends.errors import StorageError
+from web import jobs
 
 
 class TransientStorageError(Exception):
@@ -28,5 +29,12 @@ def index_source(source_pk: int) -> None:
 
 @shared_task
 def index_due_sources() -> int:
-    """Celery beat: queue scheduled re-indexes, and re-queue runs whose worker died."""
+    """Celery beat: queue scheduled re-indexes."""
     return services.sources_index_due()
+
+
+@shared_task
+def resume_stalled_jobs() -> dict[str, int]:
+    """Celery beat: queue again every background job of every kind whose worker went
+    silent or whose task was lost (web.jobs); how many of each kind."""
+    return jobs.jobs_resume_stalled()

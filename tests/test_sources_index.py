@@ -20,6 +20,7 @@ from sources.models import Source, SourceObject
 from sources.search import Search, common_folder, parse_glob, search_count, search_page
 from tests.conftest import Api, AzureServer, S3Server
 from tests.factories import make_local_source, make_source, write_files
+from web import jobs
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -363,7 +364,7 @@ def test_vanished_rows_are_deleted_after_the_retention(owner: Any, tmp_path: Pat
 # Schedule ----------------------------------------------------------------------------
 
 
-def test_beat_queues_scheduled_sources_and_stale_runs(owner: Any, tmp_path: Path) -> None:
+def test_beat_queues_scheduled_sources_and_the_sweep_stale_runs(owner: Any, tmp_path: Path) -> None:
     write_files(tmp_path, {"a.txt": b"a"})
     due = make_source(owner, {"name": "due", "kind": "local", "path": str(tmp_path)})
     fresh = make_source(owner, {"name": "fresh", "kind": "local", "path": str(tmp_path)})
@@ -374,9 +375,12 @@ def test_beat_queues_scheduled_sources_and_stale_runs(owner: Any, tmp_path: Path
     Source.objects.filter(pk=due.pk).update(reindex_every_hours=6, index_finished_at=long_ago)
     Source.objects.filter(pk=fresh.pk).update(reindex_every_hours=6)
     Source.objects.filter(pk__in=[dead.pk, alive.pk]).update(status=Source.Status.INDEXING)
-    Source.objects.filter(pk=dead.pk).update(index_heartbeat_at=long_ago)
-    assert sorted(indexing.sources_due_for_index()) == sorted([due.pk, dead.pk])
+    Source.objects.filter(pk=alive.pk).update(heartbeat_at=timezone.now())
+    Source.objects.filter(pk=dead.pk).update(heartbeat_at=long_ago)
+    assert indexing.sources_due_for_index() == [due.pk]
     assert never.reindex_every_hours is None
+    stalled = Source.objects.filter(indexing.INDEX_RUNS.waiting()).filter(jobs.stale_before(indexing.INDEX_RUNS))
+    assert list(stalled.values_list("pk", flat=True)) == [dead.pk]
 
 
 def test_the_schedule_is_set_in_the_form_and_the_api(

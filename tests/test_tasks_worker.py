@@ -27,9 +27,11 @@ from shares import services as share_services
 from shares.models import ShareRepository
 from sources import indexing, services
 from sources.models import Source, SourceObject
+from sources.tasks import resume_stalled_jobs
 from tests.conftest import S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
 from tests.servers import RedisServer
+from web import jobs
 
 pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
@@ -148,7 +150,7 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     Source.objects.filter(pk=source.pk).update(
         status=Source.Status.INDEXING,
         index_started_at=timezone.now() - indexing.stale_after() * 3,
-        index_heartbeat_at=timezone.now() - indexing.stale_after() * 2,
+        heartbeat_at=timezone.now() - indexing.stale_after() * 2,
         index_generation=1,
     )
     SourceObject.objects.create(source=source, path="gone.csv", parent="", name="gone.csv", size=1, generation=1)
@@ -160,11 +162,12 @@ def test_a_rerun_finishes_what_a_killed_worker_left(
     assert source.index_generation == 2
 
 
+@pytest.mark.system
 def test_a_publish_killed_mid_way_resumes_without_reading_finished_objects(
     redis_broker: RedisServer, owner: Any, tmp_path: Path
 ) -> None:
     from packager import services as packages
-    from packager import tasks, versions
+    from packager import versions
     from packager.models import PackageVersion
     from tests.factories import make_local_source, write_files
 
@@ -198,7 +201,7 @@ def test_a_publish_killed_mid_way_resumes_without_reading_finished_objects(
     second = start_worker(redis_broker, tmp_path, "second", **settings)
     try:
         time.sleep(1.2)  # the killed run's heartbeat goes stale
-        tasks.resume_stalled_publishes.delay()  # what beat does every minute
+        resume_stalled_jobs.delay()  # what beat does every minute
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             version.refresh_from_db()
@@ -251,6 +254,7 @@ def put_objects(server: S3Server, bucket: str, keys: list[str]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.system
 def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_losses(
     redis_broker: RedisServer,
     seaweed: S3Server,
@@ -291,7 +295,7 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
     time.sleep(2.5)  # the dead run's heartbeat grows stale
     second = start_worker(redis_broker, tmp_path, "second", **worker_settings)
     try:
-        assert services.sources_index_due() == 1  # what beat does every minute
+        assert jobs.jobs_resume_stalled()["index"] == 1  # what beat does every minute
         source = wait_for_status(source, Source.Status.READY, second, tmp_path / "second.log")
     finally:
         stop_worker(second)
@@ -339,11 +343,11 @@ def test_beat_started_with_a_worker_reindexes_a_source_on_its_schedule(
     assert source.object_count == 2
 
 
+@pytest.mark.system
 def test_a_worker_adds_a_large_match_set_and_a_killed_one_is_finished_without_duplicates(
     redis_broker: RedisServer, owner: Any, tmp_path: Path, settings: Any
 ) -> None:
     from packager import services as packages
-    from packager import tasks
     from packager.models import AddMatchesJob
     from sources.search import Search
 
@@ -381,7 +385,7 @@ def test_a_worker_adds_a_large_match_set_and_a_killed_one_is_finished_without_du
     second = start_worker(redis_broker, tmp_path, "second", **stale)
     try:
         time.sleep(1)  # the killed run's heartbeat goes stale
-        tasks.resume_stalled_add_matches.delay()  # what beat does every minute
+        resume_stalled_jobs.delay()  # what beat does every minute
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             job.refresh_from_db()
