@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,6 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-# plain synchronous code all the same.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
@@ -27,7 +22,11 @@ AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "ax
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Debian's chromium is not installed: run `make install-test`.")
-    with sync_playwright() as playwright:
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
+    # plain synchronous code all the same. Allowed while the browser is open only: a process
+    # started by a later test inherits no DJANGO_ALLOW_ASYNC_UNSAFE (its system checks refuse it).
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()

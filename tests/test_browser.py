@@ -100,7 +100,7 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
 
     # A password share. Sharing publishes v1; the test runs its checksumming (not a worker)
     # while the collaborator waits.
-    monkeypatch.setattr(tasks.publish_version, "delay", lambda version_pk: None)
+    monkeypatch.setattr(tasks.publish_version, "apply_async", lambda *args, **options: None)
     page.get_by_role("link", name="Share…").click()
     page.get_by_label("Password").fill("lake-2024")
     page.get_by_role("button", name="Create link").click()

@@ -254,7 +254,7 @@ def test_publishing_shows_its_progress_and_ends_with_its_outcome(
     from packager import tasks
     from packager.checksumming import version_publish_run
 
-    monkeypatch.setattr(tasks.publish_version, "delay", lambda version_pk: None)  # the test is the worker
+    monkeypatch.setattr(tasks.publish_version, "apply_async", lambda *args, **options: None)  # the test is the worker
     package = demo.package
     packages.package_write_text(package=package, path="docs/notes.md", content="![map](../data/2024-summer.csv)\n")
     context = context_for(browser, live_server, width, package.owner)

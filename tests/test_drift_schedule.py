@@ -42,7 +42,7 @@ def test_beat_queues_versions_not_verified_lately(
 ) -> None:
     _, _, version = drifting
     queued: list[int] = []
-    monkeypatch.setattr(tasks.verify_version, "delay", queued.append)
+    monkeypatch.setattr(tasks.verify_version, "apply_async", lambda args, **options: queued.extend(args))
     settings.DRIFT_VERIFY_HOURS = 24
     assert drift.versions_verify_due() == 0  # just published
     PackageVersion.objects.filter(pk=version.pk).update(published_at=timezone.now() - dt.timedelta(hours=25))
