@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from packager import catalog, citation, drift, publications, services, versions
 from packager.forms import (
@@ -62,6 +62,7 @@ def _package_url(package: Package, folder: str = "") -> str:
     return f"{url}?path={folder}" if folder else url
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("packages" if request.user.is_authenticated else "login")
 
@@ -109,6 +110,7 @@ def package_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = _get_package(request, public_id)
     try:
@@ -319,6 +321,7 @@ def entry_upload(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
 
 
 @login_required
+@require_safe
 def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     package = _get_package(request, public_id)
     entry = _get_entry(package, path)
@@ -446,6 +449,7 @@ def package_versions(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
 
 
 @login_required
+@require_safe
 def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
     version = _get_version(request, public_id, number)
     if request.htmx:  # type: ignore[attr-defined]

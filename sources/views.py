@@ -20,7 +20,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sources import clients, services
 from sources.backends.errors import ObjectNotFound, StorageError
@@ -45,6 +45,7 @@ def _get_source(
 
 
 @login_required
+@require_safe
 def source_list(request: AuthenticatedRequest) -> HttpResponse:
     sources = Source.objects.filter(policy.visible(request.user)).select_related("team")
     return render(request, "sources/list.html", {"sources": sources})
@@ -162,6 +163,7 @@ def source_index_cancel(request: AuthenticatedRequest, public_id: uuid.UUID) -> 
 
 
 @login_required
+@require_safe
 def source_index_progress(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     """The index progress box; the browse page polls it while an index runs."""
     source = _get_source(request, public_id)
@@ -169,6 +171,7 @@ def source_index_progress(request: AuthenticatedRequest, public_id: uuid.UUID) -
 
 
 @login_required
+@require_safe
 def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: str = "") -> HttpResponse:
     source = _get_source(request, public_id)
     folder = folder.lstrip("/")
@@ -209,6 +212,7 @@ def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: s
 
 
 @login_required
+@require_safe
 def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     """Search the index: name, glob, size, date; results a page at a time, and "add all"."""
     source = _get_source(request, public_id)
@@ -240,6 +244,7 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
 
 
 @login_required
+@require_safe
 def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     source = _get_source(request, public_id, policy.can_use_source)
     error = ""
