@@ -192,6 +192,9 @@ ROUTES: list[Route] = [
     page("POST", "invitations/<str:token>/", "user", 302),
     page("GET", "audit/", "user", 200),
     page("GET", "audit.csv", "user", 200),
+    # Sign-in with an identity provider: off here (no OIDC_RP_CLIENT_ID); tests/test_oidc.py signs in.
+    page("GET", "oidc/authenticate/", "public", 404),
+    page("GET", "oidc/callback/", "public", 404),
     # API ------------------------------------------------------------------------------
     call("GET", "/sources", "user", 200),
     call("POST", "/sources", "user", 422, {"name": "x", "kind": "s3", "bucket": "b", "endpoint_url": "ftp://x"}),
