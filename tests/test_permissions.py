@@ -464,7 +464,7 @@ def test_the_methods_missing_from_the_table_are_refused(world: dict[str, Any]) -
     """A page answers only the methods of its rows: a POST the table does not know is a 405."""
     listed: dict[str, set[str]] = {}
     for route in ROUTES:
-        if not route.is_api:
+        if not route.is_api and route.ok != 404:  # (a route that is off answers 404 to everything)
             listed.setdefault(route.route, set()).add(route.method)
     wrong = []
     for route_pattern, methods in listed.items():
