@@ -423,6 +423,11 @@ class AddMatchesJob(models.Model):
     # The search's fields (sources.search.Search), dates as ISO 8601 text.
     search = models.JSONField(default=dict)
     target = models.CharField(max_length=1024, blank=True)
+    # Who asked: the worker checks again that they still may (a curator who lost the role
+    # meanwhile stops the job). Empty for a job a tool asked for.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     error = models.TextField(blank=True)
     total = models.BigIntegerField(default=0)  # matches found when the job was asked for

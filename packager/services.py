@@ -472,7 +472,12 @@ def package_add_search(
     total = found.rows.order_by().values("path").count()  # reads the search index alone
     if total > limit:
         job = AddMatchesJob.objects.create(
-            package=package, source=source, search=search.as_json(), target=target, total=total
+            package=package,
+            source=source,
+            search=search.as_json(),
+            target=target,
+            total=total,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         transaction.on_commit(lambda: _enqueue_add_matches(job.pk))
         audit_record(
@@ -524,9 +529,10 @@ def add_matches_job_run(*, job_pk: int) -> bool:
     """
     if not _claim_add_job(job_pk):
         return False
-    job = AddMatchesJob.objects.select_related("package", "source").get(pk=job_pk)
+    job = AddMatchesJob.objects.select_related("package", "source", "requested_by").get(pk=job_pk)
     package, source = job.package, job.source
     try:
+        _check_still_allowed(job)
         found = _matches(source, Search.from_json(job.search), job.target)
         if not job.resume_after:  # nothing kept yet: check every match, count from zero
             _check_matches(package, source, found)
@@ -551,6 +557,21 @@ def add_matches_job_run(*, job_pk: int) -> bool:
     Package.objects.filter(pk=package.pk).update(updated_at=timezone.now())
     AddMatchesJob.objects.filter(pk=job.pk).update(state=AddMatchesJob.State.DONE, finished_at=timezone.now())
     return True
+
+
+def _check_still_allowed(job: AddMatchesJob) -> None:
+    """The requester may still edit the package and read the source (roles change while a job waits)."""
+    requester = job.requested_by
+    if requester is None:
+        return
+    if not requester.is_active or not (
+        policy.can_edit_package(requester, job.package) and policy.can_use_source(requester, job.source)
+    ):
+        raise PackageError(
+            f"{requester.get_username()} may no longer add files of “{job.source.name}” to this package "
+            "(their role changed); nothing more was added.",
+            status=403,
+        )
 
 
 def add_matches_resume_stalled() -> int:
