@@ -172,7 +172,7 @@ def package_metadata(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            citation.package_metadata_set(package=package, metadata=form.metadata())
+            citation.package_metadata_set(package=package, metadata=form.metadata(), actor=request.user)
         except MetadataInvalid as error:
             field = error.field.split(".")[0]
             form.add_error(field if field in form.fields else None, f"{error.field}: {error.message}")

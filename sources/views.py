@@ -62,6 +62,7 @@ def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source 
                 fields=form.source_fields(),
                 credentials=form.credentials(),
                 save=not testing,
+                team=form.cleaned_data.get("team"),  # offered only where policy.can_manage_team
             )
         else:
             result = services.source_update(
@@ -88,7 +89,7 @@ def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source 
 @require_http_methods(["GET", "POST"])
 def source_add(request: AuthenticatedRequest) -> HttpResponse:
     allow_local = services.can_add_local_sources(request.user)
-    form = SourceForm(request.POST or None, allow_local=allow_local)
+    form = SourceForm(request.POST or None, allow_local=allow_local, user=request.user)
     if request.method == "POST" and form.is_valid():
         source = _apply_form(request, form, None)
         if source is not None:
