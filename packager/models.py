@@ -24,6 +24,9 @@ class Package(models.Model):
     # ("2" before "10"; packager.catalog.natural_key), and the draft's README text.
     name_key = models.CharField(max_length=400, default="", db_index=True, editable=False)
     readme_text = models.TextField(blank=True, editable=False)
+    # The draft's total size, kept with its folder aggregates (the root folder's size), so
+    # that the catalog's size sort walks an index instead of summing every package.
+    size_key = models.BigIntegerField(default=0, editable=False)
     # Citation metadata of the draft (packager.metadata.Metadata, stored as checked);
     # each version keeps a copy.
     metadata = models.JSONField(default=dict, blank=True)
@@ -38,6 +41,11 @@ class Package(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["owner", "slug"], name="package_slug_unique_per_owner")]
+        # The catalog's keyset pages: ordered by the key, then the id.
+        indexes = [
+            models.Index(fields=["size_key", "id"], name="package_catalog_size"),
+            models.Index(fields=["updated_at", "id"], name="package_catalog_updated"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -165,6 +165,8 @@ def _update_folders(
     for path, size in removed:
         add_to_folders(deltas, path, -size, -1)
     changed = [folder for folder, (size, count) in deltas.items() if size or count]
+    if deltas.get("", [0])[0]:
+        Package.objects.filter(pk=package.pk).update(size_key=F("size_key") + deltas[""][0])
     for start in range(0, len(changed), 500):
         chunk = changed[start : start + 500]
         existing = {row.path: row for row in PackageFolder.objects.filter(package=package, path__in=chunk)}
@@ -198,6 +200,7 @@ def package_folders_rebuild(*, package: Package) -> int:
     for path, size in package.entries.values_list("path", "size").iterator(chunk_size=5000):
         add_to_folders(totals, path, size)
     PackageFolder.objects.filter(package=package).delete()
+    Package.objects.filter(pk=package.pk).update(size_key=totals.get("", [0])[0])
     PackageFolder.objects.bulk_create(
         (
             PackageFolder(package=package, path=folder, parent=folder_of(folder), size=size, file_count=count)
