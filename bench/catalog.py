@@ -151,7 +151,8 @@ def main() -> None:
             "a word in every path": "reading",
             "nothing matches": "zooplankton",
         }
-        print(f"p95 of {ARGS.requests} requests, 50 packages a page (goal ≤ {GOAL_MS:.0f} ms; load {os.getloadavg()[0]:.1f}):")
+        load = os.getloadavg()[0]
+        print(f"p95 of {ARGS.requests} requests, 50 packages a page (goal ≤ {GOAL_MS:.0f} ms; load {load:.1f}):")
         worst = 0.0
         for label, q in searches.items():
             for sort in ("name", "-size"):
