@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-fast install install-test lock system-test-deps fast-test-deps lint typecheck pytest pytest-sqlite pytest-postgres bench bench-browse bench-index bench-publish bench-export bench-pages bench-catalog bench-sign bench-resolve bench-preview bench-notebook bench-repos clean
+.PHONY: run test test-fast install install-test lock system-test-deps fast-test-deps lint typecheck pytest pytest-sqlite pytest-postgres bench bench-browse bench-index bench-publish bench-export bench-pages bench-catalog bench-sign bench-resolve bench-preview bench-notebook bench-repos bench-clients clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -42,19 +42,25 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test node_modules/.installed system-test-deps $(CLIENTS)/.installed
 
-# The command-line clients collaborators use, driven for real by the tests: git-annex (its
-# PyPI package ships the binary) and DVC. They get a venv of their own so DVC's many pins
-# never constrain the app's dependencies.
-$(CLIENTS)/.installed:
+# The clients collaborators use, driven for real by the tests (tests/test_clients.py):
+# git-annex (its PyPI package ships the binary), DataLad, DVC (with its S3 remote for
+# bench-clients), pandas with pyarrow, DuckDB with its httpfs extension from PyPI (loaded
+# offline; duckdb-ext-httpfs pins the duckdb it fits) and fsspec over aiohttp. They get a
+# venv of their own so their many pins never constrain the app's dependencies.
+$(CLIENTS)/.installed: Makefile
 	python3 -m venv $(CLIENTS)
 	$(CLIENTS)/bin/pip install --quiet --upgrade pip
-	$(CLIENTS)/bin/pip install --quiet "git-annex>=10.20250605" "dvc>=3.50,<4"
+	$(CLIENTS)/bin/pip install --quiet "git-annex>=10.20250605" "dvc[s3]>=3.50,<4" "datalad>=1.1" \
+	  "pandas>=2.2" "pyarrow>=15" "duckdb-ext-httpfs" "fsspec[http]>=2024.6" "aiohttp>=3.9"
 	touch $@
 
-# Debian packages the tests drive for real: wget, git, aria2c, unzip, jq, chromium, Redis and PostgreSQL.
+# Debian packages the tests drive for real: wget, curl, git, aria2c, rclone, unzip, jq, chromium,
+# Redis and PostgreSQL.
 system-test-deps:
 	@missing=""; \
 	command -v wget >/dev/null || missing="$$missing wget"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v rclone >/dev/null || missing="$$missing rclone"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v unzip >/dev/null || missing="$$missing unzip"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
@@ -177,3 +183,8 @@ bench-sign: install
 bench-resolve: install-test
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(PYTHON) bench/resolve.py
+
+# wget, aria2c, git-annex and DVC fetching 10,000 files of 1 KB through a share, each against
+# the same client reading straight from SeaweedFS (FILES=1000 for a quicker run).
+bench-clients: install-test
+	$(PYTHON) bench/clients.py $(if $(FILES),--files $(FILES))

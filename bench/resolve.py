@@ -8,7 +8,8 @@ packager, once with bench/bare_app.py, whose one view answers 307 with no databa
 middleware and no signing. Then `wrk` (--connections, --seconds) runs against each in
 turn, interleaved round by round, for GET and HEAD on an S3 entry and an Azure entry, the
 content-addressed and DVC endpoints, and GET of a random file and of every file in turn.
-It prints each median req/s and the ratio packager / bare (goal: at least 50%).
+It prints each median req/s and the ratio packager / bare (goal: at least 50%), and a
+password share's key link against the open share's link (goal: within 10%).
 
 Last, it times `direct.txt` of the whole version (one signed URL per file) to the last
 byte (goal: 100,000 entries in at most 2 s).
@@ -133,7 +134,10 @@ def fill(entries: int) -> str:
     VersionEntry.objects.bulk_create(batch)
     package.latest_version = version
     package.save(update_fields=["latest_version"])
-    return shares.share_create(package=package, created_by=user).token
+    open_share = shares.share_create(package=package, created_by=user)
+    locked = shares.share_create(package=package, created_by=user, password="bench password 1")
+    # The open share's token, then the path of the password share's key link below /s/.
+    return f"{open_share.token} {locked.token}/k/{locked.link_key}"
 
 
 def server_environment(database_url: str, var_dir: Path) -> dict[str, str]:
@@ -207,7 +211,7 @@ def bench(database: str, options: argparse.Namespace) -> None:
     postgres = PostgresServer.start() if database == "postgresql" else None
     try:
         database_url = postgres.url if postgres else f"sqlite:///{work / 'bench.sqlite3'}"
-        token = build_database(database_url, work / "var", options.entries)
+        token, key_link = build_database(database_url, work / "var", options.entries).split()
         environment = server_environment(database_url, work / "var")
         packager = GunicornServer.start("config.wsgi", workers=options.workers, environment=environment, cwd=ROOT)
         bare = GunicornServer.start(
@@ -266,6 +270,23 @@ def bench(database: str, options: argparse.Namespace) -> None:
                             script_text=script_text,
                         )
                         runs.setdefault((pattern, "", name), []).append(rate)
+            # A password share's key link against the open share's link, same file, same server.
+            links = {"open share": f"/s/{token}/{first}", "key link": f"/s/{key_link}/{first}"}
+            for path in links.values():  # each worker looks the share up once
+                subprocess.run(
+                    ["wrk", "-t", "2", "-c", "4", "-d", "2s", f"{packager.url}{path}"], check=True, capture_output=True
+                )
+            keyed: dict[str, list[float]] = {}
+            for _ in range(options.rounds):
+                for name, path in links.items():
+                    rate = wrk(
+                        f"{packager.url}{path}",
+                        method="GET",
+                        connections=options.connections,
+                        seconds=options.seconds,
+                        script_dir=work,
+                    )
+                    keyed.setdefault(name, []).append(rate)
             print(
                 f"\n{database}: gunicorn {options.workers} sync workers, wrk {options.connections} connections, "
                 f"{options.rounds} interleaved rounds of {options.seconds}s (median req/s)"
@@ -276,6 +297,11 @@ def bench(database: str, options: argparse.Namespace) -> None:
                 ours = statistics.median(runs[(method, store, "packager")])
                 label = f"{method} {store}".strip()
                 print(f"{label:30} {bare_rate:12,.0f} {ours:10,.0f} {ours / bare_rate:6.0%}")
+            open_rate, key_rate = (statistics.median(keyed[name]) for name in links)
+            print(
+                f"{'GET S3, open share':30} {open_rate:12,.0f}\n{'GET S3, key link':30} {key_rate:12,.0f} "
+                f"{key_rate / open_rate:17.0%} of the open share's (goal: at least 90%)"
+            )
             seconds, count = time_direct_list(f"{packager.url}/s/{token}/direct.txt")
             seconds_tsv, _ = time_direct_list(f"{packager.url}/s/{token}/direct.tsv")
             print(

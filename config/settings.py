@@ -66,6 +66,12 @@ SECRET_KEY = secret_key()
 # Old keys stay here while sessions, signed links and stored credentials move to the new key.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# packager's public origin ("https://data.example.org"), which every link handed out names
+# (share links, urls.txt, pointer files, the git repositories). Never taken from a request
+# header: needed when DEBUG is off and ALLOWED_HOSTS names more than one host besides the
+# loopback names (web.checks refuses to start otherwise). With one allowed host it is
+# that host, with https when SECURE_COOKIES is set.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Behind a reverse proxy (nginx, a load balancer) that sets X-Forwarded-Host, -Proto and
 # -For: links in urls.txt and the ZIP use the public host and scheme, and password
@@ -366,6 +372,20 @@ SHARE_UNLOCK_WINDOW = int(os.environ.get("SHARE_UNLOCK_WINDOW", "300"))
 SHARE_EVENT_RETENTION = dt.timedelta(days=float(os.environ.get("SHARE_EVENT_RETENTION_DAYS", "90")))
 SHARE_UNLOCK_SHARE_ATTEMPTS = int(os.environ.get("SHARE_UNLOCK_SHARE_ATTEMPTS", "50"))
 SHARE_UNLOCK_SHARE_WINDOW = int(os.environ.get("SHARE_UNLOCK_SHARE_WINDOW", "3600"))
+# A client that gave a share's right password is trusted this long: others' guessing,
+# which locks the share for everyone else, never locks it out (see shares.services.share_unlock).
+SHARE_UNLOCK_TRUST_SECONDS = int(os.environ.get("SHARE_UNLOCK_TRUST_SECONDS", str(30 * 24 * 3600)))
+# Expensive downloads of shares (ZIP, urls.txt, direct lists, manifest, datapackage.json,
+# file pages with their previews), counted in the cache (Redis with REDIS_URL) in cost
+# units per window of DOWNLOAD_LIMIT_WINDOW seconds: a whole-version download costs 1 unit
+# plus 1 per DOWNLOAD_LIMIT_ENTRIES_PER_UNIT entries, a file page DOWNLOAD_LIMIT_PAGE_COST.
+# Past a budget: 429 with Retry-After. Resolve links, content addresses and repository
+# files are never limited; neither is the package's owner. 0 turns a budget off.
+DOWNLOAD_LIMIT_WINDOW = int(os.environ.get("DOWNLOAD_LIMIT_WINDOW", "60"))
+DOWNLOAD_LIMIT_PER_CLIENT = int(os.environ.get("DOWNLOAD_LIMIT_PER_CLIENT", "300"))
+DOWNLOAD_LIMIT_PER_SHARE = int(os.environ.get("DOWNLOAD_LIMIT_PER_SHARE", "3000"))
+DOWNLOAD_LIMIT_ENTRIES_PER_UNIT = int(os.environ.get("DOWNLOAD_LIMIT_ENTRIES_PER_UNIT", "1000"))
+DOWNLOAD_LIMIT_PAGE_COST = int(os.environ.get("DOWNLOAD_LIMIT_PAGE_COST", "5"))
 # Wrong passwords allowed per account, and per client, per window, at every login form.
 LOGIN_ATTEMPTS = int(os.environ.get("LOGIN_ATTEMPTS", "10"))
 LOGIN_WINDOW = int(os.environ.get("LOGIN_WINDOW", "900"))
@@ -429,12 +449,17 @@ READINESS_TIMEOUT_SECONDS = float(os.environ.get("READINESS_TIMEOUT_SECONDS", "2
 
 # Periodic work, run by `celery beat` next to the worker.
 INDEX_SCHEDULE_SECONDS = float(os.environ.get("INDEX_SCHEDULE_SECONDS", "60"))
+# Published versions are re-verified against storage this often (drift: files changed or
+# gone), so the owner and the share page know before a collaborator meets it.
+DRIFT_VERIFY_HOURS = float(os.environ.get("DRIFT_VERIFY_HOURS", "24"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A version whose publishing worker died is picked up again.
     "resume-stalled-publishes": {"task": "packager.tasks.resume_stalled_publishes", "schedule": 60.0},
     "resume-stalled-add-matches": {"task": "packager.tasks.resume_stalled_add_matches", "schedule": 60.0},
     # Sources due for a scheduled re-index, and index runs whose worker died, are queued.
     "index-due-sources": {"task": "sources.tasks.index_due_sources", "schedule": INDEX_SCHEDULE_SECONDS},
+    # Published versions whose last drift check is older than DRIFT_VERIFY_HOURS are verified.
+    "verify-due-versions": {"task": "packager.tasks.verify_due_versions", "schedule": 3600.0},
     # Expired and revoked shares' access logs are deleted after SHARE_EVENT_RETENTION.
     "purge-share-events": {"task": "shares.tasks.purge_share_events", "schedule": 24 * 3600.0},
 }
@@ -449,3 +474,14 @@ DATACITE_PREFIX = os.environ.get("DATACITE_PREFIX", "")
 DATACITE_USERNAME = os.environ.get("DATACITE_USERNAME", "")
 DATACITE_PASSWORD = os.environ.get("DATACITE_PASSWORD", "")
 DATACITE_TIMEOUT_SECONDS = float(os.environ.get("DATACITE_TIMEOUT_SECONDS", "20"))
+# The first wait before a DOI task tries DataCite again (doubling up to an hour; packager.tasks).
+DATACITE_RETRY_BACKOFF_SECONDS = int(os.environ.get("DATACITE_RETRY_BACKOFF_SECONDS", "30"))
+# packager's public origin ("https://data.example.org"): a registered DOI points at a URL on it
+# (the version's landing page, /catalog/<package>/<version>/), built where no request is at
+# hand (the registration task). Required with DATACITE_URL (system check packager.E002).
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
+# How many versions a page of the public catalog, and of an OAI-PMH list, holds.
+CATALOG_PAGE_SIZE = int(os.environ.get("CATALOG_PAGE_SIZE", "50"))
+OAI_PAGE_SIZE = int(os.environ.get("OAI_PAGE_SIZE", "100"))
+# Identify's adminEmail (OAI-PMH requires one).
+OAI_ADMIN_EMAIL = os.environ.get("OAI_ADMIN_EMAIL", "admin@localhost.localdomain")

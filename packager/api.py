@@ -17,7 +17,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import BaseModel, ConfigDict, StrictBool, field_validator
 
-from packager import catalog, citation, drift, publications, services, versions
+from packager import catalog, citation, doi, drift, publications, services, versions
 from packager.metadata import Metadata, MetadataInvalid, metadata_clean, metadata_of
 from packager.models import AddMatchesJob, Package, PackageEntry, PackageVersion, VersionEntry, VersionPublication
 from sources.api import get_source, iso_datetime
@@ -470,6 +470,11 @@ class VersionOut(Schema):
     drift: Drift
     metadata: Metadata = Field(description="The citation metadata as it was when the version was published.")
     doi: str | None = Field(description="Bare, e.g. 10.5072/x.1.")
+    doi_state: Literal["draft", "findable", "registered"] | None = Field(
+        description="The DOI's state at DataCite when packager registered it (registered: hidden while the"
+        " version is private); null for none or one recorded by hand."
+    )
+    doi_error: str | None = Field(description="Why the last request to DataCite failed, if it did.")
     public: bool = Field(description="Listed in the public catalog and OAI-PMH.")
 
 
@@ -524,6 +529,8 @@ def version_out(version: PackageVersion) -> dict[str, Any]:
         },
         "metadata": metadata_of(version.metadata),
         "doi": version.doi or None,
+        "doi_state": version.doi_state or None,
+        "doi_error": version.doi_error or None,
         "public": version.public,
     }
 
@@ -535,7 +542,7 @@ def get_version(
     allowed: Callable[[Any, Any], bool] = policy.can_view_package,
 ) -> PackageVersion:
     return policy.get_for(
-        PackageVersion.objects.select_related("package"),
+        PackageVersion.objects.select_related("package__owner"),
         api_user(request),
         allowed,
         through="package",
@@ -544,7 +551,7 @@ def get_version(
     )
 
 
-@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut})
+@router.post("/packages/{uuid:package_id}/versions", response={202: VersionOut, **errors(409)})
 def publish_version(request: HttpRequest, package_id: uuid.UUID, body: VersionIn) -> Status[dict[str, Any]]:
     """Freeze the draft into the next version; checksumming runs as a task (poll the version)."""
     version = versions.package_publish(
@@ -580,6 +587,9 @@ def diff_version(request: HttpRequest, package_id: uuid.UUID, number: int) -> di
 
 
 class VersionPatch(Schema):
+    # Strict: "public": 0 or "yes" is refused (400), not read as a boolean.
+    model_config = ConfigDict(strict=True)
+
     doi: str | None = Field(None, max_length=300, description='An existing DOI of this version; "" removes it.')
     public: StrictBool | None = Field(None, description="List the version in the public catalog and OAI-PMH, or not.")
 
@@ -596,6 +606,28 @@ def update_version(request: HttpRequest, package_id: uuid.UUID, number: int, bod
     if body.public is not None:
         version = citation.version_public_set(version=version, public=body.public)
     return version_out(version)
+
+
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/doi/findable",
+    response={200: VersionOut, **errors(409, 422, 502, 503)},
+)
+def make_doi_findable(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """Make the version's DOI findable at DataCite (`event: publish`; registers it first if needed).
+    The version must be public. 409 when DataCite is not configured; 422 when DataCite refuses (its
+    errors in `detail`); 502/503 when it answers badly or cannot be reached."""
+    version = get_version(request, package_id, number, policy.can_edit_package)
+    return version_out(doi.version_doi_publish(version=version))
+
+
+@router.post(
+    "/packages/{uuid:package_id}/versions/{int:number}/doi/update",
+    response={200: VersionOut, **errors(409, 422, 502, 503)},
+)
+def update_doi(request: HttpRequest, package_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """Send the version's metadata and landing URL to DataCite again (registers a draft DOI if it has none)."""
+    version = get_version(request, package_id, number, policy.can_edit_package)
+    return version_out(doi.version_doi_update(version=version))
 
 
 @router.post("/packages/{uuid:package_id}/versions/{int:number}/verify", response={202: VersionOut, **errors(409)})

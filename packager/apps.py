@@ -8,4 +8,11 @@ class PackagerConfig(AppConfig):
     verbose_name = "Packages"
 
     def ready(self) -> None:
-        from packager import checks  # noqa: F401  (registers the system checks)
+        from packager import (
+            checks,  # noqa: F401  (registers the system checks)
+            citation,
+            doi,
+        )
+
+        # A version made private hides its findable DOI at DataCite (findable again once public).
+        citation.visibility_register("doi", doi.doi_follow_visibility)

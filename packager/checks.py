@@ -32,3 +32,27 @@ def text_storage_shared(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             id="packager.E001",
         )
     ]
+
+
+@register()
+def datacite_complete(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """DATACITE_URL set: DOIs are registered, which needs the prefix, the repository's
+    account and packager's public origin (the DOI's URL is built without a request)."""
+    if not settings.DATACITE_URL:
+        return []
+    missing = [
+        name
+        for name in ("DATACITE_PREFIX", "DATACITE_USERNAME", "DATACITE_PASSWORD", "SITE_URL")
+        if not getattr(settings, name)
+    ]
+    if not missing:
+        return []
+    return [
+        Error(
+            f"DATACITE_URL is set, so DOIs are registered at DataCite, but {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not.",
+            hint="Set DATACITE_PREFIX (10.xxxx), DATACITE_USERNAME and DATACITE_PASSWORD (the repository "
+            "account), and SITE_URL (https://your.host), or unset DATACITE_URL.",
+            id="packager.E002",
+        )
+    ]

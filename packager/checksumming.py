@@ -26,9 +26,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from packager import exports, published
+from packager import doi, exports, published
 from packager.models import Package, PackageEntry, PackageVersion, VersionEntry, VersionFolder
 from sources import checksums, clients
+from sources.backends import ObjectInfo
 from sources.backends.errors import StorageError
 from sources.models import ObjectChecksum, Source
 from web.paths import folder_of
@@ -178,6 +179,66 @@ def _collect(run: _Run, running: dict[Future[Any], VersionEntry], *, timeout: fl
     run.flush()
 
 
+def _pin_to_storage(version: PackageVersion) -> list[dict[str, str]]:
+    """Pin every data entry to the object's current version id / ETag, read from storage now.
+
+    The draft remembers what the index saw when a file was added; an object overwritten since
+    (a new version in a versioned bucket, new bytes in another) must be what the version
+    serves, with hashes of its own. One HEAD per entry (the backend's stat), on the pool;
+    hashes are kept only where the pin did not move. The failures: objects gone.
+    """
+    failures: list[dict[str, str]] = []
+    rows = (
+        VersionEntry.objects.filter(package_version=version, kind=PackageEntry.Kind.POINTER, source__isnull=False)
+        .order_by("source_id", "position")
+        .only("id", "path", "source_id", "key", "etag", "version_id", "size", "last_modified", "sha256", "md5")
+    )
+    sources: dict[int, Source] = {}
+
+    def look(entry: VersionEntry) -> ObjectInfo:
+        source_pk = entry.source_id or 0
+        return with_retries(lambda: clients.backend_for(sources[source_pk]).stat(entry.key, ""))
+
+    def pin_chunk(pool: ThreadPoolExecutor, chunk: list[VersionEntry]) -> int:
+        for entry in chunk:
+            if (entry.source_id or 0) not in sources:
+                sources[entry.source_id or 0] = Source.objects.get(pk=entry.source_id or 0)
+        moved: list[VersionEntry] = []
+        futures = [(entry, pool.submit(look, entry)) for entry in chunk]
+        for entry, future in futures:
+            try:
+                info = future.result()
+            except StorageError as error:
+                failures.append({"path": entry.path, "reason": error.message})
+                continue
+            if (info.etag, info.version_id, info.size) != (entry.etag, entry.version_id, entry.size):
+                entry.etag, entry.version_id, entry.size = info.etag, info.version_id, info.size
+                entry.last_modified = info.last_modified or entry.last_modified
+                entry.sha256 = entry.md5 = ""  # they described other bytes
+                moved.append(entry)
+        fields = ["etag", "version_id", "size", "last_modified", "sha256", "md5"]
+        VersionEntry.objects.bulk_update(moved, fields, batch_size=500)
+        PackageVersion.objects.filter(pk=version.pk).update(task_started_at=timezone.now())  # the heartbeat
+        return len(moved)
+
+    moved = 0
+    with ThreadPoolExecutor(max_workers=settings.CHECKSUM_CONCURRENCY) as pool:
+        chunk: list[VersionEntry] = []
+        for entry in rows.iterator(chunk_size=2000):
+            chunk.append(entry)
+            if len(chunk) >= CHUNK:
+                moved += pin_chunk(pool, chunk)
+                chunk = []
+        if chunk:
+            moved += pin_chunk(pool, chunk)
+    if moved:
+        # Sizes may have moved with the pins: the version's totals follow.
+        totals = version.entries.aggregate(size=Sum("size"))
+        PackageVersion.objects.filter(pk=version.pk).update(total_size=totals["size"] or 0)
+        logger.info("Version %s: %d entries pinned to newer objects than the draft recorded", version.pk, moved)
+    return failures
+
+
 def _fill_from_cache(version: PackageVersion) -> None:
     """Hashes packager already has for the same object at the same ETag/version: one UPDATE.
 
@@ -233,6 +294,17 @@ def version_publish_run(*, version_pk: int) -> None:
         return
     version = PackageVersion.objects.select_related("package").get(pk=version_pk)
     pointer_entries = version.entries.filter(kind=PackageEntry.Kind.POINTER)
+    if not version.storage_pinned:
+        try:
+            gone = _pin_to_storage(version)
+        except Exception:
+            PackageVersion.objects.filter(pk=version.pk).update(task_started_at=None)
+            raise
+        if gone:
+            _fail(version, gone)
+            PackageVersion.objects.filter(pk=version.pk).update(task_started_at=None)
+            return
+        PackageVersion.objects.filter(pk=version.pk).update(storage_pinned=True)
     _fill_from_cache(version)
     run = _Run(
         version=version,
@@ -364,3 +436,4 @@ def _seal(version: PackageVersion) -> None:
             Q(latest_version__isnull=True) | Q(latest_version__number__lt=version.number)
         ).update(latest_version=version)
         transaction.on_commit(lambda: published.version_published(version.pk))
+        doi.doi_register_on_commit(version)

@@ -9,6 +9,7 @@ year from the version, identifier from the DOI or else the share link).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,15 @@ def version_doi_set(*, version: PackageVersion, doi: str | None) -> PackageVersi
     return version
 
 
+# What other apps do when a version becomes public or private, registered when they start
+# (shares withdraws the version's landing share when it goes private): packager knows none of them.
+_visibility_callbacks: dict[str, Callable[[PackageVersion], None]] = {}
+
+
+def visibility_register(name: str, callback: Callable[[PackageVersion], None]) -> None:
+    _visibility_callbacks[name] = callback
+
+
 @transaction.atomic
 def version_public_set(*, version: PackageVersion, public: bool) -> PackageVersion:
     """List the version in the public catalog and OAI-PMH, or take it out (then reported deleted)."""
@@ -133,6 +143,8 @@ def version_public_set(*, version: PackageVersion, public: bool) -> PackageVersi
         version.public = public
         version.public_changed_at = timezone.now()
         version.save(update_fields=["public", "public_changed_at"])
+        for callback in _visibility_callbacks.values():
+            callback(version)
     return version
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.html import format_html, format_html_join
 
+from packager.spdx_licenses import SPDX_LICENSE_IDS
 from sources.forms import SearchForm
 
 
@@ -149,6 +151,17 @@ class PublishForm(forms.Form):
     )
 
 
+class LicenseInput(forms.TextInput):
+    """A text box that offers the SPDX License List as the browser's suggestions (a datalist):
+    typed freely, chosen from the list, and checked against it by packager.metadata."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> str:
+        listed = f"{(attrs or {}).get('id') or name}-choices"
+        box = super().render(name, value, {**(attrs or {}), "list": listed, "autocomplete": "off"}, renderer)
+        choices = format_html_join("", '<option value="{}">', ((spdx,) for spdx in sorted(SPDX_LICENSE_IDS)))
+        return format_html('{}<datalist id="{}">{}</datalist>', box, listed, choices)
+
+
 class MetadataForm(forms.Form):
     """The citation metadata, one text box per field; people, funding and related identifiers
     one per line with " | " between their parts. packager.metadata checks it (as the API)."""
@@ -161,7 +174,12 @@ class MetadataForm(forms.Form):
         help_text="One per line: name | ORCID iD | affiliation | ROR id (only the name is needed).",
     )
     contributors = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="As creators.")
-    license = forms.CharField(max_length=100, required=False, help_text="An SPDX id: CC-BY-4.0, CC0-1.0, MIT…")
+    license = forms.CharField(
+        max_length=100,
+        required=False,
+        widget=LicenseInput,
+        help_text="An SPDX id from the list: CC-BY-4.0, CC0-1.0, MIT…",
+    )
     keywords = forms.CharField(required=False, help_text="Separated by commas.")
     subjects = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One per line.")
     funding = forms.CharField(

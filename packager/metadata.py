@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -19,46 +19,6 @@ from packager.spdx_licenses import BY_LOWER
 __all__ = ["RELATION_TYPES", "Metadata", "MetadataInvalid", "metadata_clean", "normalize_doi", "orcid_valid"]
 
 # DataCite Metadata Schema 4.6, relationType (tests check the list against the XSD).
-RELATION_TYPES = (
-    "IsCitedBy",
-    "Cites",
-    "IsSupplementTo",
-    "IsSupplementedBy",
-    "IsContinuedBy",
-    "Continues",
-    "IsNewVersionOf",
-    "IsPreviousVersionOf",
-    "IsPartOf",
-    "HasPart",
-    "IsPublishedIn",
-    "IsReferencedBy",
-    "References",
-    "IsDocumentedBy",
-    "Documents",
-    "IsCompiledBy",
-    "Compiles",
-    "IsVariantFormOf",
-    "IsOriginalFormOf",
-    "IsIdenticalTo",
-    "HasMetadata",
-    "IsMetadataFor",
-    "Reviews",
-    "IsReviewedBy",
-    "IsDerivedFrom",
-    "IsSourceOf",
-    "Describes",
-    "IsDescribedBy",
-    "HasVersion",
-    "IsVersionOf",
-    "Requires",
-    "IsRequiredBy",
-    "Obsoletes",
-    "IsObsoletedBy",
-    "Collects",
-    "IsCollectedBy",
-    "HasTranslation",
-    "IsTranslationOf",
-)
 RelationType = Literal[
     "IsCitedBy",
     "Cites",
@@ -99,6 +59,7 @@ RelationType = Literal[
     "HasTranslation",
     "IsTranslationOf",
 ]
+RELATION_TYPES: tuple[str, ...] = get_args(RelationType)
 
 _ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$")
 # A ROR id: "0", six characters of Crockford's base32 (no i, l, o, u), two check digits.

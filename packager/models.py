@@ -185,6 +185,9 @@ class PackageVersion(models.Model):
     bytes_to_read = models.BigIntegerField(default=0)
     # Set once every object has been looked up in the checksum cache and the store, so a
     # resumed task goes straight to reading what is still missing.
+    # Every data entry pinned to its object as storage had it when the task started (not
+    # as the index saw it last), so a rerun does not pin again.
+    storage_pinned = models.BooleanField(default=False)
     store_checked = models.BooleanField(default=False)
     read_confirmed = models.BooleanField(default=False)
     awaiting_confirmation = models.BooleanField(default=False)
@@ -194,6 +197,9 @@ class PackageVersion(models.Model):
     # Drift: the last "verify" of every object against the store.
     verify_started_at = models.DateTimeField(null=True, blank=True)
     drift_checked_at = models.DateTimeField(null=True, blank=True)
+    # A verify run's progress, written about once a second while it runs.
+    verify_done = models.BigIntegerField(default=0)
+    verify_total = models.BigIntegerField(default=0)
     drift_missing = models.JSONField(default=list, blank=True)
     drift_changed = models.JSONField(default=list, blank=True)
 
@@ -208,6 +214,8 @@ class PackageVersion(models.Model):
     doi = models.CharField(max_length=300, blank=True)
     # "" (none registered here), "draft" or "findable": the DOI's state at DataCite.
     doi_state = models.CharField(max_length=10, blank=True)
+    # Why the last request to DataCite failed (shown to the owner), "" after a success.
+    doi_error = models.TextField(blank=True)
     public = models.BooleanField(default=False)
     # When `public` last changed: the OAI-PMH datestamp (a version made private again is
     # answered as a deleted record with this date).

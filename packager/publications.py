@@ -202,7 +202,7 @@ def _documents(publication: VersionPublication) -> list[Document]:
 
 def _write_refused(publication: VersionPublication, error: StorageError) -> str:
     source = publication.source
-    if error.reason != "auth":
+    if error.reason not in {"auth", "permission"}:
         return error.message
     where = f"“{source.bucket}/{publication.prefix}”"
     hint = BACKENDS[source.kind].write_permission_hint

@@ -2,7 +2,8 @@
 
 An attempt takes a slot *before* the password hash is checked, with one conditional
 UPDATE, so a burst of parallel requests cannot all slip in while the slow hash runs; a
-right password gives its slot back. Counts live in the database (AttemptCounter), so
+right password gives its slot back. A client that gave a share's right password is
+remembered (trust_grant) so that others' guessing cannot lock it out. Counts live in the database (AttemptCounter), so
 several web processes count together without Redis.
 """
 
@@ -56,6 +57,17 @@ def attempt_take(*, key: str, limit: int, window: int) -> bool:
 def attempt_refund(*, key: str) -> None:
     """Give an attempt back: a right password costs nothing."""
     AttemptCounter.objects.filter(key=key, count__gt=0).update(count=F("count") - 1)
+
+
+def trust_grant(*, key: str, seconds: int) -> None:
+    """Remember for `seconds` that `key` (a client of one share) gave the right password."""
+    until = timezone.now() + dt.timedelta(seconds=seconds)
+    AttemptCounter.objects.update_or_create(key=key, defaults={"count": 0, "window_ends_at": until})
+
+
+def trust_holds(*, key: str) -> bool:
+    """Whether trust_grant(key) was given and has not run out (one query)."""
+    return AttemptCounter.objects.filter(key=key, window_ends_at__gt=timezone.now()).exists()
 
 
 def attempts_exhausted(*, keys: Iterable[str], limit: int) -> dict[str, dt.datetime]:

@@ -9,13 +9,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
-from packager import catalog, citation, drift, publications, services, versions
+from packager import catalog, citation, doi, drift, publications, services, versions
 from packager.forms import (
     AddObjectsForm,
     AddSearchForm,
@@ -34,10 +34,13 @@ from packager.models import AddMatchesJob, ApiToken, Package, PackageEntry, Pack
 from packager.paths import InvalidPath, normalize_folder
 from packager.render import markdown_to_html_cached, render_text_cached
 from packager.tree import list_package_folder
+from sources import clients
+from sources.backends.errors import StorageError
 from sources.models import Source
 from teams import policy
 from web.cursors import InvalidCursor
 from web.http import AuthenticatedRequest, allow_storage_images, path_url_prefix
+from web.links import rewrite_relative
 from web.paths import folder_of
 
 
@@ -125,6 +128,8 @@ def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         raise Http404("No such folder")
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    if readme:
+        readme_html = _draft_links(package, readme.path, readme_html)
     response = render(
         request,
         "packager/detail.html",
@@ -328,8 +333,50 @@ def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -
     kind, html = (
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
+    if entry.is_text:
+        html = _draft_links(package, entry.path, html)
     response = render(request, "packager/entry.html", {"package": package, "entry": entry, "kind": kind, "html": html})
     return allow_storage_images(response, html, package.entry_sources())
+
+
+def _draft_links(package: Package, document: str, html: str) -> str:
+    """A draft document's relative links lead to the draft's entries, its images to their bytes."""
+    return rewrite_relative(
+        html,
+        folder=folder_of(document),
+        link_prefix=path_url_prefix("entry_view", package.public_id),
+        image_prefix=path_url_prefix("entry_file", package.public_id),
+    )
+
+
+@login_required
+@require_safe
+def entry_file(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponseBase:
+    """The bytes of a draft entry: a text file from packager, a data file by a short-lived
+    signed URL (so a README's images show on the curator's page)."""
+    package = _get_package(request, public_id)
+    entry = _get_entry(package, path)
+    if entry.is_text:
+        response = HttpResponse(entry.text_file.open("rb").read(), content_type=_guess_type(entry.name))
+        response["Content-Disposition"] = "inline"
+        return response
+    if entry.source is None:
+        raise Http404("No such file")
+    try:
+        url = clients.backend_for(entry.source).sign_url(
+            entry.key, expires_in=300, version_id=entry.version_id, filename=entry.name
+        )
+    except StorageError as error:
+        return HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8")
+    return HttpResponseRedirect(url)
+
+
+def _guess_type(name: str) -> str:
+    import mimetypes
+
+    found = mimetypes.guess_type(name)[0] or "text/plain"
+    # Text kept by packager is shown as text, never run as a page of this site.
+    return "text/plain; charset=utf-8" if found in {"text/html", "image/svg+xml", "application/xhtml+xml"} else found
 
 
 @login_required
@@ -402,7 +449,7 @@ def _get_version(
     allowed: Callable[[Any, Any], bool] = policy.can_view_package,
 ) -> PackageVersion:
     return policy.get_for(
-        PackageVersion.objects.select_related("package"),
+        PackageVersion.objects.select_related("package__owner"),
         request.user,
         allowed,
         through="package",
@@ -442,7 +489,12 @@ def package_versions(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
         else:
             messages.success(request, f"Publishing version {version.number}: checksumming its files.")
         return redirect("package_versions", public_id=package.public_id)
-    context = {"package": package, "versions": package.versions.order_by("-number")[:100], "form": form}
+    context = {
+        "package": package,
+        "versions": package.versions.order_by("-number")[:100],
+        "form": form,
+        "nothing_to_publish": package.versions.exists() and versions.draft_changes(package, page=0).is_empty,
+    }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "packager/_versions.html", context)
     return render(request, "packager/versions.html", context)
@@ -450,17 +502,91 @@ def package_versions(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
 
 @login_required
 @require_safe
+def package_changes(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Every unpublished change of the draft, a page at a time (cursor: the last path shown)."""
+    package = _get_package(request, public_id)
+    if request.htmx:  # type: ignore[attr-defined]
+        # The package page loads this after itself: its own cost stays the same whatever
+        # the package's size, and the verdict replaces the publish form when there is
+        # nothing to publish.
+        changes = versions.draft_changes(package, page=50)
+        context = {"package": package, "changes": changes, "has_versions": package.latest_version_id is not None}
+        return render(request, "packager/_unpublished.html", context)
+    changes = versions.draft_changes(package, after=request.GET.get("after", ""), page=200)
+    return render(request, "packager/changes.html", {"package": package, "changes": changes})
+
+
+@login_required
+@require_safe
 def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
     version = _get_version(request, public_id, number)
     if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "packager/_version_status.html", {"version": version, "package": version.package})
+        part = "_drift_check" if request.GET.get("part") == "drift" else "_version_status"
+        return render(request, f"packager/{part}.html", {"version": version, "package": version.package})
     previous = versions.previous_version(version)
-    diff = versions.version_diff(version, previous, limit=200) if version.is_published else None
+    after = request.GET.get("after", "")
+    diff = versions.version_diff(version, previous, limit=0, after=after) if version.is_published else None
+    metadata_changes = (
+        citation.metadata_changes(version.metadata, previous.metadata if previous else None)
+        if version.is_published
+        else []
+    )
+    landing = doi.landing_url(version, origin=request.build_absolute_uri("/")[:-1])
+    cite = citation.citation_for(version, url=landing, package=version.package)
     return render(
         request,
         "packager/version.html",
-        {"version": version, "package": version.package, "previous": previous, "diff": diff},
+        {
+            "version": version,
+            "package": version.package,
+            "previous": previous,
+            "diff": diff,
+            "cite": cite,
+            "metadata_changes": metadata_changes,
+            "doi_enabled": doi.doi_enabled(),
+            "landing": landing,
+        },
     )
+
+
+@login_required
+@require_POST
+def version_public(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    """Make the version public (listed in the catalog and OAI-PMH, landing page open) or private."""
+    version = _get_version(request, public_id, number, policy.can_edit_package)
+    public = request.POST.get("public") == "1"
+    try:
+        citation.version_public_set(version=version, public=public)
+    except citation.CitationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            "The version is public: listed in the catalog and over OAI-PMH."
+            if public
+            else "The version is private: no longer listed, and reported deleted over OAI-PMH.",
+        )
+    return redirect("version_detail", public_id=public_id, number=number)
+
+
+@login_required
+@require_POST
+def version_doi(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
+    """Make the version's DOI findable, or send its metadata to DataCite again."""
+    version = _get_version(request, public_id, number, policy.can_edit_package)
+    action = request.POST.get("action")
+    try:
+        if action == "findable":
+            doi.version_doi_publish(version=version)
+            messages.success(request, f"The DOI {version.doi} is findable: it resolves to the landing page.")
+        elif action == "update":
+            doi.version_doi_update(version=version)
+            messages.success(request, f"DataCite has the current metadata of {version.doi}.")
+        else:
+            messages.error(request, "Choose what to do with the DOI.")
+    except doi.DoiError as error:
+        messages.error(request, error.message)
+    return redirect("version_detail", public_id=public_id, number=number)
 
 
 @login_required

@@ -18,7 +18,8 @@ The data model (what the owner's access-log pages read; all in shares.models):
 
 - `ShareDailyCount(share, day, kind, count)`: how many times each kind of access happened
   per share and UTC day, one row per (share, day, kind). Kinds are ShareEvent.Kind
-  (view, zip, urls, manifest, direct, resolve, unlock_failed). A chart reads a date range
+  (view, zip, urls, manifest, direct, datapackage, resolve, text, annex_clone, dvc_clone,
+  unlock_failed). A chart reads a date range
   off the (share, day) index; a total sums one kind.
 - `ShareFileCount(share, path, count, last_fetched_at)`: which files were fetched (GET
   on the resolver or a content-addressed link) and how often, one row per (share, path).
@@ -218,11 +219,13 @@ def _write(pending: _Pending) -> None:
                 added = totals.get(share_id, Counter())
                 columns = ", ".join(f"{quote(name)} = {quote(name)} + %s" for name in SHARE_TOTALS.values())
                 last = quote("last_accessed_at")
+                written = quote("counts_written_at")
                 cursor.execute(
-                    f"UPDATE {share_table} SET {columns}, {last} = CASE WHEN {last} IS NULL OR {last} < %s "  # noqa: S608
-                    f"THEN %s ELSE {last} END WHERE id = %s",
+                    f"UPDATE {share_table} SET {columns}, {written} = %s, "  # noqa: S608
+                    f"{last} = CASE WHEN {last} IS NULL OR {last} < %s THEN %s ELSE {last} END WHERE id = %s",
                     [
                         *(added[name] for name in SHARE_TOTALS.values()),
+                        adapt(timezone.now()),
                         adapt(pending.last_access[share_id]),
                         adapt(pending.last_access[share_id]),
                         share_id,

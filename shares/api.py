@@ -15,7 +15,7 @@ from shares.models import Share
 from shares.views.access import key_link_url, site_base
 from teams import policy
 from web.api_errors import errors
-from web.http import api_user
+from web.http import api_user, public_url
 
 router = Router(tags=["shares"])
 
@@ -52,7 +52,7 @@ class ShareOut(Schema):
 def share_out(request: HttpRequest, share: Share) -> dict[str, Any]:
     return {
         "token": share.token,
-        "url": request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token})),
+        "url": public_url(request, reverse("share_page", kwargs={"token": share.token})),
         "label": share.label,
         "has_password": share.has_password,
         "key_link": key_link_url(request, share),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from shares.models import Share
 from teams import policy
-from web.cursors import InvalidCursor, decode_cursor, encode_cursor
+from web.cursors import newest_first_page
 
 
 def shares_visible(user: Any, *, team: Any = None) -> QuerySet[Share]:
@@ -30,18 +29,7 @@ def share_state(share: Share) -> str:
 
 def shares_page(rows: QuerySet[Share], *, cursor: str, limit: int) -> tuple[list[Share], str | None]:
     """One page; the cursor carries the last (created_at, id) shown (InvalidCursor: 422)."""
-    if cursor:
-        at_text, last_id = decode_cursor(cursor, str, int)
-        try:
-            at = dt.datetime.fromisoformat(at_text)
-        except ValueError:
-            raise InvalidCursor() from None
-        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
-    page = list(rows[: limit + 1])
-    if len(page) <= limit:
-        return page, None
-    page = page[:limit]
-    return page, encode_cursor(page[-1].created_at.isoformat(), page[-1].pk)
+    return newest_first_page(rows, time_field="created_at", cursor=cursor, limit=limit)
 
 
 def share_row(share: Share) -> dict[str, Any]:

@@ -128,6 +128,7 @@ class ResolveFastLane:
             response = resolve.resolve_open_share(request, token, match=match, value=value, what=what)
             if response is not None:
                 request.resolver_match = ResolverMatch(resolve.resolve_open_share, (), {}, url_name=route)
+                response = with_length(response)
         if response is None:
             response = self.get_response(request)
         if getattr(request, "share_cors", False) and not PAGES.fullmatch(request.path_info):
@@ -162,3 +163,12 @@ def _fast_route(path: str) -> tuple[str, str, str, str, str] | None:
                 value = found["head"] + value
             return match, value, describe(value), route, found["token"]
     return None
+
+
+def with_length(response: HttpResponseBase) -> HttpResponseBase:
+    """The Content-Length that CommonMiddleware, skipped here, would have set. Without it a
+    307 has no framing, so servers answer `Connection: close` and `wget -i urls.txt` opens a
+    new connection for every file."""
+    if not response.streaming and not response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))  # type: ignore[attr-defined]
+    return response

@@ -53,9 +53,23 @@ class Share(models.Model):
     zip_count = models.PositiveBigIntegerField(default=0)
     resolve_count = models.PositiveBigIntegerField(default=0)
     last_accessed_at = models.DateTimeField(null=True, blank=True)
+    # When this process's batched counts (access_log) were last written for the share: the
+    # counts are true as of then, which the owner's pages say.
+    counts_written_at = models.DateTimeField(null=True, blank=True)
+    # The public share of a public version: its landing page (/catalog/<package>/<n>/ leads
+    # here, and a DOI registered by packager resolves there). Made on the first visit, revoked
+    # when the version is made private again (shares.services.share_landing).
+    landing = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=models.Q(landing=True, revoked_at__isnull=True),
+                name="share_one_open_landing_per_version",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.label or f"share of {self.package}"
@@ -118,6 +132,10 @@ class ShareEvent(models.Model):
         MANIFEST = "manifest", "Downloaded the manifest"
         DIRECT = "direct", "Downloaded a direct URL list"
         RESOLVE = "resolve", "Fetched a file"
+        TEXT = "text", "Fetched a text file"
+        DATAPACKAGE = "datapackage", "Downloaded datapackage.json"
+        ANNEX_CLONE = "annex_clone", "Cloned the git-annex repository"
+        DVC_CLONE = "dvc_clone", "Cloned the DVC repository"
         UNLOCK_FAILED = "unlock_failed", "Wrong password"
 
     share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="events")

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -114,6 +114,35 @@ def share_create(
     return share
 
 
+LANDING_LABEL = "Public landing page"
+
+
+def share_landing(*, version: PackageVersion) -> Share:
+    """The open landing share of a public version, made on first need: pinned, no password,
+    no expiry. A landing share its owner revoked is replaced while the version stays public."""
+    found = Share.objects.filter(version=version, landing=True, revoked_at__isnull=True).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Share.objects.create(
+                package=version.package,
+                version=version,
+                created_by=version.package.owner,
+                label=LANDING_LABEL,
+                landing=True,
+            )
+    except IntegrityError:  # made by a concurrent first visit
+        return Share.objects.get(version=version, landing=True, revoked_at__isnull=True)
+
+
+def share_landing_follow(version: PackageVersion) -> None:
+    """A version made private: its landing share stops (the DOI's page answers 404)."""
+    if not version.public:
+        Share.objects.filter(version=version, landing=True, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        resolver.forget()
+
+
 def share_grant(share: Share) -> str:
     """What packager's own download links issued through this share carry (see sources.grants)."""
     return f"share:{share.pk}"
@@ -148,42 +177,66 @@ def share_attempts_key(share: Share) -> str:
     return f"share-unlock:{share.pk}"
 
 
+def trusted_client_key(share: Share, ip_address: str | None) -> str:
+    # With the password's marker: a new password trusts nobody until they give it.
+    return f"share-trusted:{share.pk}:{share.unlock_marker[:16]}:{ratelimit.client_network(ip_address)}"
+
+
 def share_unlock(*, share: Share, password: str, ip_address: str | None) -> bool:
     """Check a share password; TooManyAttempts once the guessing limits are reached.
 
-    Attempts are counted per client (an IPv4 address or an IPv6 /64) for
-    SHARE_UNLOCK_WINDOW seconds, and per share across all clients for
-    SHARE_UNLOCK_SHARE_WINDOW seconds, so that many addresses give no more tries. Each
-    attempt takes its slot before the slow hash is checked; a right password gives it back.
+    The guarantee (README, "Share passwords"):
+
+    - each client (an IPv4 address or an IPv6 /64) has its password checked at most
+      SHARE_UNLOCK_ATTEMPTS times per SHARE_UNLOCK_WINDOW seconds, a right one excepted;
+    - all clients together that never gave the right password get at most
+      SHARE_UNLOCK_SHARE_ATTEMPTS wrong guesses per SHARE_UNLOCK_SHARE_WINDOW seconds, however
+      many addresses they use; past that, their passwords are refused unchecked, the right
+      one too (otherwise a guesser would keep trying and see the right one pass);
+    - a client that gave the right password in the last SHARE_UNLOCK_TRUST_SECONDS is still
+      checked while the share is locked (within its own per-client limit), so guessing from
+      other addresses never locks out a collaborator who has used the link before. Browser
+      sessions already unlocked and key links are never limited.
+
+    Each attempt takes its slot before the slow hash is checked; a right password gives it back.
     """
     client_key, all_key = client_attempts_key(share, ip_address), share_attempts_key(share)
+    trusted_key = trusted_client_key(share, ip_address)
     # wget sends the password with every file it fetches, and a password hash check costs
     # hundreds of milliseconds by design: a password verified once is remembered for a
     # while, as a keyed digest that changes when the share's password does.
     proof = salted_hmac("packager.shares.verified", f"{share.unlock_marker}:{password}").hexdigest()
     verified_key = f"share-verified:{share.pk}:{proof}"
-    # While a limit is reached every password is refused, the right one too: otherwise a
-    # guesser would keep trying past the limit and recognise the right one when it passes.
     known = cache.get_many([verified_key, f"locked:{client_key}", f"locked:{all_key}"])
-    if known.get(verified_key) and len(known) == 1:
+    # A remembered right password skips the hash, but never a limit: while the share is
+    # locked only a trusted client's is taken (a cheap digest must not become an oracle).
+    if (
+        known.get(verified_key)
+        and f"locked:{client_key}" not in known
+        and (f"locked:{all_key}" not in known or ratelimit.trust_holds(key=trusted_key))
+    ):
         return True
     if not ratelimit.attempt_take(
         key=client_key, limit=settings.SHARE_UNLOCK_ATTEMPTS, window=settings.SHARE_UNLOCK_WINDOW
     ):
         cache.set(f"locked:{client_key}", True, timeout=settings.SHARE_UNLOCK_WINDOW)
         raise TooManyAttempts("Too many wrong passwords. Wait a few minutes and try again.")
-    if not ratelimit.attempt_take(
+    counted_for_share = ratelimit.attempt_take(
         key=all_key, limit=settings.SHARE_UNLOCK_SHARE_ATTEMPTS, window=settings.SHARE_UNLOCK_SHARE_WINDOW
-    ):
-        ratelimit.attempt_refund(key=client_key)
+    )
+    if not counted_for_share:
         cache.set(f"locked:{all_key}", True, timeout=settings.SHARE_UNLOCK_WINDOW)
-        raise TooManyAttempts(
-            "This link is locked for a while after too many wrong passwords. Try again later, "
-            "or ask its owner for a new link."
-        )
+        if not ratelimit.trust_holds(key=trusted_key):
+            ratelimit.attempt_refund(key=client_key)
+            raise TooManyAttempts(
+                "This link is locked for a while after too many wrong passwords. Try again later, "
+                "or ask its owner for a new link."
+            )
     if share.check_password(password):
         ratelimit.attempt_refund(key=client_key)
-        ratelimit.attempt_refund(key=all_key)
+        if counted_for_share:
+            ratelimit.attempt_refund(key=all_key)
+        ratelimit.trust_grant(key=trusted_key, seconds=settings.SHARE_UNLOCK_TRUST_SECONDS)
         cache.set(verified_key, True, timeout=settings.SHARE_UNLOCK_WINDOW)
         return True
     share_record(share=share, kind=ShareEvent.Kind.UNLOCK_FAILED, ip_address=ip_address)

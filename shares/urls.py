@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from shares.views import catalog, citation, downloads, owner, pages, repositories, resolve
+from shares.views import catalog, citation, downloads, owner, pages, public, repositories, resolve
 
 urlpatterns = [
+    path("catalog/", public.catalog, name="catalog"),
+    path("catalog/<uuid:public_id>/<int:number>/", public.version_landing, name="version_landing"),
+    path("oai", public.oai_endpoint, name="oai"),
     path("s/<str:token>/", pages.share_page, name="share_page"),
     path("s/<str:token>/key", downloads.share_key, name="share_key"),
     path("s/<str:token>/download.zip", downloads.share_download_zip, name="share_download_zip"),

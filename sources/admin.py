@@ -16,7 +16,7 @@ class SourceAdminForm(forms.ModelForm):
         model = Source
         fields = (
             "owner", "name", "kind", "bucket", "prefix", "endpoint_url", "region",
-            "addressing_style", "local_path", "presign_ttl",
+            "addressing_style", "local_path", "presign_ttl", "max_presign_ttl",
         )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:

@@ -44,6 +44,9 @@ class SourceFields(Schema):
     addressing_style: AddressingStyle | None = None
     path: str | None = Field(None, max_length=1024)
     presign_ttl: PresignTtl | None = None
+    max_presign_ttl: PresignTtl | None = Field(
+        None, description="the longest lifetime direct.txt?expires_in= may ask for; null: presign_ttl"
+    )
     access_key_id: Secret | None = None
     secret_access_key: Secret | None = None
     session_token: Secret | None = None
@@ -86,6 +89,7 @@ class SourceOut(Schema):
     addressing_style: AddressingStyle
     path: str
     presign_ttl: int
+    max_presign_ttl: int | None
     credentials: list[str]
     status: Literal["new", "queued", "indexing", "ready", "error", "cancelled"]
     last_error: str
@@ -186,6 +190,7 @@ def source_out(source: Source, user: Any) -> dict[str, Any]:
         "addressing_style": source.addressing_style,
         "path": source.local_path,
         "presign_ttl": source.presign_ttl,
+        "max_presign_ttl": source.max_presign_ttl,
         "credentials": source.credential_names,
         "status": source.status,
         "last_error": source.last_error,
@@ -223,11 +228,14 @@ def _fields(body: SourceFields) -> tuple[dict[str, Any], dict[str, str]]:
         "addressing_style": data.get("addressing_style"),
         "local_path": data.get("path"),
         "presign_ttl": data.get("presign_ttl"),
+        "max_presign_ttl": data.get("max_presign_ttl"),
     }
     credentials = {name: data[name] for name in services.CREDENTIAL_NAMES if data.get(name)}
     kept = {k: v for k, v in fields.items() if v is not None}
     if "reindex_every_hours" in data:
         kept["reindex_every_hours"] = data["reindex_every_hours"] or None  # 0 or null: never
+    if "max_presign_ttl" in data:
+        kept["max_presign_ttl"] = data["max_presign_ttl"]  # null: no longer than presign_ttl
     return kept, credentials
 
 

@@ -23,6 +23,24 @@ class EndpointRefused(StorageError):
     reason = "config"
 
 
+QUERY_REFUSED = (
+    "The endpoint URL takes no query string or fragment: a secret in it would be stored and shown "
+    "as plain text. Give a SAS token or key in its own field, where it is kept encrypted."
+)
+
+
+def endpoint_shape_error(url: str) -> str:
+    """What is wrong with an endpoint URL as typed ("" when nothing): never repeats the URL,
+    which may carry a secret."""
+    if not url:
+        return ""
+    if not url.startswith(("http://", "https://")):
+        return "The endpoint must be an http:// or https:// URL."
+    if "?" in url or "#" in url:
+        return QUERY_REFUSED
+    return ""
+
+
 def check_endpoint(url: str) -> None:
     """Raise EndpointRefused (or StorageError when it cannot be resolved) for a bad endpoint."""
     parts = urlsplit(url)
@@ -30,6 +48,8 @@ def check_endpoint(url: str) -> None:
         raise EndpointRefused("The endpoint must be an http:// or https:// URL with a host name.")
     if parts.username or parts.password:
         raise EndpointRefused("Put credentials in their own fields, never in the endpoint URL.")
+    if parts.query or parts.fragment:
+        raise EndpointRefused(QUERY_REFUSED)
     host = parts.hostname.lower().rstrip(".")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -40,4 +60,4 @@ def check_endpoint(url: str) -> None:
     except AddressRefused as refused:
         raise EndpointRefused(refused.message) from refused
     except (socket.gaierror, UnicodeError) as error:
-        raise StorageError(f"Could not resolve the endpoint host “{host}”.", reason="unreachable") from error
+        raise StorageError(f"Could not resolve the endpoint host “{host}”.", reason="dns") from error

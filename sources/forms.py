@@ -36,6 +36,14 @@ class SourceForm(forms.Form):
     presign_ttl = forms.IntegerField(
         min_value=60, max_value=7 * 24 * 3600, initial=900, label="Download link lifetime (seconds)"
     )
+    max_presign_ttl = forms.IntegerField(
+        min_value=60,
+        max_value=7 * 24 * 3600,
+        required=False,
+        label="Longest link lifetime a collaborator may ask for (seconds)",
+        help_text="For direct URL lists (direct.txt?expires_in=). Empty: no longer than the download link "
+        "lifetime. A storage link handed out cannot be revoked: it works until it expires.",
+    )
     reindex_every_hours = forms.IntegerField(
         min_value=1,
         max_value=24 * 365,
@@ -67,6 +75,18 @@ class SourceForm(forms.Form):
             kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.source = source
+        #: set by the view after a connection test
+        self.failed_part = ""
+        self.test_passed = False
+        if self.is_bound:
+            # A bound form's values are the ones posted in this request: a secret typed
+            # into this form goes back into its field (in a no-store response) so that a
+            # validation error does not make the user type it again. A stored secret is
+            # never in a form's initial values, so it can never be rendered.
+            for name in CREDENTIAL_NAMES:
+                widget = self.fields[name].widget
+                assert isinstance(widget, forms.PasswordInput)
+                widget.render_value = True
         if not allow_local:
             kind = self.fields["kind"]
             assert isinstance(kind, forms.ChoiceField)

@@ -56,6 +56,14 @@ class Source(models.Model):
         default=900,
         validators=[MinValueValidator(60), MaxValueValidator(7 * 24 * 3600)],
     )
+    # The longest a link may live when a client asks for longer ones (direct.txt?expires_in=):
+    # None keeps every link within presign_ttl. A storage URL handed out cannot be revoked.
+    max_presign_ttl = models.PositiveIntegerField(
+        "longest download link lifetime a client may ask for (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60), MaxValueValidator(7 * 24 * 3600)],
+    )
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     last_error = models.TextField(blank=True)
@@ -112,6 +120,11 @@ class Source(models.Model):
     @property
     def location(self) -> str:
         return BACKENDS[self.kind].location(self.backend_config())
+
+    @property
+    def longest_link_lifetime(self) -> int:
+        """The most seconds a link to this source may be valid for, whatever a client asks."""
+        return max(self.presign_ttl, self.max_presign_ttl or 0)
 
     def backend_config(self) -> dict[str, Any]:
         return {

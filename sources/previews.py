@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import mimetypes
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -29,6 +30,7 @@ from django.core.cache import cache
 from sources.backends import Backend, ObjectNotFound, StorageError
 from web import isolation
 from web.files import ReadOnlyFile
+from web.notebooks import notebook_to_html
 from web.paths import name_of
 from web.sanitize import markdown_to_html
 
@@ -40,6 +42,7 @@ TEXT_BYTES = 64 * 1024  # CSV/TSV and plain text
 DOCUMENT_BYTES = 256 * 1024  # JSON and Markdown
 HEX_BYTES = 256
 PARQUET_BYTES = 8 * 1024 * 1024  # at most this much of a Parquet file, however large
+NOTEBOOK_BYTES = 8 * 1024 * 1024  # a notebook's figures are inside it
 TABLE_ROWS = 100
 PARQUET_ROWS = 50
 # Checked in the footer before any page is read: a few hundred bytes can ask for gigabytes.
@@ -150,6 +153,8 @@ def preview_kind(name: str, content_type: str = "") -> str:
         return "json"
     if suffix in {".md", ".markdown"}:
         return "markdown"
+    if suffix == ".ipynb":
+        return "notebook"
     if suffix in TEXT_SUFFIXES or content_type.startswith("text/"):
         return "text"
     return "hex"
@@ -191,7 +196,7 @@ def object_preview(
                 key,
                 size=size,
                 version_id=version_id,
-                budget=PARQUET_BYTES if kind == "parquet" else DOCUMENT_BYTES,
+                budget={"parquet": PARQUET_BYTES, "notebook": NOTEBOOK_BYTES}.get(kind, DOCUMENT_BYTES),
                 deadline=time.monotonic() + PREVIEW_SECONDS,
             )
             # Parsing runs in a worker process with a time and a memory limit; the reads
@@ -268,10 +273,6 @@ def _read_table(preview: Preview, reader: RangedFile) -> None:
         dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel_tab if fallback == "\t" else csv.excel  # one column, or too few rows to tell
-    try:
-        preview.has_header = csv.Sniffer().has_header(sample)
-    except csv.Error:
-        preview.has_header = False
     rows: list[list[str]] = []
     try:
         for row in csv.reader(io.StringIO(text), dialect, strict=True):
@@ -280,6 +281,7 @@ def _read_table(preview: Preview, reader: RangedFile) -> None:
                 break
     except csv.Error as error:
         raise PreviewFailed(f"This file is not well-formed {_table_name(dialect.delimiter)} ({error}).") from None
+    preview.has_header = looks_like_header(rows, sample=sample)
     if preview.has_header and rows:
         preview.columns = rows.pop(0)
     preview.truncated = preview.truncated or len(rows) > TABLE_ROWS
@@ -288,6 +290,46 @@ def _read_table(preview: Preview, reader: RangedFile) -> None:
     width = max([len(preview.columns), *(len(row) for row in preview.rows)], default=0)
     preview.columns += [""] * (width - len(preview.columns)) if preview.columns else []
     preview.rows = [row + [""] * (width - len(row)) for row in preview.rows]
+
+
+def _is_number(cell: str) -> bool:
+    text = cell.strip().replace(",", "").replace("_", "")
+    if not text:
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return _DATE.match(cell.strip()) is not None
+    return True
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def looks_like_header(rows: list[list[str]], *, sample: str = "") -> bool:
+    """Whether the first row names the columns, as a spreadsheet guesses it.
+
+    A header's cells are all filled in, none is a number or a date, and they are distinct;
+    it is a header when some column below it holds numbers or dates (text over numbers).
+    When every column is text, the standard library's sniffer decides (a first row
+    whose lengths differ from the rest).
+    """
+    if len(rows) < 2:
+        return False
+    first = [cell.strip() for cell in rows[0]]
+    if not first or any(not cell for cell in first) or len(set(first)) != len(first):
+        return False
+    if any(_is_number(cell) for cell in first):
+        return False
+    body = rows[1:21]
+    for column in range(len(first)):
+        cells = [row[column] for row in body if column < len(row) and row[column].strip()]
+        if cells and sum(_is_number(cell) for cell in cells) * 2 > len(cells):
+            return True
+    try:
+        return csv.Sniffer().has_header(sample) if sample else False
+    except csv.Error:
+        return False
 
 
 def _table_name(delimiter: str) -> str:
@@ -427,6 +469,16 @@ def _read_markdown(preview: Preview, reader: RangedFile) -> None:
     preview.html = markdown_to_html(_decode(_complete_lines(data, preview.truncated), "Markdown text"))
 
 
+def _read_notebook(preview: Preview, reader: RangedFile) -> None:
+    """The notebook as Jupyter shows it, through the renderer package entries use (sanitized)."""
+    data, truncated = _head(reader, NOTEBOOK_BYTES)
+    if truncated:
+        raise PreviewFailed(
+            f"This notebook is larger than {NOTEBOOK_BYTES // (1024 * 1024)} MB: download it to open it in Jupyter."
+        )
+    preview.html = notebook_to_html(_decode(data, "a Jupyter notebook"))
+
+
 def _read_text(preview: Preview, reader: RangedFile) -> None:
     data, preview.truncated = _head(reader, TEXT_BYTES)
     if b"\0" in data:
@@ -457,6 +509,7 @@ _READERS = {
     "image": _read_image,
     "json": _read_json,
     "markdown": _read_markdown,
+    "notebook": _read_notebook,
     "text": _read_text,
     "hex": _read_hex,
 }

@@ -18,6 +18,7 @@ from sources import clients, grants, indexing
 from sources.backends import BACKENDS, content_disposition
 from sources.backends.errors import ObjectNotFound
 from sources.backends.local import load_link
+from sources.endpoints import endpoint_shape_error
 from sources.models import Source
 from teams import policy
 from teams.audit import audit_record
@@ -38,6 +39,7 @@ EDITABLE_FIELDS = (
     "addressing_style",
     "local_path",
     "presign_ttl",
+    "max_presign_ttl",
     "reindex_every_hours",
 )
 
@@ -63,10 +65,12 @@ def _validate(source: Source, credentials: dict[str, str], *, user: Any, trusted
         if backend_class.administrators_only and not trusted and not can_add_local_sources(user):
             errors["kind"] = f"Only an administrator may add a {Source.Kind(source.kind).label.lower()} as a source."
         errors.update(backend_class.validate(source.backend_config(), credentials))
-    if source.endpoint_url and not source.endpoint_url.startswith(("http://", "https://")):
-        errors["endpoint_url"] = "The endpoint must be an http:// or https:// URL."
+    if shape_error := endpoint_shape_error(source.endpoint_url):
+        errors.setdefault("endpoint_url", shape_error)
     if not 60 <= source.presign_ttl <= 7 * 24 * 3600:
         errors["presign_ttl"] = "Choose between 60 seconds and 7 days."
+    if source.max_presign_ttl is not None and not source.presign_ttl <= source.max_presign_ttl <= 7 * 24 * 3600:
+        errors["max_presign_ttl"] = "Choose between the download link lifetime and 7 days, or leave empty."
     if source.reindex_every_hours is not None and not 1 <= source.reindex_every_hours <= 24 * 365:
         errors["reindex_every_hours"] = "Choose between 1 hour and a year, or leave empty for never."
     if (
@@ -86,6 +90,8 @@ def source_check(*, source: Source) -> None:
 def _assign(source: Source, fields: dict[str, Any]) -> None:
     if "reindex_every_hours" in fields:
         source.reindex_every_hours = fields["reindex_every_hours"] or None  # empty or 0: never
+    if "max_presign_ttl" in fields:
+        source.max_presign_ttl = fields["max_presign_ttl"] or None  # empty: presign_ttl
     for name in EDITABLE_FIELDS:
         if name in fields and fields[name] is not None:
             value = fields[name]

@@ -18,6 +18,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -30,7 +31,7 @@ from sources.models import Source, SourceObject
 from sources.previews import object_preview
 from sources.search import InvalidSearch, search_page
 from teams import policy
-from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix
+from web.http import AuthenticatedRequest, allow_image_origin, breadcrumbs, path_url_prefix, public_url
 from web.paths import folder_of, name_of
 from web.ranges import single_range
 
@@ -54,6 +55,7 @@ def source_list(request: AuthenticatedRequest) -> HttpResponse:
 def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source | None) -> Source | None:
     """Test or save from a valid form; errors go onto the form. The source when saved."""
     testing = request.POST.get("action") == "test"
+    form.failed_part = ""
     try:
         if source is None:
             result = services.source_create(
@@ -76,12 +78,30 @@ def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source 
         form.add_error(None, error)
         return None
     except StorageError as error:
+        form.failed_part = error.part
         form.add_error(None, f"Connection test failed: {error.message}")
         return None
     if testing:
-        messages.success(request, "Connection test passed: packager can list this location.")
+        form.test_passed = True
+        if not request.htmx:  # type: ignore[attr-defined]
+            messages.success(request, "Connection test passed: packager can list this location.")
         return None
     return result
+
+
+def _form_page(request: AuthenticatedRequest, form: SourceForm, source: Source | None) -> HttpResponse:
+    """The source form, or (for the "Test connection" button, sent by htmx) only the test's outcome.
+
+    Through htmx the page is not re-rendered at all, so every typed value stays in the
+    browser's fields. Without script the bound form renders back the secrets typed in this
+    very request (SourceForm does that), never a stored one.
+    """
+    if request.htmx and request.POST.get("action") == "test":  # type: ignore[attr-defined]
+        response = render(request, "sources/_connection_result.html", {"form": form})
+    else:
+        response = render(request, "sources/form.html", {"form": form, "source": source})
+    add_never_cache_headers(response)
+    return response
 
 
 @sensitive_post_parameters(*services.CREDENTIAL_NAMES)
@@ -95,7 +115,7 @@ def source_add(request: AuthenticatedRequest) -> HttpResponse:
         if source is not None:
             messages.success(request, f"Source “{source.name}” added. Its listing is being indexed.")
             return redirect("source_browse", public_id=source.public_id)
-    return render(request, "sources/form.html", {"form": form, "source": None})
+    return _form_page(request, form, None)
 
 
 @sensitive_post_parameters(*services.CREDENTIAL_NAMES)
@@ -110,7 +130,7 @@ def source_edit(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResp
             messages.success(request, f"Source “{saved.name}” saved.")
             return redirect("source_browse", public_id=saved.public_id)
         source.refresh_from_db()
-    return render(request, "sources/form.html", {"form": form, "source": source})
+    return _form_page(request, form, source)
 
 
 @login_required
@@ -292,7 +312,8 @@ def source_object_link(request: AuthenticatedRequest, public_id: uuid.UUID, path
         url = services.source_sign_url(source=source, key=source.key_for(path))
     except StorageError as error:
         return JsonResponse({"detail": error.message}, status=409)
-    return JsonResponse({"url": request.build_absolute_uri(url), "expires_in": source.presign_ttl})
+    absolute = public_url(request, url) if url.startswith("/") else url
+    return JsonResponse({"url": absolute, "expires_in": source.presign_ttl})
 
 
 def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:

@@ -19,7 +19,7 @@ from teams import policy, selectors, services
 from teams.models import Membership, Team
 from web.api_errors import errors
 from web.api_fields import iso_datetime
-from web.http import api_user
+from web.http import api_user, public_url
 
 router = Router(tags=["teams"])
 RoleName = Literal["admin", "curator", "viewer"]
@@ -148,7 +148,7 @@ def add_member(request: HttpRequest, team_id: uuid.UUID, body: MemberIn) -> Stat
             email=body.email,
             role=body.role,
             actor=user,
-            accept_url=lambda token: request.build_absolute_uri(reverse("invitation_accept", args=[token])),
+            accept_url=lambda token: public_url(request, reverse("invitation_accept", args=[token])),
         )
         return Status(202, {"email": invitation.email, "role": invitation.role, "invited_at": invitation.created_at})
     account = services.user_by_name_or_email(username=body.username)

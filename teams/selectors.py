@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from teams import policy
 from teams.models import AuditEntry, Role, Team
-from web.cursors import InvalidCursor, decode_cursor, encode_cursor
+from web.cursors import newest_first_page
 
 
 def audit_visible(user: Any) -> QuerySet[AuditEntry]:
@@ -43,18 +43,7 @@ def audit_entries(
 
 def audit_page(rows: QuerySet[AuditEntry], *, cursor: str, limit: int) -> tuple[list[AuditEntry], str | None]:
     """One page, newest first; the cursor carries the last (time, id) shown (InvalidCursor: 422)."""
-    if cursor:
-        at_text, last_id = decode_cursor(cursor, str, int)
-        try:
-            at = dt.datetime.fromisoformat(at_text)
-        except ValueError:
-            raise InvalidCursor() from None
-        rows = rows.filter(Q(at__lt=at) | Q(at=at, id__lt=last_id))
-    page = list(rows[: limit + 1])
-    if len(page) <= limit:
-        return page, None
-    page = page[:limit]
-    return page, encode_cursor(page[-1].at.isoformat(), page[-1].pk)
+    return newest_first_page(rows, time_field="at", cursor=cursor, limit=limit)
 
 
 def audit_row(entry: AuditEntry) -> dict[str, Any]:

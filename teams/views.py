@@ -20,7 +20,7 @@ from teams.forms import AuditFilterForm, InviteForm, RoleForm, TeamForm
 from teams.models import Invitation, Membership, Team
 from web.cursors import InvalidCursor
 from web.errors import ApplicationError
-from web.http import AuthenticatedRequest
+from web.http import AuthenticatedRequest, public_url
 
 
 @login_required
@@ -78,7 +78,7 @@ def team_invite(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResp
                 email=who,
                 role=role,
                 actor=request.user,
-                accept_url=lambda token: request.build_absolute_uri(reverse("invitation_accept", args=[token])),
+                accept_url=lambda token: public_url(request, reverse("invitation_accept", args=[token])),
             )
             messages.success(request, f"Invitation sent to {who}.")
         else:

@@ -1,6 +1,7 @@
-"""The collaborator's command-line clients, run for real: git, git-annex and DVC.
+"""The collaborator's clients, run for real: git, git-annex, DataLad, DVC and Python libraries.
 
-git comes from Debian; git-annex and DVC from PyPI, in `.venv-clients` (`make install-test`).
+git comes from Debian; git-annex, DataLad, DVC, pandas, DuckDB and fsspec from PyPI, in
+`.venv-clients` (`make install-test`), which keeps their pins away from the app's.
 Each test gets a HOME of its own, so no user's git configuration leaks in, and git-annex
 is allowed to fetch from loopback (it refuses private addresses by default).
 """
@@ -24,7 +25,7 @@ class Clients:
 
     @classmethod
     def prepare(cls, home: Path) -> Clients:
-        for tool in ("git-annex", "dvc"):
+        for tool in ("git-annex", "dvc", "datalad", "python"):
             if not (CLIENTS_BIN / tool).exists():
                 raise RuntimeError(f"{tool} is not installed: run `make install-test`.")
         if shutil.which("git") is None:
@@ -78,6 +79,15 @@ class Clients:
 
     def dvc(self, *arguments: str | Path, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run(CLIENTS_BIN / "dvc", *arguments, cwd=cwd, check=check)
+
+    def datalad(
+        self, *arguments: str | Path, cwd: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run(CLIENTS_BIN / "datalad", *arguments, cwd=cwd, check=check)
+
+    def python(self, script: str, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A Python script run by the clients' interpreter (pandas, DuckDB, fsspec live there)."""
+        return self.run(CLIENTS_BIN / "python", "-c", script, *arguments, check=check)
 
     def store_password(self, password: str, user: str = "collaborator") -> None:
         """git's credential helper answers with this password (no prompt, no URL)."""

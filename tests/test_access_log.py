@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from django.urls import reverse
 from packager import services as packages
 from shares import access_log, services
 from shares.access_report import CHART_DAYS
-from shares.models import Share
+from shares.models import Share, ShareRepository
 from tests.factories import make_local_source, publish, write_files
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -78,6 +79,11 @@ def test_the_owner_sees_counts_files_days_and_failed_unlocks(
     assert share.last_accessed_at is not None
     assert f'<span title="{share.last_accessed_at:%Y-%m-%d %H:%M} UTC">' in shares_page  # when it was last used
     assert reverse("share_access_log", args=[share.token]) in shares_page
+    # The counts say when they were written (batched: they may lag).
+    assert share.counts_written_at is not None
+    written = f'<time datetime="{share.counts_written_at.astimezone(dt.UTC).isoformat()}" data-local-time>'
+    assert "as last written " + written in body
+    assert "counted in batches" in shares_page
 
 
 def test_the_log_exports_as_csv(client: Any, owner: Any, share: Share, django_assert_num_queries: Any) -> None:
@@ -112,3 +118,41 @@ def test_a_share_never_used_says_so(client: Any, owner: Any, share: Share) -> No
     body = client.get(reverse("share_access_log", args=[share.token])).content.decode()
     assert "Never used yet." in body and "No file fetched yet." in body and "No wrong password given." in body
     assert "never" in client.get(reverse("package_shares", args=[share.package.public_id])).content.decode()
+
+
+def test_text_files_datapackage_and_clones_are_counted_by_kind(client: Any, owner: Any, tmp_path: Path) -> None:
+    write_files(tmp_path / "data", {"a.csv": b"x,y\n1,2\n"})
+    source = make_local_source(owner, tmp_path / "data")
+    package = packages.package_create(owner=owner, name="Counted")
+    packages.package_add_objects(package=package, source=source, paths=["a.csv"])
+    packages.package_write_text(package=package, path="README.md", content="# Counted\n")
+    publish(package)
+    share = services.share_create(package=package, created_by=owner)
+    assert client.get(reverse("share_resolve", args=[share.token, "README.md"])).status_code == 200
+    assert client.head(reverse("share_resolve", args=[share.token, "README.md"])).status_code == 200  # not counted
+    assert client.get(reverse("share_datapackage", args=[share.token])).status_code == 200
+    for kind in ("annex", "dvc"):
+        refs = reverse(f"share_{kind}_repository", kwargs={"token": share.token, "name": "info/refs"})
+        assert client.get(refs).status_code == 503  # still being built: not a clone
+        repository = ShareRepository.objects.get(share=share, kind=kind)
+        services.share_repository_build(repository_pk=repository.pk)
+        assert client.get(refs).status_code == 200
+        head = reverse(f"share_{kind}_repository", kwargs={"token": share.token, "name": "HEAD"})
+        assert client.get(head).status_code == 200  # the same clone's next request
+    access_log.access_log_flush()
+    client.force_login(owner)
+    body = client.get(reverse("share_access_log", args=[share.token])).content.decode()
+    totals = body.split('class="meta access-totals"')[1].split("</dl>")[0]
+    assert "<dt>Text files fetched</dt><dd>1</dd>" in totals
+    assert "<dt>datapackage.json</dt><dd>1</dd>" in totals
+    assert "<dd>1 git-annex · 1 DVC</dd>" in totals
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                b"".join(client.get(reverse("share_access_log_csv", args=[share.token])).streaming_content).decode()
+            )
+        )
+    )
+    daily = {row["kind"]: int(row["count"]) for row in rows if row["record"] == "daily"}
+    assert daily == {"text": 1, "datapackage": 1, "annex_clone": 1, "dvc_clone": 1}
+    assert {row["path"] for row in rows if row["record"] == "file"} == {"README.md"}

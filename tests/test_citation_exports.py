@@ -324,7 +324,13 @@ def test_the_metadata_form_saves_checks_and_refuses_outsiders(
         "related": "10.5072/paper.7 | IsSupplementTo",
         "funding": "SNSF | https://ror.org/00yjd3n13 | 42",
     }
-    assert owner_client.get(url).status_code == 200
+    page = owner_client.get(url)
+    assert page.status_code == 200
+    # The license is chosen from the SPDX list the browser offers.
+    assert '<datalist id="id_license-choices">' in page.content.decode()
+    assert (
+        '<option value="CC-BY-4.0">' in page.content.decode() and 'list="id_license-choices"' in page.content.decode()
+    )
     assert owner_client.post(url, form).status_code == 302
     package.refresh_from_db()
     assert package.metadata["creators"][0]["orcid"] == "0000-0002-1825-0097"

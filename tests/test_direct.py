@@ -5,6 +5,7 @@ folder (packager's own signed links)."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import shutil
 import subprocess
@@ -16,12 +17,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from packager import services as packages
 from packager.models import Package, VersionEntry
 from shares import services
 from shares.models import Share
 from sources.backends import content_disposition
+from sources.models import Source
 from tests.conftest import AzureServer, S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
 
@@ -146,6 +149,50 @@ def test_expires_in_is_bounded_and_clearly_refused(client: Any, owner: Any, mixe
     for bad in ("abc", "59", "-5", str(7 * 24 * 3600 + 1)):
         refused = client.get(url, {"expires_in": bad})
         assert refused.status_code == 400 and b"expires_in must be" in refused.content
+
+
+def _s3_expires(client: Any, url: str, **params: str) -> int:
+    body = b"".join(client.get(url, params).streaming_content).decode()
+    s3_url = next(line for line in body.splitlines() if "X-Amz-Signature" in line)
+    return int(parse_qs(urlsplit(s3_url).query)["X-Amz-Expires"][0])
+
+
+@pytest.mark.django_db
+def test_links_never_live_longer_than_the_source_allows(client: Any, owner: Any, mixed_package: Package) -> None:
+    share = services.share_create(package=mixed_package, created_by=owner)
+    url = reverse("share_direct_txt", args=[share.token])
+    # The S3 source's link lifetime is 600 s and it allows nothing longer.
+    assert _s3_expires(client, url, expires_in="604800") == 600
+    assert _s3_expires(client, url) == 600
+    source = Source.objects.get(kind="s3")
+    source.max_presign_ttl = 3600
+    source.save()
+    assert _s3_expires(client, url, expires_in="604800") == 3600
+    assert _s3_expires(client, url, expires_in="1800") == 1800
+
+
+@pytest.mark.django_db
+def test_links_never_outlive_the_share(client: Any, owner: Any, mixed_package: Package) -> None:
+    Source.objects.filter(kind="s3").update(max_presign_ttl=7 * 24 * 3600)
+    share = services.share_create(
+        package=mixed_package, created_by=owner, expires_at=timezone.now() + dt.timedelta(seconds=300)
+    )
+    url = reverse("share_direct_txt", args=[share.token])
+    assert 290 <= _s3_expires(client, url, expires_in="604800") <= 300
+    assert 290 <= _s3_expires(client, url) <= 300  # shorter than the source's own 600 s too
+
+
+@pytest.mark.django_db
+def test_the_longest_link_lifetime_is_checked_when_a_source_is_saved(
+    api: Any, seaweed: S3Server, s3_bucket: str
+) -> None:
+    fields = seaweed.source_fields(s3_bucket, presign_ttl=600)
+    refused = api.call("post", "/sources", {**fields, "max_presign_ttl": 300})
+    assert refused.status_code == 422 and "max_presign_ttl" in refused.text
+    created = api.call("post", "/sources", {**fields, "max_presign_ttl": 86400})
+    assert created.status_code == 201 and created.json()["max_presign_ttl"] == 86400
+    cleared = api.call("patch", f"/sources/{created.json()['id']}", {"max_presign_ttl": None})
+    assert cleared.json()["max_presign_ttl"] is None
 
 
 @pytest.mark.django_db

@@ -5,25 +5,31 @@ zipstream-ng's output), urls.txt with real wget, manifest.jsonl, datapackage.jso
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
 import re
 import shutil
+import struct
 import subprocess
+import sys
 import time
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import zipstream.ng
 from django.urls import reverse
 from zipstream import ZipStream
 
-from packager import exports, versions
+from packager import citation, exports, versions
 from packager import services as packages
+from packager.exports import datapackage
 from packager.exports import zip as zip_export
 from packager.models import Package, PackageVersion, VersionEntry
 from shares import services
@@ -333,22 +339,154 @@ def test_wget_fetches_everything_and_a_second_run_ends_at_once(
     assert top.stdout.split()[0] == share.package.latest_version.top_hash
 
 
+def png_image() -> bytes:
+    """A 2×2 red PNG, written by hand (packager has no imaging library)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    pixels = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b"")
+
+
+def parquet_table() -> bytes:
+    import pyarrow
+    import pyarrow.parquet
+
+    out = io.BytesIO()
+    pyarrow.parquet.write_table(pyarrow.table({"depth": [1.5, 2.5], "site": ["a", "b"]}), out)
+    return out.getvalue()
+
+
+def zip_archive() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("inner/readings.csv", "x,y\n1,2\n")
+    return out.getvalue()
+
+
+# One of each kind a package holds, with names the Data Package name pattern refuses.
+KINDS = {
+    "table.csv": b"x,y\n1,2\n3,4\n",
+    "Tabellen/Größe ünï.CSV": "a;b\n1;é\n".encode(),
+    "empty.csv": b"",
+    "table.tsv": b"a\tb\n1\t2\n",
+    "table.parquet": parquet_table(),
+    "object.json": b'{"a": [1, 2]}',
+    "lines.json": b'{"a": 1}\n{"a": 2}\n',
+    "image.png": png_image(),
+    "photo.JPG": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9",
+    "sheet.xlsx": b"PK\x03\x04 not a workbook",
+    "b #1.bin": bytes(range(256)) * 4,
+    "Case.bin": b"upper",
+    "case.bin": b"lower",
+    "no-extension": b"\x00\x01",
+    "archive.zip": zip_archive(),
+    "readings.csv.gz": gzip.compress(b"x,y\n1,2\n"),
+}
+TEXTS = {
+    "README.md": "# Every kind\n",
+    "analysis.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
+    "notes/summary.csv": "name,value\nça,1\n",
+}
+
+
 @pytest.mark.system
-def test_frictionless_validates_the_data_package(live_server: Any, share: Share, tmp_path: Path) -> None:
-    frictionless = shutil.which("frictionless") or str(Path(__import__("sys").executable).parent / "frictionless")
-    url = f"{live_server.url}/s/{share.token}/datapackage.json"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        descriptor = json.loads(response.read())
-    assert [resource["bytes"] for resource in descriptor["resources"]][1:] == [
-        len(FILES[path]) for path in sorted(FILES)
-    ]
-    assert descriptor["resources"][2]["hash"] == "sha256:" + hashlib.sha256(FILES["sub/b #1.bin"]).hexdigest()
-    assert descriptor["resources"][2]["path"] == f"{live_server.url}/s/{share.token}/r/data/sub/b%20%231.bin"
-    validated = subprocess.run(
-        [frictionless, "validate", "--json", url], capture_output=True, text=True, timeout=120, cwd=tmp_path
+def test_frictionless_validates_every_kind_of_file(owner: Any, live_server: Any, tmp_path: Path) -> None:
+    """Through an open share and a password share's key link, with the CLI and the Python API:
+    frictionless fetches every file through the resolver's 307 and checks its size and hash,
+    parses the tables and nothing else, and finds the whole package valid."""
+    import frictionless
+    import requests
+
+    write_files(tmp_path / "data", KINDS)
+    source = make_local_source(owner, tmp_path / "data")
+    package = packages.package_create(owner=owner, name="Every kind", description="One file of each kind")
+    top = [path for path in KINDS if "/" not in path]
+    packages.package_add_objects(package=package, source=source, paths=[*top, "Tabellen/"], target="data")
+    for path, content in TEXTS.items():
+        packages.package_write_text(package=package, path=path, content=content)
+    citation.package_metadata_set(
+        package=package,
+        metadata={
+            "title": "Every kind",
+            "creators": [{"name": "Carberry, Josiah", "orcid": "0000-0002-1825-0097", "affiliation": "Brown"}],
+            "contributors": [{"name": "Ada Lovelace"}],
+            "license": "cc-by-4.0",
+            "keywords": ["kinds"],
+        },
     )
-    report = json.loads(validated.stdout)
-    assert validated.returncode == 0 and report["valid"], validated.stdout[-3000:]
+    publish(package, "first")
+    shared = services.share_create(package=package, created_by=owner)
+    locked = services.share_create(package=package, created_by=owner, password="correct horse")
+    content = {f"data/{path}": data for path, data in KINDS.items()} | {
+        path: text.encode() for path, text in TEXTS.items()
+    }
+    command = shutil.which("frictionless") or str(Path(sys.executable).parent / "frictionless")
+    for share_url in (
+        f"{live_server.url}/s/{shared.token}/",
+        f"{live_server.url}/s/{locked.token}/k/{locked.link_key}/",
+    ):
+        url = share_url + "datapackage.json"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            descriptor = json.loads(response.read())
+        assert descriptor["licenses"] == [
+            {"name": "CC-BY-4.0", "path": "https://spdx.org/licenses/CC-BY-4.0.html", "title": "CC-BY-4.0"}
+        ]
+        assert [person["title"] for person in descriptor["contributors"]] == ["Carberry, Josiah", "Ada Lovelace"]
+        resources = {unquote(r["path"].removeprefix(share_url + "r/")): r for r in descriptor["resources"]}
+        assert sorted(resources) == sorted(content)
+        names = [r["name"] for r in descriptor["resources"]]
+        assert len(set(names)) == len(names) and all(re.fullmatch(r"[-a-z0-9._/]+", name) for name in names)
+        for path, data in content.items():
+            described = resources[path]
+            assert described["hash"] == "sha256:" + hashlib.sha256(data).hexdigest(), path
+            assert described["profile"] == "data-resource" and described["mediatype"], path
+            assert described.get("bytes") == (None if path.endswith((".zip", ".gz")) else len(data)), path
+            tabular = path.lower().endswith((".csv", ".tsv")) and data
+            assert described["type"] == ("table" if tabular else "file"), path
+            assert described.get("encoding") == ("utf-8" if path in TEXTS else None), path
+        assert resources["data/table.parquet"]["mediatype"] == "application/vnd.apache.parquet"
+        assert resources["data/Tabellen/Größe ünï.CSV"]["format"] == "csv"
+        assert resources["data/photo.JPG"]["mediatype"] == "image/jpeg"
+        assert resources["analysis.ipynb"]["mediatype"] == "application/x-ipynb+json"
+        assert "format" not in resources["data/no-extension"]
+
+        validated = subprocess.run(
+            [command, "validate", "--json", url], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
+        report = json.loads(validated.stdout)
+        assert validated.returncode == 0 and report["valid"], validated.stdout[-3000:]
+        tasks = {task["name"]: task for task in report["tasks"]}
+        assert len(tasks) == len(content)
+        for path, data in content.items():
+            task = tasks[resources[path]["name"]]
+            assert task["valid"] and task["type"] == resources[path]["type"], (path, task)
+            if not path.endswith((".zip", ".gz")):
+                # Fetched in full, through the 307, and checked.
+                assert task["stats"]["sha256"] == hashlib.sha256(data).hexdigest(), path
+        assert tasks[resources["data/table.csv"]["name"]]["stats"]["rows"] == 2
+        assert tasks[resources["data/Tabellen/Größe ünï.CSV"]["name"]]["stats"]["fields"] == 2
+
+        # A session of the test's own, closed at the end, so that no kept-alive connection
+        # holds a live-server thread (and its database connection) past the test.
+        with requests.Session() as session, frictionless.system.use_context(http_session=session):
+            api_report = frictionless.validate(url)
+            assert api_report.valid, api_report.flatten(["type", "note"])
+            # A hash that does not match the bytes storage serves is caught: frictionless checks.
+            resources["data/table.parquet"]["hash"] = "sha256:" + "0" * 64
+            tampered = frictionless.validate(descriptor)
+            assert tampered.flatten(["type"]) == [["hash-count"]]
+
+
+def test_resource_names_match_the_pattern_and_never_collide() -> None:
+    renamed = datapackage.frictionless_name("A b")
+    paths = ["A b", "a-b", renamed, "README.md", "readme.md", "Größe/ünï.csv", "\u212a.csv", "k.csv", "日本", "-"]
+    names = [datapackage.frictionless_name(path) for path in paths]
+    assert len(set(names)) == len(paths)
+    assert all(re.fullmatch(r"[-a-z0-9._/]+", name) for name in names)
+    assert names[1] == "a-b" and names[4] == "readme.md"
 
 
 def test_a_version_published_before_the_exports_existed_gets_them_on_first_download(

@@ -174,7 +174,7 @@ def test_the_package_list_shows_totals_from_the_aggregates(
     owner_client: Any, owner: Any, package: Package, django_assert_num_queries: Any
 ) -> None:
     services.package_create(owner=owner, name="Empty one")
-    with django_assert_num_queries(3):  # session, user, packages with their totals
+    with django_assert_num_queries(4):  # session, user, the teams to create in, packages with their totals
         response = owner_client.get(reverse("packages"))
     packages = {item.name: item for item in response.context["packages"]}
     assert (packages["Climate"].entry_count, packages["Climate"].total_size) == (6, 81)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -52,6 +55,59 @@ def test_many_addresses_share_one_limit_per_share(owner_client: Client, locked_s
     assert b"Locked: too many wrong passwords" in owner_page.content
     share_page = owner_client.get(page)
     assert b"This link is locked" in share_page.content
+
+
+def fetch_with_password(share: Share, password: str, address: str) -> int:
+    """What wget does: the password as Basic auth on a download, no session."""
+    credentials = base64.b64encode(f"wget:{password}".encode()).decode()
+    url = reverse("share_urls", args=[share.token])
+    return int(Client().get(url, HTTP_AUTHORIZATION=f"Basic {credentials}", REMOTE_ADDR=address).status_code)
+
+
+@pytest.mark.django_db
+def test_guessing_from_many_addresses_never_locks_out_a_collaborator(
+    locked_share: Share, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[str] = []
+    real_check = Share.check_password
+
+    def counted_check(share: Share, raw_password: str) -> bool:
+        checked.append(raw_password)
+        return real_check(share, raw_password)
+
+    monkeypatch.setattr(Share, "check_password", counted_check)
+    # A collaborator fetched with the password before (wget, from their lab's address).
+    assert fetch_with_password(locked_share, RIGHT, "198.51.100.20") == 200
+    # 11 addresses, every one up to its own limit: 55 wrong passwords sent.
+    for address in range(11):
+        for attempt in range(settings.SHARE_UNLOCK_ATTEMPTS):
+            assert fetch_with_password(locked_share, f"guess-{address}-{attempt}", f"203.0.113.{address}") in {401, 429}
+    wrong = [password for password in checked if password != RIGHT]
+    assert len(wrong) == settings.SHARE_UNLOCK_SHARE_ATTEMPTS  # the share's budget, whatever the addresses
+    # The share is now locked for those who never gave the password, the right one too...
+    assert fetch_with_password(locked_share, RIGHT, "192.0.2.77") == 429
+    # ...but not for the collaborator, with or without the hash check remembered.
+    assert fetch_with_password(locked_share, RIGHT, "198.51.100.20") == 200
+    cache.clear()
+    assert fetch_with_password(locked_share, RIGHT, "198.51.100.20") == 200
+    # The key link asks for no password, so no limit ever applies to it.
+    key_link = f"/s/{locked_share.token}/k/{locked_share.link_key}/urls.txt"
+    assert Client().get(key_link, REMOTE_ADDR="192.0.2.77").status_code == 200
+    # Their address's own limit still holds: it is no way around the share's budget.
+    for _ in range(settings.SHARE_UNLOCK_ATTEMPTS):
+        assert fetch_with_password(locked_share, "guess", "198.51.100.20") == 401
+    assert fetch_with_password(locked_share, "guess", "198.51.100.20") == 429
+
+
+@pytest.mark.django_db
+def test_a_new_password_trusts_nobody_until_they_give_it(locked_share: Share, settings: Any) -> None:
+    settings.SHARE_UNLOCK_SHARE_ATTEMPTS = 2
+    assert fetch_with_password(locked_share, RIGHT, "198.51.100.20") == 200
+    locked_share.password_hash = make_password("a brand new password")
+    locked_share.save()
+    for index in range(3):
+        fetch_with_password(locked_share, "guess", f"203.0.113.{index}")
+    assert fetch_with_password(locked_share, RIGHT, "198.51.100.20") == 429
 
 
 @pytest.mark.django_db

@@ -34,6 +34,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.api import api
+from packager import citation
 from packager import services as packages
 from packager.models import AddMatchesJob
 from packager.services import api_token_create
@@ -113,11 +114,15 @@ ROUTES: list[Route] = [
     page("GET", f"{P}/metadata/", "viewer", 200),
     page("POST", f"{P}/metadata/", "curator", 302, title="Survey"),
     page("GET", f"{P}/add-jobs/", "viewer", 200),
+    page("GET", f"{P}/changes/", "viewer", 200),
+    page("GET", f"{P}/file/<path:path>", "viewer", 200),
     page("GET", f"{P}/versions/", "viewer", 200),
     page("POST", f"{P}/versions/", "curator", 302, message="v2"),
     page("GET", f"{P}/versions/<int:number>/", "viewer", 200),
     page("POST", f"{P}/versions/<int:number>/verify/", "curator", 302),
     page("POST", f"{P}/versions/<int:number>/confirm/", "curator", 302),
+    page("POST", f"{P}/versions/<int:number>/doi/", "curator", 302),
+    page("POST", f"{P}/versions/<int:number>/public/", "curator", 302, public="on"),
     page("GET", f"{P}/versions/<int:number>/bucket/", "viewer", 200),
     page("POST", f"{P}/versions/<int:number>/bucket/", "curator", 200),
     page("GET", f"{P}/delete/", "admin", 200),
@@ -176,6 +181,11 @@ ROUTES: list[Route] = [
     page("GET", f"{SHARE}/md5/<str:digest>", "public", 307),
     page("GET", f"{SHARE}/view/<path:path>", "public", 200),
     page("GET", "shares/", "user", 200),
+    # The public catalog of versions made public, its landing pages, and OAI-PMH.
+    page("GET", "catalog/", "public", 200),
+    page("GET", "catalog/<uuid:public_id>/<int:number>/", "public", 302),  # to its public share
+    page("GET", "oai", "public", 200),
+    page("POST", "oai", "public", 200, verb="Identify"),  # OAI-PMH takes POST too
     page("POST", "shares/revoke/", "curator", 302, token="<share>"),
     page("POST", "shares/<str:token>/revoke/", "curator", 302),
     page("GET", "shares/<str:token>/log/", "viewer", 200),
@@ -217,7 +227,7 @@ ROUTES: list[Route] = [
     call("GET", f"{AP}/add-jobs/{{uuidstr:job_id}}", "viewer", 200),
     call("PATCH", f"{AP}/entries/{{path:path}}", "curator", 200, {"path": "docs/README.md"}),
     call("DELETE", f"{AP}/entries/{{path:path}}", "curator", 204),
-    call("POST", f"{AP}/versions", "curator", 202, {}),
+    call("POST", f"{AP}/versions", "curator", 409, {}),  # nothing changed since version 1
     call("GET", f"{AP}/versions", "viewer", 200),
     call("GET", f"{AP}/versions/{{int:number}}", "viewer", 200),
     call("PATCH", f"{AP}/versions/{{int:number}}", "curator", 200, {"public": True}),
@@ -225,6 +235,8 @@ ROUTES: list[Route] = [
     call("POST", f"{AP}/versions/{{int:number}}/verify", "curator", 202, {}),
     call("POST", f"{AP}/versions/{{int:number}}/confirm", "curator", 409, {}),  # nothing drifted
     call("GET", f"{AP}/versions/{{int:number}}/publications", "viewer", 200),
+    call("POST", f"{AP}/versions/{{int:number}}/doi/findable", "curator", 409, {}),
+    call("POST", f"{AP}/versions/{{int:number}}/doi/update", "curator", 409, {}),
     call(
         "POST", f"{AP}/versions/{{int:number}}/publications", "curator", 422, {"destination": "<source>"}
     ),  # a folder is no bucket: 422
@@ -303,7 +315,9 @@ class Objects:
             name = match.group(1)
             if name == "public_id":
                 kind = route.route.split("/", 1)[0]
-                return self.values[{"packages": "package", "sources": "source", "teams": "team"}[kind]]
+                return self.values[
+                    {"packages": "package", "sources": "source", "teams": "team", "catalog": "package"}[kind]
+                ]
             if name == "token":
                 kind = route.route.split("/", 1)[0]
                 return self.values[
@@ -337,6 +351,7 @@ def objects_of(user: Any, team: Team, *, team_owned: bool, folder: Path, target:
     packages.package_write_text(package=package, path="README.md", content="# Survey\n")
     packages.package_add_objects(package=package, source=source, paths=["raw/a.csv"], target="data")
     version = publish(package, created_by=user)
+    citation.version_public_set(version=version, public=True)  # in the public catalog too
     share = share_services.share_create(package=package, created_by=user, base_url="http://testserver")
     job = AddMatchesJob.objects.create(package=package, source=source, total=1)
     entry = version.entries.get(path="data/a.csv")

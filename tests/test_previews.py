@@ -208,7 +208,7 @@ def test_the_share_page_of_a_file_shows_its_preview(client: Any, owner: Any, sea
     client.post(reverse("share_page", args=[share.token]), {"password": "open sesame"})
     table = client.get(reverse("share_view_entry", args=[share.token, "data/weather.csv"]))
     assert table.status_code == 200
-    assert b"<th>temperature</th>" in table.content and b"<td>Town 99</td>" in table.content
+    assert b'<th scope="col">temperature</th>' in table.content and b"<td>Town 99</td>" in table.content
     image = client.get(reverse("share_view_entry", args=[share.token, "data/dot.png"]))
     body = image.content.decode()
     assert 'class="preview-image"' in body and "X-Amz-Signature" in body

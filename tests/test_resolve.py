@@ -76,6 +76,22 @@ def test_it_resolves_get_and_head_in_one_query_without_a_session(
     assert head.split("X-Amz-Signature=")[1] != get.split("X-Amz-Signature=")[1]  # HEAD signed for HEAD
 
 
+def test_it_frames_every_answer_so_connections_stay_open(client: Any, owner: Any, s3_package: Package) -> None:
+    # A 307 without Content-Length (or chunking) ends its connection: wget -i urls.txt would
+    # connect again for every file. Open shares are answered by the fast lane, which skips
+    # CommonMiddleware; password shares go through it.
+    open_share = services.share_create(package=s3_package, created_by=owner)
+    locked = services.share_create(package=s3_package, created_by=owner, password="framing pass")
+    authorization = "Basic " + base64.b64encode(b"x:framing pass").decode()
+    for share, headers in ((open_share, {}), (locked, {"Authorization": authorization})):
+        for method in ("get", "head"):
+            response = getattr(client, method)(resolve_url(share, "data/a.csv"), headers=headers)
+            assert response.status_code == 307 and response["Content-Length"] == "0"
+        missing = client.get(resolve_url(share, "data/missing.csv"), headers=headers)
+        assert missing.status_code == 404 and missing["Content-Length"] == str(len(missing.content))
+    assert client.get(resolve_url(locked, "data/a.csv"))["Content-Length"] != ""  # the 401 too
+
+
 def test_it_answers_refusals_in_one_query(
     client: Any, owner: Any, s3_package: Package, django_assert_num_queries: Any
 ) -> None:

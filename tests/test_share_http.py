@@ -144,12 +144,12 @@ def test_every_folder_under_r_has_an_index_of_relative_links(
     for base in (f"/s/{open_share.token}/r/", f"/s/{password_share.token}/k/{password_share.link_key}/r/"):
         top = client.get(base)
         assert top.status_code == 200 and top["Content-Type"] == "text/html; charset=utf-8"
-        assert _hrefs(top) == ["./data/", "./README.md"]
+        assert _hrefs(top) == ["data/", "README.md"]
         with django_assert_max_num_queries(6):  # the share, its version, the folder, its folders and files
             data = client.get(base + "data/")
             hrefs = _hrefs(data)
-        assert hrefs == ["./sub/", "./a.csv"]
-        assert _hrefs(client.get(base + "data/sub/")) == ["./b%20%231.bin", "./x%3Ay.txt"]
+        assert hrefs == ["sub/", "a.csv"]
+        assert _hrefs(client.get(base + "data/sub/")) == ["b%20%231.bin", "x%3Ay.txt"]
         # Each link leads where it says: the file's resolve link, or the next index.
         assert client.get(base + "data/sub/b%20%231.bin").status_code == 307
         assert client.get(base + "data/sub/x%3Ay.txt").status_code == 307

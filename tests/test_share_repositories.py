@@ -159,31 +159,30 @@ def test_it_serves_an_open_share_to_git_annex_and_dvc(
 
 
 @pytest.mark.system
-@pytest.mark.xfail(
-    strict=True,
-    reason="git-annex sends the password from git's credential helper on to storage after the 307, even to "
-    "another host name, and S3 refuses a presigned URL that comes with an Authorization header (400 "
-    "InvalidArgument, here from the strict proxy): the key links of issue 16 are the way out",
-)
 @pytest.mark.django_db(transaction=True)
-def test_it_serves_a_password_share_with_the_clients_own_credentials(
+def test_it_serves_a_password_share_through_its_key_link(
     live_server: Any, mixed_package: Package, owner: Any, clients: Clients, tmp_path: Path
 ) -> None:
+    # git-annex would send a password from git's credential helper on to storage after the
+    # 307, which S3 refuses (tests/test_clients.py shows it); the key link needs none.
     share = services.share_create(package=mixed_package, created_by=owner, password=PASSWORD)
     base = f"{live_server.url}/s/{share.token}"
     assert fetch(f"{base}/annex.git/info/refs")[0] == 401
-    _wait_ready(live_server.url, share.token, "annex", basic(PASSWORD))
-    _wait_ready(live_server.url, share.token, "dvc", basic(PASSWORD))
 
     # Without credentials git is refused (it may not prompt here: GIT_TERMINAL_PROMPT=0).
     refused = clients.git("clone", f"{base}/annex.git", tmp_path / "refused", check=False)
     assert refused.returncode != 0 and "could not read Username" in refused.stderr, refused.stderr
 
-    # git's credential helper gives the password to git and to git-annex; never in a URL.
-    clients.store_password(PASSWORD)
-    _annex_clone_get_fsck(clients, f"{base}/annex.git", tmp_path / "annex")
-    assert PASSWORD not in (tmp_path / "annex" / ".git" / "config").read_text()
-    _dvc_clone_pull(clients, f"{base}/dvc.git", tmp_path / "dvc", password=PASSWORD)
+    status, _, body = fetch(f"{base}/key", headers=basic(PASSWORD))
+    assert status == 200
+    key_link = body.decode().strip()
+    assert key_link.startswith(f"{base}/k/") and key_link.endswith("/")
+    token_and_key = key_link.removeprefix(f"{live_server.url}/s/").rstrip("/")
+    _wait_ready(live_server.url, token_and_key, "annex")
+    _wait_ready(live_server.url, token_and_key, "dvc")
+    clients.store_password(PASSWORD)  # set, but never asked for under the key link
+    _annex_clone_get_fsck(clients, f"{key_link}annex.git", tmp_path / "annex")
+    _dvc_clone_pull(clients, f"{key_link}dvc.git", tmp_path / "dvc")
     assert PASSWORD not in (tmp_path / "dvc" / ".dvc" / "config").read_text()
     assert clients.git("status", "--porcelain", cwd=tmp_path / "dvc").stdout == ""
 

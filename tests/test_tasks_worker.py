@@ -394,3 +394,50 @@ def test_a_worker_adds_a_large_match_set_and_a_killed_one_is_finished_without_du
     paths = list(package.entries.values_list("path", flat=True))
     assert len(paths) == len(set(paths)) == count
     assert package.entries.filter(path="all/p07/f000007.bin", parent="all/p07/").exists()
+
+
+def test_a_worker_registers_a_doi_once_datacite_recovers_from_an_outage(
+    redis_broker: RedisServer, owner: Any, tmp_path: Path, settings: Any
+) -> None:
+    """End to end: the worker publishes the version, its registration task meets DataCite
+    down (503 twice), retries with back-off on Redis, and the DOI ends up registered."""
+    from packager import versions
+    from packager.models import PackageVersion
+    from tests import datacite_server
+
+    for datacite in datacite_server.start():
+        account = {
+            "DATACITE_URL": datacite.url,
+            "DATACITE_PREFIX": datacite.prefix,
+            "DATACITE_USERNAME": datacite.username,
+            "DATACITE_PASSWORD": datacite.password,
+            "SITE_URL": "https://data.example.org",
+        }
+        for name, value in account.items():
+            setattr(settings, name, value)
+        datacite.fail_with.extend([503, 503])
+        write_files(tmp_path / "data", {"a.csv": b"x\n"})
+        source = make_local_source(owner, tmp_path / "data")
+        package = packages.package_create(owner=owner, name="Lakes", description="")
+        packages.package_add_objects(package=package, source=source, paths=["a.csv"], target="")
+        process = start_worker(redis_broker, tmp_path, DATACITE_RETRY_BACKOFF_SECONDS="1", **account)
+        try:
+            version = versions.package_publish(package=package)  # enqueued on commit (transactional test)
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                version.refresh_from_db()
+                if version.doi_state:
+                    break
+                assert process.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+                time.sleep(0.2)
+        finally:
+            stop_worker(process)
+        log = (tmp_path / "worker.log").read_text()
+        assert version.state == PackageVersion.State.PUBLISHED
+        assert version.doi_state == "draft", log[-3000:]
+        assert version.doi == f"10.5072/{package.public_id.hex[:16]}.v1" and version.doi_error == ""
+        assert datacite.dois[version.doi]["state"] == "draft"
+        # Two answers of 503, then the registration: each attempt a POST /dois, retried by the task.
+        assert [request["method"] for request in datacite.requests] == ["POST", "POST", "POST"]
+        assert len(re.findall(r"register_doi\[[^\]]+\] retry: Retry in \d+s: DataCiteUnavailable", log)) == 2
+        assert len(re.findall(r"register_doi\[[^\]]+\] succeeded", log)) == 1

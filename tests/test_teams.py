@@ -293,3 +293,25 @@ def test_the_packages_page_costs_the_same_queries_for_any_number_of_packages(
         packages.package_write_text(package=package, path="README.md", content="# Run\n")
     assert queries() == few
     assert few == 5, few  # the session and its user, the user's teams, the page: none per package
+
+
+def test_the_shares_and_audit_lists_page_newest_first(members: dict[str, Any], team_package: Any) -> None:
+    admin = api_for(members["admin"])
+    made = [
+        admin.call("post", f"/packages/{team_package.public_id}/shares", {"label": f"link {n}"}).json()["token"]
+        for n in range(3)
+    ]
+    for path in ("/shares", "/audit"):
+        seen, cursor = [], None
+        while True:
+            page = admin.call("get", path, limit=2, **({"cursor": cursor} if cursor else {})).json()
+            assert len(page["items"]) <= 2
+            seen += page["items"]
+            if (cursor := page["next_cursor"]) is None:
+                break
+        if path == "/shares":
+            assert [item["token"] for item in seen] == made[::-1]
+        else:
+            times = [item["at"] for item in seen]
+            assert times == sorted(times, reverse=True) and len(seen) >= 4  # package, entry, three shares
+        assert admin.call("get", path, cursor="garbage").status_code == 422

@@ -103,11 +103,23 @@ def test_it_reuses_checksums_of_objects_it_has_read(local_package: Package, owne
     other = packages.package_create(owner=owner, name="Other")
     source = Source.objects.get(owner=owner)
     packages.package_add_objects(package=other, source=source, paths=["raw/a.csv"])
-    # Gone from the folder now: only the checksum cache can give its hashes.
-    (tmp_path / "data" / "raw" / "a.csv").unlink()
     version = publish(other)
     assert version.entries.get().sha256 == sha256(FILES["raw/a.csv"])
     assert ObjectChecksum.objects.count() == rows
+    # The cache gave its hashes: publishing read nothing (it only asked storage for the pin).
+    assert (version.bytes_to_read, version.progress_bytes_done) == (0, 0)
+
+
+def test_a_file_gone_from_storage_fails_the_version_with_its_path(
+    local_package: Package, owner: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "data" / "raw" / "a.csv").unlink()
+    version = versions.package_publish(package=local_package)
+    checksumming.version_publish_run(version_pk=version.pk)
+    version.refresh_from_db()
+    assert version.state == "failed"
+    assert [failure["path"] for failure in version.failed_paths] == ["data/raw/a.csv"]
+    assert "not found" in version.failed_paths[0]["reason"]
 
 
 def test_it_takes_what_s3_vouches_for_without_reading(owner: Any, seaweed: S3Server, s3_bucket: str) -> None:

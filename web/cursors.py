@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from typing import Any
+
+from django.db.models import Model, Q, QuerySet
 
 from web.errors import ApplicationError
 
@@ -35,3 +38,22 @@ def decode_cursor(cursor: str, *types: type) -> tuple[Any, ...]:
     ):
         raise InvalidCursor()
     return tuple(values)
+
+
+def newest_first_page(
+    rows: QuerySet[Model], *, time_field: str, cursor: str, limit: int
+) -> tuple[list[Any], str | None]:
+    """One page of rows ordered by (time_field, id) descending, and the cursor of the next
+    page (None after the last): the cursor carries the last (time, id) shown."""
+    if cursor:
+        at_text, last_id = decode_cursor(cursor, str, int)
+        try:
+            at = dt.datetime.fromisoformat(at_text)
+        except ValueError:
+            raise InvalidCursor() from None
+        rows = rows.filter(Q(**{f"{time_field}__lt": at}) | Q(**{time_field: at, "id__lt": last_id}))
+    page = list(rows[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    page = page[:limit]
+    return page, encode_cursor(getattr(page[-1], time_field).isoformat(), page[-1].pk)

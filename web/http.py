@@ -33,6 +33,36 @@ def breadcrumbs(folder: str) -> list[tuple[str, str]]:
     return crumbs
 
 
+# Host names only this machine reaches: links to them need no PUBLIC_URL (`make run`).
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+def is_wildcard_host(host: str) -> bool:
+    return host == "*" or host.startswith(".")
+
+
+def configured_public_url() -> str:
+    """packager's public origin from the settings alone ("" when they do not say it): PUBLIC_URL,
+    or, when ALLOWED_HOSTS names exactly one host, that host with https when SECURE_COOKIES is set."""
+    if settings.PUBLIC_URL:
+        return str(settings.PUBLIC_URL).rstrip("/")
+    hosts = list(settings.ALLOWED_HOSTS)
+    if len(hosts) == 1 and not is_wildcard_host(hosts[0]):
+        return f"{'https' if settings.SECURE_COOKIES else 'http'}://{hosts[0]}"
+    return ""
+
+
+def public_url(request: HttpRequest, path: str = "/") -> str:
+    """The absolute URL of `path` (which starts with "/") as links handed out name it.
+
+    From the settings (configured_public_url), never from a header the client chose. Only
+    where the settings name no origin does the request's host serve: in DEBUG, with loopback
+    host names only, or in tests (web.checks refuses to start otherwise).
+    """
+    base = configured_public_url() or request.build_absolute_uri("/")[:-1]
+    return base + path
+
+
 def _valid_address(value: str | None) -> str | None:
     try:
         return str(ipaddress.ip_address((value or "").strip()))

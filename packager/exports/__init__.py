@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 # Bumped when what version_prepare stores changes: older versions are prepared again.
-FORMAT = 3
+FORMAT = 4
 # Files the ZIP writes at its top for every share; an entry of the same name (from before
 # they were reserved) stays in the listings but is left out of the ZIP.
 GENERATED_NAMES = frozenset(

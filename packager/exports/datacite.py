@@ -1,14 +1,14 @@
 """datacite.xml: the version in the DataCite Metadata Schema 4.6 (kernel-4).
 
 Valid against the XSD DataCite publishes for 4.6 (kept in tests/data and checked with
-lxml in the tests). The same <resource> is the payload of OAI-PMH's oai_datacite and, base64
-encoded, of a DOI registration (packager.doi).
+lxml in the tests). The same <resource> is the payload of OAI-PMH's oai_datacite; `attributes`
+says the same in the JSON of DataCite's REST API, the body of a DOI registration (packager.doi).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from packager.citation import Citation
@@ -148,3 +148,91 @@ def datacite_xml(citation: Citation, *, formats: list[str]) -> bytes:
     root = resource(citation, formats=formats)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+# The same metadata as DataCite's REST API takes it (JSON:API attributes of a "dois" resource) --
+
+
+def _json_person(person: Person, *, contributor_type: str = "") -> dict[str, Any]:
+    from packager.exports.cff import split_name
+
+    given, family = split_name(person.name)
+    entry: dict[str, Any] = {
+        "name": f"{family}, {given}" if given else person.name,
+        "nameType": "Personal" if given or person.orcid else "Organizational",
+    }
+    if given:
+        entry["givenName"], entry["familyName"] = given, family
+    if contributor_type:
+        entry["contributorType"] = contributor_type
+    if person.orcid:
+        entry["nameIdentifiers"] = [
+            {
+                "nameIdentifier": f"https://orcid.org/{person.orcid}",
+                "nameIdentifierScheme": "ORCID",
+                "schemeUri": "https://orcid.org",
+            }
+        ]
+    if person.affiliation:
+        affiliation: dict[str, Any] = {"name": person.affiliation}
+        if person.ror:
+            affiliation.update(
+                affiliationIdentifier=person.ror, affiliationIdentifierScheme="ROR", schemeUri="https://ror.org"
+            )
+        entry["affiliation"] = [affiliation]
+    return entry
+
+
+def attributes(citation: Citation, *, formats: list[str]) -> dict[str, Any]:
+    """What `resource` says, as attributes of DataCite's REST API (the caller adds doi, url, event)."""
+    metadata = citation.metadata
+    data: dict[str, Any] = {
+        "creators": [_json_person(person) for person in citation.creators],
+        "titles": [{"title": citation.title}],
+        "publisher": citation.publisher,
+        "publicationYear": citation.year,
+        "types": {"resourceTypeGeneral": "Dataset", "resourceType": "Data package"},
+        "subjects": [{"subject": subject} for subject in metadata.subjects]
+        + [{"subject": keyword, "subjectScheme": "keyword"} for keyword in metadata.keywords],
+        "contributors": [_json_person(person, contributor_type="Other") for person in metadata.contributors],
+        "dates": [{"date": citation.date.isoformat(), "dateType": "Issued"}]
+        + ([{"date": metadata.temporal_coverage, "dateType": "Coverage"}] if metadata.temporal_coverage else []),
+        "relatedIdentifiers": [
+            {
+                "relatedIdentifier": item.identifier,
+                "relatedIdentifierType": item.identifier_type,
+                "relationType": item.relation,
+            }
+            for item in metadata.related
+        ],
+        "sizes": [f"{citation.file_count} data files", f"{citation.entry_count} files", f"{citation.total_size} bytes"],
+        "formats": list(formats),
+        "version": citation.version,
+        "rightsList": [],
+        "descriptions": [],
+        "geoLocations": [{"geoLocationPlace": metadata.spatial_coverage}] if metadata.spatial_coverage else [],
+        "fundingReferences": [
+            {
+                "funderName": grant.funder,
+                **({"funderIdentifier": grant.funder_ror, "funderIdentifierType": "ROR"} if grant.funder_ror else {}),
+                **({"awardNumber": grant.award} if grant.award else {}),
+            }
+            for grant in metadata.funding
+        ],
+        "schemaVersion": NAMESPACE,
+    }
+    if metadata.license:
+        data["rightsList"].append(
+            {
+                "rights": metadata.license,
+                "rightsUri": citation.license_url,
+                "rightsIdentifier": metadata.license,
+                "rightsIdentifierScheme": "SPDX",
+                "schemeUri": "https://spdx.org/licenses/",
+            }
+        )
+    if citation.description:
+        data["descriptions"].append({"description": citation.description, "descriptionType": "Abstract"})
+    if metadata.language:
+        data["language"] = metadata.language
+    return data

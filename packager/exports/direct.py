@@ -10,6 +10,7 @@ behind a firewall), or whose tools do not follow redirects. Two formats:
 
 Paths never hold control characters (packager.paths), so a path cannot break a line or
 a field. The URLs expire (`expires_in`); the lists are for fetching now, not for keeping.
+A link never lives past the share's expiry, nor longer than its source allows.
 Files whose object changed or went missing in storage since publishing are left out
 (the text format says which, in comment lines).
 
@@ -19,8 +20,11 @@ signature per file (sources.backends.signing), written out in blocks of lines.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from django.utils import timezone
 
 from packager.models import PackageEntry, PackageVersion, VersionEntry
 from sources import clients
@@ -63,15 +67,28 @@ def parse_expires_in(raw: str | None) -> int | None:
     return int(raw)
 
 
-def signers_for(version: PackageVersion, expires_in: int | None, *, grant: str = "") -> dict[int, _Signer]:
+def link_lifetime(source: Source, expires_in: int | None, *, not_after: dt.datetime | None = None) -> int:
+    """How long the links to one source's files live: what the client asked for (the
+    source's own lifetime when it asked nothing), never longer than the source allows
+    (Source.longest_link_lifetime) nor past `not_after` (the share's expiry): a storage URL
+    cannot be revoked once handed out."""
+    lifetime = source.presign_ttl if expires_in is None else min(expires_in, source.longest_link_lifetime)
+    if not_after is not None:
+        lifetime = min(lifetime, max(1, int((not_after - timezone.now()).total_seconds())))
+    return lifetime
+
+
+def signers_for(
+    version: PackageVersion, expires_in: int | None, *, grant: str = "", not_after: dt.datetime | None = None
+) -> dict[int, _Signer]:
     """A signer per source of the version's files, each tried once: StorageError here,
     before anything is streamed, when a source cannot sign (an Azure source connected with
     a SAS token, secrets that cannot be decrypted), so the client gets a clear error and
-    not a list cut short."""
+    not a list cut short. Links live as link_lifetime says."""
     used = VersionEntry.objects.filter(package_version=version, kind=PackageEntry.Kind.POINTER).values("source_id")
     signers = {}
     for source in Source.objects.filter(pk__in=used):
-        lifetime = source.presign_ttl if expires_in is None else expires_in
+        lifetime = link_lifetime(source, expires_in, not_after=not_after)
         signer = _Signer(backend=clients.backend_for(source), expires_in=lifetime, grant=grant)
         signer.sign(source.normalized_prefix or "probe", "")
         signers[source.pk] = signer

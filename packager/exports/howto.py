@@ -6,6 +6,7 @@ size stays exact because its length is known before the archive starts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -32,6 +33,42 @@ def wget_command(*, has_password: bool, share_url: str) -> str:
     (-x keeps the folders, -nH and --cut-dirs drop "host/s/<token>/r/")."""
     password = "--user=share --ask-password " if has_password else ""
     return f"wget -c -x -nH --cut-dirs={cut_dirs(share_url)} {password}-i urls.txt"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    client: str
+    command: str
+
+
+def client_recipes(*, link: str, folder: str) -> list[Recipe]:
+    """How each client fetches from `link`: an open share's link or a password share's key link,
+    under which no credentials are needed (most clients would send a password on to storage,
+    which refuses it; see the README). `<path>` stands for a file's path in the package."""
+    files = f"{link}r/"
+    return [
+        Recipe("curl", f"curl -fL -o <name> {files}<path>"),
+        Recipe("DataLad", f"datalad clone {link}annex.git {folder}\ncd {folder} && datalad get ."),
+        Recipe("DVC, one file", f"dvc import-url {files}<path> <name>"),
+        Recipe("pandas", f'pandas.read_csv("{files}<path>.csv")\npandas.read_parquet("{files}<path>.parquet")'),
+        Recipe("DuckDB", f"INSTALL httpfs; LOAD httpfs;\nSELECT * FROM read_parquet('{files}<path>.parquet');"),
+        Recipe("fsspec", f'fs = fsspec.filesystem("http")\nfs.ls("{files}")\ndata = fs.cat("{files}<path>")'),
+        Recipe("rclone", f"rclone copy --http-url {files} :http: {folder}"),
+    ]
+
+
+def recipes_text(*, link: str, folder: str) -> str:
+    """The recipes as a section of HOW-TO-DOWNLOAD.md."""
+    blocks = "".join(
+        f"{recipe.client}:\n\n```\n{recipe.command}\n```\n\n" for recipe in client_recipes(link=link, folder=folder)
+    )
+    return f"""
+## With other tools
+
+Each of these reads the files straight from cloud storage too; `<path>` is a file's path in
+the package (as in manifest.jsonl) and `<name>` the file to write.
+
+{blocks}"""
 
 
 def key_link_note(key_link: str) -> str:
@@ -109,7 +146,7 @@ jq -j '.path, "\\u0000", .size, "\\u0000", .sha256, "\\n"' manifest.jsonl | sha2
 
 A pointer's `resolve` is relative to the share link: `{share_url}` + `resolve`.
 `datapackage.json` describes the same files as a Frictionless Data Package.
-
+{recipes_text(link=key_link or share_url, folder=package.slug) if key_link or not has_password else ""}
 ## Or clone it with git-annex or DVC
 
 The same files as a git repository; the data still comes straight from cloud storage and

@@ -27,3 +27,11 @@ def any_publishing(versions: Iterable[PackageVersion]) -> bool:
 @register.filter
 def percent(done: int, total: int) -> int:
     return int(100 * done / total) if total else 100
+
+
+@register.simple_tag
+def rate_and_time_left(done: int, total: int, started: Any, unit: str = "files") -> str:
+    """A long job's rate and the time it still needs, from its counters and its start."""
+    from web.progress import rate_and_time_left as compute
+
+    return compute(done, total, started, unit=unit)

@@ -9,19 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
-from packager import exports
+from packager import exports, ratelimit
 from packager.models import PackageVersion
 from packager.paths import reserved_message
 from shares import services
 from shares.models import Share
 from sources.backends.errors import StorageError
 from teams import policy
-from web.http import client_ip
+from web.http import client_ip, public_url
+from web.throttle import Budget, throttle_take
 
 SESSION_KEY = "unlocked_shares"
 
@@ -204,8 +206,8 @@ def text(body: str, *, status: int = 200) -> HttpResponse:
 
 
 def site_base(request: HttpRequest) -> str:
-    """packager's own origin as the client reached it ("https://host"), for absolute links."""
-    return request.build_absolute_uri("/")[:-1]
+    """packager's public origin ("https://host"), for absolute links (web.http.public_url)."""
+    return public_url(request, "")
 
 
 def serves_version(
@@ -220,6 +222,50 @@ def serves_version(
         if isinstance(access, HttpResponse):
             return access
         share, version = access
+        return view(request, share, version, *args, **kwargs)
+
+    return guarded
+
+
+def download_limit_refusal(request: HttpRequest, share: Share, *, cost: int) -> HttpResponse | None:
+    """429 with Retry-After once this client (over every share) or this share (over every
+    client) has spent its budget of expensive downloads (settings DOWNLOAD_LIMIT_*); None
+    while it has not. The package's owner is never limited."""
+    if is_owner(request, share):
+        return None
+    budgets = []
+    if settings.DOWNLOAD_LIMIT_PER_CLIENT:
+        network = ratelimit.client_network(client_ip(request))
+        budgets.append(Budget(f"download-client:{network}", settings.DOWNLOAD_LIMIT_PER_CLIENT))
+    if settings.DOWNLOAD_LIMIT_PER_SHARE:
+        budgets.append(Budget(f"download-share:{share.pk}", settings.DOWNLOAD_LIMIT_PER_SHARE))
+    wait = throttle_take(budgets, cost=cost, window=settings.DOWNLOAD_LIMIT_WINDOW)
+    if not wait:
+        return None
+    refused = text(
+        f"Too many downloads from this share or this address just now: try again in {wait} seconds. "
+        "Files themselves (r/ links, urls.txt entries) are never limited.\n",
+        status=429,
+    )
+    refused["Retry-After"] = str(wait)
+    no_store(refused)
+    return refused
+
+
+def limited(
+    view: Callable[Concatenate[HttpRequest, Share, PackageVersion, P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, Share, PackageVersion, P], HttpResponseBase]:
+    """An expensive whole-version download (below serves_version): it costs 1 unit plus 1
+    per DOWNLOAD_LIMIT_ENTRIES_PER_UNIT entries of the version (HEAD: 1) of the budgets
+    download_limit_refusal keeps."""
+
+    @functools.wraps(view)
+    def guarded(
+        request: HttpRequest, share: Share, version: PackageVersion, *args: P.args, **kwargs: P.kwargs
+    ) -> HttpResponseBase:
+        cost = 1 if request.method == "HEAD" else 1 + version.entry_count // settings.DOWNLOAD_LIMIT_ENTRIES_PER_UNIT
+        if refused := download_limit_refusal(request, share, cost=cost):
+            return refused
         return view(request, share, version, *args, **kwargs)
 
     return guarded

@@ -16,6 +16,7 @@ from shares.views.access import (
     gone,
     is_unlocked,
     key_link_url,
+    limited,
     links,
     no_store,
     serves_version,
@@ -59,6 +60,7 @@ def _sized(request: HttpRequest, export: exports.Export, content_type: str) -> H
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_download_zip(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     archive = exports.download_zip(version, share.package, links(request, share))
     if request.method == "GET":
@@ -70,6 +72,7 @@ def share_download_zip(request: HttpRequest, share: Share, version: PackageVersi
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_urls(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.URLS, ip_address=client_ip(request))
@@ -80,7 +83,7 @@ def _direct_list(request: HttpRequest, share: Share, version: PackageVersion, ki
     """direct.txt / direct.tsv: freshly signed storage URLs for clients that cannot come back."""
     try:
         expires_in = direct.parse_expires_in(request.GET.get("expires_in"))
-        signers = direct.signers_for(version, expires_in, grant=services.share_grant(share))
+        signers = direct.signers_for(version, expires_in, grant=services.share_grant(share), not_after=share.expires_at)
     except direct.DirectListError as error:
         return no_store(text(error.message + "\n", status=400))
     except StorageError as error:
@@ -106,18 +109,21 @@ def _direct_list(request: HttpRequest, share: Share, version: PackageVersion, ki
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_direct_txt(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     return _direct_list(request, share, version, "txt")
 
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_direct_tsv(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     return _direct_list(request, share, version, "tsv")
 
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_manifest(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
     if request.method == "GET":
         services.share_record(share=share, kind=ShareEvent.Kind.MANIFEST, ip_address=client_ip(request))
@@ -127,5 +133,8 @@ def share_manifest(request: HttpRequest, share: Share, version: PackageVersion) 
 
 @require_http_methods(["GET", "HEAD"])
 @serves_version
+@limited
 def share_datapackage(request: HttpRequest, share: Share, version: PackageVersion) -> HttpResponseBase:
+    if request.method == "GET":
+        services.share_record(share=share, kind=ShareEvent.Kind.DATAPACKAGE, ip_address=client_ip(request))
     return _sized(request, exports.datapackage_json(version, links(request, share)), "application/json")

@@ -18,7 +18,7 @@ from shares.forms import ShareForm
 from shares.models import Share, ShareEvent
 from shares.views.access import site_base
 from teams import policy
-from web.http import AuthenticatedRequest
+from web.http import AuthenticatedRequest, public_url
 
 
 @sensitive_post_parameters("password")
@@ -36,7 +36,7 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
         except services.ShareError as error:
             form.add_error(None, error.message)
         else:
-            link = request.build_absolute_uri(reverse("share_page", kwargs={"token": share.token}))
+            link = public_url(request, reverse("share_page", kwargs={"token": share.token}))
             messages.success(request, f"Share link created: {link}")
             return redirect("package_shares", public_id=package.public_id)
     shares = list(package.shares.select_related("version", "package__latest_version"))

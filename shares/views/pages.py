@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,6 +22,7 @@ from shares.models import Share, ShareEvent
 from shares.views.access import (
     came_by_key_link,
     download_access,
+    download_limit_refusal,
     get_share,
     gone,
     is_owner,
@@ -35,6 +37,7 @@ from shares.views.access import (
 from sources.previews import Preview, object_preview
 from web.cursors import InvalidCursor
 from web.http import allow_image_origin, allow_storage_images, breadcrumbs, client_ip
+from web.links import rewrite_relative
 from web.paths import folder_of
 
 
@@ -86,6 +89,11 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     owner_viewing = is_owner(request, share)
     readme = listing.readme
     readme_html = markdown_to_html_cached(sha256=readme.sha256, read=readme.read_text) if readme else ""
+    if readme:
+        # Relative links lead to the share's pages of those files, images to their signed URLs.
+        readme_html = rewrite_relative(
+            readme_html, folder=folder_of(readme.path), link_prefix=base + "view/", image_prefix=base + "r/"
+        )
     about_html = description_html(package.description) if package.description else ""
     context = {
         "share": share,
@@ -108,6 +116,8 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "is_owner": owner_viewing,
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if owner_viewing else None,
         "repositories": _repository_recipes(request, share, version, share_url),
+        # A password share's recipes use its key link: most clients would send the password on to storage.
+        "recipes": howto.client_recipes(link=key_link_url(request, share) or share_url, folder=package.slug),
         **_cite_this(request, share, version, share_url),
     }
     response = render(request, "shares/page.html", context)
@@ -172,10 +182,18 @@ def share_view_entry(request: HttpRequest, token: str, path: str) -> HttpRespons
     version = share.serving_version
     if version is None:
         return redirect("share_page", token=token)
+    # A file page may render or preview untrusted bytes: it costs more than a link.
+    if refused := download_limit_refusal(request, share, cost=settings.DOWNLOAD_LIMIT_PAGE_COST):
+        return refused
     entry = get_object_or_404(VersionEntry.objects.select_related("source"), package_version=version, path=path)
     kind, html = (
         render_text_cached(entry.path, sha256=entry.sha256, read=entry.read_text) if entry.is_text else ("pointer", "")
     )
+    if entry.is_text:
+        base = share_path(request, share)
+        html = rewrite_relative(
+            html, folder=folder_of(entry.path), link_prefix=base + "view/", image_prefix=base + "r/"
+        )
     preview = None
     if entry.drift:
         # Like a download (resolved_response), a preview never shows bytes other than those published.

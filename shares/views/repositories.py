@@ -9,8 +9,9 @@ from django.views.decorators.http import require_http_methods
 from packager.exports import gitrepo
 from packager.models import PackageVersion
 from shares import services
-from shares.models import Share
+from shares.models import Share, ShareEvent, ShareRepository
 from shares.views.access import came_by_key_link, no_store, serves_version, site_base, text
+from web.http import client_ip
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -34,6 +35,10 @@ def share_repository_file(
         )
         response["Retry-After"] = "30"
         return no_store(response)
+    if name == "info/refs" and request.method == "GET":
+        # Every clone and fetch starts here, once: the rest of its requests are not counted.
+        clone = ShareEvent.Kind.ANNEX_CLONE if kind == ShareRepository.Kind.ANNEX else ShareEvent.Kind.DVC_CLONE
+        services.share_record(share=share, kind=clone, ip_address=client_ip(request))
     handle = default_storage.open(f"{repository.storage_prefix}/{name}", "rb")
     content_type = "application/octet-stream" if name.startswith("objects/pack/") else "text/plain; charset=utf-8"
     return no_store(FileResponse(handle, content_type=content_type))

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 from django.utils.html import escape
 from django.views.decorators.http import require_http_methods
@@ -28,6 +29,7 @@ from shares.views.access import (
     text,
 )
 from sources.backends.errors import StorageError
+from web.http import public_url
 from web.paths import name_of
 from web.ranges import bytes_response, range_is_unsatisfiable
 
@@ -98,6 +100,11 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         return no_store(text(f"No file {what} in version {found.version_number} of this package.\n", status=404))
     if entry["drift"]:
         change = "is gone from" if entry["drift"] == VersionEntry.Drift.MISSING else "has changed in"
+        if "text/html" in request.headers.get("Accept", ""):
+            # A person clicked a link: a page of this site that says what happened, never
+            # the storage service's own error document.
+            context = {"path": entry["path"], "change": change, "number": found.version_number}
+            return no_store(render(request, "shares/file_drifted.html", context, status=409))
         return no_store(
             text(
                 f"“{entry['path']}” {change} storage since version {found.version_number} was published, so "
@@ -116,6 +123,8 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         return no_store(refused)
     if found.source is None:
         # Text files are kept by packager itself: small, served as they are.
+        if request.method == "GET":
+            access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.TEXT, path=entry["path"])
         with default_storage.open(entry["text_name"], "rb") as handle:
             body = handle.read()
         return no_store(
@@ -147,7 +156,7 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         access_log.share_access_record(share_id=found.share_id, kind=ShareEvent.Kind.RESOLVE, path=entry["path"])
     response = HttpResponse(status=307)
     # Storage URLs are absolute; a local folder's signed link is packager's own path.
-    response["Location"] = request.build_absolute_uri(url) if url.startswith("/") else url
+    response["Location"] = public_url(request, url) if url.startswith("/") else url
     return no_store(response)
 
 
@@ -187,11 +196,11 @@ def _index_lines(version: PackageVersion, folder: str) -> Iterator[bytes]:
     folders = version.folders.filter(parent=folder).order_by("path").values_list("path", flat=True)
     for path in folders.iterator(chunk_size=2000):
         name = name_of(path)
-        yield f'<li><a href="./{quote(name, safe="")}/">{escape(name)}/</a></li>\n'.encode()
+        yield f'<li><a href="{quote(name, safe="")}/">{escape(name)}/</a></li>\n'.encode()
     files = version.entries.filter(parent=folder).order_by("path").values_list("path", "size")
     for path, size in files.iterator(chunk_size=2000):
         name = name_of(path)
-        yield f'<li><a href="./{quote(name, safe="")}">{escape(name)}</a> {size}</li>\n'.encode()
+        yield f'<li><a href="{quote(name, safe="")}">{escape(name)}</a> {size}</li>\n'.encode()
     yield b"</ul>\n</body></html>\n"
 
 

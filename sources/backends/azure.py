@@ -29,7 +29,7 @@ from sources.backends.base import (
     Written,
 )
 from sources.backends.errors import ObjectNotFound, SigningUnsupported, StorageError
-from sources.backends.network import guarded_session
+from sources.backends.network import connection_failure, guarded_session
 from sources.backends.signing import AzureSasSigner
 
 
@@ -40,6 +40,11 @@ def _translate(error: Exception, *, container: str, key: str = "") -> StorageErr
         if code == "ContainerNotFound" or not key:
             return StorageError(f"Container “{container}” does not exist in this account.", reason="not_found")
         return ObjectNotFound(f"Blob “{key}” was not found in container “{container}”.")
+    if code.startswith("AuthorizationPermission") or code in {"AuthorizationResourceTypeMismatch"}:
+        return StorageError(
+            f"Azure accepted these credentials but denied access ({code}): check their permissions on “{container}”.",
+            reason="permission",
+        )
     refused = code.startswith("Authorization") or code in {"AuthenticationFailed", "InvalidAuthenticationInfo"}
     if isinstance(error, ClientAuthenticationError) or refused or getattr(error, "status_code", None) == 403:
         return StorageError(
@@ -47,6 +52,9 @@ def _translate(error: Exception, *, container: str, key: str = "") -> StorageErr
             f"string and their permissions on “{container}”.",
             reason="auth",
         )
+    failure = connection_failure(error)
+    if failure is not None:
+        return failure
     if isinstance(error, ServiceResponseError):
         return StorageError("The Azure endpoint did not answer in time.", reason="timeout")
     if isinstance(error, ServiceRequestError):
@@ -74,6 +82,12 @@ class AzureBackend(Backend):
             errors["account_key"] = "Give exactly one of: account key, SAS token, connection string."
         elif given[0] != "connection_string" and not config.get("endpoint_url"):
             errors["endpoint_url"] = "Give the account URL, e.g. https://ACCOUNT.blob.core.windows.net."
+        if "?" in (config.get("endpoint_url") or ""):
+            # An account URL copied with its SAS: the SAS would be stored and shown as plain text.
+            errors["endpoint_url"] = (
+                "Give the account URL without its query string (https://ACCOUNT.blob.core.windows.net): "
+                "put the SAS token in the SAS token field, where it is kept encrypted."
+            )
         return errors
 
     @classmethod

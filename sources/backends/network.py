@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -221,6 +222,22 @@ def guarded_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def connection_failure(error: BaseException | None) -> StorageError | None:
+    """A DNS or TLS failure somewhere behind an error that a client library wrapped."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, (NameResolutionError, socket.gaierror)):
+            return StorageError("The endpoint's host name does not resolve (DNS).", reason="dns")
+        if isinstance(error, ssl.SSLError) or type(error).__name__ in {"SSLError", "SSLCertVerificationError"}:
+            return StorageError(
+                "The TLS handshake with the endpoint failed: check its https:// URL and certificate.", reason="tls"
+            )
+        seen.add(id(error))
+        inner = getattr(error, "kwargs", {}).get("error")  # botocore's HTTPClientError
+        error = inner if isinstance(inner, BaseException) else (error.__cause__ or error.__context__)
+    return None
 
 
 def find_refusal(error: BaseException | None) -> AddressRefused | None:

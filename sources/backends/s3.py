@@ -28,18 +28,18 @@ from botocore.utils import parse_timestamp
 
 from sources.backends.base import Backend, FolderPage, ObjectInfo, Streamed, Written
 from sources.backends.errors import ObjectNotFound, StorageError
-from sources.backends.network import find_refusal, guard_boto_client
+from sources.backends.network import connection_failure, find_refusal, guard_boto_client
 from sources.backends.signing import S3Signer, content_disposition
 
 _AUTH_CODES = {
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
-    "AccessDenied",
     "InvalidToken",
     "ExpiredToken",
     "AuthorizationHeaderMalformed",
     "403",
 }
+_PERMISSION_CODES = {"AccessDenied", "AllAccessDisabled", "AccountProblem"}
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 
@@ -106,6 +106,12 @@ def _translate(error: Exception, *, bucket: str, key: str = "") -> StorageError:
         if code in _NOT_FOUND_CODES:
             what = f"Object “{key}”" if key else "The object"
             return ObjectNotFound(f"{what} was not found in bucket “{bucket}”.")
+        if code in _PERMISSION_CODES:
+            return StorageError(
+                f"The storage service accepted these credentials but denied access ({code}): "
+                f"check their permissions on “{bucket}”.",
+                reason="permission",
+            )
         if code in _AUTH_CODES:
             return StorageError(
                 "The storage service refused these credentials "
@@ -115,6 +121,9 @@ def _translate(error: Exception, *, bucket: str, key: str = "") -> StorageError:
         if code == "PermanentRedirect" or code == "301":
             return StorageError(f"Bucket “{bucket}” is in another region: set the source's region.", reason="config")
         return StorageError(f"The storage service answered with an error: {code or 'unknown'}.")
+    failure = connection_failure(error)
+    if failure is not None:
+        return failure
     if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
         return StorageError("The storage endpoint did not answer in time.", reason="timeout")
     if isinstance(error, EndpointConnectionError):

@@ -64,3 +64,78 @@
   document.addEventListener("change", (event) => { if (event.target.id === "id_kind") showKind(); });
   document.addEventListener("DOMContentLoaded", showKind);
 })();
+
+// Times: the page says UTC; shown in the viewer's own zone, named, once this runs.
+(function () {
+  "use strict";
+  function localTimes(root) {
+    let zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (error) { zone = ""; }
+    root.querySelectorAll("time[data-local-time]").forEach((element) => {
+      const moment = new Date(element.getAttribute("datetime"));
+      if (isNaN(moment)) return;
+      const pad = (number) => String(number).padStart(2, "0");
+      const offset = -moment.getTimezoneOffset();
+      const sign = offset >= 0 ? "+" : "-";
+      const utcOffset = "UTC" + sign + pad(Math.floor(Math.abs(offset) / 60)) + ":" + pad(Math.abs(offset) % 60);
+      element.textContent = moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" + pad(moment.getDate()) +
+        " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes()) + " " + (zone ? zone + " (" + utcOffset + ")" : utcOffset);
+      element.title = moment.toISOString().replace(".000Z", "Z") + " (UTC)";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => localTimes(document));
+  document.addEventListener("htmx:afterSettle", (event) => localTimes(event.target));
+})();
+
+// Boxes that scroll (code, wide tables) take the keyboard focus, so they can be scrolled
+// without a mouse; they are named for screen readers.
+(function () {
+  "use strict";
+  function focusableScrollers(root) {
+    root.querySelectorAll("pre, .table-wrap").forEach((box) => {
+      const scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        if (!box.hasAttribute("aria-label") && box.tagName !== "PRE") {
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", "Scrollable table");
+        }
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => focusableScrollers(document));
+  document.addEventListener("htmx:afterSettle", (event) => focusableScrollers(event.target));
+  window.addEventListener("resize", () => focusableScrollers(document));
+})();
+
+// CSV previews: the viewer decides whether the first row names the columns.
+document.addEventListener("click", function (event) {
+  const button = event.target.closest("[data-toggle-header]");
+  if (!button) return;
+  const wrap = button.closest("p").previousElementSibling;
+  const table = wrap && wrap.querySelector("table[data-header-table]");
+  if (!table) return;
+  const body = table.tBodies[0];
+  const swap = (row, tag) => {
+    const fresh = document.createElement("tr");
+    [...row.cells].forEach((cell) => {
+      const made = document.createElement(tag);
+      if (tag === "th") made.scope = "col";
+      made.textContent = cell.textContent;
+      fresh.appendChild(made);
+    });
+    return fresh;
+  };
+  if (table.tHead) {
+    body.insertBefore(swap(table.tHead.rows[0], "td"), body.firstChild);
+    table.deleteTHead();
+    button.textContent = "The first row names the columns";
+    button.setAttribute("aria-pressed", "false");
+  } else if (body.rows.length) {
+    const head = table.createTHead();
+    head.appendChild(swap(body.rows[0], "th"));
+    body.deleteRow(0);
+    button.textContent = "The first row is data, not names";
+    button.setAttribute("aria-pressed", "true");
+  }
+});

@@ -32,7 +32,7 @@ def _on_postgresql(statements: list[str]):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("packager", "0011_package_catalog_keys"),
+        ("packager", "0013_version_pins_and_verify_progress"),
         ("sources", "0004_search_indexes"),
     ]
 

@@ -16,7 +16,7 @@ def fill_size_keys(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('packager', '0013_add_matches_job_requester'),
+        ('packager', '0015_add_matches_job_requester'),
         ('teams', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
