@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from packager.spdx_licenses import SPDX_LICENSE_IDS
 from sources.forms import SearchForm
@@ -155,7 +156,7 @@ class LicenseInput(forms.TextInput):
     """A text box that offers the SPDX License List as the browser's suggestions (a datalist):
     typed freely, chosen from the list, and checked against it by packager.metadata."""
 
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> str:
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         listed = f"{(attrs or {}).get('id') or name}-choices"
         box = super().render(name, value, {**(attrs or {}), "list": listed, "autocomplete": "off"}, renderer)
         choices = format_html_join("", '<option value="{}">', ((spdx,) for spdx in sorted(SPDX_LICENSE_IDS)))
