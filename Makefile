@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-fast install install-test lock system-test-deps fast-test-deps lint typecheck pytest pytest-sqlite pytest-postgres bench bench-browse bench-index bench-publish bench-export bench-pages bench-sign bench-resolve bench-preview bench-notebook bench-repos bench-clients clean
+.PHONY: run test test-fast install install-test lock system-test-deps fast-test-deps lint typecheck pytest pytest-sqlite pytest-postgres bench bench-browse bench-index bench-publish bench-export bench-pages bench-catalog bench-sign bench-resolve bench-preview bench-notebook bench-repos bench-clients clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -167,6 +167,10 @@ bench-export: install-test
 bench-pages: install-test
 	$(PYTHON) bench/pages.py
 	$(PYTHON) bench/pages.py --postgres
+
+# Catalog search (GET /api/v1/packages) over 10,000 packages and 1,000,000 entries, on PostgreSQL.
+bench-catalog: install-test
+	$(PYTHON) bench/catalog.py
 
 # The git-annex and DVC repositories of a 100k-file version: build, size, clone, requests per file.
 bench-repos: install-test

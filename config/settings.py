@@ -133,6 +133,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "teams.oidc.sign_in_options",
             ],
         },
     },
@@ -161,6 +162,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests keep their database in a file too, so a real worker process can share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compiling: packager's queries are short (a page, a lookup) and JIT's estimate
+    # counts per-row subqueries that never run past a page's LIMIT, so it compiled for
+    # 160 ms a catalog search that runs in 40 (bench/catalog.py).
+    database_options = DATABASES["default"].setdefault("OPTIONS", {})
+    database_options["options"] = f"{database_options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_FALLBACK_SECONDS = float(os.environ.get("CACHE_FALLBACK_SECONDS", "5"))
@@ -187,6 +194,29 @@ AUTHENTICATION_BACKENDS = ["packager.auth.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "packages"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in with an OpenID Connect provider beside local accounts (teams/oidc.py): off unless
+# OIDC_RP_CLIENT_ID is set. The provider's endpoints are in its discovery document
+# (<issuer>/.well-known/openid-configuration). The callback to register there is
+# <site>/oidc/callback/.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+# A provider whose ID tokens carry no key id ("kid"): false; the key is then chosen by algorithm.
+OIDC_VERIFY_KID = env_bool("OIDC_VERIFY_KID", True)
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "your organisation")
+# Teams from a claim: OIDC_TEAM_CLAIM names it ("groups"), OIDC_TEAM_ROLES maps its values,
+# "value=<team id>:<role>,…" (e.g. "lake-curators=0b6c…:curator").
+OIDC_TEAM_CLAIM = os.environ.get("OIDC_TEAM_CLAIM", "")
+OIDC_TEAM_ROLES = env_list("OIDC_TEAM_ROLES")
+LOGIN_REDIRECT_URL_FAILURE = "/login/"
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.append("teams.oidc.OIDCBackend")
 
 # Team invitations go by email: printed on the console unless an SMTP server is configured
 # (EMAIL_HOST etc., Django's own settings); the tests read Django's outbox.

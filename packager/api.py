@@ -299,7 +299,7 @@ def update_package(request: HttpRequest, package_id: uuid.UUID, body: PackagePat
             services.package_transfer(package=package, team=team, actor=user)
         package = services.package_update(package=package, name=body.name, description=body.description, actor=user)
         if cleaned is not None:
-            package = citation.package_metadata_set(package=package, metadata=cleaned)
+            package = citation.package_metadata_set(package=package, metadata=cleaned, actor=user)
     return package_out(package, user)
 
 

@@ -21,7 +21,7 @@ from web.cursors import InvalidCursor, decode_cursor, encode_cursor
 
 SORTS = ("name", "-name", "updated", "-updated", "size", "-size", "downloads", "-downloads")
 # What each sort orders by: a column or an annotation.
-_SORT_FIELDS = {"name": "name_key", "updated": "updated_at", "size": "total_size", "downloads": "downloads"}
+_SORT_FIELDS = {"name": "name_key", "updated": "updated_at", "size": "size_key", "downloads": "downloads"}
 _DIGITS = re.compile(r"\d+")
 
 

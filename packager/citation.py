@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from packager.metadata import Metadata, MetadataInvalid, Person, metadata_clean, metadata_of, normalize_doi
 from packager.models import Package, PackageVersion
+from teams.audit import audit_record
 from web.errors import ApplicationError
 
 
@@ -95,10 +96,16 @@ def citation_for(version: PackageVersion, *, url: str, package: Package | None =
     )
 
 
-def package_metadata_set(*, package: Package, metadata: dict[str, Any]) -> Package:
-    """Replace the draft's whole metadata (MetadataInvalid names the first bad field)."""
+def package_metadata_set(*, package: Package, metadata: dict[str, Any], actor: Any = None) -> Package:
+    """Replace the draft's whole metadata (MetadataInvalid names the first bad field).
+
+    The audit log names the fields that changed (`package.update_metadata`), not their values."""
+    before = package.metadata or metadata_clean({})  # a draft never given metadata: the empty one
     package.metadata = metadata_clean(metadata)
     package.save(update_fields=["metadata", "updated_at"])
+    changed = sorted(key for key in set(before) | set(package.metadata) if before.get(key) != package.metadata.get(key))
+    if changed:
+        audit_record(actor=actor, action="package.update_metadata", package=package, detail={"fields": changed})
     return package
 
 

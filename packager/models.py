@@ -25,6 +25,9 @@ class Package(models.Model):
     # ("2" before "10"; packager.catalog.natural_key), and the draft's README text.
     name_key = models.CharField(max_length=400, default="", db_index=True, editable=False)
     readme_text = models.TextField(blank=True, editable=False)
+    # The draft's total size, kept with its folder aggregates (the root folder's size), so
+    # that the catalog's size sort walks an index instead of summing every package.
+    size_key = models.BigIntegerField(default=0, editable=False)
     # Citation metadata of the draft (packager.metadata.Metadata, stored as checked);
     # each version keeps a copy.
     metadata = models.JSONField(default=dict, blank=True)
@@ -39,6 +42,11 @@ class Package(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["owner", "slug"], name="package_slug_unique_per_owner")]
+        # The catalog's keyset pages: ordered by the key, then the id.
+        indexes = [
+            models.Index(fields=["size_key", "id"], name="package_catalog_size"),
+            models.Index(fields=["updated_at", "id"], name="package_catalog_updated"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -432,6 +440,11 @@ class AddMatchesJob(JobRecord, models.Model):
     # The search's fields (sources.search.Search), dates as ISO 8601 text.
     search = models.JSONField(default=dict)
     target = models.CharField(max_length=1024, blank=True)
+    # Who asked: the worker checks again that they still may (a curator who lost the role
+    # meanwhile stops the job). Empty for a job a tool asked for.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     error = models.TextField(blank=True)
     total = models.BigIntegerField(default=0)  # matches found when the job was asked for

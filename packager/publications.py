@@ -235,13 +235,41 @@ def _write_refused(publication: VersionPublication, error: StorageError) -> str:
     return f"This source's credentials may not write to {where}: {hint}, or choose another destination."
 
 
+def _no_longer_allowed(publication: VersionPublication) -> str:
+    """Why the requester may no longer write this version there ("" if they still may):
+    their role may have changed while the job waited."""
+    requester = publication.created_by
+    if requester is None:
+        return ""
+    package = publication.package_version.package
+    if (
+        requester.is_active
+        and policy.can_edit_package(requester, package)
+        and policy.can_use_source(requester, publication.source)
+    ):
+        return ""
+    return (
+        f"{requester.get_username()} may no longer write this package to “{publication.source.name}” "
+        "(their role changed); nothing was written."
+    )
+
+
 def publication_run(*, publication_pk: int) -> bool:
     """Write every document of a publication; False when another worker has it or it is done."""
     if not _claim(publication_pk):
         return False
-    publication = VersionPublication.objects.select_related("package_version__package", "source").get(pk=publication_pk)
+    publication = VersionPublication.objects.select_related("package_version__package", "source", "created_by").get(
+        pk=publication_pk
+    )
     source = publication.source
     written: list[dict[str, Any]] = []
+    refused = _no_longer_allowed(publication)
+    if refused:
+        logger.info("publication %s stopped: %s", publication.public_id, refused)
+        VersionPublication.objects.filter(pk=publication.pk).update(
+            state=VersionPublication.State.FAILED, error=refused, finished_at=timezone.now()
+        )
+        return True
     try:
         backend = clients.backend_for(source)
         documents = _documents(publication)

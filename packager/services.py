@@ -165,6 +165,8 @@ def _update_folders(
     for path, size in removed:
         add_to_folders(deltas, path, -size, -1)
     changed = [folder for folder, (size, count) in deltas.items() if size or count]
+    if deltas.get("", [0])[0]:
+        Package.objects.filter(pk=package.pk).update(size_key=F("size_key") + deltas[""][0])
     for start in range(0, len(changed), 500):
         chunk = changed[start : start + 500]
         existing = {row.path: row for row in PackageFolder.objects.filter(package=package, path__in=chunk)}
@@ -198,6 +200,7 @@ def package_folders_rebuild(*, package: Package) -> int:
     for path, size in package.entries.values_list("path", "size").iterator(chunk_size=5000):
         add_to_folders(totals, path, size)
     PackageFolder.objects.filter(package=package).delete()
+    Package.objects.filter(pk=package.pk).update(size_key=totals.get("", [0])[0])
     PackageFolder.objects.bulk_create(
         (
             PackageFolder(package=package, path=folder, parent=folder_of(folder), size=size, file_count=count)
@@ -472,7 +475,13 @@ def package_add_search(
     total = found.rows.order_by().values("path").count()  # reads the search index alone
     if total > limit:
         job = AddMatchesJob.objects.create(
-            package=package, source=source, search=search.as_json(), target=target, total=total, **jobs.queued_fields()
+            package=package,
+            source=source,
+            search=search.as_json(),
+            target=target,
+            total=total,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            **jobs.queued_fields(),
         )
         jobs.job_enqueue(_add_matches_task(), job.pk)
         audit_record(
@@ -531,9 +540,10 @@ def add_matches_job_run(*, job_pk: int) -> bool:
     """
     if not _claim_add_job(job_pk):
         return False
-    job = AddMatchesJob.objects.select_related("package", "source").get(pk=job_pk)
+    job = AddMatchesJob.objects.select_related("package", "source", "requested_by").get(pk=job_pk)
     package, source = job.package, job.source
     try:
+        _check_still_allowed(job)
         found = _matches(source, Search.from_json(job.search), job.target)
         if not job.resume_after:  # nothing kept yet: check every match, count from zero
             _check_matches(package, source, found)
@@ -558,6 +568,21 @@ def add_matches_job_run(*, job_pk: int) -> bool:
     Package.objects.filter(pk=package.pk).update(updated_at=timezone.now())
     AddMatchesJob.objects.filter(pk=job.pk).update(state=AddMatchesJob.State.DONE, finished_at=timezone.now())
     return True
+
+
+def _check_still_allowed(job: AddMatchesJob) -> None:
+    """The requester may still edit the package and read the source (roles change while a job waits)."""
+    requester = job.requested_by
+    if requester is None:
+        return
+    if not requester.is_active or not (
+        policy.can_edit_package(requester, job.package) and policy.can_use_source(requester, job.source)
+    ):
+        raise PackageError(
+            f"{requester.get_username()} may no longer add files of “{job.source.name}” to this package "
+            "(their role changed); nothing more was added.",
+            status=403,
+        )
 
 
 # Text entries ---------------------------------------------------------------------

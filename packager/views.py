@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, Ht
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from packager import catalog, citation, doi, drift, publications, services, versions
 from packager.forms import (
@@ -65,6 +65,7 @@ def _package_url(package: Package, folder: str = "") -> str:
     return f"{url}?path={folder}" if folder else url
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("packages" if request.user.is_authenticated else "login")
 
@@ -112,6 +113,7 @@ def package_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def package_detail(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     package = _get_package(request, public_id)
     try:
@@ -175,7 +177,7 @@ def package_metadata(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            citation.package_metadata_set(package=package, metadata=form.metadata())
+            citation.package_metadata_set(package=package, metadata=form.metadata(), actor=request.user)
         except MetadataInvalid as error:
             field = error.field.split(".")[0]
             form.add_error(field if field in form.fields else None, f"{error.field}: {error.message}")
@@ -324,6 +326,7 @@ def entry_upload(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
 
 
 @login_required
+@require_safe
 def entry_view(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     package = _get_package(request, public_id)
     entry = _get_entry(package, path)
@@ -347,6 +350,7 @@ def _draft_links(package: Package, document: str, html: str) -> str:
 
 
 @login_required
+@require_safe
 def entry_file(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponseBase:
     """The bytes of a draft entry: a text file from packager, a data file by a short-lived
     signed URL (so a README's images show on the curator's page)."""
@@ -497,6 +501,7 @@ def package_versions(request: AuthenticatedRequest, public_id: uuid.UUID) -> Htt
 
 
 @login_required
+@require_safe
 def package_changes(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     """Every unpublished change of the draft, a page at a time (cursor: the last path shown)."""
     package = _get_package(request, public_id)
@@ -512,6 +517,7 @@ def package_changes(request: AuthenticatedRequest, public_id: uuid.UUID) -> Http
 
 
 @login_required
+@require_safe
 def version_detail(request: AuthenticatedRequest, public_id: uuid.UUID, number: int) -> HttpResponse:
     version = _get_version(request, public_id, number)
     if request.htmx:  # type: ignore[attr-defined]

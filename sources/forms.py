@@ -9,6 +9,8 @@ from sources.backends import BACKENDS
 from sources.models import Source
 from sources.search import Search
 from sources.services import CREDENTIAL_FIELDS, CREDENTIAL_NAMES, EDITABLE_FIELDS
+from teams import policy
+from teams.models import Role, Team
 
 SECRET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
 
@@ -56,7 +58,17 @@ class SourceForm(forms.Form):
     sas_token = forms.CharField(required=False, widget=SECRET, label="SAS token")
     connection_string = forms.CharField(required=False, widget=SECRET, label="Connection string")
 
-    def __init__(self, *args: Any, allow_local: bool, source: Source | None = None, **kwargs: Any) -> None:
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        required=False,
+        empty_label="Me",
+        label="Owned by",
+        help_text="A team you administer: its members then see and use the source, as their role allows.",
+    )
+
+    def __init__(
+        self, *args: Any, allow_local: bool, source: Source | None = None, user: Any = None, **kwargs: Any
+    ) -> None:
         if source is not None:
             initial = {name: getattr(source, name) for name in (*EDITABLE_FIELDS, "kind")}
             initial["key_prefix"] = initial.pop("prefix")
@@ -79,6 +91,14 @@ class SourceForm(forms.Form):
             kind = self.fields["kind"]
             assert isinstance(kind, forms.ChoiceField)
             kind.choices = [c for c in Source.Kind.choices if not BACKENDS[c[0]].administrators_only]
+        # The teams the user may give a new source to (policy.can_manage_team); a source
+        # moves between teams through the API.
+        team = self.fields["team"]
+        assert isinstance(team, forms.ModelChoiceField)
+        if source is None and user is not None:
+            team.queryset = Team.objects.filter(pk__in=policy.teams_with_role(user, Role.ADMIN))
+        else:
+            del self.fields["team"]
         if source is not None:
             self.fields["kind"].disabled = True
             for name in CREDENTIAL_NAMES:

@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sources import clients, services
 from sources.backends.errors import ObjectNotFound, StorageError
@@ -46,6 +46,7 @@ def _get_source(
 
 
 @login_required
+@require_safe
 def source_list(request: AuthenticatedRequest) -> HttpResponse:
     sources = Source.objects.filter(policy.visible(request.user)).select_related("team")
     return render(request, "sources/list.html", {"sources": sources})
@@ -63,6 +64,7 @@ def _apply_form(request: AuthenticatedRequest, form: SourceForm, source: Source 
                 fields=form.source_fields(),
                 credentials=form.credentials(),
                 save=not testing,
+                team=form.cleaned_data.get("team"),  # offered only where policy.can_manage_team
             )
         else:
             result = services.source_update(
@@ -107,7 +109,7 @@ def _form_page(request: AuthenticatedRequest, form: SourceForm, source: Source |
 @require_http_methods(["GET", "POST"])
 def source_add(request: AuthenticatedRequest) -> HttpResponse:
     allow_local = services.can_add_local_sources(request.user)
-    form = SourceForm(request.POST or None, allow_local=allow_local)
+    form = SourceForm(request.POST or None, allow_local=allow_local, user=request.user)
     if request.method == "POST" and form.is_valid():
         source = _apply_form(request, form, None)
         if source is not None:
@@ -182,6 +184,7 @@ def source_index_cancel(request: AuthenticatedRequest, public_id: uuid.UUID) -> 
 
 
 @login_required
+@require_safe
 def source_index_progress(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     """The index progress box; the browse page polls it while an index runs."""
     source = _get_source(request, public_id)
@@ -189,6 +192,7 @@ def source_index_progress(request: AuthenticatedRequest, public_id: uuid.UUID) -
 
 
 @login_required
+@require_safe
 def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: str = "") -> HttpResponse:
     source = _get_source(request, public_id)
     folder = folder.lstrip("/")
@@ -229,6 +233,7 @@ def source_browse(request: AuthenticatedRequest, public_id: uuid.UUID, folder: s
 
 
 @login_required
+@require_safe
 def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     """Search the index: name, glob, size, date; results a page at a time, and "add all"."""
     source = _get_source(request, public_id)
@@ -260,6 +265,7 @@ def source_search(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRe
 
 
 @login_required
+@require_safe
 def source_object(request: AuthenticatedRequest, public_id: uuid.UUID, path: str) -> HttpResponse:
     source = _get_source(request, public_id, policy.can_use_source)
     error = ""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from teams import views
+from teams import oidc, views
 
 urlpatterns = [
     path("teams/", views.team_list, name="team_list"),
@@ -14,4 +14,7 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit.csv", views.audit_log_csv, name="audit_log_csv"),
+    # The names mozilla-django-oidc's views redirect by.
+    path("oidc/authenticate/", oidc.oidc_authenticate, name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.oidc_callback, name="oidc_authentication_callback"),
 ]

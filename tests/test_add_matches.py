@@ -155,3 +155,25 @@ def test_a_path_taken_after_the_check_fails_the_job_instead_of_retrying_forever(
     job.refresh_from_db()
     assert job.state == "failed" and "meanwhile" in job.error
     assert not services.add_matches_job_run(job_pk=job.pk)  # a failed job is not run again
+
+
+def test_a_job_stops_when_its_requester_lost_the_role_meanwhile(
+    owner: Any, big: Source, django_user_model: Any
+) -> None:
+    from sources.search import Search
+    from teams import services as teams
+    from teams.models import Membership
+
+    curator = django_user_model.objects.create_user("carla")
+    team = teams.team_create(name="Lake lab", creator=owner)
+    teams.member_add(team=team, user=curator, role="curator", actor=owner)
+    Source.objects.filter(pk=big.pk).update(team=team)
+    big.refresh_from_db()
+    package = services.package_create(owner=owner, name="shared", team=team)
+    job = services.package_add_search(package=package, source=big, search=Search(glob="big/**"), actor=curator)
+    assert isinstance(job, AddMatchesJob) and job.requested_by == curator
+    Membership.objects.filter(team=team, user=curator).update(role="viewer")  # before the worker runs
+    assert services.add_matches_job_run(job_pk=job.pk) is True
+    job.refresh_from_db()
+    assert job.state == "failed" and "carla may no longer add files" in job.error
+    assert not PackageEntry.objects.filter(package=package).exists()

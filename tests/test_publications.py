@@ -278,3 +278,26 @@ def test_the_api_publishes_and_lists_records(
     assert [(record["key"], record["state"]) for record in listed] == [("other/1/", "done"), ("api/1/", "done")]
     assert listed[1]["bucket"] == versioned_destination.bucket and len(listed[1]["objects"]) == 4
     assert all(item["checksum_sha256"] and item["version_id"] for item in listed[1]["objects"])
+
+
+def test_a_publication_stops_when_its_requester_lost_the_role_meanwhile(
+    owner: Any, version: PackageVersion, versioned_destination: Source, django_user_model: Any, seaweed: S3Server
+) -> None:
+    from teams import services as teams
+    from teams.models import Membership
+
+    curator = django_user_model.objects.create_user("carla")
+    team = teams.team_create(name="Lake lab", creator=owner)
+    teams.member_add(team=team, user=curator, role="curator", actor=owner)
+    Package.objects.filter(pk=version.package_id).update(team=team)
+    Source.objects.filter(pk=versioned_destination.pk).update(team=team)
+    version.refresh_from_db()
+    versioned_destination.refresh_from_db()
+    publication = publications.publication_request(
+        version=version, source=versioned_destination, key_template=TEMPLATE, created_by=curator
+    )  # (the task waits for the commit, which this test never makes)
+    Membership.objects.filter(team=team, user=curator).update(role="viewer")
+    assert publications.publication_run(publication_pk=publication.pk) is True
+    publication.refresh_from_db()
+    assert publication.state == "failed" and "carla may no longer write this package" in publication.error
+    assert seaweed.client().list_objects_v2(Bucket=versioned_destination.bucket).get("KeyCount", 0) == 0

@@ -238,3 +238,20 @@ def test_deleting_a_source_in_use_is_refused_and_loses_nothing(owner: Any, owner
     package.entries.all().delete()
     owner_client.post(reverse("source_delete", args=[source.public_id]))
     assert not Source.objects.filter(pk=source.pk).exists()
+
+
+def test_the_add_form_offers_the_teams_the_user_administers(
+    owner: Any, owner_client: Any, django_user_model: Any, seaweed: S3Server, s3_bucket: str
+) -> None:
+    from teams import services as teams
+
+    lab = teams.team_create(name="Lake lab", creator=owner)
+    other = teams.team_create(name="Other lab", creator=django_user_model.objects.create_user("otto"))
+    teams.member_add(team=other, user=owner, role="curator", actor=other.memberships.get().user)
+    page = owner_client.get(reverse("source_add")).content.decode()
+    assert "Lake lab" in page and "Other lab" not in page  # a curator there may not own sources
+    refused = owner_client.post(reverse("source_add"), form_data(seaweed, s3_bucket, team=other.pk))
+    assert refused.status_code == 200 and not Source.objects.exists()
+    response = owner_client.post(reverse("source_add"), form_data(seaweed, s3_bucket, team=lab.pk))
+    assert response.status_code == 302
+    assert Source.objects.get().team == lab

@@ -259,6 +259,42 @@ def test_the_packages_page_uses_the_catalog(members: dict[str, Any], team: Team,
     assert client.get("/packages/", {"sort": "sideways"}).status_code == 404
 
 
+def test_a_metadata_change_is_audited_by_field_name(members: dict[str, Any], team_package: Any) -> None:
+    curator = api_for(members["curator"])
+    path = f"/packages/{team_package.public_id}"
+    metadata = {"title": "Lake survey", "keywords": ["lakes"]}
+    assert curator.call("patch", path, {"metadata": metadata}).status_code == 200
+    entry = AuditEntry.objects.get(action="package.update_metadata")
+    assert entry.actor_name == "curator-user" and entry.team_id == team_package.team_id
+    assert entry.detail == {"fields": ["keywords", "title"]} and "Lake survey" not in str(entry.detail)
+    curator.call("patch", path, {"metadata": metadata})  # the same again: nothing changed, nothing logged
+    assert AuditEntry.objects.filter(action="package.update_metadata").count() == 1
+
+
+def test_the_packages_page_costs_the_same_queries_for_any_number_of_packages(
+    members: dict[str, Any], team: Team, client: Client
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    viewer = members["viewer"]
+    client.force_login(viewer)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/packages/").status_code == 200
+        return len(captured)
+
+    packages.package_create(owner=viewer, name="Mine")
+    packages.package_create(owner=members["admin"], name="Team's", team=team)
+    few = queries()
+    for number in range(12):
+        package = packages.package_create(owner=members["admin"], name=f"Run {number}", team=team)
+        packages.package_write_text(package=package, path="README.md", content="# Run\n")
+    assert queries() == few
+    assert few == 5, few  # the session and its user, the user's teams, the page: none per package
+
+
 def test_the_shares_and_audit_lists_page_newest_first(members: dict[str, Any], team_package: Any) -> None:
     admin = api_for(members["admin"])
     made = [

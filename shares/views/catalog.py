@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -42,9 +43,17 @@ def share_list(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def share_bulk_revoke(request: AuthenticatedRequest) -> HttpResponse:
-    """Revoke the chosen shares; those the user's role does not allow are left, and counted."""
+    """Revoke the chosen shares; those the user's role does not allow are left, and counted.
+
+    Like every other route: 404 when the user can see none of the chosen shares, 403 when
+    their role allows revoking none of them.
+    """
     tokens = request.POST.getlist("token")[:MAX_BULK]
     shares = Share.objects.filter(policy.visible(request.user, "package"), token__in=tokens).select_related("package")
+    if tokens and not shares:
+        raise Http404("Not found.")
+    if shares and not any(policy.can_share_package(request.user, share.package) for share in shares):
+        raise PermissionDenied("Your role in this team does not allow this.")
     revoked = refused = 0
     for share in shares:
         if not policy.can_share_package(request.user, share.package):
