@@ -21,6 +21,7 @@ import json
 import shutil
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +127,9 @@ def check_files(folder: Path, share: Share, paths: list[str] | None = None) -> N
 
 @pytest.fixture(scope="module")
 def lake_bucket(seaweed: SeaweedS3) -> str:
-    """One bucket with the module's objects, filled once."""
-    name = "clients-lake"
+    """One bucket with the module's objects, filled once (per worker, and again where the
+    worker-stealing scheduler sets the module up a second time: a new name each time)."""
+    name = f"clients-lake-{uuid.uuid4().hex[:8]}"
     client = seaweed.client()
     client.create_bucket(Bucket=name)
     for key, content in OBJECTS.items():

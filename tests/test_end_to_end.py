@@ -83,7 +83,18 @@ def download_and_check(live_url: str, token: str, wget: str, workdir: Path) -> N
     names = sorted(archive.namelist())
     top = names[0].split("/")[0]
     expected_pointers = sorted(f"{top}/{path}.pointer.json" for path in expected_files())
-    listings = ["HOW-TO-DOWNLOAD.md", "README.md", "datapackage.json", "manifest.jsonl", "urls.txt"]
+    listings = [
+        "CITATION.cff",
+        "HOW-TO-DOWNLOAD.md",
+        "README.md",
+        "citation.bib",
+        "citation.ris",
+        "datacite.xml",
+        "datapackage.json",
+        "manifest.jsonl",
+        "ro-crate-metadata.json",
+        "urls.txt",
+    ]
     assert names == sorted([*(f"{top}/{name}" for name in listings), *expected_pointers])
     assert archive.read(f"{top}/README.md").decode().startswith("# Survey")
     archive.extractall(workdir)
