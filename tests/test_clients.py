@@ -277,16 +277,19 @@ def test_aria2c_http_user_forwards_the_password_and_s3_refuses_it(
 # git-annex and DataLad -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("way", ["open", "key"])
-def test_git_annex_clones_gets_and_checks(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
-    share: Share = getattr(package, way)
+def annex_clone_get_and_check(clients: Clients, share: Share, folder: Path) -> None:
+    """git clone the share's annex repository, git annex get every file, check the bytes and fsck."""
     wait_ready(share, "annex")
-    folder = tmp_path / "annex"
     clients.git("clone", share.url + "annex.git", folder)
     clients.annex("get", ".", cwd=folder)
     check_files(folder, share)
     fsck = clients.annex("fsck", cwd=folder)
     assert fsck.stdout.count(" ok") >= len(FILES), fsck.stdout
+
+
+@pytest.mark.parametrize("way", ["open", "key"])
+def test_git_annex_clones_gets_and_checks(package: Package, clients: Clients, tmp_path: Path, way: str) -> None:
+    annex_clone_get_and_check(clients, getattr(package, way), tmp_path / "annex")
 
 
 def test_git_annex_with_a_credential_helper_forwards_the_password_and_s3_refuses_it(
@@ -304,12 +307,7 @@ def test_git_annex_with_a_credential_helper_forwards_the_password_and_s3_refuses
     assert not (folder / "tables/measurements.csv").exists()
     # The same client, the credential helper still set, through the key link: nothing asks for
     # a password, so nothing is sent on, and every file arrives and checks.
-    keyed = tmp_path / "annex-key"
-    wait_ready(package.key, "annex")
-    clients.git("clone", package.key.url + "annex.git", keyed)
-    clients.annex("get", ".", cwd=keyed)
-    check_files(keyed, package.key)
-    assert clients.annex("fsck", cwd=keyed).stdout.count(" ok") >= len(FILES)
+    annex_clone_get_and_check(clients, package.key, tmp_path / "annex-key")
 
 
 @pytest.mark.parametrize("way", ["open", "key"])
