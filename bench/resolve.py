@@ -132,6 +132,11 @@ def fill(entries: int) -> str:
             VersionEntry.objects.bulk_create(batch)
             batch = []
     VersionEntry.objects.bulk_create(batch)
+    # What sealing a version stores for its downloads (every published version has it).
+    from packager import exports
+
+    version.exports = exports.version_prepare(version=version)
+    version.save(update_fields=["exports"])
     package.latest_version = version
     package.save(update_fields=["latest_version"])
     open_share = shares.share_create(package=package, created_by=user)
