@@ -24,6 +24,7 @@ import hmac
 import re
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 _SIGV4_SAFE = "-_.~"
@@ -44,7 +45,27 @@ def _utc(now: dt.datetime) -> dt.datetime:
     return now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
 
 
-class _PercentEncoder(dict[int, str]):
+class _EachCharacter(dict[int, str]):
+    """A str.translate table that fills itself in: `encode` of each character, computed the
+    first time the character is seen. For an encoding that works character by character
+    (percent-encoding UTF-8 does), translating a text gives what encoding it whole gives."""
+
+    def __init__(self, encode: Callable[[str], str]) -> None:
+        super().__init__()
+        self._encode = encode
+
+    def __missing__(self, codepoint: int) -> str:
+        encoded = self._encode(chr(codepoint))
+        self[codepoint] = encoded
+        return encoded
+
+    def __call__(self, text: str) -> str:
+        if len(self) > 65536:  # keys in every script of the world: do not grow without bound
+            self.clear()
+        return text.translate(self)
+
+
+class _PercentEncoder(_EachCharacter):
     """urllib.parse.quote for one set of safe characters, as a str.translate table.
 
     quote() encodes and looks up every byte in Python; translating through a table that
@@ -52,21 +73,17 @@ class _PercentEncoder(dict[int, str]):
     """
 
     def __init__(self, safe: str) -> None:
-        super().__init__()
-        self.safe = safe
+        super().__init__(functools.partial(_quote_character, safe=safe))
         self._plain = re.compile(f"[A-Za-z0-9{re.escape(safe + '_.-~')}]*")
-
-    def __missing__(self, codepoint: int) -> str:
-        encoded = quote(chr(codepoint), safe=self.safe)
-        self[codepoint] = encoded
-        return encoded
 
     def __call__(self, text: str) -> str:
         if self._plain.fullmatch(text):
             return text
-        if len(self) > 65536:  # keys in every script of the world: do not grow without bound
-            self.clear()
-        return text.translate(self)
+        return super().__call__(text)
+
+
+def _quote_character(character: str, *, safe: str) -> str:
+    return quote(character, safe=safe)
 
 
 _quote_path = _PercentEncoder("/~")
@@ -123,29 +140,65 @@ _ATTR_CHAR_SAFE = "!#$&+^`|~"
 # but for the quote and the backslash (escapes that clients read differently) and "%" (which
 # some clients decode).
 _FALLBACK_UNSAFE = re.compile(r'[^\x20-\x7e]|["\\%]')
+_DISPOSITION_HEAD = 'attachment; filename="'
+# Most file names: letters, digits, spaces and "._-~", which every encoding here keeps as
+# they are but for the space.
+_SPACED_PLAIN = re.compile(r"[A-Za-z0-9 ._~-]*")
+_DISPOSITION_MIDDLE = "\"; filename*=UTF-8''"
+
+
+def _fallback_character(character: str) -> str:
+    return "_" if _FALLBACK_UNSAFE.fullmatch(character) else character
+
+
+class _Disposition:
+    """content_disposition(filename) as `outer` encodes it (as it is, or percent-encoded for
+    a URL's query), put together from parts encoded beforehand: the fixed text once, each
+    character of a name once per process. Signing a list of thousands of files then costs
+    two table translations of each name, not a quote() of the whole header and another
+    of its encoding (the direct URL lists sign every file of a version)."""
+
+    def __init__(self, outer: Callable[[str], str]) -> None:
+        self._head = outer(_DISPOSITION_HEAD)
+        self._middle = outer(_DISPOSITION_MIDDLE)
+        self._fallback = _EachCharacter(lambda character: outer(_fallback_character(character)))
+        self._extended = _EachCharacter(lambda character: outer(quote(character, safe=_ATTR_CHAR_SAFE)))
+        # A space as each part writes it, for the names of _SPACED_PLAIN.
+        self._fallback_space = outer(_fallback_character(" "))
+        self._extended_space = outer(quote(" ", safe=_ATTR_CHAR_SAFE))
+
+    def __call__(self, filename: str) -> str:
+        if _SPACED_PLAIN.fullmatch(filename):
+            fallback = filename.replace(" ", self._fallback_space)
+            extended = filename.replace(" ", self._extended_space)
+        else:
+            fallback, extended = self._fallback(filename), self._extended(filename)
+        return f"{self._head}{fallback}{self._middle}{extended}"
+
+
+_disposition = _Disposition(str)
+_disposition_in_s3_query = _Disposition(_quote_query)
+_disposition_in_sas_query = _Disposition(_quote_slash_safe)
 
 
 @functools.lru_cache(maxsize=4096)
 def content_disposition(filename: str) -> str:
     """`attachment` with a file name any client reads right (RFC 6266, RFC 5987), whatever
-    its characters: a plain-ASCII `filename` for old clients, the exact name in `filename*`.
-
-    Cached: the resolver signs for the same few thousand files over and over.
-    """
-    fallback = _FALLBACK_UNSAFE.sub("_", filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHAR_SAFE)}"
+    its characters: a plain-ASCII `filename` for old clients (one character for each of the
+    name's), the exact name in `filename*`."""
+    return _disposition(filename)
 
 
-@functools.lru_cache(maxsize=4096)
+# Not cached, unlike content_disposition: built from encoded parts, they cost about what a
+# cache's lookup does, and the direct URL lists, which sign every file of a version in
+# turn, would only churn a cache.
 def _s3_disposition_param(filename: str) -> str:
-    return f"response-content-disposition={_quote_query(content_disposition(filename))}"
+    return f"response-content-disposition={_disposition_in_s3_query(filename)}"
 
 
-@functools.lru_cache(maxsize=4096)
 def _sas_disposition(filename: str) -> tuple[str, str]:
     """The disposition as a SAS signs it, and as its URL carries it."""
-    disposition = content_disposition(filename)
-    return disposition, f"&rscd={_quote_slash_safe(disposition)}"
+    return _disposition(filename), f"&rscd={_disposition_in_sas_query(filename)}"
 
 
 def _host_header(url: str) -> str:
