@@ -86,6 +86,11 @@ def reserved_name(segment: str) -> str:
 
 def reserved_in(path: str) -> str:
     """The reserved name a path holds as any of its folders or as its file name, or ""."""
+    # In ASCII, only a segment starting with "." or a short name (with its "~") can fold to
+    # a reserved name: most paths have neither and need no folding (the resolver asks this
+    # for every file it redirects to).
+    if path.isascii() and "~" not in path and not path.startswith(".") and "/." not in path:
+        return ""
     for segment in path.split("/"):
         if name := reserved_name(segment):
             return name

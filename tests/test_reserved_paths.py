@@ -11,11 +11,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packager import services as packages
 from packager import versions
 from packager.models import PackageVersion, VersionEntry
-from packager.paths import InvalidPath, normalize_folder, normalize_path
+from packager.paths import InvalidPath, normalize_folder, normalize_path, reserved_in, reserved_name
 from shares import services as shares
 from tests.conftest import Api
 from tests.factories import make_local_source, publish, write_files
@@ -61,6 +63,15 @@ def test_it_refuses_every_spelling_of_a_reserved_name_at_any_depth(path: str) ->
     assert "git, DVC and DataLad" in refused.value.message
     with pytest.raises(InvalidPath, match="reserved at any depth"):
         normalize_folder(path)  # as a folder too (an upload target, a move)
+
+
+@given(path=st.text(alphabet="./~:  gitGITdvcDVCalmoudesrb1_Ａ．ｇ", max_size=40))
+@settings(max_examples=2000, deadline=None)
+def test_reserved_in_finds_what_its_segments_hold(path: str) -> None:
+    """reserved_in lets most paths through without folding each segment: never one that
+    a segment's own check would refuse."""
+    held = next((name for segment in path.split("/") if (name := reserved_name(segment))), "")
+    assert reserved_in(path) == held
 
 
 @pytest.mark.parametrize("path", ALLOWED)
