@@ -65,14 +65,34 @@ ACCESS_LOG_BACKLOG = Gauge(
 )
 
 
+# Each labelled series, looked up once per process: labels() checks and sorts its
+# arguments on every call, which every request would pay for.
+_request_series: dict[tuple[str, str, int], Counter] = {}
+_resolve_series: dict[str, Histogram] = {}
+# What ACCESS_LOG_BACKLOG was last set to by this process (set again only when it changes).
+_backlog_set: list[tuple[int, int]] = []  # [(process id, value)]
+
+
 def request_observed(*, route: str, method: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(route=route, method=method, status=str(status)).inc()
+    key = (route, method, status)
+    requests = _request_series.get(key)
+    if requests is None:
+        if len(_request_series) > 10_000:  # routes, methods and statuses are few; a client's
+            _request_series.clear()  # made-up methods must not grow this without bound
+        requests = _request_series[key] = REQUESTS.labels(route=route, method=method, status=str(status))
+    requests.inc()
     if route in RESOLVE_ROUTES:
-        RESOLVE_SECONDS.labels(route=route).observe(seconds)
+        resolve = _resolve_series.get(route)
+        if resolve is None:
+            resolve = _resolve_series[route] = RESOLVE_SECONDS.labels(route=route)
+        resolve.observe(seconds)
     from shares.access_log import access_log_pending
 
-    # Set after every request, as a request may have counted or written events.
-    ACCESS_LOG_BACKLOG.set(access_log_pending())
+    # After every request, as a request may have counted or written events.
+    backlog = (os.getpid(), access_log_pending())
+    if not _backlog_set or _backlog_set[0] != backlog:
+        ACCESS_LOG_BACKLOG.set(backlog[1])
+        _backlog_set[:] = [backlog]
 
 
 class JobsCollector(Collector):

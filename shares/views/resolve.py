@@ -114,7 +114,7 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
         )
     if reserved_in(entry["path"]):
         return no_store(text(reserved_message(entry["path"]) + " It is not served.\n", status=409))
-    requested_range = request.headers.get("Range", "")
+    requested_range = request.META.get("HTTP_RANGE", "")  # not request.headers, which copies them all
     if requested_range and range_is_unsatisfiable(requested_range, entry["size"]):
         # Said here, not left to the store: some stores answer 206 to a range starting at
         # the end, and wget -c would then fetch a complete file forever.
