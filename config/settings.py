@@ -103,7 +103,8 @@ MIDDLEWARE = [
     # and /metrics (before the host check: probes use the node's address as host).
     "config.middleware.RequestObservability",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the header of an ordinary response made once per process.
+    "web.csp.ContentSecurityPolicyMiddleware",
     "web.error_pages.RefuseNulMiddleware",
     # Downloads from open shares are answered here, before sessions, CSRF and URL routing
     # (after the security headers and the CSP).
