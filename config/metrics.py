@@ -69,8 +69,8 @@ ACCESS_LOG_BACKLOG = Gauge(
 # arguments on every call, which every request would pay for.
 _request_series: dict[tuple[str, str, int], Counter] = {}
 _resolve_series: dict[str, Histogram] = {}
-# What ACCESS_LOG_BACKLOG was last set to by this process (set again only when it changes).
-_backlog_set: list[tuple[int, int]] = []  # [(process id, value)]
+# process id -> what it last set ACCESS_LOG_BACKLOG to (set again only when that changes).
+_backlog_reported: dict[int, int] = {}
 
 
 def request_observed(*, route: str, method: str, status: int, seconds: float) -> None:
@@ -89,10 +89,11 @@ def request_observed(*, route: str, method: str, status: int, seconds: float) ->
     from shares.access_log import access_log_pending
 
     # After every request, as a request may have counted or written events.
-    backlog = (os.getpid(), access_log_pending())
-    if not _backlog_set or _backlog_set[0] != backlog:
-        ACCESS_LOG_BACKLOG.set(backlog[1])
-        _backlog_set[:] = [backlog]
+    process, pending = os.getpid(), access_log_pending()
+    if _backlog_reported.get(process) != pending:
+        ACCESS_LOG_BACKLOG.set(pending)
+        _backlog_reported.clear()  # a forked worker forgets its parent's
+        _backlog_reported[process] = pending
 
 
 class JobsCollector(Collector):
