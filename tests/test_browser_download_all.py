@@ -35,6 +35,7 @@ from shares.models import Share
 from tests.browser_support import WIDTHS, browser, context_for, scrolls_sideways, watch_console
 from tests.factories import make_source, publish
 from tests.s3_servers import SeaweedS3
+from tests.test_browser_pages import axe_violations
 
 __all__ = ["browser"]
 
@@ -317,6 +318,7 @@ def test_without_a_cors_rule_the_page_says_what_is_wrong_and_the_script_still_wo
     expect(page.locator("[data-download-status]")).to_contain_text("Stopped: the storage service does not allow")
     # It stopped at the first refused file (the README, served by packager, may be there).
     assert set(page.evaluate(READ_FOLDER)) <= {"README.md"}
+    assert axe_violations(page) == []  # the message as shown passes axe too
     # The browser's own report of the refusal is all the console holds: no script error.
     assert problems and all("CORS" in problem or "net::ERR_FAILED" in problem for problem in problems), problems
 
