@@ -72,6 +72,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 # loopback names (web.checks refuses to start otherwise). With one allowed host it is
 # that host, with https when SECURE_COOKIES is set.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
+# Where people read this installation's README (e.g. the repository's README.md page): pages
+# link to its sections (share page: "Allowing browser downloads (CORS)"). Empty: they name the section.
+DOCS_URL = os.environ.get("DOCS_URL", "").strip()
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Behind a reverse proxy (nginx, a load balancer) that sets X-Forwarded-Host, -Proto and
 # -For: links in urls.txt and the ZIP use the public host and scheme, and password
