@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,8 +20,18 @@ from shares.models import ShareRepository
 from sources import indexing
 from sources.models import Source
 from tests.factories import make_local_source, publish, write_files
-from web import jobs
+from web import jobs, progress
 from web.progress import ProgressThrottle, rate_and_estimate
+
+# The clock the rates and estimates read, held still: a loaded machine must not turn
+# "about 40 s left" into "about 39 s left" between setting a start time and reading the page.
+FROZEN = timezone.now()
+
+
+@pytest.fixture(autouse=True)
+def _frozen_progress_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "timezone", SimpleNamespace(now=lambda: FROZEN))
+
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -53,7 +64,7 @@ def test_it_writes_progress_every_so_many_items_or_seconds_whichever_first() -> 
 
 
 def test_it_estimates_the_time_left_only_when_it_has_an_expected_total() -> None:
-    started = timezone.now() - dt.timedelta(seconds=10)
+    started = FROZEN - dt.timedelta(seconds=10)
     assert rate_and_estimate(50, 100, started, unit="objects") == "5.0 objects/s · about 10 s left"
     assert rate_and_estimate(50, 0, started, unit="objects") == "5.0 objects/s · time left estimating…"
     assert rate_and_estimate(150, 100, started, unit="objects") == "15 objects/s · time left estimating…"
@@ -96,7 +107,7 @@ def test_the_index_box_shows_rate_and_time_left_then_its_outcome_in_a_fixed_numb
     owner_client: Any, local_source: Source, django_assert_num_queries: Any
 ) -> None:
     url = reverse("source_index_progress", args=[local_source.public_id])
-    started = timezone.now() - dt.timedelta(seconds=10)
+    started = FROZEN - dt.timedelta(seconds=8)
     # A re-index: the previous run's 25 objects are the estimate.
     Source.objects.filter(pk=local_source.pk).update(
         status=Source.Status.INDEXING, index_started_at=started, index_finished_at=None, index_listed=20
@@ -105,13 +116,13 @@ def test_the_index_box_shows_rate_and_time_left_then_its_outcome_in_a_fixed_numb
         response = owner_client.get(url, **HTMX)
     body = shown(response)
     assert "20 objects listed of about 25" in body
-    assert "2.0 objects/s · about 3 s left" in body
+    assert "2.5 objects/s · about 2 s left" in body
     assert 'hx-trigger="every 2s"' in body  # still polling
     # A first run: nothing to estimate from yet.
     Source.objects.filter(pk=local_source.pk).update(object_count=0)
     body = shown(owner_client.get(url, **HTMX))
-    assert "2.0 objects/s · time left estimating…" in body
-    Source.objects.filter(pk=local_source.pk).update(index_started_at=timezone.now(), index_listed=0)
+    assert "2.5 objects/s · time left estimating…" in body
+    Source.objects.filter(pk=local_source.pk).update(index_started_at=FROZEN, index_listed=0)
     assert "objects listed · estimating…" in shown(owner_client.get(url, **HTMX))
     # The outcome ends the polling: the count, or the reason it failed.
     Source.objects.filter(pk=local_source.pk).update(
@@ -182,7 +193,7 @@ def test_the_builds_box_shows_rate_and_time_left_then_the_outcome_in_a_fixed_num
     assert builds.count() == 4
     builds.update(
         state=ShareRepository.State.BUILDING,
-        started_at=timezone.now() - dt.timedelta(seconds=10),
+        started_at=FROZEN - dt.timedelta(seconds=10),
         progress_done=5,
         progress_total=25,
     )
@@ -192,7 +203,7 @@ def test_the_builds_box_shows_rate_and_time_left_then_the_outcome_in_a_fixed_num
     body = shown(response)
     assert body.count("5 of 25 files · 0.5 files/s · about 40 s left") == 4
     assert 'hx-trigger="every 1s"' in body
-    builds.update(progress_done=0, started_at=timezone.now())
+    builds.update(progress_done=0, started_at=FROZEN)
     assert "0 of 25 files · estimating…" in shown(owner_client.get(url, **HTMX))
     builds.exclude(kind="dvc").update(state=ShareRepository.State.READY, progress_done=25, size=4096, build_seconds=2.5)
     builds.filter(kind="dvc").update(state=ShareRepository.State.FAILED, error="git is not installed on this server")
