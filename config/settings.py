@@ -213,6 +213,9 @@ OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
 # A provider whose ID tokens carry no key id ("kid"): false; the key is then chosen by algorithm.
 OIDC_VERIFY_KID = env_bool("OIDC_VERIFY_KID", True)
 OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "your organisation")
+# An account is matched by email only when the provider marks it verified (email_verified);
+# OIDC_TRUST_EMAIL=1 for a provider that verifies every address but sends no such claim.
+OIDC_TRUST_EMAIL = env_bool("OIDC_TRUST_EMAIL", False)
 # Teams from a claim: OIDC_TEAM_CLAIM names it ("groups"), OIDC_TEAM_ROLES maps its values,
 # "value=<team id>:<role>,…" (e.g. "lake-curators=0b6c…:curator").
 OIDC_TEAM_CLAIM = os.environ.get("OIDC_TEAM_CLAIM", "")
