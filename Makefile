@@ -117,8 +117,12 @@ pytest-sqlite: install-test
 pytest-postgres: install-test
 	$(call timed,pytest on PostgreSQL,$(PYTEST) -p tests.postgres_plugin -m "system or postgres")
 
-# pytest exits non-zero (5) when no test ran, so an empty run fails here too.
-test: install-test lint typecheck pytest
+# pytest exits non-zero (5) when no test ran, so an empty run fails here too. The installs are
+# independent of each other (the app's venv, npm, the clients' venv, Debian packages) and mostly
+# wait on disk and network, so they run side by side; the checks then run one after another.
+test:
+	$(call timed,install,$(MAKE) --no-print-directory --jobs=4 install-test)
+	@$(MAKE) --no-print-directory lint typecheck pytest
 
 # The inner loop: SQLite, in parallel, without the system and slow tests; it needs the
 # Python and npm (Azurite) dependencies and unzip, none of the clients or servers.

@@ -72,6 +72,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 # loopback names (web.checks refuses to start otherwise). With one allowed host it is
 # that host, with https when SECURE_COOKIES is set.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
+# Where people read this installation's README (e.g. the repository's README.md page): pages
+# link to its sections (share page: "Allowing browser downloads (CORS)"). Empty: they name the section.
+DOCS_URL = os.environ.get("DOCS_URL", "").strip()
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Behind a reverse proxy (nginx, a load balancer) that sets X-Forwarded-Host, -Proto and
 # -For: links in urls.txt and the ZIP use the public host and scheme, and password
@@ -211,6 +214,9 @@ OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
 # A provider whose ID tokens carry no key id ("kid"): false; the key is then chosen by algorithm.
 OIDC_VERIFY_KID = env_bool("OIDC_VERIFY_KID", True)
 OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "your organisation")
+# An account is matched by email only when the provider marks it verified (email_verified);
+# OIDC_TRUST_EMAIL=1 for a provider that verifies every address but sends no such claim.
+OIDC_TRUST_EMAIL = env_bool("OIDC_TRUST_EMAIL", False)
 # Teams from a claim: OIDC_TEAM_CLAIM names it ("groups"), OIDC_TEAM_ROLES maps its values,
 # "value=<team id>:<role>,…" (e.g. "lake-curators=0b6c…:curator").
 OIDC_TEAM_CLAIM = os.environ.get("OIDC_TEAM_CLAIM", "")

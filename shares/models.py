@@ -216,6 +216,10 @@ class ShareRepository(JobRecord, models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     storage_prefix = models.CharField(max_length=300, blank=True)
     size = models.BigIntegerField(default=0)
+    # Progress of the build under way: files written into the repository of all the
+    # version's files (written every REPOSITORY_PROGRESS_EVERY files or few seconds).
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(default=0)
     build_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     requested_at = models.DateTimeField(default=timezone.now)

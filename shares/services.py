@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from shares.models import Share, ShareEvent, ShareRepository, key_marker
 from teams.audit import audit_record
 from web import jobs
 from web.errors import ApplicationError
+from web.progress import ProgressThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -347,6 +349,24 @@ def shares_version_published(version_pk: int) -> None:
         jobs.job_send(prepare_share_repositories, share_pk, version_pk, base_url)
 
 
+# A build writes its progress every this many files, or after this many seconds.
+REPOSITORY_PROGRESS_EVERY = 500
+REPOSITORY_PROGRESS_SECONDS = 2.0
+
+
+def _with_progress(
+    repository: ShareRepository, files: Iterator[gitrepo.RepositoryFile]
+) -> Iterator[gitrepo.RepositoryFile]:
+    """The version's files as they go into the repository; the count of those written so
+    far is put on the row now and then (a throttled heartbeat, fenced to this build)."""
+    throttle = ProgressThrottle(every=REPOSITORY_PROGRESS_EVERY, seconds=REPOSITORY_PROGRESS_SECONDS)
+    building = ShareRepository.objects.filter(pk=repository.pk, state=ShareRepository.State.BUILDING)
+    for done, item in enumerate(files, start=1):
+        yield item
+        if throttle.due():
+            jobs.job_heartbeat(building, progress_done=done)
+
+
 def _write_repository(repository: ShareRepository, directory: Path) -> None:
     share, version = repository.share, repository.version
     share_base = f"{repository.base_url}/s/{share.token}/"
@@ -354,7 +374,7 @@ def _write_repository(repository: ShareRepository, directory: Path) -> None:
         if key_marker(share.link_key) != repository.key_marker:
             raise ShareError("The share's password changed since this build was asked for; its key link is gone.")
         share_base += f"k/{share.link_key}/"
-    files = gitrepo.version_files(version, resolve_base=share_base + "r/")
+    files = _with_progress(repository, gitrepo.version_files(version, resolve_base=share_base + "r/"))
     message = f"{version.package.name}, version {version.number}\n\n{version.message}".strip() + "\n"
     when = version.published_at or version.created_at
     if repository.kind == ShareRepository.Kind.ANNEX:
@@ -369,7 +389,16 @@ def share_repository_build(*, repository_pk: int) -> None:
         models.Q(state=ShareRepository.State.PENDING)
         | (models.Q(state=ShareRepository.State.BUILDING) & jobs.stale_before(REPOSITORY_BUILDS))
     )
-    if not jobs.job_claim(claimable, state=ShareRepository.State.BUILDING, started_at=timezone.now(), error=""):
+    if not jobs.job_claim(
+        claimable,
+        state=ShareRepository.State.BUILDING,
+        started_at=timezone.now(),
+        error="",
+        progress_done=0,
+        progress_total=models.Subquery(
+            PackageVersion.objects.filter(pk=models.OuterRef("version_id")).values("entry_count")[:1]
+        ),
+    ):
         return
     repository = ShareRepository.objects.select_related("share", "version__package").get(pk=repository_pk)
     # A new prefix per build: a rerun never overwrites what a client may be reading.
@@ -390,6 +419,7 @@ def share_repository_build(*, repository_pk: int) -> None:
         return
     ShareRepository.objects.filter(pk=repository_pk, state=ShareRepository.State.BUILDING).update(
         state=ShareRepository.State.READY,
+        progress_done=models.F("progress_total"),
         storage_prefix=prefix,
         size=size,
         build_seconds=time.monotonic() - started,

@@ -24,6 +24,7 @@ from sources.backends import ObjectInfo, StorageError
 from sources.models import Source, SourceObject
 from web import jobs
 from web.paths import folder_of
+from web.progress import ProgressThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ INDEX_BATCH = settings.INDEX_BATCH_SIZE
 # objects at most go by between two progress updates when none needs writing.
 INDEX_READ_PAGE = 1000
 INDEX_PROGRESS_EVERY = 1000
+# ... and at most how many seconds (a slow listing still shows its progress).
+INDEX_PROGRESS_SECONDS = 2.0
 
 
 def stale_after() -> dt.timedelta:
@@ -291,13 +294,12 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
     current = next(indexed, None)
     batch: list[tuple[Any, ...]] = []
     vanished: list[str] = []
-    seen = 0  # objects listed since the last progress update
+    throttle = ProgressThrottle(every=INDEX_PROGRESS_EVERY, seconds=INDEX_PROGRESS_SECONDS)
     last_parent: str | None = None
     last_key = ""
     chain: list[list[int]] = []  # the totals of the last parent and its ancestors
 
     def flush() -> None:
-        nonlocal seen
         with transaction.atomic():  # one commit per batch
             # Vanished first: a key listed out of the index's order may be in both lists,
             # and then it was listed.
@@ -312,7 +314,7 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
                 raise IndexStopped
         batch.clear()
         vanished.clear()
-        seen = 0
+        throttle.written()
 
     def vanish_before(path: str | None) -> None:
         """Index rows before `path` (all that are left, for None) were not listed: gone."""
@@ -361,7 +363,6 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
                 )
             )
         count += 1
-        seen += 1
         total += info.size
         if parent != last_parent:  # keys come in order: a folder's objects are consecutive
             last_parent = parent
@@ -369,7 +370,7 @@ def _index_rows(source: Source, generation: int, objects: Iterable[ObjectInfo]) 
         for totals in chain:
             totals[0] += 1
             totals[1] += info.size
-        if len(batch) >= INDEX_BATCH or seen >= INDEX_PROGRESS_EVERY:
+        if throttle.due() or len(batch) >= INDEX_BATCH:
             flush()
     vanish_before(None)  # after the last listed key
     flush()

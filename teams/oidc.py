@@ -3,8 +3,11 @@
 mozilla-django-oidc does the protocol (authorization code flow, ID token checked against the
 provider's keys, the userinfo call); this module decides who the person is here: an account
 found by email, or a new one named after `preferred_username`, and, with `OIDC_TEAM_CLAIM`,
-their teams. Off unless `OIDC_RP_CLIENT_ID` is set: the routes answer 404 and the backend is
-not in AUTHENTICATION_BACKENDS.
+their teams. An email is only matched when the provider vouches for it (`email_verified`), or
+when OIDC_TRUST_EMAIL says the provider verifies every address it sends: otherwise anyone who
+can register an address at the provider could sign in to the local account that has it.
+Off unless `OIDC_RP_CLIENT_ID` is set: the routes answer 404 and the backend is not in
+AUTHENTICATION_BACKENDS.
 
 mozilla-django-oidc rather than django-allauth: one provider configured from settings is the
 whole need, and it adds one backend and three views, where allauth brings its own account
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core import checks
 from django.db import transaction
@@ -53,7 +57,36 @@ def team_roles_map() -> dict[str, tuple[str, str]]:
     return mapping
 
 
+class EmailNotVerified(Exception):
+    pass
+
+
+def email_vouched_for(claims: dict[str, Any]) -> bool:
+    """True when the provider says it verified the email (a boolean, or the string "true" some
+    providers send), or when OIDC_TRUST_EMAIL trusts every address it sends."""
+    verified = claims.get("email_verified")
+    return verified is True or str(verified).lower() == "true" or bool(getattr(settings, "OIDC_TRUST_EMAIL", False))
+
+
 class OIDCBackend(OIDCAuthenticationBackend):
+    def verify_claims(self, claims: dict[str, Any]) -> bool:
+        if not super().verify_claims(claims):
+            return False
+        if not email_vouched_for(claims):
+            raise EmailNotVerified
+        return True
+
+    def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]) -> Any:
+        try:
+            return super().get_or_create_user(access_token, id_token, payload)
+        except EmailNotVerified:
+            messages.error(
+                self.request,
+                f"{settings.OIDC_PROVIDER_NAME} has not verified this account's email address, so it cannot "
+                "sign in here. Verify the address there, then sign in again.",
+            )
+            return None
+
     def create_user(self, claims: dict[str, Any]) -> Any:
         user = get_user_model().objects.create_user(
             _free_username(claims), email=claims.get("email", ""), first_name=claims.get("given_name", "")[:150]

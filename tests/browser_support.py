@@ -11,6 +11,8 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from shares.demo import Demo, seed_demo
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
 #: a desktop and a phone
@@ -59,3 +61,30 @@ def watch_console(page: Page) -> list[str]:
 def scrolls_sideways(page: Page) -> bool:
     """True when the page is wider than the window (its tables may scroll inside themselves)."""
     return bool(page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth + 1"))
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Serious and critical axe-core violations of the page as it is now."""
+    # From this site's own origin: the Content-Security-Policy (script-src 'self') stays on
+    # and is checked too; the route hands over node_modules' axe.min.js for that address.
+    origin = "/".join(page.url.split("/")[:3])
+    page.route(f"{origin}/__axe.min.js", lambda route: route.fulfill(path=str(AXE), content_type="text/javascript"))
+    page.add_script_tag(url=f"{origin}/__axe.min.js")
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations
+              .filter((violation) => ["serious", "critical"].includes(violation.impact))
+              .map((violation) => violation.id + ": " + violation.nodes.map((node) => node.target.join(" ")).join(", "));
+        }"""
+    )
+    return [str(item) for item in found]
+
+
+@pytest.fixture
+def demo(settings: Any, tmp_path: Path) -> Demo:
+    settings.VAR_DIR = tmp_path
+    seeded = seed_demo()
+    seeded.package.refresh_from_db()
+    assert seeded.package.latest_version is not None
+    return seeded

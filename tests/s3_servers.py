@@ -15,6 +15,8 @@ SeaweedFS quirks met so far (AWS behaves as packager expects; these are SeaweedF
 - bucket names follow AWS's rules (3 to 63 characters), unlike moto.
 - a chunked PUT without Content-Length is stored (AWS answers 411 MissingContentLength);
 - a presigned URL sent with an `Authorization` header is served (the proxy refuses it).
+- every origin gets CORS headers, with no bucket rule (tests/servers.py starts it with an
+  allowed origin no page has, so only a bucket's PutBucketCors rule lets a page read, as on S3).
 
 moto (tests/servers.py's MotoServer) is no longer a fixture of the suite; it is still used for
 - the benchmarks' bulk bucket (bench/bulk_bucket.py fills moto's memory directly, and

@@ -311,6 +311,9 @@ class SeaweedServer:
             f"-admin.port={admin}",
             f"-admin.port.grpc={admin + 10000}",
             "-s3.port.iceberg=0",
+            # CORS as on S3: no origin is allowed unless a bucket's rule (PutBucketCors) allows it.
+            # SeaweedFS's default, "*", answers every origin, and a test of a missing rule would pass.
+            "-s3.allowedOrigins=http://nobody.invalid",
             "-s3.port.lance=0",
             "-webdav=false",
             f"-filer.localSocket={directory / 'filer.sock'}",

@@ -154,9 +154,9 @@ def test_a_curator_shares_a_package_and_a_collaborator_downloads_it(
         "winter-and-summer/urls.txt",
     ]
 
-    # Revoking asks first (a confirm dialog from app.js, not an inline handler).
-    page.once("dialog", lambda dialog: dialog.accept())
+    # Revoking asks first (a <dialog> from app.js, not an inline handler nor window.confirm).
     page.get_by_role("button", name="Revoke").click()
+    page.get_by_role("dialog", name="Revoke this share link?").get_by_role("button", name="Revoke share").click()
     expect(page.get_by_text("Share link revoked")).to_be_visible()
     visitor.goto(base + share_path)
     expect(visitor.get_by_role("heading", name="This link is no longer available")).to_be_visible()

@@ -17,30 +17,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from packager import services as packages
 from packager.models import PackageVersion, VersionEntry
-from shares.demo import Demo, seed_demo
-from tests.browser_support import AXE, WIDTHS, browser, context_for, scrolls_sideways, watch_console
+from shares.demo import Demo
+from tests.browser_support import WIDTHS, axe_violations, browser, context_for, demo, scrolls_sideways, watch_console
 
-__all__ = ["browser"]
+__all__ = ["browser", "demo"]
 
 pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def axe_violations(page: Page) -> list[str]:
-    """Serious and critical axe-core violations of the page as it is now."""
-    # From this site's own origin: the Content-Security-Policy (script-src 'self') stays on
-    # and is checked too; the route hands over node_modules' axe.min.js for that address.
-    origin = "/".join(page.url.split("/")[:3])
-    page.route(f"{origin}/__axe.min.js", lambda route: route.fulfill(path=str(AXE), content_type="text/javascript"))
-    page.add_script_tag(url=f"{origin}/__axe.min.js")
-    found = page.evaluate(
-        """async () => {
-            const result = await axe.run(document, {resultTypes: ["violations"]});
-            return result.violations
-              .filter((violation) => ["serious", "critical"].includes(violation.impact))
-              .map((violation) => violation.id + ": " + violation.nodes.map((node) => node.target.join(" ")).join(", "));
-        }"""
-    )
-    return [str(item) for item in found]
 
 
 def check_page(page: Page, url: str, problems: list[str], report: list[str]) -> None:
@@ -57,15 +39,6 @@ def check_page(page: Page, url: str, problems: list[str], report: list[str]) -> 
     report.extend(f"{url}: {violation}" for violation in axe_violations(page))
     report.extend(f"{url}: {problem}" for problem in problems)
     problems.clear()
-
-
-@pytest.fixture
-def demo(settings: Any, tmp_path: Path) -> Demo:
-    settings.VAR_DIR = tmp_path
-    seeded = seed_demo()
-    seeded.package.refresh_from_db()
-    assert seeded.package.latest_version is not None
-    return seeded
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.checks import run_checks
 from django.test import Client
 from playwright.sync_api import Browser, expect, sync_playwright
@@ -23,6 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 ALICE = {
     "email": "alice@lab.test",
+    "email_verified": True,
     "preferred_username": "alice",
     "given_name": "Alice",
     "groups": ["lake-curators", "everyone"],
@@ -132,3 +134,31 @@ def test_a_person_signs_in_with_the_provider_in_the_browser(
     assert AuditEntry.objects.filter(action="member.add", actor=alice, team=team).exists()
     # Signing in again finds the same account.
     assert django_user_model.objects.filter(email="alice@lab.test").count() == 1
+
+
+@pytest.mark.django_db
+def test_an_email_the_provider_has_not_verified_signs_in_to_no_account(
+    settings: Any, django_user_model: Any, rf: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone who registered alice's address at the provider without proving it is not alice here."""
+    settings.OIDC_RP_CLIENT_ID = "packager"
+    settings.OIDC_PROVIDER_NAME = "Lab ID"
+    alice = django_user_model.objects.create_user("alice", email="alice@lab.test", password="a long password 1")
+    backend = oidc.OIDCBackend()
+    request = rf.get("/oidc/callback/")
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    backend.request = request
+    for claims in ({"email": "alice@lab.test"}, {"email": "alice@lab.test", "email_verified": False}):
+        monkeypatch.setattr(backend, "get_userinfo", lambda *args, claims=claims: dict(claims))
+        assert backend.get_or_create_user("access", "id", {}) is None
+    assert [str(message) for message in request._messages] == [
+        "Lab ID has not verified this account's email address, so it cannot sign in here. "
+        "Verify the address there, then sign in again."
+    ] * 2
+    assert django_user_model.objects.filter(email="alice@lab.test").count() == 1  # no second account either
+    # Verified (a boolean, or the string some providers send), or a provider trusted for every address.
+    for claims, trusted in (({"email_verified": True}, False), ({"email_verified": "true"}, False), ({}, True)):
+        settings.OIDC_TRUST_EMAIL = trusted
+        monkeypatch.setattr(backend, "get_userinfo", lambda *args, claims=claims: {"email": "alice@lab.test", **claims})
+        assert backend.get_or_create_user("access", "id", {}) == alice

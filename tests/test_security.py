@@ -242,9 +242,22 @@ def test_a_readme_may_show_images_from_the_storage_its_links_redirect_to(
         response = client.get(reverse("share_page", args=[share.token]))
     assert response.status_code == 200
     assert _policy(response)["img-src"] == ["'self'", "data:", seaweed.endpoint_url]
-    # The version's sources were noted when it was sealed: its rows are not read for them.
+    # "Download all into a folder" may fetch from that storage too (and from nowhere else).
+    assert _policy(response)["connect-src"] == ["'self'", seaweed.endpoint_url]
+    # The version's sources were noted when it was sealed: its rows are not read for them, once for both.
     source_queries = [query["sql"] for query in queries if '"sources_source"' in query["sql"]]
-    assert source_queries and not any("packager_versionentry" in sql for sql in source_queries)
+    assert len(source_queries) == 1 and not any("packager_versionentry" in sql for sql in source_queries)
+
+
+@pytest.mark.django_db
+def test_a_share_of_text_files_only_lets_its_page_connect_to_packager_alone(owner: Any, client: Client) -> None:
+    package = packages.package_create(owner=owner, name="Notes")
+    packages.package_write_text(package=package, path="README.md", content="# Notes\n")
+    publish(package)
+    share = shares.share_create(package=package, created_by=owner)
+    response = client.get(reverse("share_page", args=[share.token]))
+    assert response.status_code == 200
+    assert _policy(response)["connect-src"] == ["'self'"]
 
 
 def test_https_settings_send_hsts_and_secure_cookies(tmp_path: Path) -> None:

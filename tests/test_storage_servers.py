@@ -256,3 +256,44 @@ def test_it_keeps_a_connection_alive_across_head_and_ranged_get(
     assert answers[1] == (206, 5)
     assert answers[2][0] == 400
     assert answers[3] == (200, len(BODY))
+
+
+def test_it_lets_a_page_read_cross_origin_only_as_a_bucket_cors_rule_allows_like_s3(
+    seaweed: SeaweedS3, s3_bucket: str, stored: str
+) -> None:
+    site, elsewhere = "http://127.0.0.1:8000", "http://elsewhere.example"
+    url = seaweed.client().generate_presigned_url("get_object", Params={"Bucket": s3_bucket, "Key": stored})
+
+    def allowed(origin: str) -> tuple[str | None, int]:
+        read = requests.get(url, headers={"Origin": origin}, timeout=10)
+        assert read.status_code == 200 and read.content == BODY  # the bytes come; may the page see them?
+        preflight = requests.options(
+            url,
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "range",
+            },
+            timeout=10,
+        )
+        return read.headers.get("Access-Control-Allow-Origin"), preflight.status_code
+
+    # No rule: no origin at all (SeaweedFS's own default would answer every one).
+    assert allowed(site) == (None, 403)
+    seaweed.client().put_bucket_cors(
+        Bucket=s3_bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [site],
+                    "AllowedMethods": ["GET", "HEAD"],
+                    "AllowedHeaders": ["Range"],
+                    "ExposeHeaders": ["ETag", "Content-Length", "Content-Range"],
+                }
+            ]
+        },
+    )
+    assert allowed(site) == (site, 200)
+    assert allowed(elsewhere)[0] is None
+    exposed = requests.get(url, headers={"Origin": site}, timeout=10).headers["Access-Control-Expose-Headers"]
+    assert {"ETag", "Content-Length", "Content-Range"} <= {name.strip() for name in exposed.split(",")}

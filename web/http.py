@@ -110,7 +110,14 @@ def allow_storage_images(response: Response, html: str, sources: Iterable[Downlo
     Only pages whose HTML has an image pay for the query.
     """
     if "<img" in html:
-        _allow_image_origins(response, sorted({origin for source in sources for origin in source.download_origins}))
+        _allow_origins(response, "img-src", _origins_of(sources))
+    return response
+
+
+def allow_storage_downloads(response: Response, sources: Iterable[DownloadsFrom]) -> Response:
+    """Let a page's scripts fetch from the storage services its download links redirect to
+    (the share page's "Download all into a folder"): connect-src follows redirects too."""
+    _allow_origins(response, "connect-src", _origins_of(sources))
     return response
 
 
@@ -121,15 +128,19 @@ def allow_image_origin(response: Response, url: str) -> Response:
     """
     parts = urlsplit(url)
     if parts.scheme in {"http", "https"} and parts.netloc:
-        _allow_image_origins(response, [f"{parts.scheme}://{parts.netloc}"])
+        _allow_origins(response, "img-src", [f"{parts.scheme}://{parts.netloc}"])
     return response
 
 
-def _allow_image_origins(response: HttpResponseBase, origins: Iterable[str]) -> None:
-    """Add origins to the page's img-src through django-csp's per-response `_csp_update`."""
+def _origins_of(sources: Iterable[DownloadsFrom]) -> list[str]:
+    return sorted({origin for source in sources for origin in source.download_origins})
+
+
+def _allow_origins(response: HttpResponseBase, directive: str, origins: Iterable[str]) -> None:
+    """Add origins to one directive of the page's policy through django-csp's per-response `_csp_update`."""
     update = dict(getattr(response, "_csp_update", None) or {})
-    allowed = list(update.get("img-src", []))
+    allowed = list(update.get(directive, []))
     allowed += [origin for origin in origins if origin not in allowed]
     if allowed:
-        update["img-src"] = allowed
+        update[directive] = allowed
         response._csp_update = update  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from packager.models import Package
 from shares import access_report, services
 from shares.forms import ShareForm
-from shares.models import Share, ShareEvent
+from shares.models import Share, ShareEvent, ShareRepository
 from shares.views.access import site_base
 from teams import policy
 from web.http import AuthenticatedRequest, public_url
@@ -27,6 +27,9 @@ from web.http import AuthenticatedRequest, public_url
 def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpResponse:
     allowed = policy.can_share_package if request.method == "POST" else policy.can_view_package
     package = policy.get_for(Package.objects.all(), request.user, allowed, public_id=public_id)
+    if request.method == "GET" and request.GET.get("part") == "repositories":
+        # The builds box alone, polled while a build is under way: one query.
+        return render(request, "shares/_repository_builds.html", _repository_builds(package))
     form = ShareForm(request.POST or None, package=package)
     if request.method == "POST" and form.is_valid():
         try:
@@ -49,8 +52,47 @@ def package_shares(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpR
             "form": form,
             "shares": [(share, locked.get(share.pk)) for share in shares],
             "base_url": site_base(request),
+            **_repository_builds(package),
         },
     )
+
+
+#: at most this many builds are listed (the newest)
+REPOSITORY_BUILDS_SHOWN = 20
+#: what the builds box shows of each (not the version's metadata and exports)
+REPOSITORY_BUILD_FIELDS = (
+    "public_id",
+    "share",
+    "version",
+    "kind",
+    "key_marker",
+    "state",
+    "size",
+    "progress_done",
+    "progress_total",
+    "build_seconds",
+    "error",
+    "requested_at",
+    "started_at",
+    "built_at",
+)
+
+
+def _repository_builds(package: Package) -> dict[str, object]:
+    """The newest git-annex and DVC repository builds of the package's open shares, and
+    whether one is still waiting or running (the box then polls itself)."""
+    builds = list(
+        ShareRepository.objects.filter(share__package=package, share__revoked_at__isnull=True)
+        .select_related("share", "version")
+        .only(*REPOSITORY_BUILD_FIELDS, "share__token", "version__number")
+        .order_by("-requested_at", "-pk")[:REPOSITORY_BUILDS_SHOWN]
+    )
+    running = {ShareRepository.State.PENDING, ShareRepository.State.BUILDING}
+    return {
+        "package": package,
+        "repository_builds": builds,
+        "repository_builds_running": any(build.state in running for build in builds),
+    }
 
 
 @login_required

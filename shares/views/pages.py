@@ -36,7 +36,7 @@ from shares.views.access import (
 )
 from sources.previews import Preview, object_preview
 from web.cursors import InvalidCursor
-from web.http import allow_image_origin, allow_storage_images, breadcrumbs, client_ip
+from web.http import allow_image_origin, allow_storage_downloads, allow_storage_images, breadcrumbs, client_ip
 from web.links import rewrite_relative
 from web.paths import folder_of
 
@@ -113,6 +113,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         "description_html": about_html,
         "resolve_base": resolve_base(request, share),
         "share_url": share_url,
+        "docs_url": settings.DOCS_URL,
         "is_owner": owner_viewing,
         "locked_until": services.shares_locked_until(shares=[share]).get(share.pk) if owner_viewing else None,
         "repositories": _repository_recipes(request, share, version, share_url),
@@ -121,7 +122,10 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
         **_cite_this(request, share, version, share_url),
     }
     response = render(request, "shares/page.html", context)
-    allow_storage_images(response, readme_html + about_html, version.entry_sources())
+    # "Download all into a folder" fetches from storage (one query, none for a version of text files only).
+    storages = list(version.entry_sources()) if version.source_ids else []
+    allow_storage_downloads(response, storages)
+    allow_storage_images(response, readme_html + about_html, storages)
     return no_store(response)
 
 

@@ -32,11 +32,98 @@
     }
   });
 
-  // Forms that ask before doing something that cannot be undone (no inline handlers:
-  // the Content-Security-Policy allows scripts from static files only).
+  // Forms that ask before doing something that cannot be undone: a modal <dialog> that
+  // works by keyboard (never the browser's confirm(), which cannot be styled or named).
+  // Without this script the form submits as it is (POST + CSRF); no inline handlers: the
+  // Content-Security-Policy allows scripts from static files only.
+  let confirmDialog = null;
+  let confirmAction = null; // what the confirm button does for the dialog open now
+  let confirmOpener = null; // the element that opened it, focused again on close
+
+  function buildConfirmDialog() {
+    const dialog = document.createElement("dialog");
+    dialog.className = "confirm-dialog";
+    dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
+    dialog.setAttribute("aria-describedby", "confirm-dialog-text");
+    dialog.innerHTML =
+      '<h2 id="confirm-dialog-title"></h2><p id="confirm-dialog-text"></p>' +
+      '<div class="confirm-dialog-buttons"><button type="button" data-dialog-cancel>Cancel</button> ' +
+      '<button type="button" class="danger" data-dialog-confirm></button></div>';
+    dialog.querySelector("[data-dialog-cancel]").addEventListener("click", () => dialog.close("cancel"));
+    dialog.querySelector("[data-dialog-confirm]").addEventListener("click", () => {
+      const action = confirmAction;
+      confirmAction = null;
+      dialog.close("confirm");
+      if (action) action();
+    });
+    // Tab and Shift+Tab go round the dialog's own buttons while it is open.
+    dialog.addEventListener("keydown", (event) => {
+      if (event.key !== "Tab") return;
+      const buttons = [...dialog.querySelectorAll("button")];
+      const first = buttons[0], last = buttons[buttons.length - 1];
+      if (event.shiftKey && document.activeElement === first) { event.preventDefault(); last.focus(); }
+      else if (!event.shiftKey && document.activeElement === last) { event.preventDefault(); first.focus(); }
+      else if (!dialog.contains(document.activeElement)) { event.preventDefault(); first.focus(); }
+    });
+    // Escape (the dialog's "cancel" event), Cancel and confirm all end here.
+    dialog.addEventListener("close", () => {
+      confirmAction = null;
+      const opener = confirmOpener;
+      confirmOpener = null;
+      if (opener && document.body.contains(opener)) opener.focus();
+    });
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+
+  function askToConfirm({ title, text, action, opener, onConfirm }) {
+    confirmDialog = confirmDialog || buildConfirmDialog();
+    confirmDialog.querySelector("#confirm-dialog-title").textContent = title;
+    confirmDialog.querySelector("#confirm-dialog-text").textContent = text;
+    confirmDialog.querySelector("[data-dialog-confirm]").textContent = action;
+    confirmAction = onConfirm;
+    confirmOpener = opener;
+    confirmDialog.showModal();
+    confirmDialog.querySelector("[data-dialog-cancel]").focus(); // the safe choice
+  }
+
+  function buttonLabel(element) {
+    return element && element.textContent ? element.textContent.trim() : "";
+  }
+
   document.addEventListener("submit", function (event) {
     const form = event.target.closest("form[data-confirm]");
-    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+    if (!form) return;
+    if (form.dataset.confirmed === "yes") { delete form.dataset.confirmed; return; }
+    event.preventDefault();
+    const submitter = event.submitter || null;
+    const label = buttonLabel(submitter) || "Confirm";
+    askToConfirm({
+      title: form.dataset.confirmTitle || label + "?",
+      text: form.dataset.confirm,
+      action: form.dataset.confirmAction || label,
+      opener: submitter || document.activeElement,
+      onConfirm: () => {
+        form.dataset.confirmed = "yes";
+        // requestSubmit runs validation and htmx as a click would; the submitter's own
+        // name and value (if any) travel with the form.
+        if (submitter && submitter.form === form) form.requestSubmit(submitter); else form.requestSubmit();
+      },
+    });
+  });
+
+  // htmx's hx-confirm: the same dialog instead of htmx's call to confirm().
+  document.addEventListener("htmx:confirm", function (event) {
+    if (!event.detail.question) return;
+    event.preventDefault();
+    const element = event.detail.elt;
+    askToConfirm({
+      title: element.dataset.confirmTitle || (buttonLabel(element) || "Confirm") + "?",
+      text: event.detail.question,
+      action: element.dataset.confirmAction || buttonLabel(element) || "Confirm",
+      opener: document.activeElement,
+      onConfirm: () => event.detail.issueRequest(true),
+    });
   });
 
   // "Select all" checkboxes in listings.
