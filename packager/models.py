@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from sources.models import Source
+from teams.departures import keep_with_team
 from teams.models import Team
 from web.jobs import JobRecord
 from web.paths import name_of
@@ -16,7 +17,7 @@ from web.paths import name_of
 class Package(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # A package belongs to its owner, or (team set) to a team; teams/policy.py decides who may do what.
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="packages")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=keep_with_team, related_name="packages")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="packages")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200)

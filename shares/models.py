@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from packager.models import Package, PackageVersion
+from teams.departures import keep_with_package_team
 from web.jobs import JobRecord
 
 
@@ -45,7 +46,7 @@ class Share(models.Model):
     password_hash = models.CharField(max_length=256, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=keep_with_package_team, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     # The site address the share was created at ("" if unknown): its repositories, which
     # hold absolute links, are built for it ahead of the first clone.

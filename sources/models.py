@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from sources import crypto
 from sources.backends import BACKENDS
+from teams.departures import keep_with_team
 from teams.models import Team
 from web.jobs import JobRecord
 
@@ -38,7 +39,7 @@ class Source(JobRecord, models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # A source belongs to its owner, or (team set) to a team; teams/policy.py decides who may do what.
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=keep_with_team, related_name="sources")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="sources")
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=Kind.choices)

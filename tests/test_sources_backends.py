@@ -100,6 +100,35 @@ def test_it_reports_s3_errors_clearly(seaweed: S3Server, s3_bucket: str) -> None
     assert "Could not connect" in refused.value.message
 
 
+def test_a_source_without_keys_never_borrows_the_servers_own_identity(
+    seaweed: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server's AWS_* variables (or ~/.aws, or its role) can read this bucket; a source saved
+    without keys must still be refused, not served with the server's identity."""
+    seaweed.client().put_object(Bucket=s3_bucket, Key="secret.csv", Body=b"a,b\n")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed.secret_access_key)
+    (tmp_path / "credentials").write_text(
+        f"[default]\naws_access_key_id = {seaweed.access_key_id}\naws_secret_access_key = {seaweed.secret_access_key}\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    keyless = S3Backend(
+        {
+            "bucket": s3_bucket,
+            "endpoint_url": seaweed.endpoint_url,
+            "region": seaweed.region,
+            "addressing_style": "path",
+        },
+        {},
+    )
+    for attempt in (keyless.check, lambda: keyless.stat("secret.csv"), lambda: keyless.sign_url("secret.csv")):
+        with pytest.raises(StorageError) as refused:
+            attempt()
+        assert refused.value.reason == "auth" and refused.value.message == "No credentials are set for this source."
+    # The same bucket with the keys given to the source answers.
+    assert s3_backend(seaweed, s3_bucket).stat("secret.csv").size == 4
+
+
 def test_it_lists_and_signs_azure_blobs_and_azurite_refuses_a_tampered_sas(
     azurite: AzureServer, azure_container: str
 ) -> None:

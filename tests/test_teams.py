@@ -207,6 +207,36 @@ def test_a_team_share_keeps_working_when_its_creator_is_deactivated(
     assert client.get(f"/s/{share.token}/").status_code == 200
 
 
+def test_a_deleted_account_leaves_its_team_sources_packages_and_shares_with_the_team(
+    members: dict[str, Any],
+    team: Team,
+    team_source: Source,
+    client: Client,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A student who made the team's package and share leaves; the package, its source and the
+    link collaborators hold stay, now held by the team's admin. Their own package goes."""
+    student = members["curator"]
+    package = packages.package_create(owner=student, name="Thesis data", team=team)
+    packages.package_add_objects(package=package, source=team_source, paths=["raw/a.csv"])
+    publish(package, created_by=student)
+    share = share_services.share_create(package=package, created_by=student)
+    Source.objects.filter(pk=team_source.pk).update(owner=student)
+    personal = packages.package_create(owner=student, name="Scratch")
+    with django_capture_on_commit_callbacks(execute=True):
+        student.delete()
+    package.refresh_from_db()
+    team_source.refresh_from_db()
+    share.refresh_from_db()
+    assert package.owner == team_source.owner == share.created_by == members["admin"]
+    assert not type(personal).objects.filter(pk=personal.pk).exists()
+    assert client.get(f"/s/{share.token}/").status_code == 200
+    details = AuditEntry.objects.filter(action="member.depart", team=team).values_list("detail", flat=True)
+    assert sorted(details, key=str) == sorted(
+        [{"user": "curator-user", "heir": "admin-user", kind: 1} for kind in ("packages", "sources", "shares")], key=str
+    )
+
+
 def test_credentials_changed_are_logged_by_name_only(members: dict[str, Any], team_source: Source) -> None:
     from sources import services as sources
 

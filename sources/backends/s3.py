@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 import boto3
 import botocore.session
 from botocore.client import Config
+from botocore.credentials import CredentialResolver
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -29,7 +30,7 @@ from botocore.utils import parse_timestamp
 from sources.backends.base import Backend, FolderPage, ObjectInfo, Streamed, Written
 from sources.backends.errors import ObjectNotFound, StorageError
 from sources.backends.network import connection_failure, find_refusal, guard_boto_client
-from sources.backends.signing import S3Signer, content_disposition
+from sources.backends.signing import S3Signer
 
 _AUTH_CODES = {
     "InvalidAccessKeyId",
@@ -62,9 +63,15 @@ def timestamp(text: str) -> dt.datetime:
 
 
 def _session() -> boto3.session.Session:
-    """A boto3 session of its own whose clients read timestamps with `timestamp`."""
+    """A boto3 session of its own whose clients read timestamps with `timestamp`.
+
+    It knows no credentials but those its clients are given: botocore's usual chain (AWS_*
+    variables, ~/.aws, the instance or pod role) holds the server's own identity, which must
+    never sign for a source that was saved without keys.
+    """
     core = botocore.session.get_session()
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=timestamp)
+    core.register_component("credential_provider", CredentialResolver(providers=[]))
     return boto3.session.Session(botocore_session=core)
 
 
@@ -221,7 +228,7 @@ class S3Backend(Backend):
         access_key_id = self.credentials.get("access_key_id")
         secret_access_key = self.credentials.get("secret_access_key")
         if not (access_key_id and secret_access_key):
-            return None  # credentials from the environment: botocore finds and refreshes them
+            return None  # no keys: every request fails as unsigned (see _session)
         probe = self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": "k"})
         return S3Signer(
             bucket_url=probe.partition("?")[0].removesuffix("/k"),
@@ -430,11 +437,6 @@ class S3Backend(Backend):
         grant: str = "",
     ) -> str:
         # A presigned URL is bound to its HTTP method: HEAD needs its own signature.
-        if self.signer is not None:
-            return self.signer.sign(key, method=method, expires_in=expires_in, version_id=version_id, filename=filename)
-        params = self._object_params(key, version_id)
-        if filename:
-            params["ResponseContentDisposition"] = content_disposition(filename)
-        return self.client.generate_presigned_url(
-            "head_object" if method == "HEAD" else "get_object", Params=params, ExpiresIn=expires_in, HttpMethod=method
-        )
+        if self.signer is None:
+            raise StorageError("No credentials are set for this source.", reason="auth")
+        return self.signer.sign(key, method=method, expires_in=expires_in, version_id=version_id, filename=filename)
