@@ -66,6 +66,7 @@ class Found:
     source: tuple[Any, ...] | None
     link_key: str = ""  # the share's key link secret, "" without a password
     published_at: dt.datetime | None = None  # when the served version was published
+    expires_at: dt.datetime | None = None  # when the share expires, if it does
 
     @property
     def has_password(self) -> bool:
@@ -90,7 +91,7 @@ def _sql(match: str) -> str:
     return (
         f"SELECT s.id, s.password_hash, "  # noqa: S608
         f"{open_sql('s', 'u', 'p')}, "
-        f"p.id, p.owner_id, p.team_id, v.id, v.number, v.drift_checked_at, v.published_at, "
+        f"p.id, p.owner_id, p.team_id, v.id, v.number, v.drift_checked_at, v.published_at, s.expires_at, "
         f"{entry_columns}, {source_columns} "
         f"FROM {table(Share)} s JOIN {table(Package)} p ON p.id = s.package_id "
         f"JOIN {table(get_user_model())} u ON u.id = p.owner_id "
@@ -168,6 +169,7 @@ class _ShareState:
     # The share's key link secret ("" without a password), derived once per read of the share.
     link_key: str
     published_at: dt.datetime | None
+    expires_at: dt.datetime | None  # the share's expiry: no storage link outlives it
 
 
 # What this process read recently (see `lookup`):
@@ -340,14 +342,16 @@ def _found(
         source=source,
         link_key=state.link_key,
         published_at=state.published_at,
+        expires_at=state.expires_at,
     )
 
 
 def _datetime(value: Any) -> dt.datetime | None:
-    """A datetime column as the raw cursor gave it (SQLite gives text), as an aware datetime."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    parsed = dt.datetime.fromisoformat(str(value))
+    """A datetime column as the raw cursor gave it (SQLite gives text or a naive UTC datetime),
+    as an aware datetime."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -365,9 +369,19 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
                 _shares.clear()
             _shares[_bounded(token)] = (deadline, None)
         return None
-    share_id, password_hash, is_open, package_id, owner_id, team_id, version_id, version_number, stamp, published_at = (
-        row[:10]
-    )
+    (
+        share_id,
+        password_hash,
+        is_open,
+        package_id,
+        owner_id,
+        team_id,
+        version_id,
+        version_number,
+        stamp,
+        published_at,
+        expires_at,
+    ) = row[:11]
     link_key = share_link_key(share_id=share_id, token=token, password_hash=password_hash)
     state = _ShareState(
         share_id,
@@ -381,9 +395,10 @@ def _query(token: str, match: str, value: str, deadline: float) -> Found | None:
         stamp,
         link_key,
         _datetime(published_at),
+        _datetime(expires_at),
     )
     entry_values: tuple[Any, ...] | None
-    entry_values, source_values = _split(row[10:])
+    entry_values, source_values = _split(row[11:])
     if entry_values[0] is None:
         entry_values = source_values = None
     if lifetime_on:
@@ -419,5 +434,9 @@ def backend_for_row(source_row: tuple[Any, ...]) -> Backend:
     return backend
 
 
-def presign_ttl(source_row: tuple[Any, ...]) -> int:
-    return int(source_row[SOURCE_COLUMNS.index("presign_ttl")])
+def presign_ttl(source_row: tuple[Any, ...], *, not_after: dt.datetime | None = None) -> int:
+    """The source's link lifetime, never past `not_after` (the share's expiry)."""
+    lifetime = int(source_row[SOURCE_COLUMNS.index("presign_ttl")])
+    if not_after is not None:
+        lifetime = min(lifetime, max(1, int((not_after - timezone.now()).total_seconds())))
+    return lifetime

@@ -184,6 +184,19 @@ def test_links_never_outlive_the_share(client: Any, owner: Any, mixed_package: P
 
 
 @pytest.mark.django_db
+def test_a_resolve_redirect_never_outlives_the_share(client: Any, owner: Any, mixed_package: Package) -> None:
+    """r/ (and the hash lanes behind it) sign like direct.txt: not past the share's expiry."""
+    forever = services.share_create(package=mixed_package, created_by=owner)
+    soon = services.share_create(
+        package=mixed_package, created_by=owner, expires_at=timezone.now() + dt.timedelta(seconds=300)
+    )
+    for share, lifetimes in ((forever, range(600, 601)), (soon, range(290, 301))):
+        response = client.get(reverse("share_resolve", args=[share.token, "s3/survey/temps.csv"]))
+        assert response.status_code == 307
+        assert int(parse_qs(urlsplit(response["Location"]).query)["X-Amz-Expires"][0]) in lifetimes
+
+
+@pytest.mark.django_db
 def test_the_longest_link_lifetime_is_checked_when_a_source_is_saved(
     api: Any, seaweed: S3Server, s3_bucket: str
 ) -> None:

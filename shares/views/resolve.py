@@ -139,7 +139,8 @@ def resolved_response(request: HttpRequest, found: resolver.Found, *, what: str)
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
         backend = resolver.backend_for_row(found.source)
-        expires_in = resolver.presign_ttl(found.source)
+        # Like direct.txt: no storage link outlives the share that handed it out.
+        expires_in = resolver.presign_ttl(found.source, not_after=found.expires_at)
         # Revoking the share stops the links that packager serves itself.
         grant = services.share_grant(found.share()) if backend.serves_own_links else ""
         url = backend.sign_url(
