@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import global_settings, settings
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 
 from packager import services as packages
 from shares import services as share_services
@@ -68,10 +68,17 @@ def nodes() -> Iterator[list[Node]]:
 
 
 def resolve_total(share: Share) -> int:
-    share.refresh_from_db()
-    daily = ShareDailyCount.objects.filter(share=share, kind=ShareEvent.Kind.RESOLVE).aggregate(total=Sum("count"))
-    assert share.resolve_count == (daily["total"] or 0)
-    return share.resolve_count
+    """The share's running total, checked against its daily counts read in the same statement
+    (two reads could fall either side of a node's flush)."""
+    daily = (
+        ShareDailyCount.objects.filter(share=OuterRef("pk"), kind=ShareEvent.Kind.RESOLVE)
+        .values("share")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
+    total, daily_total = Share.objects.filter(pk=share.pk).values_list("resolve_count", Subquery(daily)).get()
+    assert total == (daily_total or 0)
+    return int(total)
 
 
 def wait_until(condition: Any, timeout: float, message: Any) -> None:
