@@ -10,8 +10,11 @@ class PackagerConfig(AppConfig):
     def ready(self) -> None:
         from packager import (
             checks,  # noqa: F401  (registers the system checks)
+            checksumming,  # noqa: F401  (registers its job kind with web.jobs, as do the two below)
             citation,
             doi,
+            publications,  # noqa: F401
+            services,  # noqa: F401
         )
 
         # A version made private hides its findable DOI at DataCite (findable again once public).

@@ -8,7 +8,11 @@ class SharesConfig(AppConfig):
 
     def ready(self) -> None:
         from packager import citation, published
-        from shares.services import share_grant_stands, share_landing_follow, shares_version_published
+        from shares.services import (
+            share_grant_stands,
+            share_landing_follow,
+            shares_version_published,
+        )  # registers the repository builds' job kind
         from sources import grants
         from web import checks  # noqa: F401  (registers the check that links handed out have a known origin)
 

@@ -6,6 +6,9 @@ again after following a redirect. SeaweedFS, MinIO and moto ignore the extra hea
 test against them alone would pass where real S3 fails. Everything else is forwarded
 byte for byte (Host included, so signatures still check), with bodies streamed both ways
 and connections kept alive on both sides.
+
+A test may also hold back the requests it names (`StrictProxy.holding`) until it lets them
+go, to act at a known point of a client's work rather than on timing luck.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from __future__ import annotations
 import http.client
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit
@@ -95,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         if "Authorization" in self.headers and QUERY_SIGNATURE_PARAMETERS & {name for name, _ in query}:
             self._refuse_two_auth_mechanisms()
             return
+        self.server.wait_if_held(self.command, self.path)
         self.server.forwarded += 1
         self._forward()
 
@@ -180,6 +187,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.upstream = None
 
 
+@dataclass
+class Hold:
+    """Requests that `matches` (method, path with query) wait until the hold ends; `arrived`
+    is set by the first of them."""
+
+    matches: Callable[[str, str], bool]
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
 class StrictProxy(ThreadingHTTPServer):
     """The proxy on a free port of 127.0.0.1, serving from a thread of its own until stopped."""
 
@@ -192,6 +209,7 @@ class StrictProxy(ThreadingHTTPServer):
         self.forwarded = 0
         self.refused = 0
         self.connections = 0  # accepted from clients
+        self._holds: list[Hold] = []
         self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="strict-s3-proxy", daemon=True)
 
     @property
@@ -203,6 +221,23 @@ class StrictProxy(ThreadingHTTPServer):
         proxy = cls(upstream_host, upstream_port)
         proxy._thread.start()
         return proxy
+
+    @contextmanager
+    def holding(self, matches: Callable[[str, str], bool]) -> Iterator[Hold]:
+        """Hold back the requests `matches` names while the block runs; they go on after it."""
+        hold = Hold(matches)
+        self._holds.append(hold)
+        try:
+            yield hold
+        finally:
+            self._holds.remove(hold)
+            hold.released.set()
+
+    def wait_if_held(self, method: str, path: str) -> None:
+        for hold in list(self._holds):
+            if hold.matches(method, path):
+                hold.arrived.set()
+                hold.released.wait(120)
 
     def stop(self) -> None:
         self.shutdown()

@@ -30,6 +30,7 @@ from sources.models import Source, SourceObject
 from sources.tasks import resume_stalled_jobs
 from tests.conftest import S3Server
 from tests.factories import make_local_source, make_source, publish, write_files
+from tests.s3_servers import SeaweedS3
 from tests.servers import RedisServer
 from web import jobs
 
@@ -264,24 +265,26 @@ def test_a_worker_killed_mid_index_is_finished_by_another_without_duplicates_or_
     settings: Any,
 ) -> None:
     # Two listing pages (S3 answers 1,000 keys a page): the kill lands once the first page
-    # is written, while the second is being fetched.
+    # is written, while the proxy holds back the request for the second.
     keys = [f"runs/{index % 20:02d}/part-{index:05d}.json" for index in range(1500)]
     put_objects(seaweed, s3_bucket, keys)
     worker_settings = {"INDEX_BATCH_SIZE": "100", "INDEX_STALE_SECONDS": "2"}
     settings.INDEX_STALE_SECONDS = 2
+    assert isinstance(seaweed, SeaweedS3) and seaweed.proxy is not None
+    second_page = seaweed.proxy.holding(lambda method, path: f"/{s3_bucket}" in path and "continuation-token=" in path)
     first = start_worker(redis_broker, tmp_path, "first", **worker_settings)
     try:
-        source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
-        services.source_index_request(source=source)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            source.refresh_from_db()
-            if source.status == Source.Status.INDEXING and source.index_listed >= 1000:
-                break
-            assert source.status != Source.Status.READY, "the index finished before the kill"
-            time.sleep(0.01)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        with second_page as hold:
+            source = make_source(owner, seaweed.source_fields(s3_bucket), index=False)
+            services.source_index_request(source=source)
+            assert hold.arrived.wait(60), "the index never asked for its second page"
+            deadline = time.monotonic() + 60
+            while not (source.status == Source.Status.INDEXING and source.index_listed >= 1000):
+                assert time.monotonic() < deadline, (source.status, source.index_listed)
+                time.sleep(0.05)
+                source.refresh_from_db()
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
     finally:
         stop_worker(first)
     source.refresh_from_db()

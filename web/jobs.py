@@ -64,6 +64,8 @@ class JobKind:
     failed: Callable[[str], dict[str, Any]]
 
 
+# Filled as the apps' job modules are imported: each app's ready() imports them, so every
+# process that has set Django up knows every kind.
 KINDS: dict[str, JobKind] = {}
 
 
@@ -116,7 +118,7 @@ def jobs_resume_stalled() -> dict[str, int]:
     fail those that have used up JOB_MAX_ATTEMPTS. How many of each kind were queued."""
     queued: dict[str, int] = {}
     now = timezone.now()
-    for kind in KINDS.values():
+    for kind in list(KINDS.values()):
         stalled = kind.model._default_manager.filter(kind.waiting()).filter(stale_before(kind, now=now))
         exhausted = stalled.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS)
         message = f"Stopped after {settings.JOB_MAX_ATTEMPTS} attempts: a worker died each time it ran this job."
