@@ -114,8 +114,12 @@ pytest: pytest-sqlite pytest-postgres
 pytest-sqlite: install-test
 	$(call timed,pytest on SQLite,$(PYTEST) -m "not system")
 
+# The system tests spend much of their time waiting on the processes they drive (servers,
+# clients, workers, the browser), so twice as many workers as cores keep the cores busy.
+PYTEST_SYSTEM_WORKERS ?= 4
+
 pytest-postgres: install-test
-	$(call timed,pytest on PostgreSQL,$(PYTEST) -p tests.postgres_plugin -m "system or postgres")
+	$(call timed,pytest on PostgreSQL,$(PYTHON) -m pytest -n $(PYTEST_SYSTEM_WORKERS) --dist worksteal -p tests.postgres_plugin -m "system or postgres")
 
 # pytest exits non-zero (5) when no test ran, so an empty run fails here too. The installs are
 # independent of each other (the app's venv, npm, the clients' venv, Debian packages) and mostly
