@@ -17,11 +17,11 @@ $(VENV)/bin/python:
 # files are complete, so they are installed as they are (--no-deps): cffconvert's own metadata
 # still asks for jsonschema<4, which the lock overrides (pyproject's [tool.uv]) and its tests pass on.
 #
-# uv, the lock files' own tool, installs them: in parallel and from its cache, in seconds where
-# pip takes about a minute. uv itself comes from the lock (pip installs it, its hash checked);
-# should uv fail, pip installs the same lock file, with the same hashes.
+# uv, the lock files' own tool, installs them: in parallel and from its cache, byte-compiled as
+# pip does, in seconds where pip takes about a minute. uv itself comes from the lock (pip
+# installs it, its hash checked); should uv fail, pip installs the same lock file.
 UV := $(VENV)/bin/uv
-locked_install = $(UV) pip install --quiet --python $(PYTHON) --require-hashes --no-deps -r $(1) \
+locked_install = $(UV) pip install --quiet --compile-bytecode --python $(PYTHON) --require-hashes --no-deps -r $(1) \
 	|| $(VENV)/bin/pip install --quiet --require-hashes --no-deps -r $(1)
 
 $(UV): requirements/test.txt | $(VENV)/bin/python
@@ -64,7 +64,7 @@ CLIENT_PACKAGES := "git-annex>=10.20250605" "dvc[s3]>=3.50,<4" "datalad>=1.1" \
 	"pandas>=2.2" "pyarrow>=15" "duckdb-ext-httpfs" "fsspec[http]>=2024.6" "aiohttp>=3.9"
 $(CLIENTS)/.installed: Makefile | $(UV)
 	python3 -m venv $(CLIENTS)
-	$(UV) pip install --quiet --python $(CLIENTS)/bin/python $(CLIENT_PACKAGES) \
+	$(UV) pip install --quiet --compile-bytecode --python $(CLIENTS)/bin/python $(CLIENT_PACKAGES) \
 	  || ($(CLIENTS)/bin/pip install --quiet --upgrade pip && $(CLIENTS)/bin/pip install --quiet $(CLIENT_PACKAGES))
 	touch $@
 
