@@ -9,6 +9,7 @@ a personal row, or one of a team with no other member, goes with the account as 
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -19,6 +20,11 @@ from django.db.models import Case, IntegerField, Value, When
 
 from teams.audit import audit_record
 from teams.models import Membership, Role
+
+# What the collection of a user's deletion handed over, by (database, user pk), with the
+# collector that found it, waiting for the deletion itself; a collection that deleted nothing
+# (the admin's confirmation page) is replaced by the next one.
+_departures: dict[tuple[str, int], tuple[weakref.ref[Any], list[tuple[int, dict[str, Any]]]]] = {}
 
 _RANK = Case(
     When(role=Role.ADMIN, then=Value(0)),
@@ -46,6 +52,15 @@ def keep_with_package_team(collector: Any, field: Any, sub_objs: Sequence[Any], 
         return [team_of.get(row.package_id) for row in rows]
 
     _keep(collector, field, sub_objs, using, teams_of)
+
+
+def user_deleted(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
+    """post_delete of the user model: the audit entries of what the deletion handed over,
+    written with it (on commit)."""
+    for team_id, detail in _departures.pop((using, instance.pk), (None, []))[1]:
+        transaction.on_commit(
+            partial(audit_record, actor=None, action="member.depart", team=team_id, detail=detail), using=using
+        )
 
 
 def _keep(
@@ -81,10 +96,13 @@ def _keep(
             "heir": heir.get_username(),
             str(field.model._meta.verbose_name_plural): len(held),
         }
-        # Written with the deletion, or not at all.
-        transaction.on_commit(
-            partial(audit_record, actor=None, action="member.depart", team=team_id, detail=detail), using=using
-        )
+        # Written once the account is really deleted (the admin's confirmation page collects
+        # the same way and deletes nothing): see `user_deleted`.
+        collected, entries = _departures.get((using, leaving), (None, []))
+        if collected is None or collected() is not collector:  # an earlier collection's: nothing was deleted
+            entries = []
+            _departures[using, leaving] = (weakref.ref(collector), entries)
+        entries.append((team_id, detail))
 
 
 def _heir(team_id: int, leaving: int, using: str) -> Any:

@@ -223,6 +223,14 @@ def test_a_deleted_account_leaves_its_team_sources_packages_and_shares_with_the_
     share = share_services.share_create(package=package, created_by=student)
     Source.objects.filter(pk=team_source.pk).update(owner=student)
     personal = packages.package_create(owner=student, name="Scratch")
+    # The admin's confirmation page collects the deletion too, and changes nothing.
+    superuser = type(student).objects.create_superuser("root", password="a long password 1")
+    client.force_login(superuser)
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm = client.get(f"/admin/auth/user/{student.pk}/delete/")
+    page = confirm.content.decode()
+    assert confirm.status_code == 200 and "Scratch" in page and "Thesis data" not in page
+    assert not AuditEntry.objects.filter(action="member.depart").exists()
     with django_capture_on_commit_callbacks(execute=True):
         student.delete()
     package.refresh_from_db()
