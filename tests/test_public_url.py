@@ -66,6 +66,14 @@ def test_one_allowed_host_is_the_public_origin(client: Any, share: Share, settin
     assert urls.startswith(f"https://data.example.org/s/{share.token}/r/")
 
 
+def test_one_loopback_host_keeps_the_port_the_server_listens_on(client: Any, share: Share, settings: Any) -> None:
+    """ALLOWED_HOSTS=127.0.0.1 names no port; a server on this machine is seldom on 80."""
+    settings.PUBLIC_URL = ""
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    urls = body(client.get(reverse("share_urls", args=[share.token]), HTTP_HOST="127.0.0.1:8123"))
+    assert urls.startswith(f"http://127.0.0.1:8123/s/{share.token}/r/")
+
+
 @pytest.mark.parametrize(
     ("overrides", "refused"),
     [

@@ -43,11 +43,16 @@ def is_wildcard_host(host: str) -> bool:
 
 def configured_public_url() -> str:
     """packager's public origin from the settings alone ("" when they do not say it): PUBLIC_URL,
-    or, when ALLOWED_HOSTS names exactly one host, that host with https when SECURE_COOKIES is set."""
+    or, when ALLOWED_HOSTS names exactly one host, that host with https when SECURE_COOKIES is set.
+
+    A single loopback host says nothing of the port (ALLOWED_HOSTS names none, and a server on
+    this machine is seldom on port 80): its links take the request's host and port, which
+    Django has checked against ALLOWED_HOSTS.
+    """
     if settings.PUBLIC_URL:
         return str(settings.PUBLIC_URL).rstrip("/")
     hosts = list(settings.ALLOWED_HOSTS)
-    if len(hosts) == 1 and not is_wildcard_host(hosts[0]):
+    if len(hosts) == 1 and not is_wildcard_host(hosts[0]) and hosts[0].lower() not in LOOPBACK_HOSTS:
         return f"{'https' if settings.SECURE_COOKIES else 'http'}://{hosts[0]}"
     return ""
 
