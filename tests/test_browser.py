@@ -4,46 +4,23 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from packager import services as packages
 from packager import tasks
 from packager.checksumming import version_publish_run
 from packager.models import Package
 from shares.demo import seed_demo
+from tests import browser_support
 from tests.factories import make_local_source, write_files
 
 pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError("Debian's chromium is not installed: run `make install-test`.")
-    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
-    # plain synchronous code all the same. Allowed while the browser is open only: a process
-    # started by a later test inherits no DJANGO_ALLOW_ASYNC_UNSAFE (its system checks refuse it).
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+browser = browser_support.browser  # the module-scoped chromium every browser test uses
 
 
 def log_in(page: Page, base: str, username: str, password: str) -> None:
