@@ -58,7 +58,10 @@ def nodes_hasher(settings: Any) -> None:
 def cluster(redis_server: RedisServer, tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
     """Two nodes and beat, shared by this module's tests (each test starts its workers)."""
     if connection.vendor != "postgresql":
-        pytest.skip("several nodes on one PostgreSQL: runs in make test's PostgreSQL pass (-p tests.postgres_plugin)")
+        pytest.skip(
+            "two gunicorn nodes, a worker and beat share one database server, as a deployment does; SQLite's "
+            "file is no such server. Runs in make test's PostgreSQL pass (-p tests.postgres_plugin)"
+        )
     tmp_path = tmp_path_factory.mktemp("cluster")
     shared = {
         "REDIS_URL": redis_server.url,
